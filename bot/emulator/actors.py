@@ -1,0 +1,283 @@
+"""The people side of the emulator: users and group chats that talk to the bot."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from bot.emulator.models import CallbackAnswer, ChatMessage
+
+if TYPE_CHECKING:
+    from bot.emulator.server import BotApiEmulator
+
+MessagePredicate = Callable[[ChatMessage], bool]
+
+
+class ChatView:
+    """A chat's message log plus helpers to wait for and render bot messages."""
+
+    def __init__(self, api: BotApiEmulator, chat_id: int, chat_type: str) -> None:
+        self._api = api
+        self.id = chat_id
+        self.type = chat_type
+        self.messages: list[ChatMessage] = []
+        self.next_message_id = 1
+        # Stable per chat, as Telegram's chat_instance is.
+        self.chat_instance = str(abs(hash(("chat-instance", chat_id))) % 10**18)
+
+    def chat_payload(self) -> dict[str, Any]:
+        """The ``Chat`` object of this chat."""
+        raise NotImplementedError
+
+    @property
+    def bot_messages(self) -> list[ChatMessage]:
+        """Messages the bot sent to this chat (deleted ones included, flagged)."""
+        return [m for m in self.messages if m.from_bot]
+
+    def message(self, message_id: int) -> ChatMessage | None:
+        """A message of this chat by id."""
+        return next((m for m in self.messages if m.message_id == message_id), None)
+
+    async def wait_for_message(
+        self,
+        predicate: MessagePredicate | None = None,
+        timeout: float = 5.0,  # noqa: ASYNC109 - the agreed test API; a deadline, not a cancel
+    ) -> ChatMessage:
+        """Wait for a visible bot message matching ``predicate``; return the latest match."""
+        found: list[ChatMessage] = []
+
+        def check() -> bool:
+            matches = [
+                m
+                for m in self.bot_messages
+                if not m.deleted and (predicate is None or predicate(m))
+            ]
+            if matches:
+                found.append(matches[-1])
+                return True
+            return False
+
+        await self._api.wait_until(
+            check,
+            timeout=timeout,
+            message=lambda: (
+                f"no matching bot message in chat {self.id} within {timeout}s; transcript:\n"
+                + self.transcript()
+            ),
+        )
+        return found[-1]
+
+    def transcript(self) -> str:
+        """A readable rendering of the chat for assertion messages."""
+        lines: list[str] = []
+        for m in self.messages:
+            who = "bot" if m.from_bot else f"user {m.sender_id}"
+            flags = [f"#{m.message_id}"]
+            if m.edited:
+                flags.append(f"edited x{m.edit_count}")
+            if m.deleted:
+                flags.append("deleted")
+            body = m.text
+            if m.document is not None:
+                body = f"[document {m.document.name!r}, {m.document.size} bytes] {body}"
+            elif m.photo is not None:
+                body = f"[photo {m.photo.size} bytes] {body}"
+            elif m.kind != "text":
+                body = f"[{m.kind}] {body}"
+            lines.append(f"{who} ({', '.join(flags)}): {body.strip()}")
+            for row in m.keyboard:
+                lines.append("   " + " ".join(f"[{b.text}]" for b in row))
+            if m.reply_keyboard:
+                for reply_row in m.reply_keyboard:
+                    lines.append("   " + " ".join(f"<{text}>" for text in reply_row))
+        return "\n".join(lines) if lines else "(no messages)"
+
+
+class EmulatedUser(ChatView):
+    """A Telegram user and their private chat with the bot."""
+
+    def __init__(
+        self,
+        api: BotApiEmulator,
+        user_id: int,
+        first_name: str,
+        last_name: str | None = None,
+        username: str | None = None,
+        language_code: str | None = "en",
+    ) -> None:
+        super().__init__(api, user_id, "private")
+        self.first_name = first_name
+        self.last_name = last_name
+        self.username = username
+        self.language_code = language_code
+        # A bot may only write to users who wrote to it first.
+        self.started = False
+        self.blocked = False
+        self.deactivated = False
+
+    def user_payload(self) -> dict[str, Any]:
+        """The ``User`` object of this person."""
+        payload: dict[str, Any] = {"id": self.id, "is_bot": False, "first_name": self.first_name}
+        if self.last_name:
+            payload["last_name"] = self.last_name
+        if self.username:
+            payload["username"] = self.username
+        if self.language_code:
+            payload["language_code"] = self.language_code
+        return payload
+
+    def chat_payload(self) -> dict[str, Any]:
+        """The private ``Chat`` object with this user."""
+        payload: dict[str, Any] = {"id": self.id, "type": "private", "first_name": self.first_name}
+        if self.last_name:
+            payload["last_name"] = self.last_name
+        if self.username:
+            payload["username"] = self.username
+        return payload
+
+    # --- sending to the bot ------------------------------------------------------------
+
+    def send(self, text: str, *, reply_to: ChatMessage | None = None) -> int:
+        """Send a text message to the bot; return its update_id."""
+        return self._api._user_text(self, self, text, reply_to=reply_to)
+
+    def send_in(
+        self, group: EmulatedGroup, text: str, *, reply_to: ChatMessage | None = None
+    ) -> int:
+        """Send a text message in a group chat; return its update_id."""
+        group.add_member(self)
+        return self._api._user_text(self, group, text, reply_to=reply_to)
+
+    def send_sticker(self, emoji: str = "👍") -> int:
+        """Send a sticker; return its update_id."""
+        return self._api._user_media(self, self, "sticker", emoji=emoji)
+
+    def send_photo(self, data: bytes | None = None, caption: str | None = None) -> int:
+        """Send a photo; return its update_id."""
+        return self._api._user_media(self, self, "photo", data=data, caption=caption)
+
+    def send_voice(self, data: bytes | None = None, duration: int = 3) -> int:
+        """Send a voice note; return its update_id."""
+        return self._api._user_media(self, self, "voice", data=data, duration=duration)
+
+    def send_document(
+        self,
+        data: bytes | None = None,
+        file_name: str = "file.txt",
+        mime_type: str = "text/plain",
+        caption: str | None = None,
+    ) -> int:
+        """Send a document; return its update_id."""
+        return self._api._user_media(
+            self,
+            self,
+            "document",
+            data=data,
+            file_name=file_name,
+            mime_type=mime_type,
+            caption=caption,
+        )
+
+    # --- buttons -----------------------------------------------------------------------
+
+    def press(self, msg: ChatMessage, text: str) -> str:
+        """Press the inline button labelled ``text`` on the message's current keyboard."""
+        live = self._api._live_message(msg)
+        button = live.button(text)
+        if button is None:
+            raise AssertionError(
+                f"no button {text!r} on message #{live.message_id} in chat {live.chat_id}; "
+                f"buttons: {live.button_texts}\n{self._api._chat(live.chat_id).transcript()}"
+            )
+        if button.callback_data is None:
+            raise AssertionError(f"button {text!r} has no callback_data (url={button.url!r})")
+        return self.press_data(live, button.callback_data)
+
+    def press_data(self, msg: ChatMessage, data: str) -> str:
+        """Send a callback query with arbitrary (possibly forged) data for that message."""
+        live = self._api._live_message(msg)
+        query_id = str(secrets.randbits(62))
+        chat = self._api._chat(live.chat_id)
+        query = {
+            "id": query_id,
+            "from": self.user_payload(),
+            "message": self._api._payload_copy(live),
+            "chat_instance": chat.chat_instance,
+            "data": data,
+        }
+        self._api._callback_queries[query_id] = self.id
+        self._api.enqueue_update({"callback_query": query})
+        return query_id
+
+    async def wait_callback_answer(
+        self,
+        query_id: str,
+        timeout: float = 5.0,  # noqa: ASYNC109 - the agreed test API
+    ) -> CallbackAnswer:
+        """Wait until the bot answered the callback query ``query_id``."""
+        answers = self._api.callback_answers
+        await self._api.wait_until(
+            lambda: query_id in answers,
+            timeout=timeout,
+            message=lambda: (
+                f"callback query {query_id} not answered within {timeout}s\n" + self.transcript()
+            ),
+        )
+        return answers[query_id]
+
+    # --- membership --------------------------------------------------------------------
+
+    def block_bot(self) -> int:
+        """Block the bot: sends a my_chat_member "kicked" update; sends then answer 403."""
+        self.blocked = True
+        return self._api._my_chat_member(self, old="member", new="kicked")
+
+    def unblock_bot(self) -> int:
+        """Unblock the bot: sends a my_chat_member "member" update."""
+        self.blocked = False
+        self.started = True
+        return self._api._my_chat_member(self, old="kicked", new="member")
+
+    def deactivate(self) -> None:
+        """Delete the account: sends then answer ``403 Forbidden: user is deactivated``."""
+        self.deactivated = True
+
+    def __repr__(self) -> str:
+        return f"EmulatedUser(id={self.id}, first_name={self.first_name!r})"
+
+
+class EmulatedGroup(ChatView):
+    """A group or supergroup chat the bot is a member of."""
+
+    def __init__(
+        self,
+        api: BotApiEmulator,
+        chat_id: int,
+        title: str,
+        chat_type: str,
+        username: str | None = None,
+    ) -> None:
+        super().__init__(api, chat_id, chat_type)
+        self.title = title
+        self.username = username
+        self.members: dict[int, EmulatedUser] = {}
+        self.bot_is_member = True
+
+    def chat_payload(self) -> dict[str, Any]:
+        """The ``Chat`` object of this group."""
+        payload: dict[str, Any] = {"id": self.id, "type": self.type, "title": self.title}
+        if self.username:
+            payload["username"] = self.username
+        return payload
+
+    def add_member(self, user: EmulatedUser) -> None:
+        """Add a user to the group (silently, no service message)."""
+        self.members[user.id] = user
+
+    def kick_bot(self) -> None:
+        """Remove the bot: sends then answer 403 ``bot was kicked from the group chat``."""
+        self.bot_is_member = False
+
+    def __repr__(self) -> str:
+        return f"EmulatedGroup(id={self.id}, title={self.title!r})"

@@ -1,0 +1,280 @@
+"""The aiogram 3 runtime: updates in as plain events, queued actions out as API calls."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+import aiohttp
+from aiogram import Bot, Dispatcher, F, Router
+from aiogram.client.default import DefaultBotProperties
+from aiogram.client.session.aiohttp import AiohttpSession
+from aiogram.client.telegram import TelegramAPIServer
+from aiogram.enums import ParseMode
+from aiogram.exceptions import (
+    TelegramAPIError,
+    TelegramForbiddenError,
+    TelegramNetworkError,
+    TelegramRetryAfter,
+    TelegramServerError,
+    TelegramUnauthorizedError,
+)
+from aiogram.types import (
+    BotCommand,
+    BufferedInputFile,
+    CallbackQuery,
+    ChatMemberUpdated,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    LinkPreviewOptions,
+    Update,
+)
+from aiogram.types import Message as TgMessage
+from aiogram.types import User as TgUser
+
+from bot.app import BotIdentity, StartupError, bot_commands, build_pipeline, open_database
+from bot.i18n import Catalogs
+from bot.pipeline import Pipeline
+from bot.settings import Settings
+from handlers.callbacks import is_ours
+from handlers.events import BlockChange, ButtonPress, Message, Sender
+from handlers.port import (
+    Action,
+    AnswerButton,
+    EditText,
+    Keyboard,
+    Rejected,
+    RetryLater,
+    SendDocument,
+    SendPhoto,
+    SendText,
+    Transient,
+    Unreachable,
+)
+
+log = logging.getLogger(__name__)
+
+
+def render_keyboard(keyboard: Keyboard | None) -> InlineKeyboardMarkup | None:
+    """The framework-free keyboard as aiogram's markup."""
+    if keyboard is None:
+        return None
+    return InlineKeyboardMarkup(
+        inline_keyboard=[
+            [InlineKeyboardButton(text=b.text, callback_data=b.data, url=b.url) for b in row]
+            for row in keyboard.rows
+        ]
+    )
+
+
+def _sender(user: TgUser) -> Sender:
+    return Sender(user.id, user.first_name, user.username, user.language_code)
+
+
+def message_event(update_id: int, message: TgMessage) -> Message | None:
+    """A user's message as a plain event (None for messages without a sender)."""
+    if message.from_user is None:
+        return None
+    kind = "text" if message.text is not None else str(message.content_type)
+    return Message(
+        update_id=update_id,
+        chat_id=message.chat.id,
+        sender=_sender(message.from_user),
+        text=message.text,
+        kind=kind,
+        message_id=message.message_id,
+        chat_type=str(message.chat.type),
+    )
+
+
+def button_event(update_id: int, query: CallbackQuery) -> ButtonPress:
+    """A button press as a plain event."""
+    message = query.message
+    return ButtonPress(
+        update_id=update_id,
+        chat_id=message.chat.id if message is not None else query.from_user.id,
+        sender=_sender(query.from_user),
+        callback_id=query.id,
+        data=query.data,
+        message_id=message.message_id if message is not None else None,
+        chat_type=str(message.chat.type) if message is not None else "private",
+    )
+
+
+def block_event(update_id: int, change: ChatMemberUpdated) -> BlockChange:
+    """The user blocking (kicked) or unblocking (member) the bot."""
+    return BlockChange(
+        update_id=update_id,
+        chat_id=change.chat.id,
+        sender=_sender(change.from_user),
+        blocked=change.new_chat_member.status in ("kicked", "left"),
+        chat_type=str(change.chat.type),
+    )
+
+
+class AiogramPort:
+    """Performs queued actions with an aiogram Bot, mapping its errors to ChatError."""
+
+    def __init__(self, bot: Bot) -> None:
+        self.bot = bot
+
+    async def perform(self, action: Action) -> int | None:
+        """Sends one action; returns the message id when a message was sent."""
+        try:
+            return await self._call(action)
+        except TelegramRetryAfter as exc:
+            raise RetryLater(float(exc.retry_after)) from exc
+        except TelegramForbiddenError as exc:
+            raise Unreachable(exc.message) from exc
+        except (TimeoutError, TelegramServerError, TelegramNetworkError) as exc:
+            raise Transient(str(exc)) from exc
+        except aiohttp.ClientError as exc:
+            raise Transient(str(exc)) from exc
+        except TelegramAPIError as exc:  # 400, 404, 409…: a deliberate decision per case
+            raise Rejected(exc.message) from exc
+
+    async def _call(self, action: Action) -> int | None:
+        bot = self.bot
+        if isinstance(action, SendText):
+            sent = await bot.send_message(
+                action.chat_id, action.html, reply_markup=render_keyboard(action.keyboard)
+            )
+            return sent.message_id
+        if isinstance(action, EditText):
+            await bot.edit_message_text(
+                text=action.html,
+                chat_id=action.chat_id,
+                message_id=action.message_id,
+                reply_markup=render_keyboard(action.keyboard),
+            )
+            return action.message_id
+        if isinstance(action, AnswerButton):
+            await bot.answer_callback_query(
+                action.callback_id, text=action.text, show_alert=action.alert
+            )
+            return None
+        if isinstance(action, SendDocument):
+            sent = await bot.send_document(
+                action.chat_id,
+                BufferedInputFile(action.data, filename=action.filename),
+                caption=action.caption_html,
+            )
+            return sent.message_id
+        if isinstance(action, SendPhoto):
+            sent = await bot.send_photo(
+                action.chat_id,
+                BufferedInputFile(action.data, filename="chart.png"),
+                caption=action.caption_html,
+            )
+            return sent.message_id
+        raise TypeError(f"unknown action {action!r}")
+
+
+def create_router(pipeline: Pipeline, *, name: str = "npsbot", all_buttons: bool = True) -> Router:
+    """An aiogram Router feeding npsbot's pipeline (include it in any Dispatcher).
+
+    With `all_buttons` the router also answers callback data it did not produce (an alert
+    for forged or outdated buttons); an embedding host bot turns that off to keep its own.
+    """
+    router = Router(name=name)
+    button_filter = () if all_buttons else (F.data.func(is_ours),)
+
+    @router.message(F.chat.type == "private")
+    async def on_message(message: TgMessage, bot: Bot, event_update: Update) -> None:
+        """Passes a private message to the survey conversation."""
+        event = message_event(event_update.update_id, message)
+        if event is not None:
+            await pipeline.handle(event, AiogramPort(bot))
+
+    @router.callback_query(*button_filter)
+    async def on_button(query: CallbackQuery, bot: Bot, event_update: Update) -> None:
+        """Passes a button press to the pipeline (which rejects forged data)."""
+        await pipeline.handle(button_event(event_update.update_id, query), AiogramPort(bot))
+
+    @router.my_chat_member(F.chat.type == "private")
+    async def on_member(change: ChatMemberUpdated, bot: Bot, event_update: Update) -> None:
+        """Records the user blocking or unblocking the bot."""
+        await pipeline.handle(block_event(event_update.update_id, change), AiogramPort(bot))
+
+    return router
+
+
+def create_dispatcher(pipeline: Pipeline) -> Dispatcher:
+    """A fresh Dispatcher with npsbot's router (no globals, so tests build their own)."""
+    dispatcher = Dispatcher()
+    dispatcher.include_router(create_router(pipeline))
+    return dispatcher
+
+
+def create_bot(settings: Settings) -> Bot:
+    """An aiogram Bot pointed at TELEGRAM_API_URL, sending HTML."""
+    session = AiohttpSession(
+        api=TelegramAPIServer.from_base(settings.telegram_api_url.rstrip("/"))
+    )
+    return Bot(
+        settings.bot_token,
+        session=session,
+        default=DefaultBotProperties(
+            parse_mode=ParseMode.HTML, link_preview=LinkPreviewOptions(is_disabled=True)
+        ),
+    )
+
+
+async def identify(bot: Bot, settings: Settings) -> BotIdentity:
+    """getMe, with unreachable servers and rejected tokens turned into one line."""
+    try:
+        me = await bot.get_me()
+    except TelegramUnauthorizedError:
+        raise StartupError(
+            f"BOT_TOKEN was rejected by the Bot API at {settings.telegram_api_url} "
+            "(401 Unauthorized): check the token with @BotFather."
+        ) from None
+    except (TimeoutError, TelegramNetworkError, aiohttp.ClientError, OSError) as exc:
+        raise StartupError(
+            f"TELEGRAM_API_URL {settings.telegram_api_url} cannot be reached ({exc}): "
+            "check the URL and the network."
+        ) from None
+    return BotIdentity(me.id, me.username, me.first_name)
+
+
+async def publish_commands(bot: Bot, catalogs: Catalogs, pipeline: Pipeline) -> None:
+    """Sets the command menu in every supported language."""
+    menus = bot_commands(catalogs, pipeline.router)
+    for language, commands in menus.items():
+        await bot.set_my_commands(
+            [BotCommand(command=c, description=d) for c, d in commands],
+            language_code=None if language == catalogs.default else language,
+        )
+
+
+async def run_polling(settings: Settings, *, stop: asyncio.Event | None = None) -> None:
+    """Runs the bot in long-polling mode until `stop` is set (or SIGINT/SIGTERM)."""
+    bot = create_bot(settings)
+    db = None
+    try:
+        me = await identify(bot, settings)
+        db = await open_database(settings)
+        catalogs = Catalogs(default=settings.default_language)
+        pipeline = build_pipeline(settings, db, me, catalogs=catalogs)
+        dispatcher = create_dispatcher(pipeline)
+        await bot.delete_webhook(drop_pending_updates=False)
+        await publish_commands(bot, catalogs, pipeline)
+        log.info("npsbot @%s is running on aiogram, database %s", me.username, db.dialect)
+        polling = asyncio.create_task(
+            dispatcher.start_polling(bot, handle_signals=stop is None, close_bot_session=False)
+        )
+        waiters = [polling]
+        if stop is not None:
+            waiters.append(asyncio.create_task(stop.wait()))
+        await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+        if not polling.done():
+            await dispatcher.stop_polling()
+        for waiter in waiters:
+            if not waiter.done():
+                waiter.cancel()
+        await polling
+        await pipeline.drain()
+    finally:
+        await bot.session.close()
+        if db is not None:
+            await db.dispose()

@@ -1,0 +1,102 @@
+"""Settings from the environment and `.env`, validated once at start."""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Literal
+
+from pydantic import Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+TOKEN_RE = re.compile(r"^\d{1,20}:[A-Za-z0-9_-]{1,100}$")
+SUPPORTED_DB_PREFIXES = ("sqlite+aiosqlite://", "postgresql+asyncpg://")
+
+
+class SettingsError(Exception):
+    """A setting is missing or malformed; the message is one line for the operator."""
+
+
+class Settings(BaseSettings):
+    """Everything the bot reads from its environment (see `.env.example`)."""
+
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", env_file_encoding="utf-8")
+
+    bot_token: str = ""
+    database_url: str = "sqlite+aiosqlite:///./npsbot.db"
+    admin_ids: Annotated[list[int], NoDecode] = Field(default_factory=list)
+    telegram_api_url: str = "https://api.telegram.org"
+    bot_framework: Literal["aiogram", "ptb"] = "aiogram"
+    brand_name: str = ""
+    default_language: str = "en"
+    log_level: str = "INFO"
+
+    @field_validator("admin_ids", mode="before")
+    @classmethod
+    def _split_admin_ids(cls, value: object) -> object:
+        """Accepts `1,2,3` (the documented form) as well as a list."""
+        if isinstance(value, str):
+            parts = [p.strip() for p in value.replace(";", ",").split(",") if p.strip()]
+            ids = []
+            for part in parts:
+                if not part.lstrip("-").isdigit():
+                    raise ValueError(f"{part!r} is not a numeric Telegram user id")
+                ids.append(int(part))
+            return ids
+        return value
+
+    @field_validator("bot_framework", mode="before")
+    @classmethod
+    def _lower_framework(cls, value: object) -> object:
+        """Lets operators write `PTB` or `Aiogram`."""
+        return value.strip().lower() if isinstance(value, str) else value
+
+
+def _explain(field: str, problem: str) -> str:
+    """One operator-facing line for a bad setting."""
+    hints = {
+        "BOT_TOKEN": "get a token from @BotFather (https://t.me/BotFather, /newbot) and set "
+        "BOT_TOKEN=123456789:AA... in .env or the environment",
+        "DATABASE_URL": "use sqlite+aiosqlite:///./npsbot.db or "
+        "postgresql+asyncpg://user:password@host:5432/dbname",
+        "ADMIN_IDS": "write numeric Telegram user ids separated by commas, "
+        "e.g. ADMIN_IDS=12345,67890",
+        "TELEGRAM_API_URL": "use https://api.telegram.org or the http(s) URL of a Bot API server",
+        "BOT_FRAMEWORK": "use aiogram (default) or ptb",
+        "DEFAULT_LANGUAGE": "use a two-letter code such as en or ru",
+    }
+    hint = hints.get(field, "see .env.example")
+    return f"{field} {problem}: {hint}."
+
+
+def load_settings(*, require_token: bool = True, **overrides: object) -> Settings:
+    """Reads and checks settings; raises SettingsError with one clear line."""
+    try:
+        settings = Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        field = str(first["loc"][0]).upper() if first["loc"] else "a setting"
+        raise SettingsError(_explain(field, f"is invalid ({first['msg']})")) from None
+    check_settings(settings, require_token=require_token)
+    return settings
+
+
+def check_settings(settings: Settings, *, require_token: bool = True) -> None:
+    """Checks the values pydantic cannot judge alone."""
+    token = settings.bot_token.strip()
+    if require_token and not token:
+        raise SettingsError(_explain("BOT_TOKEN", "is not set"))
+    if token and not TOKEN_RE.match(token):
+        raise SettingsError(
+            _explain("BOT_TOKEN", "does not look like a bot token (digits:letters)")
+        )
+    if not settings.database_url.startswith(SUPPORTED_DB_PREFIXES):
+        raise SettingsError(
+            _explain(
+                "DATABASE_URL",
+                f"has an unsupported driver ({settings.database_url.split(':')[0]})",
+            )
+        )
+    if not re.match(r"^https?://[^/\s]+", settings.telegram_api_url):
+        raise SettingsError(_explain("TELEGRAM_API_URL", "is not an http(s) URL"))
+    if not re.match(r"^[a-z]{2}$", settings.default_language):
+        raise SettingsError(_explain("DEFAULT_LANGUAGE", "is not a two-letter language code"))

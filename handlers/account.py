@@ -1,0 +1,72 @@
+"""What a respondent can do at any point: /help, /stop, /language; blocking the bot."""
+
+from __future__ import annotations
+
+from handlers.callbacks import LanguageChoice, pack
+from handlers.context import Context
+from handlers.events import BlockChange, ButtonPress, Command, Message
+from handlers.port import Button, Keyboard
+from handlers.survey import reask_current
+
+
+async def on_help(event: Message, command: Command, ctx: Context) -> None:
+    """Explains what the bot does and lists its commands."""
+    ctx.out.send(event.chat_id, ctx.texts("help", brand=ctx.config.brand))
+
+
+async def on_stop(event: Message, command: Command, ctx: Context) -> None:
+    """Unsubscribes the user from surveys; /start subscribes again."""
+    assert ctx.respondent is not None
+    await ctx.store.respondents.set_subscribed(ctx.respondent.id, False)
+    ctx.out.send(event.chat_id, ctx.texts("stopped"))
+
+
+async def on_language(event: Message, command: Command, ctx: Context) -> None:
+    """Offers the supported languages as buttons (or sets one given as `/language ru`)."""
+    wanted = command.args.strip().lower()
+    if wanted and ctx.catalogs.supports(wanted):
+        await _set_language(ctx, event.chat_id, wanted)
+        return
+    buttons = [
+        Button(ctx.catalogs.texts(code).plain("language_name"), pack(LanguageChoice(code)))
+        for code in ctx.catalogs.languages
+    ]
+    ctx.out.send(
+        event.chat_id, ctx.texts("choose_language"), Keyboard.of(buttons[:4], buttons[4:])
+    )
+
+
+async def on_language_pressed(event: ButtonPress, choice: LanguageChoice, ctx: Context) -> None:
+    """Switches the user's language and repeats the pending question in it."""
+    if not ctx.catalogs.supports(choice.code):
+        ctx.out.answer(event.callback_id, ctx.texts.plain("bad_button"), alert=True)
+        return
+    ctx.out.answer(event.callback_id)
+    if event.message_id is not None:
+        texts = ctx.catalogs.texts(choice.code)
+        ctx.out.edit(event.chat_id, event.message_id, texts("language_set"))
+        await _set_language(ctx, event.chat_id, choice.code, confirm=False)
+    else:
+        await _set_language(ctx, event.chat_id, choice.code)
+
+
+async def _set_language(ctx: Context, chat_id: int, code: str, *, confirm: bool = True) -> None:
+    assert ctx.respondent is not None
+    await ctx.store.respondents.set_language(ctx.respondent.id, code)
+    ctx.language = code
+    if confirm:
+        ctx.out.send(chat_id, ctx.texts("language_set"))
+    response = await ctx.store.responses.open_for(ctx.respondent.id)
+    if response is not None:
+        await ctx.store.responses.set_language(response.id, code)
+        await reask_current(ctx, response)
+
+
+async def on_block_change(event: BlockChange, ctx: Context) -> None:
+    """Marks a user who blocked the bot unreachable (and reachable again on unblock)."""
+    await ctx.store.respondents.set_reachable(event.sender.id, not event.blocked)
+
+
+async def on_unknown_command(event: Message, command: Command, ctx: Context) -> None:
+    """Answers a command the bot does not know with a pointer to /help."""
+    ctx.out.send(event.chat_id, ctx.texts("unknown_command"))

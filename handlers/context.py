@@ -1,0 +1,79 @@
+"""What every handler receives: the transaction, the outbox, texts and settings."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Protocol
+
+from handlers.port import Outbox
+from storage.models import Respondent, Survey
+from storage.store import Store
+
+
+class TextsLike(Protocol):
+    """A language's catalog: `texts(key, **values)` gives HTML, `.plain` plain text."""
+
+    language: str
+
+    def __call__(self, key: str, **values: Any) -> str:
+        """The text as HTML."""
+        ...
+
+    def plain(self, key: str, **values: Any) -> str:
+        """The text without markup."""
+        ...
+
+
+class CatalogsLike(Protocol):
+    """The loaded languages (bot.i18n.Catalogs)."""
+
+    languages: list[str]
+
+    def supports(self, code: str | None) -> bool:
+        """True when a catalog exists for the code."""
+        ...
+
+    def texts(self, language: str, survey_texts: Mapping[str, Any] | None = None) -> TextsLike:
+        """Texts of a language, with a survey's own wording on top."""
+        ...
+
+    def resolve(self, override: str | None, telegram_code: str | None) -> str:
+        """The language to talk to a user in."""
+        ...
+
+
+@dataclass(frozen=True)
+class BotConfig:
+    """The settings handlers depend on."""
+
+    brand: str
+    bot_username: str | None = None
+    admin_ids: frozenset[int] = field(default_factory=frozenset)
+
+
+@dataclass
+class Context:
+    """One update's view of the world; built by the boundary, discarded after."""
+
+    store: Store
+    out: Outbox
+    catalogs: CatalogsLike
+    config: BotConfig
+    language: str
+    now: datetime
+    respondent: Respondent | None = None
+
+    @property
+    def texts(self) -> TextsLike:
+        """Texts in the user's language."""
+        return self.catalogs.texts(self.language)
+
+    def survey_texts(self, survey: Survey) -> TextsLike:
+        """Texts in the user's language with the survey's own wording."""
+        return self.catalogs.texts(self.language, survey.texts)
+
+    def brand_of(self, survey: Survey) -> str:
+        """What the question asks about: the survey's subject or the bot's brand."""
+        return survey.subject or self.config.brand

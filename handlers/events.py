@@ -1,0 +1,79 @@
+"""The plain events runtime adapters turn Telegram updates into."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Sender:
+    """The Telegram user behind an update."""
+
+    id: int
+    first_name: str | None = None
+    username: str | None = None
+    language_code: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class ChatEvent:
+    """What every event carries: which update, which chat, who."""
+
+    update_id: int
+    chat_id: int
+    sender: Sender
+    chat_type: str = "private"
+
+    @property
+    def private(self) -> bool:
+        """True in a one-to-one chat with the bot."""
+        return self.chat_type == "private"
+
+
+@dataclass(frozen=True, kw_only=True)
+class Message(ChatEvent):
+    """A message a user sent; `kind` is "text" or the media type (sticker, photo…)."""
+
+    text: str | None
+    kind: str = "text"
+    message_id: int | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class ButtonPress(ChatEvent):
+    """A press of an inline button; `data` is the raw callback data."""
+
+    callback_id: str
+    data: str | None
+    message_id: int | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class BlockChange(ChatEvent):
+    """The user blocked (`blocked=True`) or unblocked the bot."""
+
+    blocked: bool
+
+
+Event = Message | ButtonPress | BlockChange
+
+
+@dataclass(frozen=True)
+class Command:
+    """A parsed `/name args` command."""
+
+    name: str
+    args: str
+
+
+def parse_command(text: str | None, bot_username: str | None) -> Command | None:
+    """Parses `/name@bot args`; None when it is not a command for this bot."""
+    if not text or not text.startswith("/") or len(text) < 2:
+        return None
+    head, _, args = text.partition(" ")
+    name, _, addressee = head[1:].partition("@")
+    if addressee and bot_username and addressee.lower() != bot_username.lower():
+        return None
+    if not name or not all(c.isalnum() or c == "_" for c in name):
+        return None
+    return Command(name.lower(), args.strip())

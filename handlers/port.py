@@ -1,0 +1,167 @@
+"""The narrow chat interface handlers talk through, and the replies they queue."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    from storage.store import Store
+
+
+@dataclass(frozen=True)
+class Button:
+    """One inline button: either callback data (≤ 64 bytes) or a URL."""
+
+    text: str
+    data: str | None = None
+    url: str | None = None
+
+
+@dataclass(frozen=True)
+class Keyboard:
+    """Rows of inline buttons, rendered by each runtime for its framework."""
+
+    rows: tuple[tuple[Button, ...], ...]
+
+    @classmethod
+    def of(cls, *rows: list[Button] | tuple[Button, ...]) -> Keyboard:
+        """Builds a keyboard from rows of buttons."""
+        return cls(tuple(tuple(row) for row in rows if row))
+
+
+# Runs after a message was sent, in a fresh transaction, with the new message's id.
+AfterSend = Callable[["Store", int], Awaitable[None]]
+
+
+@dataclass
+class SendText:
+    """Send an HTML message to a chat."""
+
+    chat_id: int
+    html: str
+    keyboard: Keyboard | None = None
+    after: AfterSend | None = None
+
+
+@dataclass
+class EditText:
+    """Replace a message's text and keyboard (None removes the keyboard)."""
+
+    chat_id: int
+    message_id: int
+    html: str
+    keyboard: Keyboard | None = None
+
+
+@dataclass
+class AnswerButton:
+    """Acknowledge a button press, optionally with a toast or an alert."""
+
+    callback_id: str
+    text: str | None = None
+    alert: bool = False
+
+
+@dataclass
+class SendDocument:
+    """Upload a file."""
+
+    chat_id: int
+    filename: str
+    data: bytes
+    caption_html: str | None = None
+
+
+@dataclass
+class SendPhoto:
+    """Upload a picture."""
+
+    chat_id: int
+    data: bytes
+    caption_html: str | None = None
+
+
+Action = SendText | EditText | AnswerButton | SendDocument | SendPhoto
+
+
+@dataclass
+class Outbox:
+    """Replies queued by a handler; sent after its transaction commits.
+
+    Sending after the commit keeps database locks short (no network I/O inside a
+    transaction) and means a reply never announces something that was rolled back.
+    """
+
+    actions: list[Action] = field(default_factory=list)
+
+    def send(
+        self,
+        chat_id: int,
+        html: str,
+        keyboard: Keyboard | None = None,
+        *,
+        after: AfterSend | None = None,
+    ) -> None:
+        """Queues a message."""
+        self.actions.append(SendText(chat_id, html, keyboard, after))
+
+    def edit(
+        self, chat_id: int, message_id: int, html: str, keyboard: Keyboard | None = None
+    ) -> None:
+        """Queues an edit of an earlier message."""
+        self.actions.append(EditText(chat_id, message_id, html, keyboard))
+
+    def answer(self, callback_id: str, text: str | None = None, *, alert: bool = False) -> None:
+        """Queues the answer to a button press, ahead of everything else.
+
+        Telegram shows a spinner on the button until it is answered, so it goes first.
+        """
+        self.actions.insert(0, AnswerButton(callback_id, text, alert))
+
+    def document(
+        self, chat_id: int, filename: str, data: bytes, caption_html: str | None = None
+    ) -> None:
+        """Queues a file upload."""
+        self.actions.append(SendDocument(chat_id, filename, data, caption_html))
+
+    def photo(self, chat_id: int, data: bytes, caption_html: str | None = None) -> None:
+        """Queues a picture upload."""
+        self.actions.append(SendPhoto(chat_id, data, caption_html))
+
+
+class ChatError(Exception):
+    """Base of the errors a ChatPort raises, the same for every framework."""
+
+
+class RetryLater(ChatError):
+    """Telegram answered 429: wait `seconds`, then retry the same request."""
+
+    def __init__(self, seconds: float) -> None:
+        super().__init__(f"retry after {seconds}s")
+        self.seconds = seconds
+
+
+class Unreachable(ChatError):
+    """Telegram answered 403: the user blocked the bot or cannot be written to."""
+
+
+class Rejected(ChatError):
+    """Telegram answered 400 (or another client error); `description` says why."""
+
+    def __init__(self, description: str) -> None:
+        super().__init__(description)
+        self.description = description
+
+
+class Transient(ChatError):
+    """A 5xx answer, a timeout or a dropped connection: worth retrying."""
+
+
+class ChatPort(Protocol):
+    """What a runtime adapter must offer: perform one action, return a message id."""
+
+    async def perform(self, action: Action) -> int | None:
+        """Performs the action; raises a ChatError subclass on failure."""
+        ...

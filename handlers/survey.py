@@ -1,0 +1,306 @@
+"""The respondent's conversation: question, score, why, what to improve, thanks."""
+
+from __future__ import annotations
+
+import re
+
+from handlers.callbacks import ScoreChoice, SkipStep, pack
+from handlers.context import Context, TextsLike
+from handlers.deeplink import parse_payload
+from handlers.events import ButtonPress, Command, Message
+from handlers.port import Button, Keyboard
+from handlers.states import TEXT_STEPS, group_of
+from storage.models import Response, Step, Survey
+from storage.repos.responses import Context as AnswerContext
+from storage.store import Store
+
+_SCORE_TEXT = re.compile(r"^\s*(\d{1,2})\s*(?:/\s*10)?\s*[.!]?\s*$")
+
+
+def score_keyboard(response_id: int) -> Keyboard:
+    """0–10 in two rows (clients show at most 8 buttons a row comfortably)."""
+    row = [Button(str(s), pack(ScoreChoice(response_id, s))) for s in range(11)]
+    return Keyboard.of(row[:6], row[6:])
+
+
+def skip_keyboard(texts: TextsLike, response_id: int, step: Step) -> Keyboard:
+    """A single Skip button for a follow-up question."""
+    return Keyboard.of([Button(texts.plain("skip"), pack(SkipStep(response_id, step.value)))])
+
+
+def parse_score(text: str | None) -> int | None:
+    """A typed score ("7", " 10 ", "9/10"); None when it is not 0–10."""
+    match = _SCORE_TEXT.match(text or "")
+    if not match:
+        return None
+    value = int(match.group(1))
+    return value if 0 <= value <= 10 else None
+
+
+def _question_html(ctx: Context, survey: Survey) -> str:
+    texts = ctx.survey_texts(survey)
+    brand = ctx.brand_of(survey)
+    return f"{texts('question', brand=brand)}\n<i>{texts('scale_hint')}</i>"
+
+
+def _name(ctx: Context) -> str:
+    respondent = ctx.respondent
+    return (respondent.first_name if respondent else None) or ctx.texts.plain("friend")
+
+
+def _remember_prompt(response_id: int):  # type: ignore[no-untyped-def]
+    """After sending a message with buttons, store its id to edit it once answered."""
+
+    async def after(store: Store, message_id: int) -> None:
+        await store.responses.set_prompt_message(response_id, message_id)
+
+    return after
+
+
+async def on_start(event: Message, command: Command, ctx: Context) -> None:
+    """Greets the user and asks the survey's question (a deep link picks the survey)."""
+    assert ctx.respondent is not None
+    store = ctx.store
+    await store.respondents.set_subscribed(ctx.respondent.id, True)
+    await store.respondents.set_reachable(ctx.respondent.id, True)
+    link = parse_payload(command.args or None)
+    survey = None
+    if link.valid and link.survey_slug:
+        survey = await store.surveys.by_slug(link.survey_slug)
+        if survey is not None and not survey.active:
+            survey = None
+    # A payload that names no active survey (or is malformed) falls back to the default.
+    unknown = link.raw is not None and survey is None and bool(link.survey_slug or not link.valid)
+    if survey is None:
+        survey = await store.surveys.ensure_default()
+    open_response = await store.responses.open_for(ctx.respondent.id)
+    if (
+        open_response is not None
+        and open_response.survey_id == survey.id
+        and open_response.step == Step.SCORE
+        and open_response.start_payload == link.raw
+    ):
+        # Pressing Start again must not create a second response: ask the same one again.
+        response = open_response
+    else:
+        answer_context = AnswerContext(
+            source=link.source if link.valid else None,
+            agent=link.agent if link.valid else None,
+            campaign=link.campaign if link.valid else None,
+            start_payload=link.raw,
+            payload_unknown=unknown,
+        )
+        response = await store.responses.start(
+            survey_id=survey.id,
+            respondent_id=ctx.respondent.id,
+            chat_id=event.chat_id,
+            language=ctx.language,
+            context=answer_context,
+        )
+        if link.valid and (link.source or link.agent):
+            await store.respondents.set_origin(ctx.respondent.id, link.source, link.agent)
+    texts = ctx.survey_texts(survey)
+    brand = ctx.brand_of(survey)
+    if ctx.respondent.first_name:
+        greeting = texts("greeting", name=ctx.respondent.first_name, brand=brand)
+    else:
+        greeting = texts("greeting_anonymous", brand=brand)
+    ctx.out.send(event.chat_id, greeting)
+    ask_score(ctx, survey, response)
+
+
+def ask_score(
+    ctx: Context, survey: Survey, response: Response, *, prefix: str | None = None
+) -> None:
+    """Sends the 0–10 question (optionally after a one-line correction)."""
+    question = _question_html(ctx, survey)
+    html = f"{prefix}\n\n{question}" if prefix else question
+    ctx.out.send(
+        response.chat_id or 0,
+        html,
+        score_keyboard(response.id),
+        after=_remember_prompt(response.id),
+    )
+
+
+def ask_follow_up(ctx: Context, survey: Survey, response: Response, step: Step) -> None:
+    """Asks "why?" or "what to improve?", worded for the respondent's group."""
+    assert response.score is not None
+    texts = ctx.survey_texts(survey)
+    key = f"{step.value}_{group_of(response.score)}"
+    ctx.out.send(
+        response.chat_id or 0,
+        texts(key, brand=ctx.brand_of(survey)),
+        skip_keyboard(texts, response.id, step),
+        after=_remember_prompt(response.id),
+    )
+
+
+def thank(ctx: Context, survey: Survey, response: Response) -> None:
+    """Thanks the respondent, inviting promoters to a public review when there is a link."""
+    assert response.score is not None
+    texts = ctx.survey_texts(survey)
+    group = group_of(response.score)
+    keyboard = None
+    key = f"thanks_{group}"
+    if group == "promoter" and survey.review_url:
+        key = "thanks_promoter_review"
+        keyboard = Keyboard.of([Button(texts.plain("review_button"), url=survey.review_url)])
+    ctx.out.send(
+        response.chat_id or 0, texts(key, name=_name(ctx), brand=ctx.brand_of(survey)), keyboard
+    )
+
+
+async def _survey_of(ctx: Context, response: Response) -> Survey:
+    survey = await ctx.store.surveys.get(response.survey_id)
+    assert survey is not None  # foreign key
+    return survey
+
+
+async def _accept_score(
+    ctx: Context, response: Response, score: int, message_id: int | None
+) -> bool:
+    """Stores the score, shows it in the question message, asks why; False if beaten."""
+    if not await ctx.store.responses.record_score(response.id, score):
+        return False
+    await ctx.store.responses.refresh(response)
+    survey = await _survey_of(ctx, response)
+    target = message_id or response.prompt_message_id
+    if target is not None and response.chat_id is not None:
+        answered = (
+            f"{_question_html(ctx, survey)}\n\n— <b>{ctx.texts('your_answer', score=score)}</b>"
+        )
+        ctx.out.edit(response.chat_id, target, answered)
+    await _after_score(ctx, survey, response)
+    ask_follow_up(ctx, survey, response, Step.WHY)
+    return True
+
+
+async def _after_score(ctx: Context, survey: Survey, response: Response) -> None:
+    """Hook for what follows a score besides the next question (alerts, integrations)."""
+    for listener in SCORE_LISTENERS:
+        await listener(ctx, survey, response)
+
+
+# Features that react to every new score register here (e.g. detractor alerts).
+SCORE_LISTENERS: list = []  # type: ignore[type-arg]
+
+
+async def _close_prompt(
+    ctx: Context, response: Response, step: Step, message_id: int | None, note: str | None
+) -> None:
+    """Removes the Skip button from the follow-up that was just answered."""
+    target = message_id or response.prompt_message_id
+    if target is None or response.chat_id is None:
+        return
+    survey = await _survey_of(ctx, response)
+    texts = ctx.survey_texts(survey)
+    assert response.score is not None
+    question = texts(f"{step.value}_{group_of(response.score)}", brand=ctx.brand_of(survey))
+    html = f"{question}\n\n— <i>{note}</i>" if note else question
+    ctx.out.edit(response.chat_id, target, html)
+
+
+async def _accept_text(
+    ctx: Context, response: Response, text: str | None, message_id: int | None = None
+) -> bool:
+    """Stores a follow-up answer (None = skipped) and moves to the next step."""
+    repo = ctx.store.responses
+    answered = Step(response.step)
+    if answered == Step.WHY:
+        done = await repo.record_why(response.id, text)
+    else:
+        done = await repo.record_improve(response.id, text)
+    if not done:
+        return False
+    await repo.refresh(response)
+    note = ctx.texts("skipped") if text is None else None
+    await _close_prompt(ctx, response, answered, message_id, note)
+    survey = await _survey_of(ctx, response)
+    for listener in TEXT_LISTENERS:
+        await listener(ctx, survey, response)
+    if response.step == Step.IMPROVE:
+        ask_follow_up(ctx, survey, response, Step.IMPROVE)
+    else:
+        thank(ctx, survey, response)
+    return True
+
+
+# Features that react to a stored follow-up answer register here.
+TEXT_LISTENERS: list = []  # type: ignore[type-arg]
+
+
+async def on_message(event: Message, ctx: Context) -> None:
+    """Takes a typed score or follow-up answer; anything else gets a clear hint."""
+    assert ctx.respondent is not None
+    response = await ctx.store.responses.open_for(ctx.respondent.id)
+    if response is None:
+        latest = await ctx.store.responses.latest_for(ctx.respondent.id)
+        key = "already_done" if latest is not None and latest.step == Step.DONE else "nothing_open"
+        ctx.out.send(event.chat_id, ctx.texts(key))
+        return
+    if response.step == Step.SCORE:
+        score = parse_score(event.text) if event.kind == "text" else None
+        if score is None or not await _accept_score(ctx, response, score, None):
+            survey = await _survey_of(ctx, response)
+            ask_score(ctx, survey, response, prefix=ctx.texts("score_please"))
+        return
+    if event.kind != "text" or not (event.text or "").strip():
+        texts = ctx.texts
+        ctx.out.send(
+            event.chat_id,
+            texts("text_please"),
+            skip_keyboard(texts, response.id, Step(response.step)),
+            after=_remember_prompt(response.id),
+        )
+        return
+    await _accept_text(ctx, response, event.text)
+
+
+async def _owned_response(event: ButtonPress, response_id: int, ctx: Context) -> Response | None:
+    """The response a button refers to, if it belongs to the presser; else alerts."""
+    response = await ctx.store.responses.get(response_id)
+    if response is None or response.respondent_id != event.sender.id:
+        ctx.out.answer(event.callback_id, ctx.texts.plain("bad_button"), alert=True)
+        return None
+    return response
+
+
+async def on_score_pressed(event: ButtonPress, choice: ScoreChoice, ctx: Context) -> None:
+    """Records a tapped score (the first tap wins) and asks why."""
+    response = await _owned_response(event, choice.response_id, ctx)
+    if response is None:
+        return
+    if response.step != Step.SCORE:
+        if response.score is not None:
+            text = ctx.texts.plain("already_scored", score=response.score)
+            ctx.out.answer(event.callback_id, text, alert=False)
+        else:
+            ctx.out.answer(event.callback_id, ctx.texts.plain("stale_button"), alert=True)
+        return
+    if await _accept_score(ctx, response, choice.score, event.message_id):
+        ctx.out.answer(event.callback_id)
+    else:  # another press won the race
+        await ctx.store.responses.refresh(response)
+        ctx.out.answer(event.callback_id, ctx.texts.plain("already_scored", score=response.score))
+
+
+async def on_skip_pressed(event: ButtonPress, skip: SkipStep, ctx: Context) -> None:
+    """Skips the follow-up question the response is waiting for."""
+    response = await _owned_response(event, skip.response_id, ctx)
+    if response is None:
+        return
+    if response.step != skip.step or Step(response.step) not in TEXT_STEPS:
+        ctx.out.answer(event.callback_id, ctx.texts.plain("stale_button"), alert=True)
+        return
+    ctx.out.answer(event.callback_id)
+    await _accept_text(ctx, response, None, event.message_id)
+
+
+async def reask_current(ctx: Context, response: Response) -> None:
+    """Asks the question a response is waiting for again (e.g. after /language)."""
+    survey = await _survey_of(ctx, response)
+    if response.step == Step.SCORE:
+        ask_score(ctx, survey, response)
+    elif Step(response.step) in TEXT_STEPS:
+        ask_follow_up(ctx, survey, response, Step(response.step))

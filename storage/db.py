@@ -1,0 +1,130 @@
+"""Engines, transactions and migrations: the boundary where sessions open and commit."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import Connection, event, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
+
+from storage.store import Store
+
+log = logging.getLogger(__name__)
+MIGRATIONS = Path(__file__).with_name("migrations")
+# Serialises concurrent `migrate` calls from several replicas on PostgreSQL.
+MIGRATION_LOCK_KEY = 0x6E7073  # "nps"
+
+
+class DatabaseError(Exception):
+    """The database cannot be reached or prepared; the message is one line."""
+
+
+def _prepare_sqlite(engine: AsyncEngine) -> None:
+    """WAL + busy timeout, and BEGIN IMMEDIATE for write transactions.
+
+    A deferred SQLite transaction that reads and then writes fails at once with
+    SQLITE_BUSY when another writer committed in between (the busy timeout does not
+    apply to that upgrade), so every write unit of work takes the write lock up front.
+    """
+
+    @event.listens_for(engine.sync_engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Let SQLAlchemy's "begin" event emit BEGIN itself (pysqlite would defer it).
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA busy_timeout=15000")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.close()
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def _on_begin(conn: Connection) -> None:
+        immediate = conn.get_execution_options().get("npsbot_write", False)
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+class Database:
+    """Owns the engine; hands out one transaction (a Store) per unit of work."""
+
+    def __init__(self, url: str, *, echo: bool = False) -> None:
+        self.url = url
+        parsed = make_url(url)
+        self.dialect = parsed.get_backend_name()
+        kwargs: dict[str, Any] = {"echo": echo}
+        if self.dialect == "sqlite":
+            if parsed.database and parsed.database != ":memory:":
+                Path(parsed.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        else:
+            kwargs.update(pool_size=10, max_overflow=20, pool_pre_ping=True)
+        self.engine = create_async_engine(url, **kwargs)
+        if self.dialect == "sqlite":
+            _prepare_sqlite(self.engine)
+        write_engine = self.engine.execution_options(npsbot_write=True)
+        self._writer = async_sessionmaker(write_engine, expire_on_commit=False)
+        self._reader = async_sessionmaker(self.engine, expire_on_commit=False)
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[Store]:
+        """One write transaction: committed when the block ends, rolled back on error."""
+        async with self._writer() as session, session.begin():
+            yield Store(session, self.dialect)
+
+    @asynccontextmanager
+    async def snapshot(self) -> AsyncIterator[Store]:
+        """A read-only transaction (never takes SQLite's write lock)."""
+        async with self._reader() as session, session.begin():
+            yield Store(session, self.dialect)
+
+    async def check(self) -> None:
+        """Connects once, turning driver errors into one readable line."""
+        try:
+            async with self.engine.connect() as conn:
+                await conn.execute(text("SELECT 1"))
+        except Exception as exc:  # the driver's own error types vary
+            safe = make_url(self.url).render_as_string(hide_password=True)
+            raise DatabaseError(
+                f"DATABASE_URL {safe} cannot be reached ({type(exc).__name__}: "
+                f"{str(exc).splitlines()[0] if str(exc) else 'no details'})"
+            ) from None
+
+    async def migrate(self) -> None:
+        """Brings the schema to the newest Alembic revision."""
+        async with self.engine.begin() as conn:
+            if self.dialect == "postgresql":
+                await conn.execute(
+                    text("SELECT pg_advisory_xact_lock(:k)"), {"k": MIGRATION_LOCK_KEY}
+                )
+            await conn.run_sync(_upgrade)
+
+    async def dispose(self) -> None:
+        """Closes every pooled connection."""
+        await self.engine.dispose()
+
+    def new_session(self) -> AsyncSession:
+        """A bare read session for streaming exports (caller closes it)."""
+        return self._reader()
+
+
+def alembic_config(connection: Connection | None = None) -> Config:
+    """Alembic configuration pointing at the migrations shipped inside the package."""
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    cfg.attributes["connection"] = connection
+    return cfg
+
+
+def _upgrade(connection: Connection) -> None:
+    command.upgrade(alembic_config(connection), "head")

@@ -1,0 +1,148 @@
+"""The schema: typed SQLAlchemy 2.0 models (changes go through Alembic migrations)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    TypeDecorator,
+)
+from sqlalchemy.engine import Dialect
+from sqlalchemy.ext.asyncio import AsyncAttrs
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+# SQLite only auto-increments an INTEGER PRIMARY KEY; PostgreSQL gets a 64-bit identity.
+IdType = BigInteger().with_variant(Integer(), "sqlite")
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Stores naive UTC on every backend and hands back aware UTC datetimes."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        """Normalises to naive UTC so SQLite and PostgreSQL store the same thing."""
+        if value is None:
+            return None
+        if value.tzinfo is not None:
+            value = value.astimezone(UTC).replace(tzinfo=None)
+        return value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        """Marks values read back as UTC."""
+        return value.replace(tzinfo=UTC) if value is not None else None
+
+
+def utcnow() -> datetime:
+    """The current time, timezone-aware UTC."""
+    return datetime.now(UTC)
+
+
+class Step(StrEnum):
+    """Where a response's conversation stands (transitions live in handlers/states.py)."""
+
+    SCORE = "score"  # question sent, waiting for 0-10
+    WHY = "why"  # score stored, waiting for the reason
+    IMPROVE = "improve"  # waiting for what to improve
+    DONE = "done"  # thanked; nothing more is expected
+    CLOSED = "closed"  # superseded by a newer survey before it was finished
+
+
+OPEN_STEPS = (Step.SCORE, Step.WHY, Step.IMPROVE)
+
+
+class Base(AsyncAttrs, DeclarativeBase):
+    """Declarative base for all tables."""
+
+
+class Survey(Base):
+    """A survey: the question, its follow-ups and thank-yous, per language."""
+
+    __tablename__ = "surveys"
+
+    id: Mapped[int] = mapped_column(IdType, primary_key=True, autoincrement=True)
+    slug: Mapped[str] = mapped_column(String(40), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(10), default="nps")
+    is_default: Mapped[bool] = mapped_column(Boolean, default=False)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    subject: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    # Per-language overrides of catalog texts: {"ru": {"question": "..."}}.
+    texts: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    review_url: Mapped[str | None] = mapped_column(String(500), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Respondent(Base):
+    """A Telegram user who started the bot."""
+
+    __tablename__ = "respondents"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    chat_id: Mapped[int] = mapped_column(BigInteger)
+    first_name: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    username: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    telegram_language: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    # Chosen with /language; wins over the Telegram client's language.
+    language_override: Mapped[str | None] = mapped_column(String(8), nullable=True)
+    subscribed: Mapped[bool] = mapped_column(Boolean, default=True)
+    unreachable: Mapped[bool] = mapped_column(Boolean, default=False)
+    source: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    agent: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Response(Base):
+    """One survey answer with its context; `step` is the conversation state."""
+
+    __tablename__ = "responses"
+    __table_args__ = (
+        Index("ix_responses_respondent_step", "respondent_id", "step"),
+        Index("ix_responses_survey_scored", "survey_id", "scored_at"),
+    )
+
+    id: Mapped[int] = mapped_column(IdType, primary_key=True, autoincrement=True)
+    survey_id: Mapped[int] = mapped_column(ForeignKey("surveys.id"))
+    # Nullable: erased on /forgetme and never set for anonymous (eNPS) answers.
+    respondent_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    chat_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    step: Mapped[str] = mapped_column(String(16))
+    language: Mapped[str] = mapped_column(String(8))
+    score: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    why: Mapped[str | None] = mapped_column(Text, nullable=True)
+    improve: Mapped[str | None] = mapped_column(Text, nullable=True)
+    source: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    agent: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    campaign: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    start_payload: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    payload_unknown: Mapped[bool] = mapped_column(Boolean, default=False)
+    channel: Mapped[str] = mapped_column(String(16), default="start")
+    # The last message with buttons (question or follow-up), edited once answered.
+    prompt_message_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    asked_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    scored_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    why_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    improve_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+class ProcessedUpdate(Base):
+    """An update_id already handled, so a redelivery changes nothing."""
+
+    __tablename__ = "processed_updates"
+
+    update_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    processed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -1,0 +1,38 @@
+"""Which update_ids were handled, so a redelivered update changes nothing."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlalchemy import delete
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from storage.models import ProcessedUpdate, utcnow
+
+
+class UpdateLog:
+    """Claims update ids inside the handling transaction."""
+
+    def __init__(self, session: AsyncSession, dialect: str) -> None:
+        self._session = session
+        self._dialect = dialect
+
+    async def claim(self, update_id: int) -> bool:
+        """Records the update; False when it was handled before."""
+        insert = postgresql.insert if self._dialect == "postgresql" else sqlite.insert
+        stmt = (
+            insert(ProcessedUpdate)
+            .values(update_id=update_id, processed_at=utcnow())
+            .on_conflict_do_nothing(index_elements=["update_id"])
+        )
+        result = await self._session.execute(stmt)
+        return bool(result.rowcount)  # type: ignore[attr-defined]
+
+    async def forget_older_than(self, days: int) -> int:
+        """Prunes the log; Telegram never redelivers updates older than a day."""
+        cutoff = utcnow() - timedelta(days=days)
+        result = await self._session.execute(
+            delete(ProcessedUpdate).where(ProcessedUpdate.processed_at < cutoff)
+        )
+        return int(result.rowcount)  # type: ignore[attr-defined]

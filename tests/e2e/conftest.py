@@ -1,0 +1,156 @@
+"""End-to-end harness: the real aiogram Bot over HTTP against the project's Bot API emulator."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from bot.emulator import BotApiEmulator
+from bot.runtime.aiogram_runtime import run_polling
+from bot.settings import Settings
+from storage.db import Database
+from storage.models import Respondent, Response, Survey
+
+TOKEN = "123456:TEST-token"
+OWNER_ID = 900
+POLL_INTERVAL = 0.02  # seconds between checks of a condition that has a deadline
+
+
+@dataclass
+class RunningBot:
+    """npsbot's aiogram runtime running as a task; stop and start it like a process."""
+
+    settings: Settings
+    api: BotApiEmulator
+    task: asyncio.Task[None] | None = None
+    stop_event: asyncio.Event = field(default_factory=asyncio.Event)
+
+    async def start(self) -> None:
+        """Starts polling and waits until the bot asks for updates."""
+        polls_before = len(self.api.calls_for("getUpdates"))
+        self.stop_event = asyncio.Event()
+        self.task = asyncio.create_task(run_polling(self.settings, stop=self.stop_event))
+        await self.api.wait_until(
+            lambda: len(self.api.calls_for("getUpdates")) > polls_before or self.task.done(),  # type: ignore[union-attr]
+            timeout=15,
+        )
+        if self.task.done():
+            self.task.result()  # surface the start-up error
+
+    async def stop(self) -> None:
+        """Stops gracefully, as SIGTERM would."""
+        if self.task is None:
+            return
+        self.stop_event.set()
+        await asyncio.wait_for(self.task, timeout=15)
+        self.task = None
+
+    async def crash(self) -> None:
+        """Stops abruptly: the task is cancelled wherever it is."""
+        if self.task is None:
+            return
+        self.task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self.task
+        self.task = None
+
+    async def restart(self) -> None:
+        """Stops, then starts again on the same database."""
+        await self.stop()
+        await self.start()
+
+
+@pytest.fixture
+async def api() -> AsyncIterator[BotApiEmulator]:
+    """A fresh Bot API emulator on a free local port."""
+    async with BotApiEmulator(
+        token=TOKEN, bot_first_name="Acme", bot_username="acme_nps_bot"
+    ) as server:
+        yield server
+
+
+def make_settings(api: BotApiEmulator, db_url: str, **overrides: Any) -> Settings:
+    """Settings for a bot under test (never reading a developer's .env)."""
+    values: dict[str, Any] = {
+        "bot_token": TOKEN,
+        "database_url": db_url,
+        "telegram_api_url": api.base_url,
+        "admin_ids": [OWNER_ID],
+    }
+    values.update(overrides)
+    return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+
+
+@pytest.fixture
+async def bot(api: BotApiEmulator, db_url: str) -> AsyncIterator[RunningBot]:
+    """npsbot running against the emulator on the parametrized backend."""
+    running = RunningBot(make_settings(api, db_url), api)
+    await running.start()
+    yield running
+    await running.stop()
+
+
+@pytest.fixture
+async def check_db(db_url: str) -> AsyncIterator[Database]:
+    """A separate connection for asserting what the database holds."""
+    database = Database(db_url)
+    yield database
+    await database.dispose()
+
+
+async def responses_of(db: Database, user_id: int) -> list[Response]:
+    """All responses of a user, oldest first."""
+    async with db.snapshot() as store:
+        session = store.responses._session
+        rows = await session.scalars(
+            select(Response).where(Response.respondent_id == user_id).order_by(Response.id)
+        )
+        return list(rows.all())
+
+
+async def respondent_of(db: Database, user_id: int) -> Respondent | None:
+    """The stored respondent row."""
+    async with db.snapshot() as store:
+        return await store.respondents.get(user_id)
+
+
+async def add_survey(db: Database, **values: Any) -> int:
+    """Inserts a survey directly (the admin dialog is tested elsewhere)."""
+    async with db.transaction() as store:
+        survey = await store.surveys.add(Survey(texts={}, **values))
+        return survey.id
+
+
+async def wait_db(db: Database, probe: Any, within: float = 5.0) -> Any:
+    """Polls an async probe until it returns something truthy (no fixed sleeps)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + within
+    while True:
+        result = await probe(db)
+        if result:
+            return result
+        if loop.time() > deadline:
+            raise AssertionError(f"database condition not met within {within}s")
+        await asyncio.sleep(POLL_INTERVAL)
+
+
+QUESTION = "How likely are you to recommend Acme to a friend or colleague?"
+
+
+async def start_survey(user: Any, question_fragment: str = QUESTION) -> Any:
+    """Sends /start and returns the question message with its 0–10 keyboard."""
+    user.send("/start")
+    return await user.wait_for_message(lambda m: question_fragment in m.text)
+
+
+async def give_score(user: Any, score: int, follow_up: str) -> Any:
+    """Starts the survey, taps a score and returns the follow-up question message."""
+    question = await start_survey(user)
+    user.press(question, str(score))
+    return await user.wait_for_message(lambda m: follow_up in m.text)
