@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
 
 from bot.i18n import Catalogs
 from bot.pipeline import Pipeline
 from bot.settings import Settings
 from handlers.context import BotConfig
+from handlers.port import ChatPort
 from handlers.routing import Router, create_router
 from storage.db import Database, DatabaseError
 
@@ -30,7 +34,7 @@ class BotIdentity:
 
 async def open_database(settings: Settings) -> Database:
     """Connects, migrates and makes sure a default survey exists."""
-    db = Database(settings.database_url)
+    db = Database(settings.database_url, tz=settings.tz)
     try:
         await db.check()
         await db.migrate()
@@ -71,3 +75,60 @@ def bot_commands(catalogs: Catalogs, router: Router) -> dict[str, list[tuple[str
             if name in router.command_names
         ]
     return menu
+
+
+# A long-running task beside the update loop (digests, broadcasts, reminders). It gets the
+# application and a ChatPort for sending without an incoming update, and runs until cancelled.
+BackgroundJob = Callable[["Application", ChatPort], Awaitable[None]]
+
+
+@dataclass
+class Application:
+    """Everything a runtime needs once the bot is identified: database, catalogs, pipeline."""
+
+    settings: Settings
+    db: Database
+    catalogs: Catalogs
+    pipeline: Pipeline
+    me: BotIdentity
+    jobs: list[BackgroundJob] = field(default_factory=list)
+    _tasks: list[asyncio.Task[None]] = field(default_factory=list)
+
+    def start_jobs(self, port: ChatPort) -> None:
+        """Starts the background jobs; a crashing job is logged, not fatal to the bot."""
+        for job in self.jobs:
+            self._tasks.append(asyncio.create_task(self._guard(job, port)))
+
+    async def _guard(self, job: BackgroundJob, port: ChatPort) -> None:
+        try:
+            await job(self, port)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("background job %s stopped", getattr(job, "__name__", job))
+
+    async def close(self) -> None:
+        """Stops the jobs, waits for in-flight updates, closes the database."""
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._tasks.clear()
+        await self.pipeline.drain()
+        await self.db.dispose()
+
+
+def background_jobs(settings: Settings) -> list[BackgroundJob]:
+    """The jobs every runtime starts beside its update loop."""
+    return []
+
+
+async def start_application(
+    settings: Settings, me: BotIdentity, *, router: Router | None = None
+) -> Application:
+    """Opens the database and builds the pipeline, for whichever runtime is in use."""
+    db = await open_database(settings)
+    catalogs = Catalogs(default=settings.default_language)
+    pipeline = build_pipeline(settings, db, me, catalogs=catalogs, router=router)
+    return Application(settings, db, catalogs, pipeline, me, background_jobs(settings))

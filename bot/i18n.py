@@ -1,4 +1,9 @@
-"""Text catalogs (one TOML file per language in bot/locales) and language resolution."""
+"""Text catalogs and language resolution.
+
+Catalogs live in `bot/locales/<feature>/<language>.toml` (one folder per feature, so
+features add texts without touching each other's files); they are merged per language
+and a key defined by two features is an error.
+"""
 
 from __future__ import annotations
 
@@ -55,11 +60,16 @@ class Catalogs:
 
     def __init__(self, directory: Path = LOCALES, default: str = REFERENCE) -> None:
         self._catalogs: dict[str, dict[str, str]] = {}
-        for path in sorted(directory.glob("*.toml")):
+        for path in sorted(directory.glob("*/*.toml")):
             with path.open("rb") as fh:
-                self._catalogs[path.stem] = tomllib.load(fh)
+                entries = tomllib.load(fh)
+            catalog = self._catalogs.setdefault(path.stem, {})
+            clash = set(catalog) & set(entries)
+            if clash:
+                raise RuntimeError(f"{path}: keys defined twice: {', '.join(sorted(clash))}")
+            catalog.update(entries)
         if REFERENCE not in self._catalogs:
-            raise RuntimeError(f"the reference catalog {REFERENCE}.toml is missing")
+            raise RuntimeError(f"no {REFERENCE}.toml catalog under {directory}")
         self.default = default if default in self._catalogs else REFERENCE
 
     @property

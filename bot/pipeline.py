@@ -131,7 +131,7 @@ class Pipeline:
             except Exception:
                 log.exception("handler failed for update %s", event.update_id)
                 outbox = self._apology(event, language)
-            await self.deliver(outbox, port, recipient=event.sender.id if event.private else None)
+            await self.deliver(outbox, port)
 
     def _apology(self, event: Event, language: str) -> Outbox:
         """What the user sees when a handler crashed: nothing stored, a polite retry hint."""
@@ -145,9 +145,7 @@ class Pipeline:
             pass
         return outbox
 
-    async def deliver(
-        self, outbox: Outbox, port: ChatPort, *, recipient: int | None = None
-    ) -> None:
+    async def deliver(self, outbox: Outbox, port: ChatPort) -> None:
         """Performs queued actions in order; records message ids the handlers asked for."""
         followups: list[tuple[AfterSend, int]] = []
         dead_chats: set[int] = set()

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import re
+from datetime import time
 from typing import Annotated, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -29,6 +31,21 @@ class Settings(BaseSettings):
     brand_name: str = ""
     default_language: str = "en"
     log_level: str = "INFO"
+    timezone: str = "UTC"
+    digest_time: str = "09:00"
+
+    @property
+    def tz(self) -> ZoneInfo:
+        """The reporting time zone (days in statistics and the digest's clock)."""
+        return ZoneInfo(self.timezone)
+
+    @property
+    def digest_at(self) -> time | None:
+        """The local time of the daily digest, or None when turned off."""
+        if not self.digest_time.strip() or self.digest_time.strip().lower() == "off":
+            return None
+        hours, minutes = self.digest_time.strip().split(":")
+        return time(int(hours), int(minutes))
 
     @field_validator("admin_ids", mode="before")
     @classmethod
@@ -63,6 +80,8 @@ def _explain(field: str, problem: str) -> str:
         "TELEGRAM_API_URL": "use https://api.telegram.org or the http(s) URL of a Bot API server",
         "BOT_FRAMEWORK": "use aiogram (default) or ptb",
         "DEFAULT_LANGUAGE": "use a two-letter code such as en or ru",
+        "TIMEZONE": "use an IANA time zone name such as Europe/Chisinau or UTC",
+        "DIGEST_TIME": "use a 24-hour local time such as 09:00, or off",
     }
     hint = hints.get(field, "see .env.example")
     return f"{field} {problem}: {hint}."
@@ -100,3 +119,12 @@ def check_settings(settings: Settings, *, require_token: bool = True) -> None:
         raise SettingsError(_explain("TELEGRAM_API_URL", "is not an http(s) URL"))
     if not re.match(r"^[a-z]{2}$", settings.default_language):
         raise SettingsError(_explain("DEFAULT_LANGUAGE", "is not a two-letter language code"))
+    try:
+        settings.tz  # noqa: B018 - resolving the zone is the check
+    except (ZoneInfoNotFoundError, ValueError):
+        raise SettingsError(
+            _explain("TIMEZONE", f"names no known zone ({settings.timezone})")
+        ) from None
+    digest = settings.digest_time.strip().lower()
+    if digest and digest != "off" and not re.match(r"^([01]?\d|2[0-3]):[0-5]\d$", digest):
+        raise SettingsError(_explain("DIGEST_TIME", f"is not a time ({settings.digest_time})"))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from handlers.access import Role, role_of
 from handlers.callbacks import LanguageChoice, pack
 from handlers.context import Context
 from handlers.events import BlockChange, ButtonPress, Command, Message
@@ -10,8 +11,17 @@ from handlers.survey import reask_current
 
 
 async def on_help(event: Message, command: Command, ctx: Context) -> None:
-    """Explains what the bot does and lists its commands."""
-    ctx.out.send(event.chat_id, ctx.texts("help", brand=ctx.config.brand))
+    """Explains what the bot does and lists its commands (team commands for the team)."""
+    parts = [ctx.texts("help", brand=ctx.config.brand)]
+    role = await role_of(ctx, event.sender.id)
+    for needed, key in HELP_SECTIONS:
+        if role >= needed:
+            parts.append(ctx.texts(key))
+    ctx.out.send(event.chat_id, "\n\n".join(parts))
+
+
+# Extra /help sections by the least role that sees them; features append their own.
+HELP_SECTIONS: list[tuple[Role, str]] = [(Role.VIEWER, "staff_help"), (Role.OWNER, "owner_help")]
 
 
 async def on_stop(event: Message, command: Command, ctx: Context) -> None:

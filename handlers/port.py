@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
@@ -66,11 +68,11 @@ class AnswerButton:
 
 @dataclass
 class SendDocument:
-    """Upload a file."""
+    """Upload a file: bytes, or a Path streamed from disk (large exports)."""
 
     chat_id: int
     filename: str
-    data: bytes
+    data: bytes | Path
     caption_html: str | None = None
 
 
@@ -83,7 +85,27 @@ class SendPhoto:
     caption_html: str | None = None
 
 
-Action = SendText | EditText | AnswerButton | SendDocument | SendPhoto
+class Reader(Protocol):
+    """Read access for work done after the transaction (bot/storage Database)."""
+
+    def snapshot(self) -> AbstractAsyncContextManager[Store]:
+        """A read-only transaction."""
+        ...
+
+
+# Slow work (exports, charts) runs after the handler's transaction has committed, so it
+# never holds a write lock; it reads through its own snapshot and queues more replies.
+Deferred = Callable[[Reader, "Outbox"], Awaitable[None]]
+
+
+@dataclass
+class RunLater:
+    """Run a deferred job after the commit, in order with the other replies."""
+
+    job: Deferred
+
+
+Action = SendText | EditText | AnswerButton | SendDocument | SendPhoto | RunLater
 
 
 @dataclass
@@ -95,6 +117,8 @@ class Outbox:
     """
 
     actions: list[Action] = field(default_factory=list)
+    # Temporary files (exports) removed once every action was performed.
+    temporary: list[Path] = field(default_factory=list)
 
     def send(
         self,
@@ -121,7 +145,7 @@ class Outbox:
         self.actions.insert(0, AnswerButton(callback_id, text, alert))
 
     def document(
-        self, chat_id: int, filename: str, data: bytes, caption_html: str | None = None
+        self, chat_id: int, filename: str, data: bytes | Path, caption_html: str | None = None
     ) -> None:
         """Queues a file upload."""
         self.actions.append(SendDocument(chat_id, filename, data, caption_html))
@@ -129,6 +153,14 @@ class Outbox:
     def photo(self, chat_id: int, data: bytes, caption_html: str | None = None) -> None:
         """Queues a picture upload."""
         self.actions.append(SendPhoto(chat_id, data, caption_html))
+
+    def defer(self, job: Deferred) -> None:
+        """Queues slow work to run after the commit (it gets a Reader and an Outbox)."""
+        self.actions.append(RunLater(job))
+
+    def remove_after(self, path: Path) -> None:
+        """Deletes a temporary file once the replies were sent (or failed)."""
+        self.temporary.append(path)
 
 
 class ChatError(Exception):

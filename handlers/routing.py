@@ -7,7 +7,8 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
-from handlers import account, survey
+from handlers import account, staff, stats, survey
+from handlers.access import Role, role_of
 from handlers.callbacks import (
     LanguageChoice,
     MalformedCallback,
@@ -27,10 +28,19 @@ ButtonHandler = Callable[[ButtonPress, Any, Context], Awaitable[None]]
 
 @dataclass(frozen=True)
 class CommandRoute:
-    """A command and where it may be used."""
+    """A command, where it may be used, and the least role it needs."""
 
     handler: CommandHandler
     in_groups: bool = False
+    role: Role = Role.NONE
+
+
+@dataclass(frozen=True)
+class ButtonRoute:
+    """A button payload type and the least role pressing it needs."""
+
+    handler: ButtonHandler
+    role: Role = Role.NONE
 
 
 class Router:
@@ -38,18 +48,32 @@ class Router:
 
     def __init__(self) -> None:
         self._commands: dict[str, CommandRoute] = {}
-        self._buttons: dict[type[Payload], ButtonHandler] = {}
+        self._buttons: dict[type[Payload], ButtonRoute] = {}
         self._message: Callable[[Message, Context], Awaitable[None]] | None = None
         self._unknown_command: CommandHandler | None = None
         self._block_change: Callable[[BlockChange, Context], Awaitable[None]] | None = None
 
-    def command(self, name: str, handler: CommandHandler, *, in_groups: bool = False) -> None:
-        """Routes `/name` to a handler."""
-        self._commands[name] = CommandRoute(handler, in_groups)
+    def command(
+        self,
+        name: str,
+        handler: CommandHandler,
+        *,
+        role: Role = Role.NONE,
+        in_groups: bool | None = None,
+    ) -> None:
+        """Routes `/name` to a handler; staff commands also work in (staff) group chats."""
+        groups = role > Role.NONE if in_groups is None else in_groups
+        self._commands[name] = CommandRoute(handler, groups, role)
 
-    def button(self, payload_type: type[Payload], handler: ButtonHandler) -> None:
+    def button(
+        self, payload_type: type[Payload], handler: ButtonHandler, *, role: Role = Role.NONE
+    ) -> None:
         """Routes presses of buttons carrying this payload type."""
-        self._buttons[payload_type] = handler
+        self._buttons[payload_type] = ButtonRoute(handler, role)
+
+    def commands_for(self, role: Role) -> list[str]:
+        """Commands a user with this role may use, in registration order."""
+        return [name for name, route in self._commands.items() if route.role <= role]
 
     def messages(self, handler: Callable[[Message, Context], Awaitable[None]]) -> None:
         """The handler for private messages that are not commands."""
@@ -84,6 +108,10 @@ class Router:
         if command is not None:
             route = self._commands.get(command.name)
             if route is not None and (event.private or route.in_groups):
+                # Checked on every call: a revoked role stops working at once.
+                if route.role and await role_of(ctx, event.sender.id) < route.role:
+                    ctx.out.send(event.chat_id, ctx.texts("not_permitted"))
+                    return
                 await route.handler(event, command, ctx)
             elif event.private and self._unknown_command is not None:
                 await self._unknown_command(event, command, ctx)
@@ -98,11 +126,14 @@ class Router:
             log.info("rejected button from %s: %s", event.sender.id, exc)
             ctx.out.answer(event.callback_id, ctx.texts.plain("bad_button"), alert=True)
             return
-        handler = self._buttons.get(type(payload))
-        if handler is None:
+        route = self._buttons.get(type(payload))
+        if route is None:
             ctx.out.answer(event.callback_id, ctx.texts.plain("bad_button"), alert=True)
             return
-        await handler(event, payload, ctx)
+        if route.role and await role_of(ctx, event.sender.id) < route.role:
+            ctx.out.answer(event.callback_id, ctx.texts.plain("not_permitted"), alert=True)
+            return
+        await route.handler(event, payload, ctx)
 
 
 def create_router() -> Router:
@@ -118,6 +149,11 @@ def create_router() -> Router:
     router.command("language", account.on_language)
     router.button(LanguageChoice, account.on_language_pressed)
     router.block_changes(account.on_block_change)
+    # Owner reports (viewers and up) and role management (owners).
+    router.command("nps", stats.on_nps, role=Role.VIEWER)
+    router.command("grant", staff.on_grant, role=Role.OWNER)
+    router.command("revoke", staff.on_revoke, role=Role.OWNER)
+    router.command("staff", staff.on_staff, role=Role.OWNER)
     # Catch-alls last: plain messages feed the open survey step; unknown commands get help.
     router.messages(survey.on_message)
     router.unknown_command(account.on_unknown_command)

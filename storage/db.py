@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import UTC, tzinfo
 from pathlib import Path
 from typing import Any
 
@@ -59,8 +60,9 @@ def _prepare_sqlite(engine: AsyncEngine) -> None:
 class Database:
     """Owns the engine; hands out one transaction (a Store) per unit of work."""
 
-    def __init__(self, url: str, *, echo: bool = False) -> None:
+    def __init__(self, url: str, *, tz: tzinfo = UTC, echo: bool = False) -> None:
         self.url = url
+        self.tz = tz  # reporting days are local days in this zone
         parsed = make_url(url)
         self.dialect = parsed.get_backend_name()
         kwargs: dict[str, Any] = {"echo": echo}
@@ -80,13 +82,13 @@ class Database:
     async def transaction(self) -> AsyncIterator[Store]:
         """One write transaction: committed when the block ends, rolled back on error."""
         async with self._writer() as session, session.begin():
-            yield Store(session, self.dialect)
+            yield Store(session, self.dialect, self.tz)
 
     @asynccontextmanager
     async def snapshot(self) -> AsyncIterator[Store]:
         """A read-only transaction (never takes SQLite's write lock)."""
         async with self._reader() as session, session.begin():
-            yield Store(session, self.dialect)
+            yield Store(session, self.dialect, self.tz)
 
     async def check(self) -> None:
         """Connects once, turning driver errors into one readable line."""

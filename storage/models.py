@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from enum import StrEnum
 from typing import Any
 
@@ -10,6 +10,7 @@ from sqlalchemy import (
     JSON,
     BigInteger,
     Boolean,
+    Date,
     DateTime,
     ForeignKey,
     Index,
@@ -146,3 +147,57 @@ class ProcessedUpdate(Base):
 
     update_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
     processed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+SCORE_COLUMNS = tuple(f"c{score}" for score in range(11))
+
+
+class ScoreCount(Base):
+    """Eleven score counters (and invitations) per survey, local day and segment.
+
+    Kept up to date in the same transaction as each answer, so statistics read a few
+    rows per day instead of scanning responses. `dimension` is "all", "agent", "source"
+    or "language"; `value` is the segment ("" when the answer has none).
+    """
+
+    __tablename__ = "score_counts"
+
+    survey_id: Mapped[int] = mapped_column(ForeignKey("surveys.id"), primary_key=True)
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    dimension: Mapped[str] = mapped_column(String(16), primary_key=True)
+    value: Mapped[str] = mapped_column(String(64), primary_key=True)
+    invited: Mapped[int] = mapped_column(Integer, default=0)
+    c0: Mapped[int] = mapped_column(Integer, default=0)
+    c1: Mapped[int] = mapped_column(Integer, default=0)
+    c2: Mapped[int] = mapped_column(Integer, default=0)
+    c3: Mapped[int] = mapped_column(Integer, default=0)
+    c4: Mapped[int] = mapped_column(Integer, default=0)
+    c5: Mapped[int] = mapped_column(Integer, default=0)
+    c6: Mapped[int] = mapped_column(Integer, default=0)
+    c7: Mapped[int] = mapped_column(Integer, default=0)
+    c8: Mapped[int] = mapped_column(Integer, default=0)
+    c9: Mapped[int] = mapped_column(Integer, default=0)
+    c10: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class StaffMember(Base):
+    """A user granted a role by an owner: viewer (statistics) or admin (also surveys)."""
+
+    __tablename__ = "staff"
+
+    user_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    role: Mapped[str] = mapped_column(String(10))
+    granted_by: Mapped[int] = mapped_column(BigInteger)
+    granted_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Viewers and admins opt in to the daily digest; owners always get it.
+    digest: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class DigestDelivery(Base):
+    """A daily digest sent to one recipient for one local day (never twice)."""
+
+    __tablename__ = "digest_deliveries"
+
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    user_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    sent_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

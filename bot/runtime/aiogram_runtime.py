@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from pathlib import Path
 
 import aiohttp
 from aiogram import Bot, Dispatcher, F, Router
@@ -24,6 +25,7 @@ from aiogram.types import (
     BufferedInputFile,
     CallbackQuery,
     ChatMemberUpdated,
+    FSInputFile,
     InlineKeyboardButton,
     InlineKeyboardMarkup,
     LinkPreviewOptions,
@@ -32,7 +34,7 @@ from aiogram.types import (
 from aiogram.types import Message as TgMessage
 from aiogram.types import User as TgUser
 
-from bot.app import BotIdentity, StartupError, bot_commands, build_pipeline, open_database
+from bot.app import BotIdentity, StartupError, bot_commands, start_application
 from bot.i18n import Catalogs
 from bot.pipeline import Pipeline
 from bot.settings import Settings
@@ -154,11 +156,12 @@ class AiogramPort:
             )
             return None
         if isinstance(action, SendDocument):
-            sent = await bot.send_document(
-                action.chat_id,
-                BufferedInputFile(action.data, filename=action.filename),
-                caption=action.caption_html,
+            document = (
+                FSInputFile(action.data, filename=action.filename)
+                if isinstance(action.data, Path)
+                else BufferedInputFile(action.data, filename=action.filename)
             )
+            sent = await bot.send_document(action.chat_id, document, caption=action.caption_html)
             return sent.message_id
         if isinstance(action, SendPhoto):
             sent = await bot.send_photo(
@@ -250,16 +253,15 @@ async def publish_commands(bot: Bot, catalogs: Catalogs, pipeline: Pipeline) -> 
 async def run_polling(settings: Settings, *, stop: asyncio.Event | None = None) -> None:
     """Runs the bot in long-polling mode until `stop` is set (or SIGINT/SIGTERM)."""
     bot = create_bot(settings)
-    db = None
+    app = None
     try:
         me = await identify(bot, settings)
-        db = await open_database(settings)
-        catalogs = Catalogs(default=settings.default_language)
-        pipeline = build_pipeline(settings, db, me, catalogs=catalogs)
-        dispatcher = create_dispatcher(pipeline)
+        app = await start_application(settings, me)
+        dispatcher = create_dispatcher(app.pipeline)
         await bot.delete_webhook(drop_pending_updates=False)
-        await publish_commands(bot, catalogs, pipeline)
-        log.info("npsbot @%s is running on aiogram, database %s", me.username, db.dialect)
+        await publish_commands(bot, app.catalogs, app.pipeline)
+        app.start_jobs(AiogramPort(bot))
+        log.info("npsbot @%s is running on aiogram, database %s", me.username, app.db.dialect)
         polling = asyncio.create_task(
             dispatcher.start_polling(bot, handle_signals=stop is None, close_bot_session=False)
         )
@@ -273,8 +275,7 @@ async def run_polling(settings: Settings, *, stop: asyncio.Event | None = None) 
             if not waiter.done():
                 waiter.cancel()
         await polling
-        await pipeline.drain()
     finally:
+        if app is not None:
+            await app.close()
         await bot.session.close()
-        if db is not None:
-            await db.dispose()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -63,6 +63,12 @@ class RespondentRepo:
     async def get(self, user_id: int) -> Respondent | None:
         """The respondent with this Telegram id."""
         return await self._session.get(Respondent, user_id)
+
+    async def by_username(self, username: str) -> Respondent | None:
+        """The respondent with this @username (case-insensitive)."""
+        return await self._session.scalar(
+            select(Respondent).where(func.lower(Respondent.username) == username.lower()).limit(1)
+        )
 
     async def set_subscribed(self, user_id: int, subscribed: bool) -> None:
         """Turns surveys on (/start) or off (/stop) for the user."""

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import OPEN_STEPS, Response, Step, utcnow
+from storage.repos.stats import StatsRepo, segments_of
 
 
 @dataclass(frozen=True)
@@ -25,8 +27,9 @@ class Context:
 class ResponseRepo:
     """Creates responses and moves them through their steps atomically."""
 
-    def __init__(self, session: AsyncSession) -> None:
+    def __init__(self, session: AsyncSession, stats: StatsRepo) -> None:
         self._session = session
+        self._stats = stats
 
     async def get(self, response_id: int) -> Response | None:
         """The response with this id."""
@@ -42,7 +45,14 @@ class ResponseRepo:
         )
 
     async def start(
-        self, *, survey_id: int, respondent_id: int, chat_id: int, language: str, context: Context
+        self,
+        *,
+        survey_id: int,
+        respondent_id: int,
+        chat_id: int,
+        language: str,
+        context: Context,
+        asked_at: datetime | None = None,
     ) -> Response:
         """Opens a response at the score step, closing any older unfinished one."""
         await self._session.execute(
@@ -62,10 +72,15 @@ class ResponseRepo:
             start_payload=context.start_payload,
             payload_unknown=context.payload_unknown,
             channel=context.channel,
-            asked_at=utcnow(),
+            asked_at=asked_at or utcnow(),
         )
         self._session.add(response)
         await self._session.flush()
+        await self._stats.count_invited(
+            survey_id,
+            asked_at or response.asked_at,
+            segments_of(context.agent, context.source, language),
+        )
         return response
 
     async def _advance(self, response_id: int, expected: Step, **values: object) -> bool:
@@ -78,11 +93,24 @@ class ResponseRepo:
         )
         return bool(result.rowcount)  # type: ignore[attr-defined]
 
-    async def record_score(self, response_id: int, score: int) -> bool:
-        """Stores the score (a valid response on its own); False if already scored."""
-        return await self._advance(
-            response_id, Step.SCORE, score=score, scored_at=utcnow(), step=Step.WHY
+    async def record_score(
+        self, response_id: int, score: int, *, at: datetime | None = None
+    ) -> bool:
+        """Stores and counts the score (valid on its own); False if already scored."""
+        now = at or utcnow()
+        result = await self._session.execute(
+            update(Response)
+            .where(Response.id == response_id, Response.step == Step.SCORE)
+            .values(score=score, scored_at=now, step=Step.WHY)
+            .returning(Response.survey_id, Response.agent, Response.source, Response.language)
+            .execution_options(synchronize_session=False)
         )
+        row = result.first()
+        if row is None:
+            return False
+        survey_id, agent, source, language = row
+        await self._stats.count_score(survey_id, now, segments_of(agent, source, language), score)
+        return True
 
     async def record_why(self, response_id: int, text: str | None) -> bool:
         """Stores the reason for the score (None when skipped)."""

@@ -37,7 +37,7 @@ class SurveyRepo:
             return survey
         survey = await self.by_slug(DEFAULT_SLUG)
         if survey is None:
-            survey = Survey(slug=DEFAULT_SLUG, name="NPS", kind="nps", texts={})
+            survey = Survey(slug=DEFAULT_SLUG, name="Main survey", kind="nps", texts={})
             self._session.add(survey)
         survey.is_default = True
         survey.active = True

@@ -60,6 +60,11 @@ class RunningBot:
             await self.task
         self.task = None
 
+    async def idle(self) -> None:
+        """Waits until the emulator has no update waiting and the bot handles nothing."""
+        await self.api.wait_until(lambda: not self.api.pending_updates)
+        await self.api.wait_until(lambda: not self.api.calls or self.api.calls[-1].status != 0)
+
     async def restart(self) -> None:
         """Stops, then starts again on the same database."""
         await self.stop()

@@ -1,0 +1,232 @@
+"""The `/nps` figures: computed from score histograms, rendered for the chat."""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date
+from typing import Any, Protocol
+
+from bot.reports.nps_math import (
+    Comparison,
+    NpsSummary,
+    compare,
+    format_average,
+    format_margin,
+    format_nps,
+    format_pct,
+    summarize,
+)
+from bot.reports.periods import Period, previous
+from bot.reports.scope import Scope
+from storage.store import Store
+
+Counts = tuple[int, ...]
+
+
+class Texts(Protocol):
+    """A language's catalog (bot.i18n.Texts)."""
+
+    def __call__(self, key: str, **values: Any) -> str:
+        """The text as HTML."""
+        ...
+
+    def plain(self, key: str, **values: Any) -> str:
+        """The text without markup."""
+        ...
+
+
+@dataclass(frozen=True)
+class Figures:
+    """One sample's NPS summary plus how many were invited."""
+
+    summary: NpsSummary
+    invited: int
+
+    @classmethod
+    def of(cls, counts: Counts | None) -> Figures:
+        """Figures from stored counters (invited, then scores 0..10)."""
+        counts = counts or (0,) * 12
+        return cls(summarize(tuple(counts[1:])), counts[0])
+
+    @property
+    def response_rate(self) -> float | None:
+        """Answered / invited in percent (None when nobody was invited)."""
+        if not self.invited:
+            return None
+        return min(100.0, 100.0 * self.summary.n / self.invited)
+
+
+@dataclass(frozen=True)
+class NpsReport:
+    """The live score for a scope, and how it moved against the previous period."""
+
+    scope: Scope
+    current: Figures
+    before: Figures
+    previous_period: Period
+    change: Comparison
+
+
+async def build_report(store: Store, scope: Scope) -> NpsReport:
+    """Sums the histograms of the period and of the equally long period before it."""
+    ids = scope.survey_ids
+    period = scope.period
+    earlier = previous(period)
+    current = await store.stats.totals(ids, period.start, period.end)
+    before = await store.stats.totals(ids, earlier.start, earlier.end)
+    now, then = Figures.of(current.get("")), Figures.of(before.get(""))
+    return NpsReport(scope, now, then, earlier, compare(now.summary, then.summary))
+
+
+async def build_segments(store: Store, scope: Scope, segment: str) -> list[tuple[str, Figures]]:
+    """Figures per agent / source / language / survey, largest samples first."""
+    period = scope.period
+    if segment == "survey":
+        by_id = await store.stats.totals_by_survey(scope.survey_ids, period.start, period.end)
+        names = {s.id: s.name for s in scope.surveys}
+        rows = [(names[sid], Figures.of(counts)) for sid, counts in by_id.items()]
+    else:
+        totals = await store.stats.totals(scope.survey_ids, period.start, period.end, segment)
+        rows = [(value, Figures.of(counts)) for value, counts in totals.items()]
+    rows = [row for row in rows if row[1].summary.n or row[1].invited]
+    return sorted(rows, key=lambda row: (-row[1].summary.n, row[0]))
+
+
+def describe_period(period: Period, texts: Texts) -> str:
+    """ "23 Oct – 22 Nov 2026" with month names in the reader's language."""
+    months = texts.plain("months").split()
+
+    def day_month(day: date) -> str:
+        return f"{day.day} {months[day.month - 1]}"
+
+    start, end = period.start, period.end
+    if start.year != end.year:
+        return f"{day_month(start)} {start.year} – {day_month(end)} {end.year}"
+    if start == end:
+        return f"{day_month(end)} {end.year}"
+    if start.month == end.month:
+        return f"{start.day} – {day_month(end)} {end.year}"
+    return f"{day_month(start)} – {day_month(end)} {end.year}"
+
+
+def scope_title(scope: Scope, texts: Texts) -> str:
+    """ "Delivery · last 30 days (24 Oct – 22 Nov 2026)" (plain text)."""
+    if scope.all_surveys and len(scope.surveys) != 1:
+        survey = texts.plain("all_surveys")
+    else:
+        survey = ", ".join(s.name for s in scope.surveys)
+    range_text = describe_period(scope.period, texts)
+    if scope.default_period:
+        period = texts.plain("last_days", days=scope.period.days, range=range_text)
+    else:
+        period = range_text
+    return f"{survey} · {period}"
+
+
+def _number(n: int) -> str:
+    return f"{n:,}".replace(",", "\u202f")  # a thin space groups thousands in every language
+
+
+def render_report(report: NpsReport, texts: Texts, extra_lines: list[str] | None = None) -> str:
+    """The `/nps` message (HTML)."""
+    lines = [
+        f"<b>{html.escape(texts.plain('nps_title', title=scope_title(report.scope, texts)))}</b>"
+    ]
+    s = report.current.summary
+    if not s.n:
+        lines.append(texts("no_answers"))
+        if report.current.invited:
+            lines.append(texts("invited_only", invited=_number(report.current.invited)))
+        lines.extend(extra_lines or [])
+        return "\n".join(lines)
+    if s.too_small:
+        lines.append(
+            texts("score_line_small", nps=format_nps(s.nps), margin=format_margin(s.margin), n=s.n)
+        )
+    else:
+        lines.append(
+            texts(
+                "score_line",
+                nps=format_nps(s.nps),
+                margin=format_margin(s.margin),
+                low=format_nps(s.low),
+                high=format_nps(s.high),
+                n=_number(s.n),
+            )
+        )
+    lines.append(
+        texts(
+            "groups_line",
+            promoters=_number(s.promoters),
+            promoters_pct=format_pct(s.promoter_pct),
+            passives=_number(s.passives),
+            passives_pct=format_pct(s.passive_pct),
+            detractors=_number(s.detractors),
+            detractors_pct=format_pct(s.detractor_pct),
+        )
+    )
+    rate = report.current.response_rate
+    if rate is None:
+        lines.append(texts("average_line", average=format_average(s.average)))
+    else:
+        lines.append(
+            texts(
+                "average_rate_line",
+                average=format_average(s.average),
+                rate=format_pct(rate),
+                n=_number(s.n),
+                invited=_number(report.current.invited),
+            )
+        )
+    lines.append(_change_line(report, texts))
+    lines.extend(extra_lines or [])
+    return "\n".join(lines)
+
+
+def _change_line(report: NpsReport, texts: Texts) -> str:
+    before = report.before.summary
+    range_text = describe_period(report.previous_period, texts)
+    if not before.n:
+        return texts("previous_none", range=range_text)
+    delta = report.change.delta or 0.0
+    arrow = "▲" if delta > 0.5 else "▼" if delta < -0.5 else "="
+    return texts(
+        "previous_line",
+        range=range_text,
+        before=format_nps(before.nps),
+        now=format_nps(report.current.summary.nps),
+        arrow=arrow,
+        delta=format_margin(delta),
+        verdict=texts.plain("significant" if report.change.significant else "not_significant"),
+    )
+
+
+def render_segments(
+    rows: list[tuple[str, Figures]], scope: Scope, segment: str, texts: Texts
+) -> str:
+    """The `/nps by …` table, aligned in <pre>."""
+    title = texts.plain("nps_by_title", segment=texts.plain(f"segment_{segment}"))
+    head = f"<b>{html.escape(title)}</b>\n{html.escape(scope_title(scope, texts))}"
+    if not rows:
+        return f"{head}\n{texts('no_answers')}"
+    label: Callable[[str], str] = lambda v: v or texts.plain("segment_none")  # noqa: E731
+    width = min(24, max(len(texts.plain(f"segment_{segment}")), *(len(label(v)) for v, _ in rows)))
+    header = (
+        f"{texts.plain(f'segment_{segment}'):<{width}}  {texts.plain('col_answers'):>7}"
+        f"  {'NPS':>4}  {'±':>3}"
+    )
+    body = [header]
+    for value, figures in rows:
+        s = figures.summary
+        name = label(value)[:width]
+        if not s.n:
+            body.append(f"{name:<{width}}  {0:>7}  {'—':>4}  {'—':>3}")
+            continue
+        margin = "—" if s.too_small else format_margin(s.margin)
+        line = f"{name:<{width}}  {s.n:>7}  {format_nps(s.nps):>4}  {margin:>3}"
+        if s.too_small:
+            line += f"  {texts.plain('too_few')}"
+        body.append(line)
+    return f"{head}\n<pre>{html.escape(chr(10).join(body))}</pre>"

@@ -1,0 +1,57 @@
+"""`/nps`: the live score with its margin, the change, and tables per segment."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+from bot.reports.nps_report import build_report, build_segments, render_report, render_segments
+from bot.reports.scope import ArgumentError, ReportArgs, Scope, parse_report_args
+from handlers.context import Context
+from handlers.events import Command, Message
+
+# Features that add lines under the /nps figures (e.g. open detractor cases) register here.
+ReportExtra = Callable[[Context, Scope], Awaitable[list[str]]]
+REPORT_EXTRAS: list[ReportExtra] = []
+
+
+async def report_args(
+    event: Message,
+    command: Command,
+    ctx: Context,
+    *,
+    options: dict[str, tuple[str, ...]] | None = None,
+    allow_segment: bool = False,
+) -> ReportArgs | None:
+    """Parses `[by X] [survey] [period] [option…]`, or explains the mistake and returns None."""
+    surveys = await ctx.store.surveys.all()
+    today = ctx.now.astimezone(ctx.store.stats.tz).date()
+    earliest = await ctx.store.stats.first_day([s.id for s in surveys]) if surveys else None
+    try:
+        return parse_report_args(
+            command.args,
+            surveys,
+            today=today,
+            command=command.name,
+            options=options,
+            allow_segment=allow_segment,
+            earliest=earliest,
+        )
+    except ArgumentError as exc:
+        ctx.out.send(event.chat_id, ctx.texts(exc.key, **exc.values))
+        return None
+
+
+async def on_nps(event: Message, command: Command, ctx: Context) -> None:
+    """Shows the live NPS for a survey and period, or a table per segment with `by`."""
+    args = await report_args(event, command, ctx, allow_segment=True)
+    if args is None:
+        return
+    if args.segment is not None:
+        rows = await build_segments(ctx.store, args.scope, args.segment)
+        ctx.out.send(event.chat_id, render_segments(rows, args.scope, args.segment, ctx.texts))
+        return
+    report = await build_report(ctx.store, args.scope)
+    extra: list[str] = []
+    for add_lines in REPORT_EXTRAS:
+        extra.extend(await add_lines(ctx, args.scope))
+    ctx.out.send(event.chat_id, render_report(report, ctx.texts, extra))
