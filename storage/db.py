@@ -129,4 +129,5 @@ def alembic_config(connection: Connection | None = None) -> Config:
 
 
 def _upgrade(connection: Connection) -> None:
-    command.upgrade(alembic_config(connection), "head")
+    # "heads": features may add migrations on parallel branches from the same parent.
+    command.upgrade(alembic_config(connection), "heads")
