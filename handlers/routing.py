@@ -24,6 +24,8 @@ log = logging.getLogger(__name__)
 
 CommandHandler = Callable[[Message, Command, Context], Awaitable[None]]
 ButtonHandler = Callable[[ButtonPress, Any, Context], Awaitable[None]]
+# Returns True when it consumed the message (e.g. the next step of a staff dialog).
+Interceptor = Callable[[Message, Context], Awaitable[bool]]
 
 
 @dataclass(frozen=True)
@@ -52,6 +54,7 @@ class Router:
         self._message: Callable[[Message, Context], Awaitable[None]] | None = None
         self._unknown_command: CommandHandler | None = None
         self._block_change: Callable[[BlockChange, Context], Awaitable[None]] | None = None
+        self._interceptors: list[Interceptor] = []
 
     def command(
         self,
@@ -74,6 +77,14 @@ class Router:
     def commands_for(self, role: Role) -> list[str]:
         """Commands a user with this role may use, in registration order."""
         return [name for name, route in self._commands.items() if route.role <= role]
+
+    def intercept(self, interceptor: Interceptor) -> None:
+        """Lets a feature claim plain messages first (staff dialogs, replies to a case).
+
+        Interceptors run in registration order for every non-command message, in private
+        and group chats; the first that returns True has handled it.
+        """
+        self._interceptors.append(interceptor)
 
     def messages(self, handler: Callable[[Message, Context], Awaitable[None]]) -> None:
         """The handler for private messages that are not commands."""
@@ -116,6 +127,9 @@ class Router:
             elif event.private and self._unknown_command is not None:
                 await self._unknown_command(event, command, ctx)
             return
+        for interceptor in self._interceptors:
+            if await interceptor(event, ctx):
+                return
         if event.private and self._message is not None:
             await self._message(event, ctx)
 
