@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+
 from handlers.access import Role, role_of
 from handlers.callbacks import LanguageChoice, pack
 from handlers.context import Context
@@ -75,6 +77,20 @@ async def _set_language(ctx: Context, chat_id: int, code: str, *, confirm: bool 
 async def on_block_change(event: BlockChange, ctx: Context) -> None:
     """Marks a user who blocked the bot unreachable (and reachable again on unblock)."""
     await ctx.store.respondents.set_reachable(event.sender.id, not event.blocked)
+
+
+# Features with something to cancel (a staff dialog, a pending reply) register here; each
+# returns True when it cancelled something. /cancel asks them in order.
+Canceller = Callable[[Message, Context], Awaitable[bool]]
+CANCELLERS: list[Canceller] = []
+
+
+async def on_cancel(event: Message, command: Command, ctx: Context) -> None:
+    """Cancels whatever the user is in the middle of (a dialog, a reply)."""
+    for cancel in CANCELLERS:
+        if await cancel(event, ctx):
+            return
+    ctx.out.send(event.chat_id, ctx.texts("nothing_to_cancel"))
 
 
 async def on_unknown_command(event: Message, command: Command, ctx: Context) -> None:

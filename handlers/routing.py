@@ -161,6 +161,7 @@ def create_router() -> Router:
     router.command("help", account.on_help)
     router.command("stop", account.on_stop)
     router.command("language", account.on_language)
+    router.command("cancel", account.on_cancel, in_groups=True)
     router.button(LanguageChoice, account.on_language_pressed)
     router.block_changes(account.on_block_change)
     # Owner reports (viewers and up) and role management (owners).
