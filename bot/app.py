@@ -7,7 +7,10 @@ import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 
+from bot.broadcast import broadcast_jobs
+from bot.digest import digest_job
 from bot.i18n import Catalogs
 from bot.pipeline import Pipeline
 from bot.settings import Settings
@@ -15,6 +18,7 @@ from handlers.context import BotConfig
 from handlers.port import ChatPort
 from handlers.routing import Router, create_router
 from storage.db import Database, DatabaseError
+from storage.models import utcnow
 
 log = logging.getLogger(__name__)
 
@@ -34,7 +38,7 @@ class BotIdentity:
 
 async def open_database(settings: Settings) -> Database:
     """Connects, migrates and makes sure a default survey exists."""
-    db = Database(settings.database_url, tz=settings.tz)
+    db = Database(settings.database_url, tz=settings.tz, anonymity_salt=settings.anonymity_salt)
     try:
         await db.check()
         await db.migrate()
@@ -56,10 +60,17 @@ def build_pipeline(
 ) -> Pipeline:
     """The pipeline the runtimes feed events into."""
     catalogs = catalogs or Catalogs(default=settings.default_language)
+    owners = tuple(sorted(set(settings.admin_ids)))
+    alert_chats = (settings.alert_chat_id,) if settings.alert_chat_id else owners
     config = BotConfig(
         brand=settings.brand_name or me.first_name,
         bot_username=me.username,
         admin_ids=frozenset(settings.admin_ids),
+        alert_chats=alert_chats,
+        staff_language=catalogs.default,
+        broadcast_rate=settings.broadcast_rate,
+        survey_cooldown_days=settings.survey_cooldown_days,
+        any_survey_cooldown_days=settings.any_survey_cooldown_days,
     )
     return Pipeline(db=db, router=router or create_router(), catalogs=catalogs, config=config)
 
@@ -94,6 +105,14 @@ class Application:
     jobs: list[BackgroundJob] = field(default_factory=list)
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
+    def clock(self) -> datetime:
+        """ "Now" for the background jobs (aware UTC).
+
+        A method, so a test can move time for a bot that a runtime builds:
+        monkeypatch.setattr(Application, "clock", lambda self: moment).
+        """
+        return utcnow()
+
     def start_jobs(self, port: ChatPort) -> None:
         """Starts the background jobs; a crashing job is logged, not fatal to the bot."""
         for job in self.jobs:
@@ -121,7 +140,11 @@ class Application:
 
 def background_jobs(settings: Settings) -> list[BackgroundJob]:
     """The jobs every runtime starts beside its update loop."""
-    return []
+    jobs: list[BackgroundJob] = []
+    if settings.digest_at is not None:
+        jobs.append(digest_job)
+    jobs.extend(broadcast_jobs(settings))
+    return jobs
 
 
 async def start_application(

@@ -31,8 +31,23 @@ class Settings(BaseSettings):
     brand_name: str = ""
     default_language: str = "en"
     log_level: str = "INFO"
+    # Keys the salted hashes that keep eNPS answers anonymous; empty: generated once and
+    # stored in the database (weaker: a database copy alone can then test known user ids).
+    anonymity_salt: str = ""
     timezone: str = "UTC"
+    alert_chat_id: int | None = None
     digest_time: str = "09:00"
+    # Broadcasts: messages per second for all replicas together, and per chat.
+    broadcast_rate: float = Field(default=30.0, gt=0, le=1000)
+    broadcast_per_chat_interval: float = Field(default=1.0, ge=0, le=60)
+    # How often the broadcast progress message is edited (seconds).
+    broadcast_progress_seconds: float = Field(default=3.0, gt=0, le=600)
+    # Survey fatigue: nobody gets the same survey again within N days, nor any survey
+    # within M days (broadcasts and reminders obey both; 0 turns a rule off).
+    survey_cooldown_days: int = Field(default=90, ge=0, le=3650)
+    any_survey_cooldown_days: int = Field(default=7, ge=0, le=3650)
+    # One reminder this many hours after an unanswered question; 0 turns reminders off.
+    reminder_after_hours: float = Field(default=24.0, ge=0, le=24 * 90)
 
     @property
     def tz(self) -> ZoneInfo:
@@ -61,6 +76,12 @@ class Settings(BaseSettings):
             return ids
         return value
 
+    @field_validator("alert_chat_id", mode="before")
+    @classmethod
+    def _empty_is_none(cls, value: object) -> object:
+        """An empty ALERT_CHAT_ID means: alert the owners in their private chats."""
+        return None if isinstance(value, str) and not value.strip() else value
+
     @field_validator("bot_framework", mode="before")
     @classmethod
     def _lower_framework(cls, value: object) -> object:
@@ -80,8 +101,17 @@ def _explain(field: str, problem: str) -> str:
         "TELEGRAM_API_URL": "use https://api.telegram.org or the http(s) URL of a Bot API server",
         "BOT_FRAMEWORK": "use aiogram (default) or ptb",
         "DEFAULT_LANGUAGE": "use a two-letter code such as en or ru",
+        "ALERT_CHAT_ID": "use the numeric id of the staff chat (groups are negative, "
+        "e.g. -1001234567890), or leave it empty to alert the owners",
         "TIMEZONE": "use an IANA time zone name such as Europe/Chisinau or UTC",
         "DIGEST_TIME": "use a 24-hour local time such as 09:00, or off",
+        "BROADCAST_RATE": "use messages per second above 0 and at most 1000, e.g. 30 "
+        "(Telegram's limit for all replicas together)",
+        "BROADCAST_PER_CHAT_INTERVAL": "use seconds between two messages to one chat, e.g. 1.0",
+        "BROADCAST_PROGRESS_SECONDS": "use seconds between progress updates, e.g. 3",
+        "SURVEY_COOLDOWN_DAYS": "use a whole number of days, e.g. 90 (0 turns the rule off)",
+        "ANY_SURVEY_COOLDOWN_DAYS": "use a whole number of days, e.g. 7 (0 turns the rule off)",
+        "REMINDER_AFTER_HOURS": "use hours after the question, e.g. 24 (0 turns reminders off)",
     }
     hint = hints.get(field, "see .env.example")
     return f"{field} {problem}: {hint}."

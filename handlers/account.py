@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-
-from handlers.access import Role, role_of
+from handlers.access import role_of
 from handlers.callbacks import LanguageChoice, pack
 from handlers.context import Context
 from handlers.events import BlockChange, ButtonPress, Command, Message
@@ -16,14 +14,10 @@ async def on_help(event: Message, command: Command, ctx: Context) -> None:
     """Explains what the bot does and lists its commands (team commands for the team)."""
     parts = [ctx.texts("help", brand=ctx.config.brand)]
     role = await role_of(ctx, event.sender.id)
-    for needed, key in HELP_SECTIONS:
+    for needed, key in ctx.hooks.help_sections:
         if role >= needed:
             parts.append(ctx.texts(key))
     ctx.out.send(event.chat_id, "\n\n".join(parts))
-
-
-# Extra /help sections by the least role that sees them; features append their own.
-HELP_SECTIONS: list[tuple[Role, str]] = [(Role.VIEWER, "staff_help"), (Role.OWNER, "owner_help")]
 
 
 async def on_stop(event: Message, command: Command, ctx: Context) -> None:
@@ -79,15 +73,9 @@ async def on_block_change(event: BlockChange, ctx: Context) -> None:
     await ctx.store.respondents.set_reachable(event.sender.id, not event.blocked)
 
 
-# Features with something to cancel (a staff dialog, a pending reply) register here; each
-# returns True when it cancelled something. /cancel asks them in order.
-Canceller = Callable[[Message, Context], Awaitable[bool]]
-CANCELLERS: list[Canceller] = []
-
-
 async def on_cancel(event: Message, command: Command, ctx: Context) -> None:
     """Cancels whatever the user is in the middle of (a dialog, a reply)."""
-    for cancel in CANCELLERS:
+    for cancel in ctx.hooks.cancellers:
         if await cancel(event, ctx):
             return
     ctx.out.send(event.chat_id, ctx.texts("nothing_to_cancel"))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import re
 from dataclasses import dataclass
+from datetime import date
 from typing import Any, ClassVar, TypeVar
 
 PREFIX = "nps"
@@ -116,3 +117,68 @@ class LanguageChoice(Payload):
     """A language picked with /language."""
 
     code: str
+
+
+# /comments groups in button payloads; short codes keep the payload under 64 bytes even
+# with a 19-digit survey id.
+COMMENT_GROUPS = ("all", "pro", "pas", "det")
+
+
+def _yyyymmdd(value: int) -> date:
+    """The date of an int like 20261124 (ValueError when it is no date)."""
+    if not 10000101 <= value <= 99991231:
+        raise ValueError(f"not a yyyymmdd date: {value}")
+    return date(value // 10000, value // 100 % 100, value % 100)
+
+
+@payload("cm")
+@dataclass(frozen=True)
+class CommentsPage(Payload):
+    """A ◀ / ▶ press in /comments: group, survey (0 = all), period as yyyymmdd, offset."""
+
+    group: str
+    survey_id: int
+    start: int
+    end: int
+    offset: int
+    # 1 when the period was the default one, so the title still says "last 30 days".
+    default_period: int = 0
+
+    def __post_init__(self) -> None:
+        if self.group not in COMMENT_GROUPS:
+            raise ValueError(f"unknown comment group {self.group!r}")
+        if self.survey_id < 0 or self.offset < 0 or self.default_period not in (0, 1):
+            raise ValueError("negative survey id or offset, or a flag other than 0/1")
+        if self.first_day > self.last_day:
+            raise ValueError("period starts after it ends")
+
+    @property
+    def first_day(self) -> date:
+        """The first day of the period."""
+        return _yyyymmdd(self.start)
+
+    @property
+    def last_day(self) -> date:
+        """The last day of the period."""
+        return _yyyymmdd(self.end)
+
+    @staticmethod
+    def day_number(day: date) -> int:
+        """A date as the yyyymmdd int the payload carries."""
+        return day.year * 10000 + day.month * 100 + day.day
+
+
+@payload("cr")
+@dataclass(frozen=True)
+class CaseReply(Payload):
+    """Reply to a detractor through the bot."""
+
+    case_id: int
+
+
+@payload("cv")
+@dataclass(frozen=True)
+class CaseResolve(Payload):
+    """Mark a detractor case resolved."""
+
+    case_id: int

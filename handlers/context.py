@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
+from handlers.hooks import Hooks
+from handlers.kinds import for_kind
 from handlers.port import Outbox
 from storage.models import Respondent, Survey
 from storage.store import Store
@@ -51,6 +53,14 @@ class BotConfig:
     brand: str
     bot_username: str | None = None
     admin_ids: frozenset[int] = field(default_factory=frozenset)
+    # Where detractor alerts go: the staff chat, or each owner's private chat.
+    alert_chats: tuple[int, ...] = ()
+    # The language of texts in shared staff chats (alerts), where readers differ.
+    staff_language: str = "en"
+    # Broadcast pacing and survey fatigue (BROADCAST_RATE, SURVEY_COOLDOWN_DAYS, …).
+    broadcast_rate: float = 30.0
+    survey_cooldown_days: int = 90
+    any_survey_cooldown_days: int = 7
 
 
 @dataclass
@@ -64,6 +74,7 @@ class Context:
     language: str
     now: datetime
     respondent: Respondent | None = None
+    hooks: Hooks = field(default_factory=Hooks)
 
     @property
     def texts(self) -> TextsLike:
@@ -71,8 +82,12 @@ class Context:
         return self.catalogs.texts(self.language)
 
     def survey_texts(self, survey: Survey) -> TextsLike:
-        """Texts in the user's language with the survey's own wording."""
-        return self.catalogs.texts(self.language, survey.texts)
+        """Texts in the user's language with the survey's own wording.
+
+        An eNPS survey's defaults are the workplace wording (`enps_*` catalog keys).
+        """
+        texts = self.catalogs.texts(self.language, survey.texts)
+        return for_kind(texts, survey.kind, survey.texts, self.language)
 
     def brand_of(self, survey: Survey) -> str:
         """What the question asks about: the survey's subject or the bot's brand."""

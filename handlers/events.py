@@ -30,13 +30,28 @@ class ChatEvent:
         return self.chat_type == "private"
 
 
+@dataclass(frozen=True)
+class Attachment:
+    """A file a user sent (a document); download it through the ChatPort by `file_id`."""
+
+    file_id: str
+    file_name: str | None = None
+    mime_type: str | None = None
+    size: int | None = None
+
+
 @dataclass(frozen=True, kw_only=True)
 class Message(ChatEvent):
-    """A message a user sent; `kind` is "text" or the media type (sticker, photo…)."""
+    """A message a user sent; `kind` is "text" or the media type (sticker, photo…).
+
+    `text` is None for media; their caption is in `caption`, a document in `document`.
+    """
 
     text: str | None
     kind: str = "text"
     message_id: int | None = None
+    caption: str | None = None
+    document: Attachment | None = None
 
 
 @dataclass(frozen=True, kw_only=True)

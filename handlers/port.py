@@ -45,6 +45,10 @@ class SendText:
     html: str
     keyboard: Keyboard | None = None
     after: AfterSend | None = None
+    # Sent instead when the chat turns out to be unreachable (e.g. tell staff it failed).
+    if_unreachable: SendText | None = None
+    # Sent only once this message was delivered (e.g. "sent ✓" to the staff member).
+    if_sent: SendText | None = None
 
 
 @dataclass
@@ -105,7 +109,27 @@ class RunLater:
     job: Deferred
 
 
-Action = SendText | EditText | AnswerButton | SendDocument | SendPhoto | RunLater
+# Gets the downloaded bytes, a write transaction of its own and an outbox for its replies.
+AfterDownload = Callable[[bytes, "Store", "Outbox"], Awaitable[None]]
+
+
+@dataclass
+class Download:
+    """Download a file the user sent, after the commit, then hand it to `then`.
+
+    A separate action rather than a RunLater that also gets the port: a deferred job only
+    reads, while a downloaded file usually has to be stored (an /import), so `then` runs
+    in a fresh write transaction, and the handler never sees the network or the port.
+    """
+
+    file_id: str
+    max_bytes: int
+    then: AfterDownload
+    # Sent instead when the file cannot be downloaded (too big, gone, Telegram failing).
+    if_failed: SendText | None = None
+
+
+Action = SendText | EditText | AnswerButton | SendDocument | SendPhoto | RunLater | Download
 
 
 @dataclass
@@ -127,9 +151,11 @@ class Outbox:
         keyboard: Keyboard | None = None,
         *,
         after: AfterSend | None = None,
+        if_unreachable: SendText | None = None,
+        if_sent: SendText | None = None,
     ) -> None:
         """Queues a message."""
-        self.actions.append(SendText(chat_id, html, keyboard, after))
+        self.actions.append(SendText(chat_id, html, keyboard, after, if_unreachable, if_sent))
 
     def edit(
         self, chat_id: int, message_id: int, html: str, keyboard: Keyboard | None = None
@@ -157,6 +183,12 @@ class Outbox:
     def defer(self, job: Deferred) -> None:
         """Queues slow work to run after the commit (it gets a Reader and an Outbox)."""
         self.actions.append(RunLater(job))
+
+    def download(
+        self, file_id: str, max_bytes: int, then: AfterDownload, *, if_failed: SendText | None
+    ) -> None:
+        """Queues the download of a user's file; `then` stores what it holds."""
+        self.actions.append(Download(file_id, max_bytes, then, if_failed))
 
     def remove_after(self, path: Path) -> None:
         """Deletes a temporary file once the replies were sent (or failed)."""
@@ -196,4 +228,8 @@ class ChatPort(Protocol):
 
     async def perform(self, action: Action) -> int | None:
         """Performs the action; raises a ChatError subclass on failure."""
+        ...
+
+    async def download(self, file_id: str, max_bytes: int) -> bytes:
+        """A user's file; Rejected("file is too big") above max_bytes (Telegram: 20 MB)."""
         ...

@@ -3,13 +3,30 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Collection, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from handlers import account, staff, stats, survey
+from handlers import (
+    account,
+    alerts,
+    audience,
+    broadcast,
+    chart,
+    comments,
+    digest,
+    export,
+    privacy,
+    staff,
+    stats,
+    survey,
+    surveys_admin,
+)
 from handlers.access import Role, role_of
 from handlers.callbacks import (
+    CaseReply,
+    CaseResolve,
+    CommentsPage,
     LanguageChoice,
     MalformedCallback,
     Payload,
@@ -19,6 +36,7 @@ from handlers.callbacks import (
 )
 from handlers.context import Context
 from handlers.events import BlockChange, ButtonPress, Command, Event, Message, parse_command
+from handlers.hooks import Hooks
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +73,7 @@ class Router:
         self._unknown_command: CommandHandler | None = None
         self._block_change: Callable[[BlockChange, Context], Awaitable[None]] | None = None
         self._interceptors: list[Interceptor] = []
+        self.hooks = Hooks()
 
     def command(
         self,
@@ -103,6 +122,20 @@ class Router:
         """Registered command names, in registration order."""
         return list(self._commands)
 
+    def accepts(self, command: str, *, private: bool) -> bool:
+        """True when `/command` has a route for this kind of chat (an embedded npsbot asks)."""
+        route = self._commands.get(command)
+        return route is not None and (private or route.in_groups)
+
+    def restrict(self, keep: Collection[str], *, aliases: Mapping[str, str]) -> None:
+        """Serves only `keep` and the `aliases` (new name → registered command), and stays
+        silent on other commands: inside a host bot they are the host's."""
+        commands = self._commands
+        restricted = {name: commands[target] for name, target in aliases.items()}
+        restricted.update({name: route for name, route in commands.items() if name in keep})
+        self._commands = restricted
+        self._unknown_command = None
+
     async def route(self, event: Event, ctx: Context) -> None:
         """Runs the handler the event belongs to (or none, for foreign group chatter)."""
         if isinstance(event, Message):
@@ -113,9 +146,9 @@ class Router:
             await self._block_change(event, ctx)
 
     async def _route_message(self, event: Message, ctx: Context) -> None:
-        command = (
-            parse_command(event.text, ctx.config.bot_username) if event.kind == "text" else None
-        )
+        # A media message's command is its caption (a .csv file captioned /import).
+        source = event.text if event.kind == "text" else event.caption
+        command = parse_command(source, ctx.config.bot_username)
         if command is not None:
             route = self._commands.get(command.name)
             if route is not None and (event.private or route.in_groups):
@@ -166,10 +199,70 @@ def create_router() -> Router:
     router.block_changes(account.on_block_change)
     # Owner reports (viewers and up) and role management (owners).
     router.command("nps", stats.on_nps, role=Role.VIEWER)
+    router.command("export", export.on_export, role=Role.VIEWER)
+    router.command("chart", chart.on_chart, role=Role.VIEWER)
+    router.command("comments", comments.on_comments, role=Role.VIEWER)
+    router.command("digest", digest.on_digest, role=Role.VIEWER)
+    router.button(CommentsPage, comments.on_comments_page, role=Role.VIEWER)
     router.command("grant", staff.on_grant, role=Role.OWNER)
     router.command("revoke", staff.on_revoke, role=Role.OWNER)
     router.command("staff", staff.on_staff, role=Role.OWNER)
+    router.hooks.help_sections += [(Role.VIEWER, "staff_help"), (Role.OWNER, "owner_help")]
+    # Detractor alerts and closing the loop (the buttons check membership of the alert chat).
+    router.hooks.on_score.append(alerts.on_score)
+    router.hooks.on_text.append(alerts.on_text)
+    router.hooks.report_extras.append(alerts.cases_line)
+    router.hooks.cancellers.append(alerts.cancel_reply)
+    router.hooks.forgetters.append(alerts.forget_person)
+    router.button(CaseReply, alerts.on_reply_pressed)
+    router.button(CaseResolve, alerts.on_resolve_pressed)
+    router.intercept(alerts.relay_staff_reply)
+    router.intercept(alerts.relay_respondent_answer)
+    # Surveys from the chat (admins and owners): list, guided create / edit dialog, links.
+    router.command("surveys", surveys_admin.on_surveys, role=Role.ADMIN, in_groups=False)
+    router.command("newsurvey", surveys_admin.on_new_survey, role=Role.ADMIN, in_groups=False)
+    router.command("link", surveys_admin.on_link, role=Role.ADMIN)
+    router.button(surveys_admin.SurveyAction, surveys_admin.on_survey_action, role=Role.ADMIN)
+    router.button(surveys_admin.DialogChoice, surveys_admin.on_dialog_choice, role=Role.ADMIN)
+    router.hooks.cancellers.append(surveys_admin.cancel_dialog)
+    router.hooks.help_sections.append((Role.ADMIN, "sv_help"))
+    # A staff member in the middle of a survey dialog: their text answers its step.
+    router.intercept(surveys_admin.intercept_dialog_text)
+    # Privacy: everyone sees and erases their own data; admins erase a user's on request.
+    router.command("mydata", privacy.on_mydata)
+    router.command("forgetme", privacy.on_forget_me)
+    router.button(privacy.ForgetMe, privacy.on_forget_me_pressed)
+    router.command("forget", privacy.on_forget, role=Role.ADMIN, in_groups=False)
+    router.button(privacy.ForgetUser, privacy.on_forget_user_pressed, role=Role.ADMIN)
+    router.hooks.help_sections.insert(0, (Role.NONE, "pv_help"))
+    # Broadcasts and contact lists (admins and owners); the worker in bot/broadcast sends.
+    router.command("broadcast", broadcast.on_broadcast, role=Role.ADMIN, in_groups=False)
+    router.button(broadcast.BroadcastConfirm, broadcast.on_confirm, role=Role.ADMIN)
+    router.button(broadcast.BroadcastStop, broadcast.on_stop, role=Role.ADMIN)
+    router.command("import", audience.on_import, role=Role.ADMIN, in_groups=False)
+    router.intercept(audience.intercept_import)
+    router.hooks.cancellers.append(audience.cancel_import)
+    router.hooks.help_sections.append((Role.ADMIN, "bc_help"))
     # Catch-alls last: plain messages feed the open survey step; unknown commands get help.
     router.messages(survey.on_message)
     router.unknown_command(account.on_unknown_command)
+    return router
+
+
+def create_embedded_router(
+    *, entry_command: str = "survey", take_start: bool = False, commands: Collection[str] = ()
+) -> Router:
+    """npsbot's routes inside a host bot (bot/embed.py).
+
+    The survey starts with `/<entry_command>` (and with `/start` only when `take_start`);
+    of npsbot's other commands only those named in `commands` are served; buttons and the
+    open survey step work as in the standalone bot.
+    """
+    router = create_router()
+    unknown = set(commands) - set(router.command_names)
+    if unknown:
+        raise ValueError(f"npsbot has no command(s) {', '.join(sorted(unknown))}")
+    keep = set(commands) | ({"start"} if take_start else set())
+    aliases = {entry_command: "start"} if entry_command and entry_command != "start" else {}
+    router.restrict(keep, aliases=aliases)
     return router

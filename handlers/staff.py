@@ -8,17 +8,6 @@ from handlers.events import Command, Message
 GRANTABLE = ("viewer", "admin")
 
 
-async def _resolve_user(ctx: Context, who: str) -> int | None:
-    """A numeric id, or the id of a known @username."""
-    who = who.strip()
-    if who.lstrip("-").isdigit():
-        return int(who)
-    if who.startswith("@") and len(who) > 1:
-        respondent = await ctx.store.respondents.by_username(who[1:])
-        return respondent.id if respondent else None
-    return None
-
-
 async def describe_user(ctx: Context, user_id: int) -> str:
     """ "Anna (@anna · 123)" when the user talked to the bot, else the id."""
     respondent = await ctx.store.respondents.get(user_id)
@@ -34,7 +23,7 @@ async def on_grant(event: Message, command: Command, ctx: Context) -> None:
     if len(parts) != 2 or parts[1].lower() not in GRANTABLE:
         ctx.out.send(event.chat_id, ctx.texts("grant_usage"))
         return
-    user_id = await _resolve_user(ctx, parts[0])
+    user_id = await ctx.store.respondents.resolve(parts[0])
     if user_id is None:
         ctx.out.send(event.chat_id, ctx.texts("unknown_user", who=parts[0]))
         return
@@ -55,7 +44,7 @@ async def on_revoke(event: Message, command: Command, ctx: Context) -> None:
     if len(parts) != 1:
         ctx.out.send(event.chat_id, ctx.texts("revoke_usage"))
         return
-    user_id = await _resolve_user(ctx, parts[0])
+    user_id = await ctx.store.respondents.resolve(parts[0])
     if user_id is None:
         ctx.out.send(event.chat_id, ctx.texts("unknown_user", who=parts[0]))
         return

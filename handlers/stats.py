@@ -2,16 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-
 from bot.reports.nps_report import build_report, build_segments, render_report, render_segments
-from bot.reports.scope import ArgumentError, ReportArgs, Scope, parse_report_args
+from bot.reports.scope import ArgumentError, ReportArgs, parse_report_args
 from handlers.context import Context
 from handlers.events import Command, Message
-
-# Features that add lines under the /nps figures (e.g. open detractor cases) register here.
-ReportExtra = Callable[[Context, Scope], Awaitable[list[str]]]
-REPORT_EXTRAS: list[ReportExtra] = []
 
 
 async def report_args(
@@ -25,7 +19,10 @@ async def report_args(
     """Parses `[by X] [survey] [period] [option…]`, or explains the mistake and returns None."""
     surveys = await ctx.store.surveys.all()
     today = ctx.now.astimezone(ctx.store.stats.tz).date()
-    earliest = await ctx.store.stats.first_day([s.id for s in surveys]) if surveys else None
+    # Only "all" needs the first day with data; it costs a scan of the counters, so it is
+    # not paid on every /nps.
+    wants_all = "all" in command.args.lower().split()
+    earliest = await ctx.store.stats.first_day([s.id for s in surveys]) if wants_all else None
     try:
         return parse_report_args(
             command.args,
@@ -52,6 +49,6 @@ async def on_nps(event: Message, command: Command, ctx: Context) -> None:
         return
     report = await build_report(ctx.store, args.scope)
     extra: list[str] = []
-    for add_lines in REPORT_EXTRAS:
+    for add_lines in ctx.hooks.report_extras:
         extra.extend(await add_lines(ctx, args.scope))
     ctx.out.send(event.chat_id, render_report(report, ctx.texts, extra))

@@ -8,6 +8,7 @@ from handlers.callbacks import ScoreChoice, SkipStep, pack
 from handlers.context import Context, TextsLike
 from handlers.deeplink import parse_payload
 from handlers.events import ButtonPress, Command, Message
+from handlers.kinds import is_anonymous
 from handlers.port import Button, Keyboard
 from handlers.states import TEXT_STEPS, group_of
 from storage.models import Response, Step, Survey
@@ -48,6 +49,17 @@ def _name(ctx: Context) -> str:
     return (respondent.first_name if respondent else None) or ctx.texts.plain("friend")
 
 
+def _chat_of(ctx: Context, response: Response) -> int:
+    """The chat a response's conversation is in.
+
+    eNPS: anonymous rows keep no chat id; the conversation is always with the user whose
+    update is being handled (private chat id = user id).
+    """
+    if response.chat_id is not None:
+        return response.chat_id
+    return ctx.respondent.chat_id if ctx.respondent is not None else 0
+
+
 def _remember_prompt(response_id: int):  # type: ignore[no-untyped-def]
     """After sending a message with buttons, store its id to edit it once answered."""
 
@@ -73,12 +85,19 @@ async def on_start(event: Message, command: Command, ctx: Context) -> None:
     unknown = link.raw is not None and survey is None and bool(link.survey_slug or not link.valid)
     if survey is None:
         survey = await store.surveys.ensure_default()
+    anonymous = is_anonymous(survey.kind)
+    if anonymous and await store.anonymity.has_answered(survey.id, ctx.respondent.id):
+        # eNPS: one answer per employee (only a salted hash of survey + user records it).
+        texts = ctx.survey_texts(survey)
+        ctx.out.send(event.chat_id, texts("enps_already_answered", brand=ctx.brand_of(survey)))
+        return
     open_response = await store.responses.open_for(ctx.respondent.id)
     if (
         open_response is not None
         and open_response.survey_id == survey.id
         and open_response.step == Step.SCORE
-        and open_response.start_payload == link.raw
+        # eNPS rows never keep the payload (its agent tag may name the employee).
+        and open_response.start_payload == (None if anonymous else link.raw)
     ):
         # Pressing Start again must not create a second response: ask the same one again.
         response = open_response
@@ -97,7 +116,7 @@ async def on_start(event: Message, command: Command, ctx: Context) -> None:
             language=ctx.language,
             context=answer_context,
         )
-        if link.valid and (link.source or link.agent):
+        if link.valid and (link.source or link.agent) and not anonymous:
             await store.respondents.set_origin(ctx.respondent.id, link.source, link.agent)
     texts = ctx.survey_texts(survey)
     brand = ctx.brand_of(survey)
@@ -116,7 +135,7 @@ def ask_score(
     question = _question_html(ctx, survey)
     html = f"{prefix}\n\n{question}" if prefix else question
     ctx.out.send(
-        response.chat_id or 0,
+        _chat_of(ctx, response),
         html,
         score_keyboard(response.id),
         after=_remember_prompt(response.id),
@@ -129,7 +148,7 @@ def ask_follow_up(ctx: Context, survey: Survey, response: Response, step: Step) 
     texts = ctx.survey_texts(survey)
     key = f"{step.value}_{group_of(response.score)}"
     ctx.out.send(
-        response.chat_id or 0,
+        _chat_of(ctx, response),
         texts(key, brand=ctx.brand_of(survey)),
         skip_keyboard(texts, response.id, step),
         after=_remember_prompt(response.id),
@@ -147,7 +166,9 @@ def thank(ctx: Context, survey: Survey, response: Response) -> None:
         key = "thanks_promoter_review"
         keyboard = Keyboard.of([Button(texts.plain("review_button"), url=survey.review_url)])
     ctx.out.send(
-        response.chat_id or 0, texts(key, name=_name(ctx), brand=ctx.brand_of(survey)), keyboard
+        _chat_of(ctx, response),
+        texts(key, name=_name(ctx), brand=ctx.brand_of(survey)),
+        keyboard,
     )
 
 
@@ -166,11 +187,11 @@ async def _accept_score(
     await ctx.store.responses.refresh(response)
     survey = await _survey_of(ctx, response)
     target = message_id or response.prompt_message_id
-    if target is not None and response.chat_id is not None:
+    if target is not None:
         answered = (
             f"{_question_html(ctx, survey)}\n\n— <b>{ctx.texts('your_answer', score=score)}</b>"
         )
-        ctx.out.edit(response.chat_id, target, answered)
+        ctx.out.edit(_chat_of(ctx, response), target, answered)
     await _after_score(ctx, survey, response)
     ask_follow_up(ctx, survey, response, Step.WHY)
     return True
@@ -178,12 +199,8 @@ async def _accept_score(
 
 async def _after_score(ctx: Context, survey: Survey, response: Response) -> None:
     """Hook for what follows a score besides the next question (alerts, integrations)."""
-    for listener in SCORE_LISTENERS:
+    for listener in ctx.hooks.on_score:
         await listener(ctx, survey, response)
-
-
-# Features that react to every new score register here (e.g. detractor alerts).
-SCORE_LISTENERS: list = []  # type: ignore[type-arg]
 
 
 async def _close_prompt(
@@ -191,14 +208,14 @@ async def _close_prompt(
 ) -> None:
     """Removes the Skip button from the follow-up that was just answered."""
     target = message_id or response.prompt_message_id
-    if target is None or response.chat_id is None:
+    if target is None:
         return
     survey = await _survey_of(ctx, response)
     texts = ctx.survey_texts(survey)
     assert response.score is not None
     question = texts(f"{step.value}_{group_of(response.score)}", brand=ctx.brand_of(survey))
     html = f"{question}\n\n— <i>{note}</i>" if note else question
-    ctx.out.edit(response.chat_id, target, html)
+    ctx.out.edit(_chat_of(ctx, response), target, html)
 
 
 async def _accept_text(
@@ -207,6 +224,8 @@ async def _accept_text(
     """Stores a follow-up answer (None = skipped) and moves to the next step."""
     repo = ctx.store.responses
     answered = Step(response.step)
+    # Taken now: finishing an anonymous (eNPS) answer forgets the prompt's message id.
+    message_id = message_id or response.prompt_message_id
     if answered == Step.WHY:
         done = await repo.record_why(response.id, text)
     else:
@@ -217,17 +236,13 @@ async def _accept_text(
     note = ctx.texts("skipped") if text is None else None
     await _close_prompt(ctx, response, answered, message_id, note)
     survey = await _survey_of(ctx, response)
-    for listener in TEXT_LISTENERS:
+    for listener in ctx.hooks.on_text:
         await listener(ctx, survey, response)
     if response.step == Step.IMPROVE:
         ask_follow_up(ctx, survey, response, Step.IMPROVE)
     else:
         thank(ctx, survey, response)
     return True
-
-
-# Features that react to a stored follow-up answer register here.
-TEXT_LISTENERS: list = []  # type: ignore[type-arg]
 
 
 async def on_message(event: Message, ctx: Context) -> None:
@@ -260,7 +275,8 @@ async def on_message(event: Message, ctx: Context) -> None:
 async def _owned_response(event: ButtonPress, response_id: int, ctx: Context) -> Response | None:
     """The response a button refers to, if it belongs to the presser; else alerts."""
     response = await ctx.store.responses.get(response_id)
-    if response is None or response.respondent_id != event.sender.id:
+    # eNPS rows have no respondent_id: ownership is the presser's anonymous thread.
+    if response is None or not await ctx.store.responses.belongs_to(response, event.sender.id):
         ctx.out.answer(event.callback_id, ctx.texts.plain("bad_button"), alert=True)
         return None
     return response

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -26,6 +27,7 @@ log = logging.getLogger(__name__)
 MIGRATIONS = Path(__file__).with_name("migrations")
 # Serialises concurrent `migrate` calls from several replicas on PostgreSQL.
 MIGRATION_LOCK_KEY = 0x6E7073  # "nps"
+BUSY_TIMEOUT = 15.0  # seconds a SQLite writer waits for the write lock
 
 
 class DatabaseError(Exception):
@@ -46,7 +48,7 @@ def _prepare_sqlite(engine: AsyncEngine) -> None:
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute("PRAGMA busy_timeout=15000")
+        cursor.execute(f"PRAGMA busy_timeout={int(BUSY_TIMEOUT * 1000)}")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.close()
@@ -60,9 +62,13 @@ def _prepare_sqlite(engine: AsyncEngine) -> None:
 class Database:
     """Owns the engine; hands out one transaction (a Store) per unit of work."""
 
-    def __init__(self, url: str, *, tz: tzinfo = UTC, echo: bool = False) -> None:
+    def __init__(
+        self, url: str, *, tz: tzinfo = UTC, echo: bool = False, anonymity_salt: str = ""
+    ) -> None:
         self.url = url
         self.tz = tz  # reporting days are local days in this zone
+        # Keys eNPS anonymity hashes; empty: a salt generated once and kept in the database.
+        self.anonymity_salt = anonymity_salt
         parsed = make_url(url)
         self.dialect = parsed.get_backend_name()
         kwargs: dict[str, Any] = {"echo": echo}
@@ -74,6 +80,10 @@ class Database:
         self.engine = create_async_engine(url, **kwargs)
         if self.dialect == "sqlite":
             _prepare_sqlite(self.engine)
+        # SQLite has one writer at a time. Writers of this process queue here, in order and
+        # without polling; SQLite's busy handler sleeps up to 100 ms between tries, which
+        # under load cost more time than the transactions (bench/e2e_throughput.py).
+        self._write_turn = asyncio.Lock() if self.dialect == "sqlite" else None
         write_engine = self.engine.execution_options(npsbot_write=True)
         self._writer = async_sessionmaker(write_engine, expire_on_commit=False)
         self._reader = async_sessionmaker(self.engine, expire_on_commit=False)
@@ -81,14 +91,37 @@ class Database:
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[Store]:
         """One write transaction: committed when the block ends, rolled back on error."""
-        async with self._writer() as session, session.begin():
-            yield Store(session, self.dialect, self.tz)
+        async with self._turn(), self._writer() as session, session.begin():
+            yield Store(session, self.dialect, self.tz, anonymity_salt=self.anonymity_salt)
+
+    @asynccontextmanager
+    async def _turn(self) -> AsyncIterator[None]:
+        """Waits for this process's SQLite write turn (no-op on PostgreSQL).
+
+        After BUSY_TIMEOUT the transaction goes ahead anyway and SQLite's own busy handler
+        decides, as it would without the queue (a stuck writer fails, never hangs).
+        """
+        if self._write_turn is None:
+            yield
+            return
+        acquired = False
+        try:
+            async with asyncio.timeout(BUSY_TIMEOUT):
+                await self._write_turn.acquire()
+                acquired = True
+        except TimeoutError:
+            log.warning("waited %ss for the SQLite write turn; trying anyway", BUSY_TIMEOUT)
+        try:
+            yield
+        finally:
+            if acquired:
+                self._write_turn.release()
 
     @asynccontextmanager
     async def snapshot(self) -> AsyncIterator[Store]:
         """A read-only transaction (never takes SQLite's write lock)."""
         async with self._reader() as session, session.begin():
-            yield Store(session, self.dialect, self.tz)
+            yield Store(session, self.dialect, self.tz, anonymity_salt=self.anonymity_salt)
 
     async def check(self) -> None:
         """Connects once, turning driver errors into one readable line."""

@@ -6,6 +6,13 @@ from datetime import tzinfo
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from storage.repos.audience import AudienceRepo
+from storage.repos.broadcasts import BroadcastRepo
+from storage.repos.cases import CaseRepo
+from storage.repos.comments import CommentRepo
+from storage.repos.dialogs import DialogRepo
+from storage.repos.digests import DigestRepo
+from storage.repos.privacy import AnonymityRepo, PrivacyRepo
 from storage.repos.respondents import RespondentRepo
 from storage.repos.responses import ResponseRepo
 from storage.repos.staff import StaffRepo
@@ -17,10 +24,21 @@ from storage.repos.updates import UpdateLog
 class Store:
     """Intention-revealing access to the data, bound to one session."""
 
-    def __init__(self, session: AsyncSession, dialect: str, tz: tzinfo) -> None:
+    def __init__(
+        self, session: AsyncSession, dialect: str, tz: tzinfo, *, anonymity_salt: str = ""
+    ) -> None:
         self.surveys = SurveyRepo(session)
         self.respondents = RespondentRepo(session, dialect)
         self.stats = StatsRepo(session, dialect, tz)
-        self.responses = ResponseRepo(session, self.stats)
+        # eNPS: salted keys and open-conversation pointers (ANONYMITY_SALT, else a stored salt).
+        self.anonymity = AnonymityRepo(session, dialect, anonymity_salt)
+        self.responses = ResponseRepo(session, self.stats, self.anonymity)
+        self.privacy = PrivacyRepo(session, self.anonymity)
+        self.dialogs = DialogRepo(session)
+        self.comments = CommentRepo(session)
         self.staff = StaffRepo(session)
+        self.cases = CaseRepo(session)
         self.updates = UpdateLog(session, dialect)
+        self.digests = DigestRepo(session, dialect)
+        self.audience = AudienceRepo(session)
+        self.broadcasts = BroadcastRepo(session, dialect, self.stats)

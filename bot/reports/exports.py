@@ -41,7 +41,20 @@ __all__ = [
 
 ColumnKind = Literal["text", "int", "float", "datetime", "date"]
 Row = Mapping[str, Any]
-Rows = AsyncIterable[Row] | Iterable[Row]
+
+
+@dataclass(frozen=True, slots=True)
+class Batches:
+    """Rows that arrive already grouped, as a database cursor fetches them.
+
+    Passing whole fetches saves an async-generator hop per row, which dominated the
+    export's CPU time (a third of it at 100 000 rows).
+    """
+
+    source: AsyncIterable[Sequence[Row]]
+
+
+Rows = AsyncIterable[Row] | Iterable[Row] | Batches
 Progress = Callable[[int], None]
 
 #: Rows per worksheet in Excel 2007+, header row included.
@@ -99,6 +112,10 @@ def neutralize(value: str) -> str:
 
 def _clean_text(value: object) -> str:
     """Return a value as safe text: XML-illegal characters replaced, then neutralised."""
+    if value.__class__ is str and value.isprintable():  # type: ignore[union-attr]
+        # Fast path (most cells): printable text has no control characters, no lone
+        # surrogates and no U+FFFE/U+FFFF, so only the formula prefix needs checking.
+        return "'" + value if value.startswith(_FORMULA_PREFIXES) else value  # type: ignore[union-attr,return-value,operator]
     text = value if isinstance(value, str) else str(value)
     # Replace rather than strip: stripping could expose a formula prefix ("\x00=1" -> "=1")
     # and would hide that something was there. Cleaning first means neutralize sees the
@@ -173,28 +190,54 @@ async def _in_thread(func: Callable[..., _T], *args: Any) -> _T:
         raise
 
 
-async def _drive(rows: Rows, sink: _CsvSink | _XlsxSink, progress: Progress | None) -> int:
-    """Feed rows to a sink batch by batch; on any failure remove the partial output."""
-    total = 0
+async def _batches(rows: Rows) -> AsyncIterator[Sequence[Row]]:
+    """Groups rows into batches (or passes a cursor's own batches through)."""
+    if isinstance(rows, Batches):
+        async with aclosing(_aiter(rows.source)) as fetches:  # type: ignore[arg-type]
+            async for fetched in fetches:
+                if fetched:
+                    yield fetched  # type: ignore[misc]
+        return
     batch: list[Row] = []
-    try:
-        async with aclosing(_aiter(rows)) as stream:
-            async for row in stream:
-                batch.append(row)
-                if len(batch) >= _BATCH_ROWS:
-                    await _in_thread(sink.write_batch, batch)
-                    total += len(batch)
-                    batch = []
-                    if progress is not None:
-                        progress(total)
-        if batch:
-            await _in_thread(sink.write_batch, batch)
-            total += len(batch)
+    async with aclosing(_aiter(rows)) as stream:
+        async for row in stream:
+            batch.append(row)
+            if len(batch) >= _BATCH_ROWS:
+                yield batch
+                batch = []
+    if batch:
+        yield batch
+
+
+async def _drive(rows: Rows, sink: _CsvSink | _XlsxSink, progress: Progress | None) -> int:
+    """Feed rows to a sink batch by batch; on any failure remove the partial output.
+
+    The next batch is fetched while the previous one is written in a worker thread, so
+    the database and the file are busy at the same time (writes stay in order).
+    """
+    total = 0  # rows handed to the writer
+    writing: asyncio.Future[None] | None = None
+
+    async def finish_write() -> None:
+        nonlocal writing
+        if writing is not None:
+            await writing
+            writing = None
             if progress is not None:
                 progress(total)
+
+    try:
+        async with aclosing(_batches(rows)) as batches:
+            async for batch in batches:
+                await finish_write()
+                writing = asyncio.ensure_future(_in_thread(sink.write_batch, batch))
+                total += len(batch)
+        await finish_write()
         await _in_thread(sink.close)
     except BaseException:
         # Includes cancellation: a half-written export must not be mistaken for a whole one.
+        if writing is not None:
+            await asyncio.wait([writing])  # never discard under a writer still running
         sink.discard()
         raise
     return total
@@ -212,6 +255,8 @@ def _csv_converter(kind: ColumnKind) -> Callable[[object], str]:
     def number(value: object) -> str:
         if value is None:
             return ""
+        if value.__class__ is int:
+            return str(value)
         num = _as_number(value)
         if num is None:
             # Not a number after all (or NaN/inf): keep the information, as safe text.
@@ -219,8 +264,10 @@ def _csv_converter(kind: ColumnKind) -> Callable[[object], str]:
         return str(num)
 
     def stamp(value: object) -> str:
+        if value is None:
+            return ""
         if isinstance(value, datetime):
-            return _as_utc_naive(value).strftime("%Y-%m-%d %H:%M:%S")
+            return _as_utc_naive(value).isoformat(" ", "seconds")
         if isinstance(value, date):
             return value.strftime("%Y-%m-%d 00:00:00")
         return text(value)

@@ -3,23 +3,29 @@
 from __future__ import annotations
 
 import asyncio
+import io
 import logging
+from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import TypeVar
 
 import aiohttp
 from aiogram import Bot, Dispatcher, F, Router
 from aiogram.client.default import DefaultBotProperties
 from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
-from aiogram.enums import ParseMode
+from aiogram.enums import ContentType, ParseMode
 from aiogram.exceptions import (
     TelegramAPIError,
+    TelegramEntityTooLarge,
     TelegramForbiddenError,
     TelegramNetworkError,
     TelegramRetryAfter,
     TelegramServerError,
     TelegramUnauthorizedError,
 )
+from aiogram.methods import AnswerCallbackQuery, EditMessageText, GetMe, GetUpdates, SendMessage
+from aiogram.methods.base import Response
 from aiogram.types import (
     BotCommand,
     BufferedInputFile,
@@ -34,12 +40,12 @@ from aiogram.types import (
 from aiogram.types import Message as TgMessage
 from aiogram.types import User as TgUser
 
-from bot.app import BotIdentity, StartupError, bot_commands, start_application
+from bot.app import Application, BotIdentity, StartupError, bot_commands, start_application
 from bot.i18n import Catalogs
 from bot.pipeline import Pipeline
 from bot.settings import Settings
 from handlers.callbacks import is_ours
-from handlers.events import BlockChange, ButtonPress, Message, Sender
+from handlers.events import Attachment, BlockChange, ButtonPress, Message, Sender
 from handlers.port import (
     Action,
     AnswerButton,
@@ -55,6 +61,16 @@ from handlers.port import (
 )
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+# aiogram parses every API answer with a pydantic generic, Response[<result type>], and
+# pydantic caches those classes only weakly: under load the garbage collector dropped them
+# and almost every call rebuilt one, a third of npsbot's CPU in bench/e2e_throughput.py.
+# Holding them here keeps the cache warm for every method returning these types.
+_RESPONSE_TYPES = [
+    Response[method.__returning__]  # type: ignore[attr-defined]
+    for method in (SendMessage, EditMessageText, AnswerCallbackQuery, GetUpdates, GetMe)
+]
 
 
 def render_keyboard(keyboard: Keyboard | None) -> InlineKeyboardMarkup | None:
@@ -77,7 +93,8 @@ def message_event(update_id: int, message: TgMessage) -> Message | None:
     """A user's message as a plain event (None for messages without a sender)."""
     if message.from_user is None:
         return None
-    kind = "text" if message.text is not None else str(message.content_type)
+    # .value: str() of aiogram's ContentType gives "ContentType.STICKER", not "sticker".
+    kind = "text" if message.text is not None else ContentType(message.content_type).value
     return Message(
         update_id=update_id,
         chat_id=message.chat.id,
@@ -86,7 +103,17 @@ def message_event(update_id: int, message: TgMessage) -> Message | None:
         kind=kind,
         message_id=message.message_id,
         chat_type=str(message.chat.type),
+        caption=message.caption,
+        document=_attachment(message),
     )
+
+
+def _attachment(message: TgMessage) -> Attachment | None:
+    """The message's document (a .csv for /import), if it has one."""
+    doc = message.document
+    if doc is None:
+        return None
+    return Attachment(doc.file_id, doc.file_name, doc.mime_type, doc.file_size)
 
 
 def button_event(update_id: int, query: CallbackQuery) -> ButtonPress:
@@ -122,12 +149,33 @@ class AiogramPort:
 
     async def perform(self, action: Action) -> int | None:
         """Sends one action; returns the message id when a message was sent."""
+        return await self._mapped(self._call(action))
+
+    async def download(self, file_id: str, max_bytes: int) -> bytes:
+        """A user's file (getFile, then the file URL); Rejected when above max_bytes."""
+        return await self._mapped(self._download(file_id, max_bytes))
+
+    async def _download(self, file_id: str, max_bytes: int) -> bytes:
+        file = await self.bot.get_file(file_id)
+        if (file.file_size or 0) > max_bytes or file.file_path is None:
+            raise Rejected("file is too big")
+        buffer = io.BytesIO()
+        await self.bot.download_file(file.file_path, destination=buffer)
+        data = buffer.getvalue()
+        if len(data) > max_bytes:
+            raise Rejected("file is too big")
+        return data
+
+    async def _mapped(self, call: Awaitable[T]) -> T:
+        """Awaits a Bot API call, turning aiogram's errors into ChatErrors."""
         try:
-            return await self._call(action)
+            return await call
         except TelegramRetryAfter as exc:
             raise RetryLater(float(exc.retry_after)) from exc
         except TelegramForbiddenError as exc:
             raise Unreachable(exc.message) from exc
+        except TelegramEntityTooLarge as exc:  # a 413, though aiogram files it as a network error
+            raise Rejected(exc.message) from exc
         except (TimeoutError, TelegramServerError, TelegramNetworkError) as exc:
             raise Transient(str(exc)) from exc
         except aiohttp.ClientError as exc:
@@ -182,9 +230,11 @@ def create_router(pipeline: Pipeline, *, name: str = "npsbot", all_buttons: bool
     router = Router(name=name)
     button_filter = () if all_buttons else (F.data.func(is_ours),)
 
-    @router.message(F.chat.type == "private")
+    # Group messages too: staff commands and replies work in the staff chat; the pipeline's
+    # router ignores other group chatter.
+    @router.message()
     async def on_message(message: TgMessage, bot: Bot, event_update: Update) -> None:
-        """Passes a private message to the survey conversation."""
+        """Passes a message to the pipeline (survey answers, commands, staff replies)."""
         event = message_event(event_update.update_id, message)
         if event is not None:
             await pipeline.handle(event, AiogramPort(bot))
@@ -250,13 +300,23 @@ async def publish_commands(bot: Bot, catalogs: Catalogs, pipeline: Pipeline) -> 
         )
 
 
-async def run_polling(settings: Settings, *, stop: asyncio.Event | None = None) -> None:
-    """Runs the bot in long-polling mode until `stop` is set (or SIGINT/SIGTERM)."""
+async def run_polling(
+    settings: Settings,
+    *,
+    stop: asyncio.Event | None = None,
+    on_start: Callable[[Application], None] | None = None,
+) -> None:
+    """Runs the bot in long-polling mode until `stop` is set (or SIGINT/SIGTERM).
+
+    `on_start` receives the application once it is built (tests use it to wait for idle).
+    """
     bot = create_bot(settings)
     app = None
     try:
         me = await identify(bot, settings)
         app = await start_application(settings, me)
+        if on_start is not None:
+            on_start(app)
         dispatcher = create_dispatcher(app.pipeline)
         await bot.delete_webhook(drop_pending_updates=False)
         await publish_commands(bot, app.catalogs, app.pipeline)

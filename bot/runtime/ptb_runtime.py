@@ -1,13 +1,490 @@
-"""The python-telegram-bot runtime (BOT_FRAMEWORK=ptb)."""
+"""The python-telegram-bot runtime (BOT_FRAMEWORK=ptb): the same pipeline, PTB's Application.
+
+A thin adapter, like the aiogram one: PTB updates become the plain events of
+`handlers/events.py`, queued actions become PTB calls, PTB's errors become `ChatError`s.
+Nothing of the conversation lives here; state is in the database, so no PTB persistence.
+"""
 
 from __future__ import annotations
 
-from bot.app import StartupError
+import os
+
+# PTB 22 warns (PTBDeprecationWarning) whenever RetryAfter.retry_after or a media duration
+# is read as seconds; opting in to timedeltas now silences it and matches PTB 23.
+os.environ.setdefault("PTB_TIMEDELTA", "1")
+
+import asyncio
+import contextlib
+import datetime as dt
+import logging
+import signal
+from collections.abc import Awaitable, Callable, Iterator, Sequence
+from pathlib import Path
+from typing import Any, TypeVar
+
+from telegram import Bot as PtbBot
+from telegram import (
+    BotCommand,
+    CallbackQuery,
+    ChatMemberUpdated,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    InputFile,
+    LinkPreviewOptions,
+    Update,
+)
+from telegram import Message as TgMessage
+from telegram import User as TgUser
+from telegram.constants import ParseMode
+from telegram.error import (
+    BadRequest,
+    Forbidden,
+    InvalidToken,
+    NetworkError,
+    RetryAfter,
+    TelegramError,
+    TimedOut,
+)
+from telegram.ext import (
+    Application,
+    ApplicationHandlerStop,
+    BaseHandler,
+    CallbackQueryHandler,
+    ChatMemberHandler,
+    ContextTypes,
+    MessageHandler,
+    filters,
+)
+from telegram.request import HTTPXRequest
+
+from bot.app import Application as NpsApplication
+from bot.app import BotIdentity, StartupError, bot_commands, start_application
+from bot.i18n import Catalogs
+from bot.pipeline import Claim, Pipeline
 from bot.settings import Settings
+from handlers.callbacks import is_ours
+from handlers.events import Attachment, BlockChange, ButtonPress, Event, Message, Sender
+from handlers.port import (
+    Action,
+    AnswerButton,
+    EditText,
+    Keyboard,
+    Rejected,
+    RetryLater,
+    SendDocument,
+    SendPhoto,
+    SendText,
+    Transient,
+    Unreachable,
+)
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+# The update types the handlers below consume (aiogram resolves the same list from its router).
+ALLOWED_UPDATES = ["message", "callback_query", "my_chat_member"]
+POLL_TIMEOUT = 10  # seconds a getUpdates long poll waits, as aiogram's default
+NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
+
+# A message's kind is its first present content field, in the order aiogram's
+# `Message.content_type` checks them, so both runtimes name media alike.
+CONTENT_KINDS = (
+    "audio",
+    "animation",
+    "document",
+    "game",
+    "live_photo",
+    "photo",
+    "sticker",
+    "video",
+    "video_note",
+    "voice",
+    "checklist",
+    "contact",
+    "venue",
+    "location",
+    "new_chat_members",
+    "left_chat_member",
+    "invoice",
+    "successful_payment",
+    "users_shared",
+    "connected_website",
+    "migrate_from_chat_id",
+    "migrate_to_chat_id",
+    "pinned_message",
+    "new_chat_title",
+    "new_chat_photo",
+    "delete_chat_photo",
+    "group_chat_created",
+    "supergroup_chat_created",
+    "channel_chat_created",
+    "paid_media",
+    "passport_data",
+    "proximity_alert_triggered",
+    "poll",
+    "dice",
+    "story",
+    "web_app_data",
+    "chat_shared",
+    "write_access_allowed",
+    "gift",
+    "unique_gift",
+)
 
 
-async def run_polling(settings: Settings) -> None:
-    """Not available yet: the PTB adapter is tracked in its own issue."""
-    raise StartupError(
-        "BOT_FRAMEWORK=ptb is not available in this version yet: use BOT_FRAMEWORK=aiogram."
+def render_keyboard(keyboard: Keyboard | None) -> InlineKeyboardMarkup | None:
+    """The framework-free keyboard as PTB's markup."""
+    if keyboard is None:
+        return None
+    return InlineKeyboardMarkup(
+        [
+            [InlineKeyboardButton(b.text, callback_data=b.data, url=b.url) for b in row]
+            for row in keyboard.rows
+        ]
     )
+
+
+def _sender(user: TgUser) -> Sender:
+    return Sender(user.id, user.first_name, user.username, user.language_code)
+
+
+def content_kind(message: TgMessage) -> str:
+    """ "text", or the media type name ("sticker", "photo", "voice"…) aiogram would give."""
+    if message.text is not None:
+        return "text"
+    for kind in CONTENT_KINDS:
+        if getattr(message, kind, None):
+            return kind
+    return "unknown"
+
+
+def message_event(update_id: int, message: TgMessage) -> Message | None:
+    """A user's message as a plain event (None for messages without a sender)."""
+    if message.from_user is None:
+        return None
+    return Message(
+        update_id=update_id,
+        chat_id=message.chat.id,
+        sender=_sender(message.from_user),
+        text=message.text,
+        kind=content_kind(message),
+        message_id=message.message_id,
+        chat_type=str(message.chat.type),
+        caption=message.caption,
+        document=_attachment(message),
+    )
+
+
+def _attachment(message: TgMessage) -> Attachment | None:
+    """The message's document (a .csv for /import), if it has one."""
+    doc = message.document
+    if doc is None:
+        return None
+    return Attachment(doc.file_id, doc.file_name, doc.mime_type, doc.file_size)
+
+
+def button_event(update_id: int, query: CallbackQuery) -> ButtonPress:
+    """A button press as a plain event."""
+    message = query.message
+    return ButtonPress(
+        update_id=update_id,
+        chat_id=message.chat.id if message is not None else query.from_user.id,
+        sender=_sender(query.from_user),
+        callback_id=query.id,
+        data=query.data,
+        message_id=message.message_id if message is not None else None,
+        chat_type=str(message.chat.type) if message is not None else "private",
+    )
+
+
+def block_event(update_id: int, change: ChatMemberUpdated) -> BlockChange:
+    """The user blocking (kicked) or unblocking (member) the bot."""
+    return BlockChange(
+        update_id=update_id,
+        chat_id=change.chat.id,
+        sender=_sender(change.from_user),
+        blocked=change.new_chat_member.status in ("kicked", "left"),
+        chat_type=str(change.chat.type),
+    )
+
+
+def _seconds(value: int | float | dt.timedelta) -> float:
+    """RetryAfter.retry_after is a timedelta with PTB_TIMEDELTA=1, else seconds."""
+    return value.total_seconds() if isinstance(value, dt.timedelta) else float(value)
+
+
+class PtbPort:
+    """Performs queued actions with a PTB Bot, mapping its errors to ChatError.
+
+    Parse mode and link previews are passed on every call instead of relying on the
+    Application's Defaults, so the port behaves the same inside a host bot (bot/embed.py).
+    """
+
+    def __init__(self, bot: PtbBot) -> None:
+        self.bot = bot
+
+    async def perform(self, action: Action) -> int | None:
+        """Sends one action; returns the message id when a message was sent."""
+        return await self._mapped(self._call(action))
+
+    async def download(self, file_id: str, max_bytes: int) -> bytes:
+        """A user's file (getFile, then the file URL); Rejected when above max_bytes."""
+        return await self._mapped(self._download(file_id, max_bytes))
+
+    async def _download(self, file_id: str, max_bytes: int) -> bytes:
+        file = await self.bot.get_file(file_id)
+        if (file.file_size or 0) > max_bytes:
+            raise Rejected("file is too big")
+        data = bytes(await file.download_as_bytearray())
+        if len(data) > max_bytes:
+            raise Rejected("file is too big")
+        return data
+
+    async def _mapped(self, call: Awaitable[T]) -> T:
+        """Awaits a Bot API call, turning PTB's errors into ChatErrors."""
+        try:
+            return await call
+        except RetryAfter as exc:
+            raise RetryLater(_seconds(exc.retry_after)) from exc
+        except Forbidden as exc:
+            raise Unreachable(exc.message) from exc
+        except BadRequest as exc:  # before NetworkError: PTB derives BadRequest from it
+            raise Rejected(exc.message) from exc
+        except (TimedOut, NetworkError) as exc:  # 5xx, timeouts, dropped connections
+            raise Transient(exc.message) from exc
+        except TelegramError as exc:  # 401/404, 409, a migrated chat: deliberate per case
+            raise Rejected(exc.message) from exc
+
+    async def _call(self, action: Action) -> int | None:
+        bot = self.bot
+        if isinstance(action, SendText):
+            sent = await bot.send_message(
+                action.chat_id,
+                action.html,
+                parse_mode=ParseMode.HTML,
+                link_preview_options=NO_PREVIEW,
+                reply_markup=render_keyboard(action.keyboard),
+            )
+            return sent.message_id
+        if isinstance(action, EditText):
+            await bot.edit_message_text(
+                action.html,
+                chat_id=action.chat_id,
+                message_id=action.message_id,
+                parse_mode=ParseMode.HTML,
+                link_preview_options=NO_PREVIEW,
+                reply_markup=render_keyboard(action.keyboard),
+            )
+            return action.message_id
+        if isinstance(action, AnswerButton):
+            await bot.answer_callback_query(
+                action.callback_id, text=action.text, show_alert=action.alert
+            )
+            return None
+        if isinstance(action, SendDocument):
+            if isinstance(action.data, Path):
+                # Streamed from disk: large exports never sit in memory whole.
+                with action.data.open("rb") as handle:
+                    document = InputFile(handle, filename=action.filename, read_file_handle=False)
+                    sent = await bot.send_document(
+                        action.chat_id,
+                        document,
+                        caption=action.caption_html,
+                        parse_mode=ParseMode.HTML,
+                    )
+            else:
+                sent = await bot.send_document(
+                    action.chat_id,
+                    InputFile(action.data, filename=action.filename),
+                    caption=action.caption_html,
+                    parse_mode=ParseMode.HTML,
+                )
+            return sent.message_id
+        if isinstance(action, SendPhoto):
+            sent = await bot.send_photo(
+                action.chat_id,
+                InputFile(action.data, filename="chart.png"),
+                caption=action.caption_html,
+                parse_mode=ParseMode.HTML,
+            )
+            return sent.message_id
+        raise TypeError(f"unknown action {action!r}")
+
+
+class _Request(HTTPXRequest):
+    """PTB's HTTP transport, reporting every 4xx it has no class for as a 400.
+
+    PTB raises a plain NetworkError (which we retry) for 413, 414… where aiogram raises a
+    client error (which we do not): answering them as 400 gives both runtimes one rule.
+    """
+
+    async def do_request(self, *args: Any, **kwargs: Any) -> tuple[int, bytes]:
+        """Performs the request; maps unclassified client errors to 400."""
+        code, payload = await super().do_request(*args, **kwargs)
+        if 400 < code < 500 and code not in (401, 403, 404, 409, 429):
+            code = 400
+        return code, payload
+
+
+def create_application(settings: Settings) -> Application:  # type: ignore[type-arg]
+    """A PTB Application pointed at TELEGRAM_API_URL; updates are handled concurrently.
+
+    Concurrency is safe because the pipeline holds a lock per chat; there is no
+    persistence because the conversation state lives in the database.
+    """
+    base = settings.telegram_api_url.rstrip("/")
+    # aiogram waits up to 60 s for an answer; PTB's 5 s would retry (and so duplicate)
+    # sends a slow server did perform.
+    request = _Request(
+        connection_pool_size=256, read_timeout=60, write_timeout=60, pool_timeout=30
+    )
+    return (
+        Application.builder()
+        .token(settings.bot_token)
+        .base_url(f"{base}/bot")
+        .base_file_url(f"{base}/file/bot")
+        .request(request)
+        .get_updates_request(_Request(connection_pool_size=1, read_timeout=30))
+        .concurrent_updates(True)
+        .build()
+    )
+
+
+def npsbot_handlers(
+    pipeline: Pipeline, *, claim: Claim | None = None, all_buttons: bool = True
+) -> list[BaseHandler[Any, Any, Any]]:
+    """PTB handlers feeding npsbot's pipeline (add them to any Application).
+
+    With `claim` (an embedded npsbot) an event the claim declines passes on to the host's
+    handlers, and one npsbot handled stops there (ApplicationHandlerStop). `all_buttons`
+    also answers callback data npsbot did not produce (an alert for forged buttons).
+    """
+
+    async def feed(event: Event, bot: PtbBot) -> None:
+        handled = await pipeline.handle(event, PtbPort(bot), claim=claim)
+        if handled and claim is not None:
+            raise ApplicationHandlerStop
+
+    async def on_message(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """Passes a message to the pipeline (survey answers, commands, staff replies)."""
+        assert update.message is not None  # the filter admits only new messages
+        event = message_event(update.update_id, update.message)
+        if event is not None:
+            await feed(event, context.bot)
+
+    async def on_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """Passes a button press to the pipeline (which rejects forged data)."""
+        assert update.callback_query is not None
+        await feed(button_event(update.update_id, update.callback_query), context.bot)
+
+    async def on_member(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """Records the user blocking or unblocking the bot."""
+        change = update.my_chat_member
+        if change is None or change.chat.type != "private":
+            return
+        event = block_event(update.update_id, change)
+        if claim is None:
+            await pipeline.handle(event, PtbPort(context.bot))
+        else:  # the host may track blocking too: record it, never stop its handlers
+            await pipeline.handle(event, PtbPort(context.bot), claim=claim)
+
+    # Group messages too: staff commands and replies work in the staff chat; the pipeline's
+    # router ignores other group chatter.
+    return [
+        MessageHandler(filters.UpdateType.MESSAGE, on_message),
+        CallbackQueryHandler(on_button, pattern=None if all_buttons else is_ours),
+        ChatMemberHandler(on_member, ChatMemberHandler.MY_CHAT_MEMBER),
+    ]
+
+
+async def _log_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Logs what escaped a handler (the pipeline already catches conversation errors)."""
+    log.error("update %s failed", getattr(update, "update_id", "?"), exc_info=context.error)
+
+
+async def identify(application: Application, settings: Settings) -> BotIdentity:  # type: ignore[type-arg]
+    """initialize() (getMe), with unreachable servers and rejected tokens turned into one line."""
+    try:
+        await application.initialize()
+    except InvalidToken:
+        raise StartupError(
+            f"BOT_TOKEN was rejected by the Bot API at {settings.telegram_api_url} "
+            "(401 Unauthorized): check the token with @BotFather."
+        ) from None
+    except (NetworkError, OSError) as exc:
+        raise StartupError(
+            f"TELEGRAM_API_URL {settings.telegram_api_url} cannot be reached ({exc}): "
+            "check the URL and the network."
+        ) from None
+    me = application.bot.bot
+    return BotIdentity(me.id, me.username, me.first_name)
+
+
+async def publish_commands(bot: PtbBot, catalogs: Catalogs, pipeline: Pipeline) -> None:
+    """Sets the command menu in every supported language."""
+    menus = bot_commands(catalogs, pipeline.router)
+    for language, commands in menus.items():
+        await bot.set_my_commands(
+            [BotCommand(c, d) for c, d in commands],
+            language_code=None if language == catalogs.default else language,
+        )
+
+
+@contextlib.contextmanager
+def _signals_set(event: asyncio.Event, signals: Sequence[signal.Signals]) -> Iterator[None]:
+    """SIGINT/SIGTERM set the event while the block runs (as aiogram's handle_signals)."""
+    loop = asyncio.get_running_loop()
+    for sig in signals:
+        loop.add_signal_handler(sig, event.set)
+    try:
+        yield
+    finally:
+        for sig in signals:
+            loop.remove_signal_handler(sig)
+
+
+async def run_polling(
+    settings: Settings,
+    *,
+    stop: asyncio.Event | None = None,
+    on_start: Callable[[NpsApplication], None] | None = None,
+) -> None:
+    """Runs the bot in long-polling mode until `stop` is set (or SIGINT/SIGTERM).
+
+    `on_start` receives the application once it is built (tests use it to wait for idle).
+    """
+    application = create_application(settings)
+    app = None
+    identified = False
+    try:
+        me = await identify(application, settings)
+        identified = True
+        app = await start_application(settings, me)
+        if on_start is not None:
+            on_start(app)
+        application.add_handlers(npsbot_handlers(app.pipeline))
+        application.add_error_handler(_log_error)
+        await publish_commands(application.bot, app.catalogs, app.pipeline)
+        app.start_jobs(PtbPort(application.bot))
+        log.info("npsbot @%s is running on ptb, database %s", me.username, app.db.dialect)
+        signals = () if stop is not None else (signal.SIGINT, signal.SIGTERM)
+        stop = stop or asyncio.Event()
+        with _signals_set(stop, signals):
+            await application.start()
+            assert application.updater is not None  # the builder always makes one
+            await application.updater.start_polling(
+                timeout=POLL_TIMEOUT, allowed_updates=ALLOWED_UPDATES, drop_pending_updates=False
+            )
+            await stop.wait()
+    finally:
+        # Stop fetching, let handlers in flight finish, then release the database.
+        if application.updater is not None and application.updater.running:
+            await application.updater.stop()
+        if application.running:
+            await application.stop()
+        if identified:
+            await application.shutdown()
+        else:  # getMe failed: initialize() left the HTTP client open
+            await application.bot.request.shutdown()
+        if app is not None:
+            await app.close()

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -22,6 +24,25 @@ class Profile:
     language_code: str | None
 
 
+# What each update refreshes; the rest of the row is set once, at the first update.
+_PROFILE_COLUMNS = ("chat_id", "first_name", "username", "telegram_language", "last_seen_at")
+
+
+@functools.cache
+def _touch_statement(dialect: str) -> Any:
+    """The profile upsert, built once per dialect: it runs with every update."""
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    table = Respondent.__table__
+    stmt = insert(table).values(
+        {name: bindparam(name) for name in ("id", *_PROFILE_COLUMNS, "started_at")}
+        | {"subscribed": True, "unreachable": False}
+    )
+    stmt = stmt.on_conflict_do_update(
+        index_elements=["id"], set_={name: stmt.excluded[name] for name in _PROFILE_COLUMNS}
+    )
+    return stmt.returning(*table.c)
+
+
 class RespondentRepo:
     """Reads and updates respondents."""
 
@@ -32,37 +53,41 @@ class RespondentRepo:
     async def touch(self, profile: Profile) -> Respondent:
         """Upserts the user's profile and locks their row for this transaction.
 
-        The row lock (PostgreSQL) serialises two updates of one respondent handled by
+        One statement (an upsert returning the row): on PostgreSQL its update locks the row
+        until the commit, which serialises two updates of one respondent handled by
         different workers or replicas; SQLite already serialises writers.
         """
-        insert = postgresql.insert if self._dialect == "postgresql" else sqlite.insert
         now = utcnow()
-        values = {
+        params = {
             "id": profile.user_id,
             "chat_id": profile.chat_id,
             "first_name": profile.first_name,
             "username": profile.username,
             "telegram_language": profile.language_code,
             "last_seen_at": now,
+            "started_at": now,
         }
-        stmt = insert(Respondent).values(
-            **values, subscribed=True, unreachable=False, started_at=now
+        respondent = await self._session.scalar(
+            select(Respondent).from_statement(_touch_statement(self._dialect)),
+            params,
+            execution_options={"populate_existing": True},
         )
-        stmt = stmt.on_conflict_do_update(
-            index_elements=["id"],
-            set_={k: stmt.excluded[k] for k in values if k != "id"},
-        )
-        await self._session.execute(stmt)
-        query = select(Respondent).where(Respondent.id == profile.user_id)
-        if self._dialect == "postgresql":
-            query = query.with_for_update()
-        respondent = await self._session.scalar(query.execution_options(populate_existing=True))
         assert respondent is not None  # just upserted
         return respondent
 
     async def get(self, user_id: int) -> Respondent | None:
         """The respondent with this Telegram id."""
         return await self._session.get(Respondent, user_id)
+
+    async def resolve(self, who: str) -> int | None:
+        """A user id typed by staff: digits, or the @username of someone who talked to the bot."""
+        who = who.strip()
+        if who.lstrip("-").isdigit():
+            return int(who)
+        if who.startswith("@") and len(who) > 1:
+            respondent = await self.by_username(who[1:])
+            return respondent.id if respondent else None
+        return None
 
     async def by_username(self, username: str) -> Respondent | None:
         """The respondent with this @username (case-insensitive)."""

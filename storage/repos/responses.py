@@ -9,6 +9,7 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import OPEN_STEPS, Response, Step, utcnow
+from storage.repos.privacy import AnonymityRepo
 from storage.repos.stats import StatsRepo, segments_of
 
 
@@ -25,24 +26,44 @@ class Context:
 
 
 class ResponseRepo:
-    """Creates responses and moves them through their steps atomically."""
+    """Creates responses and moves them through their steps atomically.
 
-    def __init__(self, session: AsyncSession, stats: StatsRepo) -> None:
+    Anonymous (eNPS) responses are handled here too, so no caller can store an employee's
+    identity by mistake: `start` strips it and points an anonymous thread at the row, and
+    `open_for` / `belongs_to` follow that thread (see storage/repos/privacy.py).
+    """
+
+    def __init__(self, session: AsyncSession, stats: StatsRepo, anonymity: AnonymityRepo) -> None:
         self._session = session
         self._stats = stats
+        self._anonymity = anonymity
 
     async def get(self, response_id: int) -> Response | None:
         """The response with this id."""
         return await self._session.get(Response, response_id)
 
     async def open_for(self, respondent_id: int) -> Response | None:
-        """The respondent's unfinished response, newest first."""
-        return await self._session.scalar(
+        """The respondent's unfinished response, newest first (anonymous ones included)."""
+        response = await self._session.scalar(
             select(Response)
             .where(Response.respondent_id == respondent_id, Response.step.in_(OPEN_STEPS))
             .order_by(Response.id.desc())
             .limit(1)
         )
+        if response is not None:
+            return response
+        # `start` closes the other kind, so at most one of the two is open.
+        thread = await self._anonymity.thread_of(respondent_id)
+        if thread is None:
+            return None
+        response = await self._session.get(Response, thread.response_id)
+        return response if response is not None and response.step in OPEN_STEPS else None
+
+    async def belongs_to(self, response: Response, user_id: int) -> bool:
+        """True when the response is the user's (for anonymous ones: their open thread)."""
+        if response.respondent_id is not None:
+            return response.respondent_id == user_id
+        return await self._anonymity.owns(user_id, response.id)
 
     async def start(
         self,
@@ -54,32 +75,44 @@ class ResponseRepo:
         context: Context,
         asked_at: datetime | None = None,
     ) -> Response:
-        """Opens a response at the score step, closing any older unfinished one."""
+        """Opens a response at the score step, closing any older unfinished one.
+
+        For an anonymous (eNPS) survey the row gets no respondent, chat, agent or payload
+        (the agent tag of a per-employee link would name the employee); the user finds it
+        again through an anonymous thread keyed by a salted hash.
+        """
+        anonymous = await self._anonymity.is_anonymous(survey_id)
         await self._session.execute(
             update(Response)
             .where(Response.respondent_id == respondent_id, Response.step.in_(OPEN_STEPS))
             .values(step=Step.CLOSED)
         )
+        await self._anonymity.close_for_user(respondent_id)
+        # Unlinks conversations nobody finished, whoever they were (no scheduler needed).
+        await self._anonymity.expire_abandoned()
+        agent = None if anonymous else context.agent
         response = Response(
             survey_id=survey_id,
-            respondent_id=respondent_id,
-            chat_id=chat_id,
+            respondent_id=None if anonymous else respondent_id,
+            chat_id=None if anonymous else chat_id,
             step=Step.SCORE,
             language=language,
             source=context.source,
-            agent=context.agent,
+            agent=agent,
             campaign=context.campaign,
-            start_payload=context.start_payload,
+            start_payload=None if anonymous else context.start_payload,
             payload_unknown=context.payload_unknown,
             channel=context.channel,
             asked_at=asked_at or utcnow(),
         )
         self._session.add(response)
         await self._session.flush()
+        if anonymous:
+            await self._anonymity.open_thread(respondent_id, response.id, survey_id)
         await self._stats.count_invited(
             survey_id,
             asked_at or response.asked_at,
-            segments_of(context.agent, context.source, language),
+            segments_of(agent, context.source, language),
         )
         return response
 
@@ -96,8 +129,15 @@ class ResponseRepo:
     async def record_score(
         self, response_id: int, score: int, *, at: datetime | None = None
     ) -> bool:
-        """Stores and counts the score (valid on its own); False if already scored."""
+        """Stores and counts the score (valid on its own); False if already scored.
+
+        An anonymous survey takes one score per person: the thread's salted hash is
+        checked, and marked once the score is stored.
+        """
         now = at or utcnow()
+        thread = await self._anonymity.thread_for_response(response_id)
+        if thread is not None and not await self._anonymity.may_score(thread):
+            return False
         result = await self._session.execute(
             update(Response)
             .where(Response.id == response_id, Response.step == Step.SCORE)
@@ -109,6 +149,8 @@ class ResponseRepo:
         if row is None:
             return False
         survey_id, agent, source, language = row
+        if thread is not None:
+            await self._anonymity.mark_answered(thread)
         await self._stats.count_score(survey_id, now, segments_of(agent, source, language), score)
         return True
 
@@ -121,7 +163,7 @@ class ResponseRepo:
     async def record_improve(self, response_id: int, text: str | None) -> bool:
         """Stores what to improve (None when skipped) and completes the response."""
         now = utcnow()
-        return await self._advance(
+        done = await self._advance(
             response_id,
             Step.IMPROVE,
             improve=text,
@@ -129,6 +171,10 @@ class ResponseRepo:
             completed_at=now,
             step=Step.DONE,
         )
+        if done:
+            # A finished anonymous answer is unlinked at once (no-op for other answers).
+            await self._anonymity.release(response_id)
+        return done
 
     async def set_prompt_message(self, response_id: int, message_id: int) -> None:
         """Remembers which message carries the score keyboard, to edit it later."""

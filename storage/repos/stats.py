@@ -46,19 +46,20 @@ class StatsRepo:
     ) -> None:
         insert = postgresql.insert if self._dialect == "postgresql" else sqlite.insert
         table = ScoreCount.__table__
-        for dimension, value in segments:
-            stmt = insert(table).values(
-                survey_id=survey_id,
-                day=day,
-                dimension=dimension,
-                value=value[:64],
-                **{name: 0 for name in ("invited", *SCORE_COLUMNS)} | {column: 1},
-            )
-            stmt = stmt.on_conflict_do_update(
-                index_elements=["survey_id", "day", "dimension", "value"],
-                set_={column: table.c[column] + 1},
-            )
-            await self._session.execute(stmt)
+        zeros = dict.fromkeys(("invited", *SCORE_COLUMNS), 0) | {column: 1}
+        rows = [
+            {"survey_id": survey_id, "day": day, "dimension": d, "value": v[:64], **zeros}
+            for d, v in segments
+        ]
+        if not rows:
+            return
+        # One multi-row upsert, not one per segment: it runs with every answer.
+        stmt = insert(table).values(rows)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=["survey_id", "day", "dimension", "value"],
+            set_={column: table.c[column] + 1},
+        )
+        await self._session.execute(stmt)
 
     async def count_invited(
         self, survey_id: int, moment: datetime, segments: Iterable[tuple[str, str]]
@@ -110,6 +111,13 @@ class StatsRepo:
     async def first_day(self, survey_ids: Sequence[int]) -> date | None:
         """The earliest day with any data (for the `all` period)."""
         table = ScoreCount.__table__
-        return await self._session.scalar(
-            select(func.min(table.c.day)).where(table.c.survey_id.in_(survey_ids))
-        )
+        # One indexed min() per survey (the primary key starts with survey_id, day); a
+        # single min() over an IN list made PostgreSQL scan the whole table.
+        days = [
+            await self._session.scalar(
+                select(func.min(table.c.day)).where(table.c.survey_id == survey_id)
+            )
+            for survey_id in survey_ids
+        ]
+        found = [day for day in days if day is not None]
+        return min(found) if found else None

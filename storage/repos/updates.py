@@ -2,13 +2,26 @@
 
 from __future__ import annotations
 
+import functools
 from datetime import timedelta
+from typing import Any
 
-from sqlalchemy import delete
+from sqlalchemy import bindparam, delete
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import ProcessedUpdate, utcnow
+
+
+@functools.cache
+def _claim_statement(dialect: str) -> Any:
+    """The claim, built once per dialect: it runs with every update."""
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    return (
+        insert(ProcessedUpdate.__table__)
+        .values(update_id=bindparam("update_id"), processed_at=bindparam("processed_at"))
+        .on_conflict_do_nothing(index_elements=["update_id"])
+    )
 
 
 class UpdateLog:
@@ -20,13 +33,9 @@ class UpdateLog:
 
     async def claim(self, update_id: int) -> bool:
         """Records the update; False when it was handled before."""
-        insert = postgresql.insert if self._dialect == "postgresql" else sqlite.insert
-        stmt = (
-            insert(ProcessedUpdate)
-            .values(update_id=update_id, processed_at=utcnow())
-            .on_conflict_do_nothing(index_elements=["update_id"])
+        result = await self._session.execute(
+            _claim_statement(self._dialect), {"update_id": update_id, "processed_at": utcnow()}
         )
-        result = await self._session.execute(stmt)
         return bool(result.rowcount)  # type: ignore[attr-defined]
 
     async def forget_older_than(self, days: int) -> int:

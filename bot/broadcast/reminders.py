@@ -1,0 +1,112 @@
+"""One reminder, REMINDER_AFTER_HOURS after a question nobody answered.
+
+Due: a response still waiting for its score, asked between 2H and H hours ago (older
+ones are left alone, so turning reminders on does not nag about last year's questions),
+to someone still subscribed and reachable. Answering, /stop, blocking the bot or a newer
+survey (which closes the old question) all prevent it. The reminder repeats the question
+with the same buttons, so the answer lands on the same response.
+
+Sent once: the claim inserts the `survey_reminders` row (its primary key is the response)
+before the call, so neither a second replica nor a restart reminds twice; a hard kill
+during the call leaves the row "sending", which a live worker later marks uncertain —
+never retried, at most one reminder. The rate limiter is the broadcasts' one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import timedelta
+from typing import TYPE_CHECKING
+
+from bot.broadcast.delivery import RetryPolicy, deliver
+from bot.broadcast.worker import SendingProcess, StoppableJob
+from handlers.port import ChatPort, SendText
+from handlers.survey import score_keyboard
+from storage.repos.broadcasts import DueReminder, Outcome
+
+if TYPE_CHECKING:
+    from bot.app import Application
+
+log = logging.getLogger(__name__)
+
+# How often the job looks for due reminders (one indexed query); tests shorten it.
+POLL_SECONDS = 30.0
+BATCH = 50
+
+
+class ReminderWorker(StoppableJob):
+    """Sends due reminders until cancelled."""
+
+    def __init__(self, app: Application, port: ChatPort, process: SendingProcess) -> None:
+        super().__init__()
+        self.app = app
+        self.port = port
+        self.process = process
+        self.after = timedelta(hours=app.settings.reminder_after_hours)
+        self.abort = asyncio.Event()
+
+    def stop(self) -> None:
+        """Stops between calls (a call in flight is answered and recorded first)."""
+        super().stop()
+        self.abort.set()
+        self.process.limiter.interrupt()
+
+    async def _main(self) -> None:
+        while not self.stopping.is_set():
+            try:
+                sent = await self.run_once()
+            except Exception:
+                log.exception("reminder pass failed; retrying")
+                sent = 0
+            if sent < BATCH:
+                await self.pause(POLL_SECONDS)
+
+    async def run_once(self) -> int:
+        """Claims and sends one batch of due reminders; returns how many were claimed."""
+        db = self.app.db
+        now = self.app.clock()
+        async with db.snapshot() as store:
+            due = await store.broadcasts.reminders_due(
+                asked_before=now - self.after, asked_after=now - 2 * self.after
+            )
+        if not due:
+            return 0
+        if await self.process.beat(db, force=True):
+            async with db.transaction() as store:
+                await store.broadcasts.recover_stale_reminders(self.process.live)
+        async with db.transaction() as store:
+            claimed = await store.broadcasts.claim_reminders(
+                asked_before=now - self.after,
+                asked_after=now - 2 * self.after,
+                worker=self.process.name,
+                now=now,
+                limit=BATCH,
+                resolve=self.app.catalogs.resolve,
+            )
+        outcomes = await asyncio.gather(*(self._send(item) for item in claimed))
+        async with db.transaction() as store:
+            await store.broadcasts.record_reminders(list(outcomes))
+        return len(claimed)
+
+    async def _send(self, item: DueReminder) -> Outcome:
+        async with self.app.db.snapshot() as store:
+            survey = await store.surveys.get(item.survey_id)
+        assert survey is not None  # foreign key
+        texts = self.app.catalogs.texts(item.language, survey.texts)
+        brand = survey.subject or self.app.pipeline.config.brand
+        html = (
+            f"{texts('rem_intro')}\n\n{texts('question', brand=brand)}\n"
+            f"<i>{texts('scale_hint')}</i>"
+        )
+        action = SendText(item.chat_id, html, score_keyboard(item.response_id))
+        delivery = await deliver(
+            self.port,
+            self.process.limiter,
+            action,
+            item.chat_id,
+            policy=RetryPolicy(),
+            abort=self.abort,
+        )
+        # PENDING (stopped before the call) drops the claim: the reminder is due again.
+        return Outcome(item.response_id, delivery.status, self.app.clock(), delivery.message_id)

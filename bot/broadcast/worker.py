@@ -1,0 +1,540 @@
+"""The broadcast worker: a background job that sends confirmed broadcasts.
+
+Work is persisted. Confirm stores one `broadcast_recipients` row per person (pending),
+and workers take them through these steps:
+
+1. **claim** (one transaction per small batch): rows become `queued` for this worker, each
+   with its survey response (its id goes into the score buttons) kept at step "closed" so
+   nothing in the conversation sees it yet. People who stopped, blocked the bot or were
+   surveyed meanwhile become `skipped`. On PostgreSQL the rows are picked with `SELECT …
+   FOR UPDATE SKIP LOCKED` (and the people's rows locked), so replicas share a broadcast
+   without ever claiming the same row; SQLite has a single writer (BEGIN IMMEDIATE), so
+   there one process claims at a time and more replicas only wait.
+2. **mark**: holding its rate-limiter token, a message's row is committed as `sending`
+   (with the attempt time) immediately before the call — several senders share one
+   commit. Only the worker that queued a row can mark it.
+3. **send**: one Telegram call with Telegram's rules (bot/broadcast/delivery.py).
+4. **record** (one transaction per few dozen answers): `sent` rows open their response at
+   the score step — the answer then flows through the normal conversation — and count as
+   invitations; `unreachable` marks the respondent; the other outcomes drop the response.
+
+**Never twice, nobody skipped.** A row is `sending` before any byte of its message can
+reach Telegram, and a `sending` row is never handed out again. A stopping worker — SIGTERM,
+or its task cancelled as `RunningBot.crash()` does — takes no new rows, waits for the calls
+in flight (their answer decides), gives back what it had queued (`pending` again, the
+responses deleted) and records everything before it exits: nobody twice, nobody lost. A
+hard kill (kill -9, power loss) leaves rows `queued` or `sending` under a worker whose
+heartbeat stops; after LIVE_WINDOW a live worker (or the restarted one) takes them over:
+`queued` rows were never sent, so they go back to `pending` and are sent; `sending` rows
+may or may not have been delivered and become `uncertain` — **at most once**: Telegram
+offers no way to ask whether a message arrived, and a second survey is the "surveying too
+often" mistake, so they are not re-sent. Their responses are opened (the question may be
+on screen, so an answer works) and the reminder repeats the question to whoever does not
+answer. Only the calls in flight at the kill can be in doubt — a handful at 30 messages/s.
+
+**Rate.** BROADCAST_RATE is the limit for all replicas together: each live worker (a
+heartbeat row every HEARTBEAT_EVERY seconds while it has work) takes an equal share of it
+in the process-wide limiter (bot/broadcast/limiter.py), which reminders use too.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import math
+import os
+import socket
+import time
+import uuid
+from collections import deque
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import TYPE_CHECKING
+
+from bot.broadcast.delivery import RetryPolicy, deliver
+from bot.broadcast.limiter import RateLimiter
+from bot.settings import Settings
+from handlers.broadcast import progress_html, question_html, stop_keyboard, summary_html
+from handlers.port import ChatPort, EditText, SendText
+from handlers.survey import score_keyboard
+from storage.broadcast_models import Broadcast, BroadcastStatus, RecipientStatus
+from storage.db import Database
+from storage.models import Survey, utcnow
+from storage.repos.audience import Fatigue
+from storage.repos.broadcasts import Claimed, Outcome, Tally
+
+if TYPE_CHECKING:
+    from bot.app import Application
+
+log = logging.getLogger(__name__)
+
+HEARTBEAT_EVERY = 2.0  # seconds between heartbeats while there is work
+LIVE_WINDOW = 6.0  # a worker not seen for this long is dead; its "sending" rows are in doubt
+IDLE_POLL = 0.5  # how often an idle worker looks for new broadcasts
+STATUS_POLL = 0.5  # how often a sending worker checks for Cancel
+FLUSH_EVERY = 0.05  # answers are recorded at least this often
+SHUTDOWN_GRACE = 15.0  # a stop waits this long for calls in flight and the last record
+DB_RETRY = 1.0  # pause before retrying a failed database write
+
+
+def worker_name() -> str:
+    """A name unique to this process run: host, pid and a random part (≤ 40 chars)."""
+    return f"{socket.gethostname()[:16]}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+class SendingProcess:
+    """What the sending jobs of one process share: its name, the limiter, the heartbeat."""
+
+    def __init__(self, settings: Settings, *, name: str | None = None) -> None:
+        self.settings = settings
+        self.name = name or worker_name()
+        self.limiter = RateLimiter(settings.broadcast_rate, settings.broadcast_per_chat_interval)
+        self.live: list[str] = [self.name]
+        self._beat_at = -math.inf
+
+    async def beat(self, db: Database, *, force: bool = False) -> bool:
+        """Refreshes the heartbeat and the rate share when due; True when it did."""
+        if not force and time.monotonic() - self._beat_at < HEARTBEAT_EVERY:
+            return False
+        self._beat_at = time.monotonic()
+        now = utcnow()
+        async with db.transaction() as store:
+            await store.broadcasts.heartbeat(self.name, now)
+            live = await store.broadcasts.live_workers(now - timedelta(seconds=LIVE_WINDOW))
+        self.live = sorted(set(live) | {self.name})
+        share = self.settings.broadcast_rate / len(self.live)
+        if abs(share - self.limiter.configured_rate) > 1e-9:
+            log.info("%d sending workers: %.2f messages/s each", len(self.live), share)
+            self.limiter.configured_rate = share
+            self.limiter.set_rate(share)
+        return True
+
+    async def leave(self, db: Database) -> None:
+        """Removes the heartbeat after a clean stop (nothing of ours is "sending" any more)."""
+        with contextlib.suppress(Exception):
+            async with db.transaction() as store:
+                await store.broadcasts.forget_worker(self.name)
+
+
+class StoppableJob:
+    """Runs `_main` so that cancelling the job stops it cleanly instead of mid-write.
+
+    The job's task is what `Application.close()` cancels (and what `RunningBot.crash()`
+    cancels through it). The real work runs in an inner task that is never cancelled
+    directly: cancellation sets `stopping`, and `_main` winds down — no new sends, calls
+    in flight answered, everything recorded — within SHUTDOWN_GRACE.
+    """
+
+    def __init__(self) -> None:
+        self.stopping = asyncio.Event()
+
+    async def run(self) -> None:
+        """Runs until cancelled."""
+        inner = asyncio.create_task(self._main())
+        try:
+            await asyncio.shield(inner)
+        except asyncio.CancelledError:
+            self.stop()
+            try:
+                await asyncio.wait_for(inner, SHUTDOWN_GRACE)
+            except Exception:
+                log.exception("%s did not stop cleanly", type(self).__name__)
+            raise
+
+    def stop(self) -> None:
+        """Asks `_main` to wind down."""
+        self.stopping.set()
+
+    async def _main(self) -> None:
+        raise NotImplementedError
+
+    async def pause(self, seconds: float) -> None:
+        """Sleeps, waking early when the job is stopping."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.stopping.wait(), seconds)
+
+
+class _NoLock(contextlib.AbstractAsyncContextManager[object]):
+    """An async context manager that locks nothing."""
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        return None
+
+
+@dataclass
+class _Run:
+    """One worker's in-memory state while it works on one broadcast."""
+
+    broadcast: Broadcast
+    survey: Survey
+    queue: deque[Claimed] = field(default_factory=deque)
+    tasks: dict[asyncio.Task[Outcome], Claimed] = field(default_factory=dict)
+    results: list[Outcome] = field(default_factory=list)
+    abort: asyncio.Event = field(default_factory=asyncio.Event)
+    claimer: asyncio.Task[None] | None = None
+    flusher: asyncio.Task[None] | None = None
+    cancelled: bool = False
+    exhausted: bool = False
+    progressed: bool = False
+    flushed_at: float = 0.0
+    progress_due: float = 0.0
+
+    def halted(self, stopping: asyncio.Event) -> bool:
+        """No new sends: cancelled by an admin, or the worker is stopping."""
+        return self.cancelled or stopping.is_set()
+
+
+class BroadcastWorker(StoppableJob):
+    """Sends running broadcasts, edits their progress message, reports when done."""
+
+    def __init__(self, app: Application, port: ChatPort, process: SendingProcess) -> None:
+        super().__init__()
+        self.app = app
+        self.port = port
+        self.process = process
+        self.limiter = process.limiter
+        settings = app.settings
+        self.fatigue = Fatigue(settings.survey_cooldown_days, settings.any_survey_cooldown_days)
+        rate = settings.broadcast_rate
+        # Enough calls in flight to keep the rate with ~250 ms answers, and small claims:
+        # whatever is claimed but unanswered is what a hard kill could leave in doubt.
+        self.concurrency = max(2, min(64, math.ceil(rate / 4)))
+        self.batch = self.concurrency
+        self.policy = RetryPolicy()
+        self._progress_task: asyncio.Task[None] | None = None
+        # On SQLite this worker's writes go one at a time: a second BEGIN IMMEDIATE would only
+        # sleep in SQLite's busy handler. PostgreSQL takes them side by side, so marking rows
+        # "sending" (which holds up the calls) never waits behind a recording.
+        self._writes: contextlib.AbstractAsyncContextManager[object] = (
+            asyncio.Lock() if app.db.dialect == "sqlite" else _NoLock()
+        )
+        self._to_mark: list[tuple[int, asyncio.Future[bool]]] = []
+        self._shown: dict[int, str] = {}  # the progress text last shown, per broadcast
+        self._marker: asyncio.Task[None] | None = None
+
+    async def _main(self) -> None:
+        db = self.app.db
+        while not self.stopping.is_set():
+            try:
+                worked = await self._pass(db)
+            except Exception:
+                log.exception("broadcast worker pass failed; retrying")
+                worked = False
+            if not worked:
+                await self.pause(IDLE_POLL)
+        await self._wait_progress()
+        await self.process.leave(db)
+
+    async def _pass(self, db: Database) -> bool:
+        """Works on every unfinished broadcast once; False when there was nothing to do."""
+        async with db.snapshot() as store:
+            broadcasts = await store.broadcasts.unfinished()
+        if not broadcasts:
+            return False
+        await self._beat()
+        worked = False
+        for broadcast in broadcasts:
+            if self.stopping.is_set():
+                break
+            async with db.snapshot() as store:
+                survey = await store.surveys.get(broadcast.survey_id)
+            assert survey is not None  # foreign key
+            worked = await self._work_on(_Run(broadcast, survey)) or worked
+        return worked
+
+    async def _beat(self) -> None:
+        """Heartbeat, rate share and recovery of rows a dead worker left "sending"."""
+        async with self._writes:
+            if not await self.process.beat(self.app.db):
+                return
+            async with self.app.db.transaction() as store:
+                recovered = await store.broadcasts.recover_stale(self.process.live, utcnow())
+        if recovered:
+            log.warning("%d recipients of a stopped worker marked uncertain", recovered)
+
+    async def _work_on(self, run: _Run) -> bool:
+        """Sends one broadcast until nothing is left to claim; True if anything happened.
+
+        This loop only starts sends and collects answers; claiming (with the checks for
+        Cancel and the heartbeat) and recording run beside it, so the calls never wait for
+        the database.
+        """
+        run.cancelled = run.broadcast.status == BroadcastStatus.CANCELLED
+        run.flushed_at = time.monotonic()
+        # The confirm handler showed "0 of N"; the first edit comes one interval later.
+        run.progress_due = run.flushed_at + self.app.settings.broadcast_progress_seconds
+        run.claimer = asyncio.create_task(self._claimer(run))
+        # The heartbeat goes on as long as this worker holds rows, claims or not: a worker
+        # that looks dead has its "sending" rows taken for uncertain.
+        beating = asyncio.Event()
+        heart = asyncio.create_task(self._heartbeat(beating))
+        try:
+            while True:
+                halted = run.halted(self.stopping)
+                if halted and not run.abort.is_set():
+                    run.abort.set()
+                    self.limiter.interrupt()
+                while run.queue and (halted or len(run.tasks) < self.concurrency):
+                    item = run.queue.popleft()
+                    if halted:
+                        run.results.append(self._not_sent(run, item))
+                    else:
+                        run.tasks[asyncio.create_task(self._send(run, item))] = item
+                for task in [t for t in run.tasks if t.done()]:
+                    run.results.append(self._outcome(run, task))
+                claiming = run.claimer is not None and not run.claimer.done()
+                idle = not run.tasks and not run.queue and not claiming
+                self._maybe_flush(run, force=idle)
+                flushing = run.flusher is not None and not run.flusher.done()
+                if idle and not run.results and not flushing:
+                    break
+                if not halted:
+                    self._maybe_progress(run)
+                waiting: set[asyncio.Future[object]] = set(run.tasks)  # type: ignore[arg-type]
+                for helper in (run.claimer, run.flusher):
+                    if helper is not None and not helper.done():
+                        waiting.add(helper)  # type: ignore[arg-type]
+                if waiting:
+                    await asyncio.wait(
+                        waiting, timeout=FLUSH_EVERY, return_when=asyncio.FIRST_COMPLETED
+                    )
+        finally:
+            # Only reached early by a bug: never leave helpers running unsupervised.
+            for helper in (run.claimer, run.flusher):
+                if helper is not None and not helper.done():
+                    await asyncio.wait({helper})
+            beating.set()
+            await asyncio.wait({heart})
+        if not self.stopping.is_set():
+            await self._finish(run)
+        return run.progressed
+
+    async def _heartbeat(self, done: asyncio.Event) -> None:
+        """Beats every HEARTBEAT_EVERY seconds until `done` is set."""
+        while not done.is_set():
+            try:
+                await self._beat()
+            except Exception:
+                log.exception("broadcast worker heartbeat failed")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(done.wait(), HEARTBEAT_EVERY / 2)
+
+    async def _claimer(self, run: _Run) -> None:
+        """Keeps a batch claimed ahead of the senders; watches for Cancel."""
+        status_at = 0.0
+        while not run.halted(self.stopping) and not run.exhausted:
+            try:
+                if time.monotonic() - status_at >= STATUS_POLL:
+                    status_at = time.monotonic()
+                    await self._check_status(run)
+                    if run.halted(self.stopping):
+                        break
+                if len(run.queue) < self.batch:
+                    await self._claim(run)
+                else:
+                    await self.pause(FLUSH_EVERY)
+            except Exception:
+                log.exception("claiming recipients of broadcast %s failed", run.broadcast.id)
+                await self.pause(DB_RETRY)
+
+    async def _check_status(self, run: _Run) -> None:
+        async with self.app.db.snapshot() as store:
+            status = await store.broadcasts.status_of(run.broadcast.id)
+        if status != BroadcastStatus.RUNNING:
+            run.cancelled = True
+
+    async def _claim(self, run: _Run) -> None:
+        catalogs = self.app.catalogs
+        async with self._writes, self.app.db.transaction() as store:
+            claimed, skipped = await store.broadcasts.claim(
+                run.broadcast,
+                worker=self.process.name,
+                limit=self.batch,
+                now=self.app.clock(),
+                fatigue=self.fatigue,
+                resolve=catalogs.resolve,
+            )
+        if not claimed and not skipped:
+            run.exhausted = True
+        if claimed or skipped:
+            run.progressed = True
+        run.queue.extend(claimed)
+
+    async def _send(self, run: _Run, item: Claimed) -> Outcome:
+        """One person's question, through the limiter and Telegram's rules."""
+        survey = run.survey
+        texts = self.app.catalogs.texts(item.language, survey.texts)
+        brand = survey.subject or self.app.pipeline.config.brand
+        action = SendText(
+            item.chat_id,
+            question_html(texts, brand, item.first_name),
+            score_keyboard(item.response_id),
+        )
+        delivery = await deliver(
+            self.port,
+            self.limiter,
+            action,
+            item.chat_id,
+            policy=self.policy,
+            abort=run.abort,
+            before_first_call=lambda: self._mark_sending(item.recipient_id),
+        )
+        if delivery.status == RecipientStatus.PENDING:
+            return self._not_sent(run, item)
+        return Outcome(
+            item.recipient_id,
+            delivery.status,
+            self.app.clock(),
+            message_id=delivery.message_id,
+            detail=delivery.detail,
+        )
+
+    async def _mark_sending(self, recipient_id: int) -> bool:
+        """Waits until the row is committed as "sending" (group commit with other senders)."""
+        future: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        self._to_mark.append((recipient_id, future))
+        if self._marker is None or self._marker.done():
+            self._marker = asyncio.create_task(self._mark_all())
+        return await future
+
+    async def _mark_all(self) -> None:
+        """Commits "sending" for every sender waiting, in as few transactions as it takes."""
+        while self._to_mark:
+            batch, self._to_mark = self._to_mark, []
+            marked: set[int] = set()
+            try:
+                async with self._writes, self.app.db.transaction() as store:
+                    marked = await store.broadcasts.mark_sending(
+                        [rid for rid, _ in batch], self.process.name, utcnow()
+                    )
+            except Exception:
+                # Not marked means not sent: the rows stay queued and are given back.
+                log.exception("marking %d recipients as sending failed", len(batch))
+            for rid, future in batch:
+                if not future.done():
+                    future.set_result(rid in marked)
+
+    def _not_sent(self, run: _Run, item: Claimed) -> Outcome:
+        """A claimed row that was never handed to Telegram: cancelled, or given back."""
+        status = RecipientStatus.CANCELLED if run.cancelled else RecipientStatus.PENDING
+        return Outcome(item.recipient_id, status, self.app.clock())
+
+    def _outcome(self, run: _Run, task: asyncio.Task[Outcome]) -> Outcome:
+        item = run.tasks.pop(task)
+        if task.cancelled():
+            return self._not_sent(run, item)
+        error = task.exception()
+        if error is None:
+            return task.result()
+        # Not a Telegram answer (a bug, a closed session): it may or may not have gone out,
+        # so it is recorded as failed, never re-sent.
+        log.error("sending to %s failed: %r", item.chat_id, error)
+        return Outcome(
+            item.recipient_id, RecipientStatus.FAILED, self.app.clock(), detail=repr(error)
+        )
+
+    def _maybe_flush(self, run: _Run, *, force: bool) -> None:
+        """Starts recording the collected answers (one recording at a time)."""
+        if not run.results or (run.flusher is not None and not run.flusher.done()):
+            return
+        if (
+            force
+            or len(run.results) >= self.batch
+            or time.monotonic() - run.flushed_at >= FLUSH_EVERY
+        ):
+            results, run.results = run.results, []
+            run.flusher = asyncio.create_task(self._flush(run, results))
+
+    async def _flush(self, run: _Run, results: list[Outcome]) -> None:
+        """Records answers; retried until the database takes them (they are facts)."""
+        while True:
+            try:
+                async with self._writes, self.app.db.transaction() as store:
+                    await store.broadcasts.record(results, self.process.name)
+                break
+            except Exception:
+                log.exception("recording %d broadcast results failed; retrying", len(results))
+                await asyncio.sleep(DB_RETRY)
+        run.flushed_at = time.monotonic()
+        run.progressed = True
+
+    # --- the admin's view ---------------------------------------------------------------
+
+    def _maybe_progress(self, run: _Run) -> None:
+        """Edits the progress message every BROADCAST_PROGRESS_SECONDS (one replica does)."""
+        if self._progress_task is not None and not self._progress_task.done():
+            return
+        if time.monotonic() < run.progress_due:
+            return
+        run.progress_due = time.monotonic() + self.app.settings.broadcast_progress_seconds
+        self._progress_task = asyncio.create_task(self._progress(run))
+
+    async def _progress(self, run: _Run) -> None:
+        interval = self.app.settings.broadcast_progress_seconds
+        now = utcnow()
+        try:
+            async with self._writes, self.app.db.transaction() as store:
+                # 10% slack: a replica whose clock ticks slightly early still edits.
+                if not await store.broadcasts.claim_progress(
+                    run.broadcast.id, now, now - timedelta(seconds=interval * 0.9)
+                ):
+                    return
+            async with self.app.db.snapshot() as store:
+                tally = await store.broadcasts.tally(run.broadcast.id)
+                broadcast = await store.broadcasts.get(run.broadcast.id)
+            if broadcast is None or broadcast.status != BroadcastStatus.RUNNING:
+                return
+            await self._show(broadcast, run.survey, tally, finished=False)
+        except Exception:
+            log.exception("progress update of broadcast %s failed", run.broadcast.id)
+
+    async def _wait_progress(self) -> None:
+        if self._progress_task is not None:
+            with contextlib.suppress(Exception):
+                await self._progress_task
+
+    async def _show(
+        self, broadcast: Broadcast, survey: Survey, tally: Tally, *, finished: bool
+    ) -> None:
+        """Edits the progress message (no Cancel button once finished)."""
+        if broadcast.progress_message_id is None:
+            return
+        texts = self.app.catalogs.texts(broadcast.language)
+        started = broadcast.started_at or broadcast.created_at
+        end = broadcast.finished_at if finished and broadcast.finished_at else utcnow()
+        html = progress_html(
+            texts,
+            survey,
+            broadcast,
+            tally,
+            elapsed=(end - started).total_seconds(),
+            rate=self.app.settings.broadcast_rate,
+            finished=finished,
+        )
+        if not finished and self._shown.get(broadcast.id) == html:
+            return  # unchanged (e.g. during a 429 pause): an edit would only be refused
+        self._shown[broadcast.id] = html
+        keyboard = None if finished else stop_keyboard(texts, broadcast.id)
+        action = EditText(broadcast.admin_chat_id, broadcast.progress_message_id, html, keyboard)
+        await deliver(self.port, self.limiter, action, broadcast.admin_chat_id, policy=self.policy)
+
+    async def _finish(self, run: _Run) -> None:
+        """When nobody is left: final figures in the progress message, and a summary."""
+        await self._wait_progress()
+        async with self._writes, self.app.db.transaction() as store:
+            if not await store.broadcasts.finish(run.broadcast.id, utcnow()):
+                return
+            broadcast = await store.broadcasts.get(run.broadcast.id)
+            tally = await store.broadcasts.tally(run.broadcast.id)
+        assert broadcast is not None
+        log.info("broadcast %s finished: %s", broadcast.id, tally.counts)
+        await self._show(broadcast, run.survey, tally, finished=True)
+        texts = self.app.catalogs.texts(broadcast.language)
+        summary = SendText(
+            broadcast.admin_chat_id, summary_html(texts, run.survey, broadcast, tally)
+        )
+        await deliver(
+            self.port, self.limiter, summary, broadcast.admin_chat_id, policy=self.policy
+        )
+        run.progressed = True

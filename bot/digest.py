@@ -1,0 +1,292 @@
+"""The daily digest: yesterday's NPS, the last 30 days and new detractor comments.
+
+Sent every day at DIGEST_TIME (local, TIMEZONE) to the owners and to the team members who
+opted in with `/digest on`. Delivery rules:
+
+* **Never twice.** Each recipient's digest for a day is claimed by inserting its
+  `digest_deliveries` row, committed *before* the message is sent. The (day, user_id)
+  primary key lets exactly one replica (or one run of a restarted bot) win the claim.
+  Claim-then-send is deliberate: sending inside the claiming transaction would hold a
+  database lock across a network call (SQLite's single writer would stall every update for
+  the length of a 429 wait), and a crash in the short window between the commit and the
+  send costs one recipient one digest, while the other order would risk duplicates.
+* **Never skipped while the bot is up.** The job checks at start: when today's digest time
+  has passed and a recipient has no delivery for today, it is sent at once.
+* **One blocked recipient does not stop the others.** Each message goes through
+  `Pipeline.deliver` on its own: 403 marks that user unreachable and the loop goes on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta, tzinfo
+from typing import TYPE_CHECKING
+
+from bot.reports.nps_math import NpsSummary, format_margin, format_nps
+from bot.reports.nps_report import NpsReport, Texts, build_report, describe_period
+from bot.reports.periods import DEFAULT_DAYS, Period
+from bot.reports.scope import Scope
+from handlers.port import ChatPort, Outbox
+from storage.repos.digests import DetractorComment
+
+if TYPE_CHECKING:
+    from bot.app import Application
+
+log = logging.getLogger(__name__)
+
+# At most this long between checks, so a changed system clock or a DST switch is noticed
+# within a minute even though the job otherwise sleeps until the next due time.
+MAX_WAIT = 60.0
+# Never spin: a computed delay of zero (clock at the due instant) still yields this long.
+MIN_WAIT = 0.05
+# Telegram's limit for a message's text (UTF-16 code units after entity parsing).
+MESSAGE_LIMIT = 4096
+# More comments than this never fit in one message, so no more are read.
+COMMENTS_FETCHED = 60
+# One long comment must not crowd out the others.
+COMMENT_CHARS = 300
+ELLIPSIS = "…"
+
+
+@dataclass(frozen=True)
+class DigestData:
+    """What one day's digest shows, computed once and rendered per recipient language."""
+
+    day: date  # the local day the digest is sent on; it reports on the day before
+    scope: Scope
+    yesterday: NpsReport
+    month: NpsReport
+    comments: list[DetractorComment]
+    comments_total: int
+    tz: tzinfo
+
+
+def local_midnight(day: date, tz: tzinfo) -> datetime:
+    """The moment a local day starts (aware)."""
+    return datetime.combine(day, time(0), tzinfo=tz)
+
+
+def due_day(now: datetime, at: time, tz: tzinfo) -> date | None:
+    """Today's local date when today's digest time has passed, else None."""
+    local = now.astimezone(tz)
+    # Comparing wall-clock times makes a digest time inside a DST gap (02:30 on the night
+    # clocks jump from 02:00 to 03:00) due at 03:00 instead of never.
+    return local.date() if local.time() >= at else None
+
+
+def seconds_until_next_check(now: datetime, at: time, tz: tzinfo, done: date | None) -> float:
+    """How long to sleep: until the next digest time, but at most MAX_WAIT."""
+    local = now.astimezone(tz)
+    today = local.date()
+    day = today if local.time() < at and done != today else today + timedelta(days=1)
+    target = datetime.combine(day, at, tzinfo=tz)
+    return min(MAX_WAIT, max(MIN_WAIT, (target - now).total_seconds()))
+
+
+async def digest_job(app: Application, port: ChatPort) -> None:
+    """Runs until cancelled: sends each day's digest once its time has come."""
+    at = app.settings.digest_at
+    if at is None:
+        return
+    tz = app.settings.tz
+    done: date | None = None  # the last day every recipient was handled (in this process)
+    while True:
+        day = due_day(app.clock(), at, tz)
+        if day is not None and day != done and await send_digests(app, port, day):
+            done = day
+        await asyncio.sleep(seconds_until_next_check(app.clock(), at, tz, done))
+
+
+async def recipients(app: Application) -> list[tuple[int, str]]:
+    """(user id, language) of everyone who gets the digest: owners and opted-in staff."""
+    catalogs = app.catalogs
+    async with app.db.snapshot() as store:
+        users = sorted(set(app.settings.admin_ids) | set(await store.staff.digest_subscribers()))
+        found = []
+        for user_id in users:
+            respondent = await store.respondents.get(user_id)
+            if respondent is None:
+                found.append((user_id, catalogs.default))
+            elif not respondent.unreachable:
+                # Someone who blocked the bot is skipped until they unblock it (that update
+                # marks them reachable again): a 403 a day helps nobody.
+                language = catalogs.resolve(
+                    respondent.language_override, respondent.telegram_language
+                )
+                found.append((user_id, language))
+        return found
+
+
+async def gather(app: Application, day: date) -> DigestData:
+    """Reads the figures and comments of the digest sent on `day`, in one snapshot."""
+    tz = app.settings.tz
+    yesterday = day - timedelta(days=1)
+    async with app.db.snapshot() as store:
+        surveys = await store.surveys.all()
+        # The surveys /nps reports on by default: NPS ones (eNPS only when there is no other).
+        reportable = tuple(s for s in surveys if s.kind == "nps") or tuple(surveys)
+        one_day = Scope(reportable, Period(yesterday, yesterday), True, False)
+        month_period = Period(yesterday - timedelta(days=DEFAULT_DAYS - 1), yesterday)
+        month = Scope(reportable, month_period, True, True)
+        day_report = await build_report(store, one_day)
+        month_report = await build_report(store, month)
+        comments, total = await store.digests.detractor_comments(
+            month.survey_ids,
+            local_midnight(yesterday, tz),
+            local_midnight(day, tz),
+            limit=COMMENTS_FETCHED,
+        )
+    return DigestData(day, month, day_report, month_report, comments, total, tz)
+
+
+async def send_digests(app: Application, port: ChatPort, day: date) -> bool:
+    """Sends the day's digest to every recipient not served yet; True when all were tried."""
+    try:
+        people = await recipients(app)
+        async with app.db.snapshot() as store:
+            served = await store.digests.delivered(day)
+        people = [(user_id, language) for user_id, language in people if user_id not in served]
+        if not people:
+            return True
+        data = await gather(app, day)
+    except Exception:
+        log.exception("could not prepare the digest for %s; retrying shortly", day)
+        return False
+    complete = True
+    for user_id, language in people:
+        try:
+            # Rendered before the claim, so a rendering bug cannot use up a claim.
+            html = render_digest(data, app.catalogs.texts(language))
+            async with app.db.transaction() as store:
+                if not await store.digests.claim(day, user_id, app.clock()):
+                    continue  # another replica (or an earlier run) has it
+            outbox = Outbox()
+            outbox.send(user_id, html)
+            await app.pipeline.deliver(outbox, port)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            # One recipient's failure (a database hiccup, an unexpected API error) must not
+            # keep the digest from the others; unclaimed ones are retried at the next check.
+            log.exception("digest for %s to %s failed", day, user_id)
+            complete = False
+    log.info("digest for %s handled for %d recipient(s)", day, len(people))
+    return complete
+
+
+def _number(n: int) -> str:
+    return f"{n:,}".replace(",", "\u202f")  # a thin space groups thousands in every language
+
+
+def utf16_len(text: str) -> int:
+    """Length as Telegram counts it (UTF-16 code units)."""
+    return len(text.encode("utf-16-le")) // 2
+
+
+def _cut(text: str, limit: int = COMMENT_CHARS) -> str:
+    """The text shortened to `limit` characters, marked when cut."""
+    text = " ".join(text.split())  # newlines in a comment would break the layout
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + ELLIPSIS
+
+
+def _score_line(key: str, summary: NpsSummary, texts: Texts, **values: str) -> str:
+    line = texts(
+        key,
+        nps=format_nps(summary.nps),
+        margin=format_margin(summary.margin),
+        n=_number(summary.n),
+        **values,
+    )
+    return f"{line} · {texts('digest_too_few')}" if summary.too_small else line
+
+
+def render_figures(data: DigestData, texts: Texts) -> list[str]:
+    """The title, yesterday's score and the 30 days' score with its change."""
+    if len(data.scope.surveys) == 1:
+        surveys = data.scope.surveys[0].name
+    else:
+        surveys = texts.plain("all_surveys")
+    lines = [
+        texts("digest_title", day=describe_period(data.yesterday.scope.period, texts)),
+        texts("digest_scope", surveys=surveys),
+        "",
+    ]
+    day = data.yesterday.current.summary
+    if day.n:
+        lines.append(_score_line("digest_day_line", day, texts))
+        lines.append(
+            texts(
+                "digest_groups",
+                promoters=_number(day.promoters),
+                passives=_number(day.passives),
+                detractors=_number(day.detractors),
+            )
+        )
+    else:
+        lines.append(texts("digest_day_none"))
+    month = data.month.current.summary
+    range_text = describe_period(data.month.scope.period, texts)
+    if month.n:
+        lines.append(_score_line("digest_month_line", month, texts, range=range_text))
+    else:
+        lines.append(texts("digest_month_none", range=range_text))
+    before = data.month.before.summary
+    if not before.n:
+        lines.append(texts("digest_change_none"))
+    elif month.n:
+        delta = data.month.change.delta or 0.0
+        lines.append(
+            texts(
+                "digest_change_line",
+                before=format_nps(before.nps),
+                now=format_nps(month.nps),
+                arrow="▲" if delta > 0.5 else "▼" if delta < -0.5 else "=",
+                delta=format_margin(delta),
+                verdict=texts.plain(
+                    "significant" if data.month.change.significant else "not_significant"
+                ),
+            )
+        )
+    return lines
+
+
+def render_comment(
+    comment: DetractorComment, texts: Texts, tz: tzinfo, *, with_survey: bool = True
+) -> str:
+    """One detractor comment: score, where it came from, why and what to improve."""
+    context = [texts("digest_context_survey", survey=comment.survey)] if with_survey else []
+    if comment.agent:
+        context.append(texts("digest_context_agent", agent=comment.agent))
+    if comment.source:
+        context.append(texts("digest_context_source", source=comment.source))
+    context.append(comment.scored_at.astimezone(tz).strftime("%H:%M"))
+    # Each part is HTML already (escaped by texts), so they are joined, not re-templated.
+    lines = [f"🔴 <b>{comment.score}</b> · " + " · ".join(context)]
+    if comment.why:
+        lines.append(texts("digest_why", text=_cut(comment.why)))
+    if comment.improve:
+        lines.append(texts("digest_improve", text=_cut(comment.improve)))
+    return "\n".join(lines)
+
+
+def render_digest(data: DigestData, texts: Texts) -> str:
+    """The digest message (HTML), never longer than Telegram accepts."""
+    head = "\n".join(render_figures(data, texts))
+    if not data.comments_total:
+        return f"{head}\n\n{texts('digest_comments_none')}"
+    text = f"{head}\n\n{texts('digest_comments_title', count=_number(data.comments_total))}"
+    # Room for the "…and N more" line whatever N turns out to be.
+    several = len(data.scope.surveys) > 1
+    reserve = utf16_len("\n" + texts("digest_more", count=_number(data.comments_total)))
+    shown = 0
+    for comment in data.comments:
+        block = "\n\n" + render_comment(comment, texts, data.tz, with_survey=several)
+        if utf16_len(text) + utf16_len(block) + reserve > MESSAGE_LIMIT:
+            break
+        text += block
+        shown += 1
+    if shown < data.comments_total:
+        text += "\n" + texts("digest_more", count=_number(data.comments_total - shown))
+    return text

@@ -1,0 +1,357 @@
+"""`/broadcast <survey> [segment]`: preview, Confirm / Cancel, and the progress texts.
+
+Nothing is sent from here: Confirm turns the draft into a running broadcast (a row per
+recipient) and the sending worker (bot/broadcast/worker.py) does the rest, editing the
+same message with its progress.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import timedelta
+
+from handlers.audience import SegmentError, describe_segment, parse_segment
+from handlers.callbacks import Payload, pack, payload
+from handlers.context import Context, TextsLike
+from handlers.events import ButtonPress, Command, Message
+from handlers.port import Button, Keyboard
+from storage.broadcast_models import Broadcast, BroadcastStatus, RecipientStatus
+from storage.models import Survey
+from storage.repos.audience import EXCLUSIONS, AudiencePreview, Fatigue
+from storage.repos.broadcasts import Tally
+
+# A preview older than this must be made again: the audience may have changed a lot.
+DRAFT_LIFETIME = timedelta(hours=1)
+SEGMENT_EXAMPLES = "lang:ru · source:shop · agent:olga · promoters · passives · detractors · never"
+
+
+@payload("bcgo")
+@dataclass(frozen=True)
+class BroadcastConfirm(Payload):
+    """Confirm on a broadcast preview: start sending."""
+
+    broadcast_id: int
+
+
+@payload("bcstop")
+@dataclass(frozen=True)
+class BroadcastStop(Payload):
+    """Cancel on a preview (nothing is sent) or on the progress message (stop sending)."""
+
+    broadcast_id: int
+
+
+# --- texts shared with the sending worker ------------------------------------------------
+
+
+def number(texts: TextsLike, value: int) -> str:
+    """1234567 → "1,234,567" with the language's thousands separator."""
+    return f"{value:,}".replace(",", texts.plain("bc_thousands"))
+
+
+def duration(texts: TextsLike, seconds: float) -> str:
+    """A short human duration: "41 s", "5 min 34 s", "2 h 5 min"."""
+    total = max(1, math.ceil(seconds))
+    hours, rest = divmod(total, 3600)
+    minutes, secs = divmod(rest, 60)
+    if hours:
+        return texts.plain("bc_duration_h", hours=hours, minutes=minutes)
+    if minutes:
+        return texts.plain("bc_duration_min", minutes=minutes, seconds=secs)
+    return texts.plain("bc_duration_s", seconds=secs)
+
+
+def question_html(texts: TextsLike, brand: str, first_name: str | None) -> str:
+    """The broadcast message: a greeting and the 0–10 question, in one message."""
+    if first_name:
+        greeting = texts("greeting", name=first_name, brand=brand)
+    else:
+        greeting = texts("greeting_anonymous", brand=brand)
+    return f"{greeting}\n\n{texts('question', brand=brand)}\n<i>{texts('scale_hint')}</i>"
+
+
+def segment_label(texts: TextsLike, segment_text: str) -> str:
+    """The segment as shown to admins."""
+    return segment_text or texts.plain("bc_everyone")
+
+
+def progress_html(
+    texts: TextsLike,
+    survey: Survey,
+    broadcast: Broadcast,
+    tally: Tally,
+    *,
+    elapsed: float,
+    rate: float,
+    finished: bool,
+) -> str:
+    """The progress message: counts, what is left and the estimated time, or the result."""
+    title = texts("bc_title", survey=survey.name, segment=segment_label(texts, broadcast.segment))
+    counts = texts(
+        "bc_counts",
+        sent=number(texts, tally.delivered),
+        unreachable=number(texts, tally[RecipientStatus.UNREACHABLE]),
+        failed=number(texts, tally[RecipientStatus.FAILED]),
+        remaining=number(texts, tally.remaining),
+    )
+    lines = [title]
+    if finished:
+        key = "bc_cancelled_after" if broadcast.status == BroadcastStatus.CANCELLED else "bc_done"
+        lines.append(texts(key, elapsed=duration(texts, elapsed)))
+    else:
+        lines.append(
+            texts(
+                "bc_sending",
+                handled=number(texts, tally.handled),
+                total=number(texts, tally.total),
+            )
+        )
+    lines.append(counts)
+    skipped = tally[RecipientStatus.SKIPPED]
+    cancelled = tally[RecipientStatus.CANCELLED]
+    if skipped:
+        lines.append(texts("bc_skipped", count=number(texts, skipped)))
+    if cancelled:
+        lines.append(texts("bc_not_sent_cancelled", count=number(texts, cancelled)))
+    uncertain = tally[RecipientStatus.UNCERTAIN]
+    if uncertain:
+        lines.append(texts("bc_uncertain", count=number(texts, uncertain)))
+    if not finished and tally.remaining:
+        # Observed pace once there is one, else the configured rate.
+        pace = tally.handled / elapsed if elapsed >= 2 and tally.handled else rate
+        lines.append(texts("bc_eta", eta=duration(texts, tally.remaining / max(pace, 0.01))))
+    return "\n".join(lines)
+
+
+def summary_html(texts: TextsLike, survey: Survey, broadcast: Broadcast, tally: Tally) -> str:
+    """The final summary, sent as a new message so the admin is notified."""
+    key = (
+        "bc_summary_cancelled"
+        if broadcast.status == BroadcastStatus.CANCELLED
+        else "bc_summary_done"
+    )
+    return texts(
+        key,
+        survey=survey.name,
+        sent=number(texts, tally.delivered),
+        total=number(texts, tally.total),
+        unreachable=number(texts, tally[RecipientStatus.UNREACHABLE]),
+        failed=number(texts, tally[RecipientStatus.FAILED]),
+    )
+
+
+def stop_keyboard(texts: TextsLike, broadcast_id: int) -> Keyboard:
+    """The Cancel button under the progress message."""
+    return Keyboard.of(
+        [Button(texts.plain("bc_cancel_button"), pack(BroadcastStop(broadcast_id)))]
+    )
+
+
+# --- /broadcast ---------------------------------------------------------------------------
+
+
+def fatigue_of(ctx: Context) -> Fatigue:
+    """The quiet periods from the settings."""
+    return Fatigue(ctx.config.survey_cooldown_days, ctx.config.any_survey_cooldown_days)
+
+
+async def _active_slugs(ctx: Context) -> str:
+    surveys = await ctx.store.surveys.all()
+    return ", ".join(s.slug for s in surveys if s.active) or "—"
+
+
+async def on_broadcast(event: Message, command: Command, ctx: Context) -> None:
+    """Previews a broadcast: the question, who gets it, who not and why, how long it takes."""
+    texts = ctx.texts
+    slug, _, rest = command.args.strip().partition(" ")
+    if not slug:
+        ctx.out.send(
+            event.chat_id,
+            texts("bc_usage", surveys=await _active_slugs(ctx), segments=SEGMENT_EXAMPLES),
+        )
+        return
+    survey = await ctx.store.surveys.by_slug(slug)
+    if survey is None or not survey.active:
+        ctx.out.send(
+            event.chat_id,
+            texts("bc_unknown_survey", slug=slug, surveys=await _active_slugs(ctx)),
+        )
+        return
+    try:
+        segment = parse_segment(rest)
+    except SegmentError as exc:
+        ctx.out.send(
+            event.chat_id,
+            texts("bc_bad_segment", term=exc.term, slug=slug, segments=SEGMENT_EXAMPLES),
+        )
+        return
+    fatigue = fatigue_of(ctx)
+    preview = await ctx.store.audience.preview(survey.id, segment, fatigue, ctx.now)
+    segment_text = describe_segment(segment)
+    html = _preview_html(ctx, survey, segment_text, preview, fatigue)
+    if not preview.eligible:
+        ctx.out.send(event.chat_id, f"{html}\n\n{texts('bc_nobody')}")
+        return
+    draft = await ctx.store.broadcasts.create_draft(
+        survey_id=survey.id,
+        segment=segment_text,
+        created_by=event.sender.id,
+        chat_id=event.chat_id,
+        language=ctx.language,
+        now=ctx.now,
+    )
+    keyboard = Keyboard.of(
+        [
+            Button(
+                texts.plain("bc_confirm_button", count=number(texts, preview.eligible)),
+                pack(BroadcastConfirm(draft.id)),
+            ),
+            Button(texts.plain("bc_cancel_button"), pack(BroadcastStop(draft.id))),
+        ]
+    )
+    ctx.out.send(event.chat_id, html, keyboard)
+
+
+def _preview_language(ctx: Context, preview: AudiencePreview) -> tuple[str, list[str]]:
+    """The most common recipient language (the preview shows the question in it)."""
+    counts: dict[str, int] = {}
+    for code, count in preview.languages.items():
+        language = ctx.catalogs.resolve(code, None)
+        counts[language] = counts.get(language, 0) + count
+    ordered = sorted(counts, key=lambda code: (-counts[code], code))
+    parts = [f"{code} {number(ctx.texts, counts[code])}" for code in ordered]
+    return (ordered[0] if ordered else ctx.language), parts
+
+
+def _preview_html(
+    ctx: Context,
+    survey: Survey,
+    segment_text: str,
+    preview: AudiencePreview,
+    fatigue: Fatigue,
+) -> str:
+    texts = ctx.texts
+    language, by_language = _preview_language(ctx, preview)
+    survey_texts = ctx.catalogs.texts(language, survey.texts)
+    brand = ctx.brand_of(survey)
+    name = ctx.respondent.first_name if ctx.respondent is not None else None
+    keyboard_hint = "[0] [1] [2] [3] [4] [5]\n[6] [7] [8] [9] [10]"
+    lines = [
+        texts("bc_preview_title", survey=survey.name, segment=segment_label(texts, segment_text)),
+        texts("bc_preview_intro", language=survey_texts.plain("language_name")),
+        "",
+        question_html(survey_texts, brand, name),
+        keyboard_hint,
+        "",
+        texts(
+            "bc_recipients",
+            count=number(texts, preview.eligible),
+            languages=" · ".join(by_language) or "—",
+        ),
+    ]
+    excluded = sum(preview.excluded.values())
+    if excluded:
+        lines.append(texts("bc_excluded", count=number(texts, excluded)))
+        days = {
+            "same_survey": fatigue.survey_days,
+            "any_survey": fatigue.any_days,
+        }
+        for reason in EXCLUSIONS:
+            count = preview.excluded[reason]
+            if count:
+                lines.append(
+                    texts(
+                        f"bc_excluded_{reason}",
+                        count=number(texts, count),
+                        days=days.get(reason, 0),
+                    )
+                )
+    if preview.not_started:
+        lines.append(texts("bc_not_started", count=number(texts, preview.not_started)))
+    if preview.eligible:
+        rate = ctx.config.broadcast_rate
+        lines.append(
+            texts(
+                "bc_estimate",
+                duration=duration(texts, preview.eligible / rate),
+                rate=f"{rate:g}",
+            )
+        )
+    return "\n".join(lines)
+
+
+async def _draft_of(
+    event: ButtonPress, broadcast_id: int, ctx: Context
+) -> tuple[Broadcast, Survey] | None:
+    broadcast = await ctx.store.broadcasts.get(broadcast_id)
+    survey = await ctx.store.surveys.get(broadcast.survey_id) if broadcast else None
+    if broadcast is None or survey is None:
+        ctx.out.answer(event.callback_id, ctx.texts.plain("bad_button"), alert=True)
+        return None
+    return broadcast, survey
+
+
+async def on_confirm(event: ButtonPress, confirm: BroadcastConfirm, ctx: Context) -> None:
+    """Starts sending a previewed broadcast; the preview becomes the progress message."""
+    found = await _draft_of(event, confirm.broadcast_id, ctx)
+    if found is None:
+        return
+    broadcast, survey = found
+    texts = ctx.texts
+    if broadcast.status != BroadcastStatus.DRAFT:
+        ctx.out.answer(event.callback_id, texts.plain("bc_already_handled"), alert=True)
+        return
+    if broadcast.created_at < ctx.now - DRAFT_LIFETIME:
+        await ctx.store.broadcasts.discard(broadcast.id)
+        ctx.out.answer(event.callback_id, texts.plain("bc_expired"), alert=True)
+        if event.message_id is not None:
+            ctx.out.edit(event.chat_id, event.message_id, texts("bc_expired"))
+        return
+    total = await ctx.store.broadcasts.start(
+        broadcast.id,
+        parse_segment(broadcast.segment),
+        fatigue_of(ctx),
+        ctx.now,
+        event.message_id,
+    )
+    if total is None:  # a second press raced this one
+        ctx.out.answer(event.callback_id, texts.plain("bc_already_handled"), alert=True)
+        return
+    ctx.out.answer(event.callback_id, texts.plain("bc_started"))
+    refreshed = await ctx.store.broadcasts.get(broadcast.id)
+    assert refreshed is not None
+    tally = Tally({RecipientStatus.PENDING.value: total})
+    html = progress_html(
+        texts,
+        survey,
+        refreshed,
+        tally,
+        elapsed=0.0,
+        rate=ctx.config.broadcast_rate,
+        finished=False,
+    )
+    if event.message_id is not None:
+        ctx.out.edit(event.chat_id, event.message_id, html, stop_keyboard(texts, broadcast.id))
+
+
+async def on_stop(event: ButtonPress, stop: BroadcastStop, ctx: Context) -> None:
+    """Cancel: drops a preview, or stops a running broadcast (messages in flight finish)."""
+    found = await _draft_of(event, stop.broadcast_id, ctx)
+    if found is None:
+        return
+    broadcast, _ = found
+    texts = ctx.texts
+    if broadcast.status == BroadcastStatus.DRAFT:
+        await ctx.store.broadcasts.discard(broadcast.id)
+        ctx.out.answer(event.callback_id)
+        if event.message_id is not None:
+            ctx.out.edit(event.chat_id, event.message_id, texts("bc_discarded"))
+        return
+    if broadcast.status == BroadcastStatus.RUNNING and await ctx.store.broadcasts.cancel(
+        broadcast.id, event.sender.id
+    ):
+        # The worker edits this message into the final figures once in-flight sends end.
+        ctx.out.answer(event.callback_id, texts.plain("bc_cancelling"))
+        return
+    ctx.out.answer(event.callback_id, texts.plain("bc_already_handled"), alert=True)

@@ -1,0 +1,159 @@
+"""`/chart`: NPS per day, week or month with its 95 % band and the answer mix, as a picture."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Mapping, Sequence
+from datetime import date, timedelta
+
+from bot.reports.charts import ChartLabels, TrendPoint, render_trend_chart
+from bot.reports.nps_math import (
+    Histogram,
+    NpsSummary,
+    add_histograms,
+    empty_histogram,
+    format_margin,
+    format_nps,
+    summarize,
+)
+from bot.reports.nps_report import scope_title
+from bot.reports.periods import Period, Unit, choose_unit, iter_buckets
+from handlers.context import Context, TextsLike
+from handlers.events import Command, Message
+from handlers.port import Outbox, Reader
+from handlers.stats import report_args
+
+log = logging.getLogger(__name__)
+
+# What StatsRepo.daily returns per day: invited, then the counts of scores 0..10.
+Counts = tuple[int, ...]
+
+# A title line of the picture (bold, 13 pt) holds about 60 characters at 1200 px: longer
+# survey names are shortened there; the caption carries them whole.
+TITLE_CHARS = 56
+# Telegram allows 1024 characters in a caption; the rest of ours is well under 100.
+CAPTION_TITLE_CHARS = 600
+
+
+def shorten(text: str, limit: int) -> str:
+    """The text cut to `limit` characters with "…" when it is longer."""
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
+def chart_labels(texts: TextsLike) -> ChartLabels:
+    """The chart's legend and axis texts in the reader's language."""
+    return ChartLabels(
+        nps=texts.plain("chart_nps"),
+        answers=texts.plain("chart_answers"),
+        promoters=texts.plain("chart_promoters"),
+        passives=texts.plain("chart_passives"),
+        detractors=texts.plain("chart_detractors"),
+        interval=texts.plain("chart_interval"),
+        no_answers=texts.plain("chart_no_answers"),
+    )
+
+
+def bucket_label(bucket: Period, unit: Unit, months: Sequence[str], *, first: bool) -> str:
+    """ "5 Nov" for a day, "2–8 Nov" for a week, "Nov 2026" for a month (year when it turns)."""
+
+    def day_month(day: date) -> str:
+        return f"{day.day} {months[day.month - 1]}"
+
+    start, end = bucket.start, bucket.end
+    if unit == "day" or start == end:
+        return day_month(start)
+    if unit == "week":
+        if start.month == end.month:
+            return f"{start.day}–{day_month(end)}"
+        return f"{day_month(start)}–{day_month(end)}"
+    name = months[start.month - 1]
+    # The year only where it is needed to read the axis: at the start and at each January.
+    return f"{name} {start.year}" if first or start.month == 1 else name
+
+
+def trend_points(
+    daily: Mapping[date, Counts], period: Period, unit: Unit, months: Sequence[str]
+) -> tuple[list[TrendPoint], NpsSummary]:
+    """Sums the day histograms into buckets: one chart point each, plus the whole period."""
+    points: list[TrendPoint] = []
+    overall: Histogram = empty_histogram()
+    for index, bucket in enumerate(iter_buckets(period, unit)):
+        histogram = empty_histogram()
+        day = bucket.start
+        while day <= bucket.end:
+            counts = daily.get(day)
+            if counts is not None:
+                histogram = add_histograms(histogram, tuple(counts[1:]))
+            day += timedelta(days=1)
+        overall = add_histograms(overall, histogram)
+        s = summarize(histogram)
+        points.append(
+            TrendPoint(
+                label=bucket_label(bucket, unit, months, first=index == 0),
+                n=s.n,
+                nps=s.nps,
+                low=s.low,
+                high=s.high,
+                promoters=s.promoters,
+                passives=s.passives,
+                detractors=s.detractors,
+            )
+        )
+    return points, summarize(overall)
+
+
+def chart_title(heading: str, by_unit: str) -> str:
+    """Two lines: the survey(s), then "NPS by week · last 30 days (…)"."""
+    # scope_title ends with " · <period>" and a period never contains " · ", so the last
+    # separator splits it even when a survey's name has one.
+    surveys, _, period = heading.rpartition(" · ")
+    return f"{shorten(surveys, TITLE_CHARS)}\n{by_unit} · {period}"
+
+
+def chart_caption(summary: NpsSummary, heading: str, texts: TextsLike) -> str:
+    """The photo's caption: the scope and the NPS of the whole period (HTML)."""
+    title = shorten(heading, CAPTION_TITLE_CHARS)
+    if not summary.n:
+        return texts("chart_caption_empty", title=title)
+    key = "chart_caption_small" if summary.too_small else "chart_caption"
+    return texts(
+        key,
+        title=title,
+        nps=format_nps(summary.nps),
+        margin=format_margin(summary.margin),
+        n=summary.n,
+    )
+
+
+async def on_chart(event: Message, command: Command, ctx: Context) -> None:
+    """Sends a picture of NPS per day, week or month with its band and the answer mix."""
+    args = await report_args(event, command, ctx)
+    if args is None:
+        return
+    scope = args.scope
+    texts = ctx.texts
+    # Plain values only in the job: it runs after this transaction has ended.
+    chat_id, survey_ids, period = event.chat_id, scope.survey_ids, scope.period
+    heading = scope_title(scope, texts)
+    unit = choose_unit(period)
+    title = chart_title(heading, texts.plain(f"chart_by_{unit}"))
+    labels = chart_labels(texts)
+    months = texts.plain("months").split()
+
+    async def draw(reader: Reader, out: Outbox) -> None:
+        """Reads the day histograms, renders off the event loop and queues the photo."""
+        try:
+            async with reader.snapshot() as store:
+                daily = await store.stats.daily(survey_ids, period.start, period.end)
+            points, overall = trend_points(daily, period, unit, months)
+            # Rendering is a few hundred ms of CPU: a worker thread keeps other chats flowing.
+            png = await asyncio.to_thread(render_trend_chart, points, title=title, labels=labels)
+        except Exception:
+            # The command's transaction is long over, so nobody else would tell the user.
+            log.exception("chart for chat %s failed", chat_id)
+            out.send(chat_id, texts("something_wrong"))
+            return
+        out.photo(chat_id, png, chart_caption(overall, heading, texts))
+
+    ctx.out.defer(draw)

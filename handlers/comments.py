@@ -1,0 +1,185 @@
+"""`/comments`: the latest "why" and "improve" answers, five a page, turned with ◀ / ▶."""
+
+from __future__ import annotations
+
+import dataclasses
+import html
+import re
+from datetime import datetime
+
+from bot.reports.nps_math import Group, classify
+from bot.reports.nps_report import scope_title
+from bot.reports.periods import Period
+from bot.reports.scope import Scope
+from handlers.callbacks import CommentsPage, pack
+from handlers.context import Context, TextsLike
+from handlers.events import ButtonPress, Command, Message
+from handlers.port import Button, Keyboard
+from handlers.stats import report_args
+from storage.repos.comments import Comment
+
+PAGE_SIZE = 5
+PREVIOUS, NEXT = "◀", "▶"
+# What the user may type → the short code the page buttons carry.
+GROUP_WORDS = {
+    "promoters": "pro",
+    "promoter": "pro",
+    "passives": "pas",
+    "passive": "pas",
+    "detractors": "det",
+    "detractor": "det",
+}
+SCORE_RANGES = {"all": (0, 10), "pro": (9, 10), "pas": (7, 8), "det": (0, 6)}
+MARKS = {Group.PROMOTER: "🟢", Group.PASSIVE: "🟡", Group.DETRACTOR: "🔴"}
+# Telegram's limit is 4096 characters after entity parsing (counted in UTF-16 units here,
+# the stricter reading, so emoji never push a page over).
+TEXT_LIMIT = 4096
+# Characters of one comment in the listing, tried in turn until the page fits; the
+# database and the exports keep every comment whole.
+COMMENT_CAPS = (400, 250, 150, 80, 40)
+SURVEY_NAME_CHARS = 60
+_TAG = re.compile(r"<[^>]+>")
+
+
+def _shorten(text: str, limit: int) -> str:
+    """One line of at most `limit` characters, ending in "…" when cut."""
+    flat = " ".join(text.split())
+    return flat if len(flat) <= limit else flat[: limit - 1].rstrip() + "…"
+
+
+def _visible_length(markup: str) -> int:
+    """Length of the text Telegram shows for this HTML, in UTF-16 code units."""
+    # Every "<" in our HTML opens a tag: values are escaped before they get in.
+    plain = html.unescape(_TAG.sub("", markup))
+    return len(plain.encode("utf-16-le")) // 2
+
+
+def _when(moment: datetime, ctx: Context) -> str:
+    """ "22 Nov 14:03" in the team's time zone (with the year when it is not this one)."""
+    local = moment.astimezone(ctx.store.stats.tz)
+    months = ctx.texts.plain("months").split()
+    year = "" if local.year == ctx.now.astimezone(ctx.store.stats.tz).year else f" {local.year}"
+    return f"{local.day} {months[local.month - 1]}{year} {local:%H:%M}"
+
+
+def _entry(comment: Comment, ctx: Context, cap: int) -> str:
+    """One comment: score, date, survey and agent, then its texts (HTML)."""
+    texts = ctx.texts
+    head = [
+        f"{MARKS[classify(comment.score)]} <b>{comment.score}</b>",
+        html.escape(_when(comment.scored_at, ctx)),
+        html.escape(_shorten(comment.survey_name, SURVEY_NAME_CHARS)),
+    ]
+    if comment.agent:
+        head.append(texts("comments_agent", agent=comment.agent))
+    lines = [" · ".join(head)]
+    if comment.why and comment.why.strip():
+        lines.append(texts("comments_why", text=_shorten(comment.why, cap)))
+    if comment.improve and comment.improve.strip():
+        lines.append(texts("comments_improve", text=_shorten(comment.improve, cap)))
+    return "\n".join(lines)
+
+
+def _title(scope: Scope, group: str, texts: TextsLike) -> str:
+    """The listing's bold first line (HTML)."""
+    heading = scope_title(scope, texts)
+    if group == "all":
+        return f"<b>{texts('comments_title', scope=heading)}</b>"
+    label = texts.plain(f"comments_group_{group}")
+    return f"<b>{texts('comments_title_group', group=label, scope=heading)}</b>"
+
+
+async def render_page(
+    ctx: Context, page: CommentsPage, scope: Scope
+) -> tuple[str, Keyboard | None]:
+    """The listing for one page and its ◀ / ▶ buttons (None when everything fits one page)."""
+    start, end = scope.period.bounds(ctx.store.stats.tz)
+    scores = SCORE_RANGES[page.group]
+
+    async def fetch(offset: int) -> tuple[list[Comment], int]:
+        found = await ctx.store.comments.latest(
+            scope.survey_ids, start, end, scores=scores, offset=offset, limit=PAGE_SIZE
+        )
+        return found.comments, found.total
+
+    comments, total = await fetch(page.offset)
+    if not comments and total:
+        # An old or forged button points past the end (comments moved on since): show
+        # the last page instead of an empty one.
+        page = dataclasses.replace(page, offset=(total - 1) // PAGE_SIZE * PAGE_SIZE)
+        comments, total = await fetch(page.offset)
+    title = _title(scope, page.group, ctx.texts)
+    if not comments:
+        return f"{title}\n{ctx.texts('comments_none')}", None
+    summary = ctx.texts(
+        "comments_range",
+        first=page.offset + 1,
+        last=page.offset + len(comments),
+        total=total,
+    )
+    for cap in COMMENT_CAPS:
+        body = "\n\n".join(_entry(c, ctx, cap) for c in comments)
+        text = f"{title}\n{summary}\n\n{body}"
+        if _visible_length(text) <= TEXT_LIMIT:
+            break
+    buttons = []
+    if page.offset > 0:
+        back = max(0, page.offset - PAGE_SIZE)
+        buttons.append(Button(PREVIOUS, pack(dataclasses.replace(page, offset=back))))
+    if page.offset + len(comments) < total:
+        forward = page.offset + len(comments)
+        buttons.append(Button(NEXT, pack(dataclasses.replace(page, offset=forward))))
+    return text, Keyboard.of(buttons) if buttons else None
+
+
+async def on_comments(event: Message, command: Command, ctx: Context) -> None:
+    """Lists the latest comments, newest first, five a page with ◀ / ▶ buttons."""
+    args = await report_args(event, command, ctx, options={"group": tuple(GROUP_WORDS)})
+    if args is None:
+        return
+    scope = args.scope
+    if not scope.all_surveys and len(scope.surveys) > 1:
+        # A name shared by several surveys: the buttons carry one survey id, so settle on
+        # one now (the slug match if any) and every page shows the same survey.
+        wanted = command.args.lower().split()
+        chosen = next((s for s in scope.surveys if s.slug.lower() in wanted), scope.surveys[0])
+        scope = dataclasses.replace(scope, surveys=(chosen,))
+    page = CommentsPage(
+        group=GROUP_WORDS.get(args.options.get("group", ""), "all"),
+        survey_id=0 if scope.all_surveys else scope.surveys[0].id,
+        start=CommentsPage.day_number(scope.period.start),
+        end=CommentsPage.day_number(scope.period.end),
+        offset=0,
+        default_period=int(scope.default_period),
+    )
+    text, keyboard = await render_page(ctx, page, scope)
+    ctx.out.send(event.chat_id, text, keyboard)
+
+
+async def _scope_of(ctx: Context, page: CommentsPage) -> Scope | None:
+    """The surveys and period a page button names (None when its survey is gone)."""
+    surveys = await ctx.store.surveys.all()
+    period = Period(page.first_day, page.last_day)
+    if page.survey_id:
+        chosen = [s for s in surveys if s.id == page.survey_id]
+        if not chosen:
+            return None
+        return Scope(tuple(chosen), period, False, bool(page.default_period))
+    # "All" means what the command meant by it (bot/reports/scope.py): the NPS surveys.
+    reportable = [s for s in surveys if s.kind == "nps"] or surveys
+    return Scope(tuple(reportable), period, True, bool(page.default_period))
+
+
+async def on_comments_page(event: ButtonPress, page: CommentsPage, ctx: Context) -> None:
+    """Turns the /comments listing to another page, editing the message in place."""
+    if event.message_id is None:
+        # Only inline-mode messages lack an id, and /comments never sends one.
+        ctx.out.answer(event.callback_id, ctx.texts.plain("bad_button"), alert=True)
+        return
+    scope = await _scope_of(ctx, page)
+    if scope is None:
+        ctx.out.answer(event.callback_id, ctx.texts.plain("comments_survey_gone"), alert=True)
+        return
+    text, keyboard = await render_page(ctx, page, scope)
+    ctx.out.answer(event.callback_id)
+    ctx.out.edit(event.chat_id, event.message_id, text, keyboard)

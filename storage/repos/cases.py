@@ -1,0 +1,141 @@
+"""Detractor cases: open, alert messages, replies, resolution, counts for reports."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from storage.case_models import CaseAlert, CaseThread, DetractorCase, PendingReply
+from storage.models import utcnow
+
+
+class CaseRepo:
+    """Reads and changes detractor cases."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def open(
+        self, response_id: int, survey_id: int, respondent_id: int | None
+    ) -> DetractorCase:
+        """Opens the case of a detractor answer (one per response)."""
+        existing = await self.for_response(response_id)
+        if existing is not None:
+            return existing
+        opened = utcnow()
+        if respondent_id is None:
+            # Anonymous (eNPS) answers: an exact time could point at the employee.
+            opened = opened.replace(minute=0, second=0, microsecond=0)
+        case = DetractorCase(
+            response_id=response_id,
+            survey_id=survey_id,
+            respondent_id=respondent_id,
+            status="open",
+            opened_at=opened,
+        )
+        self._session.add(case)
+        await self._session.flush()
+        return case
+
+    async def get(self, case_id: int) -> DetractorCase | None:
+        """The case with this id."""
+        return await self._session.get(DetractorCase, case_id)
+
+    async def reload(self, case: DetractorCase) -> DetractorCase:
+        """Re-reads a case after a conditional update."""
+        await self._session.refresh(case)
+        return case
+
+    async def for_response(self, response_id: int) -> DetractorCase | None:
+        """The case opened for a response, if any."""
+        return await self._session.scalar(
+            select(DetractorCase).where(DetractorCase.response_id == response_id)
+        )
+
+    async def remember_alert(self, case_id: int, chat_id: int, message_id: int) -> None:
+        """Stores where an alert was posted."""
+        await self._session.merge(
+            CaseAlert(case_id=case_id, chat_id=chat_id, message_id=message_id)
+        )
+
+    async def alerts(self, case_id: int) -> list[CaseAlert]:
+        """Every posted alert of a case."""
+        rows = await self._session.scalars(select(CaseAlert).where(CaseAlert.case_id == case_id))
+        return list(rows.all())
+
+    async def resolve(self, case_id: int, by: int) -> bool:
+        """Marks the case resolved; False when it already was (the first press wins)."""
+        result = await self._session.execute(
+            update(DetractorCase)
+            .where(DetractorCase.id == case_id, DetractorCase.status == "open")
+            .values(status="resolved", resolved_by=by, resolved_at=utcnow())
+            .execution_options(synchronize_session=False)
+        )
+        return bool(result.rowcount)  # type: ignore[attr-defined]
+
+    async def start_reply(self, staff_id: int, chat_id: int, case_id: int) -> None:
+        """The staff member's next message in this chat goes to the case's respondent."""
+        await self._session.merge(
+            PendingReply(staff_id=staff_id, chat_id=chat_id, case_id=case_id, started_at=utcnow())
+        )
+
+    async def pending_reply(self, staff_id: int, chat_id: int) -> PendingReply | None:
+        """The reply a staff member is about to write in this chat, if any."""
+        return await self._session.get(PendingReply, (staff_id, chat_id))
+
+    async def finish_reply(self, staff_id: int, chat_id: int) -> bool:
+        """Leaves reply mode; False when there was none."""
+        result = await self._session.execute(
+            delete(PendingReply).where(
+                PendingReply.staff_id == staff_id, PendingReply.chat_id == chat_id
+            )
+        )
+        return bool(result.rowcount)  # type: ignore[attr-defined]
+
+    async def open_thread(self, respondent_id: int, case_id: int, staff_chat_id: int) -> None:
+        """Routes the respondent's answers to the staff chat that wrote to them."""
+        await self._session.merge(
+            CaseThread(
+                respondent_id=respondent_id,
+                case_id=case_id,
+                staff_chat_id=staff_chat_id,
+                updated_at=utcnow(),
+            )
+        )
+
+    async def thread_of(self, respondent_id: int) -> CaseThread | None:
+        """The open conversation with the team, if any."""
+        return await self._session.get(CaseThread, respondent_id)
+
+    async def close_threads(self, case_id: int) -> None:
+        """Stops forwarding once a case is resolved."""
+        await self._session.execute(delete(CaseThread).where(CaseThread.case_id == case_id))
+
+    async def forget_person(self, user_id: int) -> None:
+        """Erases who a case was about (/forgetme): the case and its counts stay."""
+        await self._session.execute(delete(CaseThread).where(CaseThread.respondent_id == user_id))
+        await self._session.execute(
+            update(DetractorCase)
+            .where(DetractorCase.respondent_id == user_id)
+            .values(respondent_id=None)
+        )
+
+    async def counts(
+        self, survey_ids: Sequence[int], start: datetime, end: datetime
+    ) -> dict[str, int]:
+        """Open and resolved cases opened in [start, end)."""
+        rows = await self._session.execute(
+            select(DetractorCase.status, func.count())
+            .where(
+                DetractorCase.survey_id.in_(survey_ids),
+                DetractorCase.opened_at >= start,
+                DetractorCase.opened_at < end,
+            )
+            .group_by(DetractorCase.status)
+        )
+        counts = {"open": 0, "resolved": 0}
+        counts.update({status: int(n) for status, n in rows})
+        return counts

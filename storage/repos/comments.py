@@ -1,0 +1,107 @@
+"""Comments: the free-text "why" and "improve" answers, newest first, a page at a time."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import ColumnElement, and_, func, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import InstrumentedAttribute
+
+from storage.models import Response, Survey
+
+
+@dataclass(frozen=True)
+class Comment:
+    """One answer with a comment, as the team's listing shows it (no respondent identity)."""
+
+    response_id: int
+    survey_id: int
+    survey_name: str
+    score: int
+    why: str | None
+    improve: str | None
+    agent: str | None
+    scored_at: datetime
+
+
+@dataclass(frozen=True)
+class CommentPage:
+    """A slice of the comments and how many match in all."""
+
+    comments: list[Comment]
+    total: int
+
+
+def _has_text(column: InstrumentedAttribute[str | None]) -> ColumnElement[bool]:
+    """A comment counts when it has more than whitespace (a skipped step stores NULL)."""
+    return and_(column.is_not(None), func.length(func.trim(column)) > 0)
+
+
+class CommentRepo:
+    """Reads answers that carry a comment, filtered by survey, time and score range."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def latest(
+        self,
+        survey_ids: Sequence[int],
+        start: datetime,
+        end: datetime,
+        *,
+        scores: tuple[int, int] = (0, 10),
+        offset: int = 0,
+        limit: int = 5,
+    ) -> CommentPage:
+        """Comments scored in [start, end), newest first, with the total count.
+
+        Filters on (survey_id, scored_at), which ix_responses_survey_scored covers, so a
+        page stays cheap however many answers pile up.
+        """
+        low, high = scores
+        conditions = (
+            Response.survey_id.in_(survey_ids),
+            Response.scored_at >= start,
+            Response.scored_at < end,
+            Response.score.between(low, high),
+            or_(_has_text(Response.why), _has_text(Response.improve)),
+        )
+        total = await self._session.scalar(
+            select(func.count()).select_from(Response).where(*conditions)
+        )
+        rows = await self._session.execute(
+            select(
+                Response.id,
+                Response.survey_id,
+                Survey.name,
+                Response.score,
+                Response.why,
+                Response.improve,
+                Response.agent,
+                Response.scored_at,
+            )
+            .join(Survey, Survey.id == Response.survey_id)
+            .where(*conditions)
+            # The id breaks ties between answers stored in the same instant, so pages
+            # never repeat or skip a row.
+            .order_by(Response.scored_at.desc(), Response.id.desc())
+            .offset(offset)
+            .limit(limit)
+        )
+        comments = [
+            Comment(
+                response_id=row.id,
+                survey_id=row.survey_id,
+                survey_name=row.name,
+                score=row.score,
+                why=row.why,
+                improve=row.improve,
+                agent=row.agent,
+                scored_at=row.scored_at,
+            )
+            for row in rows
+        ]
+        return CommentPage(comments, int(total or 0))

@@ -1,0 +1,291 @@
+"""Anonymous (eNPS) answers and personal data: what is stored, and erasing it.
+
+eNPS answers must not be traceable to the employee, yet the conversation has to know
+which response a user's next text belongs to and a second answer must be refused. So:
+
+* the response row never gets respondent_id, chat_id, agent or the start payload;
+* while the conversation is open, `anonymous_threads` maps HMAC(salt, user) to the
+  response; the row is deleted when the response is finished, superseded or abandoned,
+  and the response's times are then coarsened to the hour (exact times could be matched
+  against `respondents.last_seen_at`);
+* `anonymous_answers` keeps HMAC(salt, survey, user) with no time and no response id:
+  it says that someone answered, never what.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from sqlalchemy import case, delete, func, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from storage.admin_models import (
+    ANONYMOUS_KINDS,
+    AnonymousAnswer,
+    AnonymousThread,
+    AppSecret,
+    StaffDialog,
+)
+from storage.models import OPEN_STEPS, Respondent, Response, Step, Survey, utcnow
+
+SALT_NAME = "anonymity_salt"
+# An eNPS conversation left unfinished this long is closed and unlinked.
+ABANDONED_AFTER = timedelta(days=1)
+
+
+def coarse(moment: datetime | None) -> datetime | None:
+    """The moment truncated to the hour: enough for reports, too coarse to match a person."""
+    return moment.replace(minute=0, second=0, microsecond=0) if moment is not None else None
+
+
+class AnonymityRepo:
+    """Salted keys, open-conversation pointers and "already answered" marks for eNPS."""
+
+    def __init__(self, session: AsyncSession, dialect: str, salt: str = "") -> None:
+        self._session = session
+        self._dialect = dialect
+        self._configured = salt
+        self._salt: bytes | None = None
+
+    async def _key(self) -> bytes:
+        """ANONYMITY_SALT when set, else a random salt generated once and kept in the database."""
+        if self._salt is None:
+            self._salt = (self._configured or await self._stored_salt()).encode()
+        return self._salt
+
+    async def _stored_salt(self) -> str:
+        query = select(AppSecret.value).where(AppSecret.name == SALT_NAME)
+        value = await self._session.scalar(query)
+        if value:
+            return value
+        insert = postgresql.insert if self._dialect == "postgresql" else sqlite.insert
+        # Two replicas may generate one at once: the first insert wins, both read it back.
+        await self._session.execute(
+            insert(AppSecret)
+            .values(name=SALT_NAME, value=secrets.token_hex(32))
+            .on_conflict_do_nothing(index_elements=["name"])
+        )
+        value = await self._session.scalar(query)
+        assert value is not None  # just inserted
+        return value
+
+    async def _hmac(self, message: str) -> str:
+        return hmac.new(await self._key(), message.encode(), hashlib.sha256).hexdigest()
+
+    async def user_key(self, user_id: int) -> str:
+        """The salted hash that stands for a user in the anonymity tables."""
+        return await self._hmac(f"user:{user_id}")
+
+    async def _answer_key(self, survey_id: int, user_key: str) -> str:
+        return await self._hmac(f"answered:{survey_id}:{user_key}")
+
+    async def is_anonymous(self, survey_id: int) -> bool:
+        """True for surveys whose answers carry no identity (eNPS)."""
+        survey = await self._session.get(Survey, survey_id)
+        return survey is not None and survey.kind in ANONYMOUS_KINDS
+
+    async def thread_of(self, user_id: int) -> AnonymousThread | None:
+        """The user's open anonymous conversation, if any."""
+        return await self._session.get(AnonymousThread, await self.user_key(user_id))
+
+    async def thread_for_response(self, response_id: int) -> AnonymousThread | None:
+        """The pointer to an open anonymous response (None once it was unlinked)."""
+        return await self._session.scalar(
+            select(AnonymousThread).where(AnonymousThread.response_id == response_id)
+        )
+
+    async def open_thread(self, user_id: int, response_id: int, survey_id: int) -> None:
+        """Points the user's next texts at a new anonymous response."""
+        key = await self.user_key(user_id)
+        await self._session.execute(delete(AnonymousThread).where(AnonymousThread.user_key == key))
+        self._session.add(
+            AnonymousThread(
+                user_key=key, response_id=response_id, survey_id=survey_id, created_at=utcnow()
+            )
+        )
+        await self._session.flush()
+
+    async def owns(self, user_id: int, response_id: int) -> bool:
+        """True when the user's open anonymous conversation is this response."""
+        thread = await self.thread_of(user_id)
+        return thread is not None and thread.response_id == response_id
+
+    async def has_answered(self, survey_id: int, user_id: int) -> bool:
+        """True when this user already gave a score in this anonymous survey."""
+        return await self._answered(survey_id, await self.user_key(user_id))
+
+    async def _answered(self, survey_id: int, user_key: str) -> bool:
+        answer_key = await self._answer_key(survey_id, user_key)
+        found = await self._session.get(AnonymousAnswer, (survey_id, answer_key))
+        return found is not None
+
+    async def may_score(self, thread: AnonymousThread) -> bool:
+        """False when the thread's person already answered its survey (one answer each)."""
+        return not await self._answered(thread.survey_id, thread.user_key)
+
+    async def mark_answered(self, thread: AnonymousThread) -> None:
+        """Records that the thread's person answered its survey (not what they answered)."""
+        insert = postgresql.insert if self._dialect == "postgresql" else sqlite.insert
+        answer_key = await self._answer_key(thread.survey_id, thread.user_key)
+        await self._session.execute(
+            insert(AnonymousAnswer)
+            .values(survey_id=thread.survey_id, answer_key=answer_key)
+            .on_conflict_do_nothing(index_elements=["survey_id", "answer_key"])
+        )
+
+    async def release(self, response_id: int) -> bool:
+        """Unlinks an anonymous response for good: drops its pointer, coarsens its times."""
+        result = await self._session.execute(
+            delete(AnonymousThread).where(AnonymousThread.response_id == response_id)
+        )
+        if not result.rowcount:  # type: ignore[attr-defined]
+            return False
+        # populate_existing: conditional updates ran without synchronising loaded objects.
+        response = await self._session.get(Response, response_id, populate_existing=True)
+        if response is not None:
+            response.asked_at = coarse(response.asked_at)  # type: ignore[assignment]
+            response.scored_at = coarse(response.scored_at)
+            response.why_at = coarse(response.why_at)
+            response.improve_at = coarse(response.improve_at)
+            response.completed_at = coarse(response.completed_at)
+            # A message id within the user's chat is one more thing to match on.
+            response.prompt_message_id = None
+            await self._session.flush()
+        return True
+
+    async def close(self, response_id: int) -> None:
+        """Closes an unfinished anonymous response and unlinks it."""
+        await self._session.execute(
+            update(Response)
+            .where(Response.id == response_id, Response.step.in_(OPEN_STEPS))
+            .values(step=Step.CLOSED)
+        )
+        await self.release(response_id)
+
+    async def close_for_user(self, user_id: int) -> bool:
+        """Closes the user's open anonymous conversation (a newer survey, or /forgetme)."""
+        thread = await self.thread_of(user_id)
+        if thread is None:
+            return False
+        await self.close(thread.response_id)
+        return True
+
+    async def expire_abandoned(self, now: datetime | None = None) -> int:
+        """Closes and unlinks anonymous conversations left unfinished for a day."""
+        cutoff = (now or utcnow()) - ABANDONED_AFTER
+        stale = await self._session.scalars(
+            select(AnonymousThread.response_id).where(AnonymousThread.created_at < cutoff)
+        )
+        ids = list(stale.all())
+        for response_id in ids:
+            await self.close(response_id)
+        return len(ids)
+
+
+@dataclass(frozen=True)
+class AnswerRecord:
+    """One answer as /mydata shows it."""
+
+    response: Response
+    survey: Survey
+
+
+@dataclass(frozen=True)
+class PersonalData:
+    """Everything stored about one Telegram user."""
+
+    user_id: int
+    respondent: Respondent | None
+    answers: list[AnswerRecord] = field(default_factory=list)
+    # Anonymous surveys the user took part in (only the fact is kept, not the answer).
+    anonymous_surveys: list[Survey] = field(default_factory=list)
+    anonymous_open: bool = False
+    in_dialog: bool = False
+
+    @property
+    def empty(self) -> bool:
+        """True when nothing at all is stored about the user."""
+        return (
+            self.respondent is None
+            and not self.answers
+            and not self.anonymous_open
+            and not self.in_dialog
+        )
+
+
+@dataclass(frozen=True)
+class Erased:
+    """What /forgetme (or /forget) removed."""
+
+    profile: bool
+    answers: int
+
+
+class PrivacyRepo:
+    """Collects a user's data (/mydata) and erases it (/forgetme, /forget)."""
+
+    def __init__(self, session: AsyncSession, anonymity: AnonymityRepo) -> None:
+        self._session = session
+        self._anonymity = anonymity
+
+    async def collect(self, user_id: int) -> PersonalData:
+        """The user's profile, their answers (oldest first) and anonymous participation."""
+        respondent = await self._session.get(Respondent, user_id)
+        rows = await self._session.execute(
+            select(Response, Survey)
+            .join(Survey, Survey.id == Response.survey_id)
+            .where(Response.respondent_id == user_id)
+            .order_by(Response.id)
+        )
+        answers = [AnswerRecord(response, survey) for response, survey in rows.all()]
+        anonymous = await self._session.scalars(
+            select(Survey).where(Survey.kind.in_(ANONYMOUS_KINDS)).order_by(Survey.id)
+        )
+        taken = [s for s in anonymous.all() if await self._anonymity.has_answered(s.id, user_id)]
+        dialog = await self._session.scalar(
+            select(func.count()).select_from(StaffDialog).where(StaffDialog.user_id == user_id)
+        )
+        return PersonalData(
+            user_id=user_id,
+            respondent=respondent,
+            answers=answers,
+            anonymous_surveys=taken,
+            anonymous_open=await self._anonymity.thread_of(user_id) is not None,
+            in_dialog=bool(dialog),
+        )
+
+    async def forget(self, user_id: int) -> Erased:
+        """Erases the user's personal data; scores stay, detached, so every count holds.
+
+        The histograms (score_counts) are not touched: the answers still happened. Rows
+        keep score, language, survey, times and context tags (source, agent, campaign:
+        they describe the interaction, not the person); comments are erased because free
+        text may name the person; unfinished conversations are closed.
+        """
+        await self._anonymity.close_for_user(user_id)
+        detached = await self._session.execute(
+            update(Response)
+            .where(Response.respondent_id == user_id)
+            .values(
+                respondent_id=None,
+                chat_id=None,
+                start_payload=None,
+                prompt_message_id=None,
+                why=None,
+                improve=None,
+                step=case((Response.step.in_(OPEN_STEPS), Step.CLOSED), else_=Response.step),
+            )
+            # "fetch": objects loaded earlier in this transaction see the erased values.
+            .execution_options(synchronize_session="fetch")
+        )
+        profile = await self._session.execute(delete(Respondent).where(Respondent.id == user_id))
+        await self._session.execute(delete(StaffDialog).where(StaffDialog.user_id == user_id))
+        return Erased(
+            profile=bool(profile.rowcount),  # type: ignore[attr-defined]
+            answers=int(detached.rowcount),  # type: ignore[attr-defined]
+        )

@@ -1,0 +1,121 @@
+"""`npsbot run` with BOT_FRAMEWORK=ptb as a process: a respondent, SIGTERM, start-up errors."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sys
+from pathlib import Path
+
+from bot.emulator import BotApiEmulator
+from storage.db import Database
+from tests.e2e.conftest import QUESTION, TOKEN, responses_of
+
+
+def _env(**values: str) -> dict[str, str]:
+    """A clean environment: only PATH/HOME and the settings under test, on PTB."""
+    env = {k: os.environ[k] for k in ("PATH", "HOME", "LANG") if k in os.environ}
+    env.update(BOT_FRAMEWORK="ptb", **values)
+    return env
+
+
+async def _npsbot(cwd: Path, env: dict[str, str]) -> asyncio.subprocess.Process:
+    return await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bot",
+        "run",
+        cwd=cwd,
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+
+
+async def _one_line_failure(cwd: Path, env: dict[str, str]) -> str:
+    process = await _npsbot(cwd, env)
+    _, stderr = await asyncio.wait_for(process.communicate(), timeout=60)
+    text = stderr.decode()
+    lines = text.strip().splitlines()
+    assert process.returncode == 2, text
+    assert len(lines) == 1 and "Traceback" not in text, lines
+    return lines[0]
+
+
+async def test_ptb_run_serves_a_respondent_and_stops_on_sigterm(
+    api: BotApiEmulator, tmp_path: Path
+) -> None:
+    db_path = tmp_path / "data" / "npsbot.db"
+    workdir = tmp_path / "elsewhere"
+    workdir.mkdir()
+    env = _env(
+        BOT_TOKEN=TOKEN,
+        TELEGRAM_API_URL=api.base_url,
+        DATABASE_URL=f"sqlite+aiosqlite:///{db_path}",
+        BRAND_NAME="Acme",
+    )
+    process = await _npsbot(workdir, env)
+    try:
+        await api.wait_until(lambda: api.calls_for("getUpdates"), timeout=30)
+        user = api.user(311, first_name="Zoe", language_code="en")
+        user.send("/start")
+        question = await user.wait_for_message(lambda m: QUESTION in m.text, timeout=10)
+        user.press(question, "9")
+        await user.wait_for_message(lambda m: "like most" in m.text)
+        user.send("Friendly staff")
+        await user.wait_for_message(lambda m: "even better" in m.text)
+        user.send("Nothing")
+        await user.wait_for_message(lambda m: m.text.startswith("Thank you, Zoe!"))
+    finally:
+        process.send_signal(signal.SIGTERM)
+        _, stderr = await asyncio.wait_for(process.communicate(), timeout=30)
+    log = stderr.decode()
+    assert process.returncode == 0, log
+    assert "running on ptb" in log
+    assert TOKEN not in log  # the token never reaches the logs
+    assert "Traceback" not in log and "PTBDeprecationWarning" not in log
+    assert not list(workdir.iterdir())
+    # The same command menu as on aiogram.
+    menu = [c for c in api.calls_for("setMyCommands") if not c.params.get("language_code")]
+    assert [c["command"] for c in menu[-1].params["commands"]][:2] == ["start", "help"]
+    db = Database(f"sqlite+aiosqlite:///{db_path}")
+    try:
+        [response] = await responses_of(db, 311)
+    finally:
+        await db.dispose()
+    assert (response.score, response.why, response.improve) == (9, "Friendly staff", "Nothing")
+
+
+async def test_ptb_a_rejected_token_is_one_line(api: BotApiEmulator, tmp_path: Path) -> None:
+    env = _env(
+        BOT_TOKEN="999:WRONG",
+        TELEGRAM_API_URL=api.base_url,
+        DATABASE_URL=f"sqlite+aiosqlite:///{tmp_path / 'x.db'}",
+    )
+    line = await _one_line_failure(tmp_path, env)
+    assert "BOT_TOKEN was rejected" in line and "999:WRONG" not in line
+
+
+async def test_ptb_an_unreachable_api_is_one_line(tmp_path: Path) -> None:
+    env = _env(
+        BOT_TOKEN=TOKEN,
+        TELEGRAM_API_URL="http://127.0.0.1:9",
+        DATABASE_URL=f"sqlite+aiosqlite:///{tmp_path / 'x.db'}",
+    )
+    line = await _one_line_failure(tmp_path, env)
+    assert "TELEGRAM_API_URL http://127.0.0.1:9 cannot be reached" in line
+    assert TOKEN not in line
+
+
+async def test_ptb_an_unreachable_database_is_one_line(
+    api: BotApiEmulator, tmp_path: Path
+) -> None:
+    env = _env(
+        BOT_TOKEN=TOKEN,
+        TELEGRAM_API_URL=api.base_url,
+        DATABASE_URL="postgresql+asyncpg://npsbot:secret@127.0.0.1:1/npsbot",
+    )
+    line = await _one_line_failure(tmp_path, env)
+    assert "DATABASE_URL" in line and "cannot be reached" in line
+    assert "secret" not in line  # the password is masked
