@@ -38,14 +38,15 @@ from aiogram.types import (
     Update,
 )
 from aiogram.types import Message as TgMessage
-from aiogram.types import User as TgUser
 
 from bot.app import Application, BotIdentity, StartupError, bot_commands, start_application
 from bot.i18n import Catalogs
 from bot.pipeline import Pipeline
+from bot.runtime import conversion
+from bot.runtime.conversion import block_event, button_event
 from bot.settings import Settings
 from handlers.callbacks import is_ours
-from handlers.events import Attachment, BlockChange, ButtonPress, Message, Sender
+from handlers.events import Message
 from handlers.port import (
     Action,
     AnswerButton,
@@ -85,60 +86,11 @@ def render_keyboard(keyboard: Keyboard | None) -> InlineKeyboardMarkup | None:
     )
 
 
-def _sender(user: TgUser) -> Sender:
-    return Sender(user.id, user.first_name, user.username, user.language_code)
-
-
 def message_event(update_id: int, message: TgMessage) -> Message | None:
     """A user's message as a plain event (None for messages without a sender)."""
-    if message.from_user is None:
-        return None
     # .value: str() of aiogram's ContentType gives "ContentType.STICKER", not "sticker".
     kind = "text" if message.text is not None else ContentType(message.content_type).value
-    return Message(
-        update_id=update_id,
-        chat_id=message.chat.id,
-        sender=_sender(message.from_user),
-        text=message.text,
-        kind=kind,
-        message_id=message.message_id,
-        chat_type=str(message.chat.type),
-        caption=message.caption,
-        document=_attachment(message),
-    )
-
-
-def _attachment(message: TgMessage) -> Attachment | None:
-    """The message's document (a .csv for /import), if it has one."""
-    doc = message.document
-    if doc is None:
-        return None
-    return Attachment(doc.file_id, doc.file_name, doc.mime_type, doc.file_size)
-
-
-def button_event(update_id: int, query: CallbackQuery) -> ButtonPress:
-    """A button press as a plain event."""
-    message = query.message
-    return ButtonPress(
-        update_id=update_id,
-        chat_id=message.chat.id if message is not None else query.from_user.id,
-        sender=_sender(query.from_user),
-        callback_id=query.id,
-        data=query.data,
-        message_id=message.message_id if message is not None else None,
-        chat_type=str(message.chat.type) if message is not None else "private",
-    )
-
-
-def block_event(update_id: int, change: ChatMemberUpdated) -> BlockChange:
-    """The user blocking (kicked) or unblocking (member) the bot."""
-    return BlockChange(
-        update_id=update_id,
-        chat_id=change.chat.id,
-        sender=_sender(change.from_user),
-        blocked=change.new_chat_member.status in ("kicked", "left"),
-        chat_type=str(change.chat.type),
-    )
+    return conversion.message_event(update_id, message, kind)
 
 
 class AiogramPort:

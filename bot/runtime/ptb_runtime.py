@@ -25,8 +25,6 @@ from typing import Any, TypeVar
 from telegram import Bot as PtbBot
 from telegram import (
     BotCommand,
-    CallbackQuery,
-    ChatMemberUpdated,
     InlineKeyboardButton,
     InlineKeyboardMarkup,
     InputFile,
@@ -34,7 +32,6 @@ from telegram import (
     Update,
 )
 from telegram import Message as TgMessage
-from telegram import User as TgUser
 from telegram.constants import ParseMode
 from telegram.error import (
     BadRequest,
@@ -61,9 +58,11 @@ from bot.app import Application as NpsApplication
 from bot.app import BotIdentity, StartupError, bot_commands, start_application
 from bot.i18n import Catalogs
 from bot.pipeline import Claim, Pipeline
+from bot.runtime import conversion
+from bot.runtime.conversion import block_event, button_event
 from bot.settings import Settings
 from handlers.callbacks import is_ours
-from handlers.events import Attachment, BlockChange, ButtonPress, Event, Message, Sender
+from handlers.events import Event, Message
 from handlers.port import (
     Action,
     AnswerButton,
@@ -144,10 +143,6 @@ def render_keyboard(keyboard: Keyboard | None) -> InlineKeyboardMarkup | None:
     )
 
 
-def _sender(user: TgUser) -> Sender:
-    return Sender(user.id, user.first_name, user.username, user.language_code)
-
-
 def content_kind(message: TgMessage) -> str:
     """ "text", or the media type name ("sticker", "photo", "voice"…) aiogram would give."""
     if message.text is not None:
@@ -160,52 +155,7 @@ def content_kind(message: TgMessage) -> str:
 
 def message_event(update_id: int, message: TgMessage) -> Message | None:
     """A user's message as a plain event (None for messages without a sender)."""
-    if message.from_user is None:
-        return None
-    return Message(
-        update_id=update_id,
-        chat_id=message.chat.id,
-        sender=_sender(message.from_user),
-        text=message.text,
-        kind=content_kind(message),
-        message_id=message.message_id,
-        chat_type=str(message.chat.type),
-        caption=message.caption,
-        document=_attachment(message),
-    )
-
-
-def _attachment(message: TgMessage) -> Attachment | None:
-    """The message's document (a .csv for /import), if it has one."""
-    doc = message.document
-    if doc is None:
-        return None
-    return Attachment(doc.file_id, doc.file_name, doc.mime_type, doc.file_size)
-
-
-def button_event(update_id: int, query: CallbackQuery) -> ButtonPress:
-    """A button press as a plain event."""
-    message = query.message
-    return ButtonPress(
-        update_id=update_id,
-        chat_id=message.chat.id if message is not None else query.from_user.id,
-        sender=_sender(query.from_user),
-        callback_id=query.id,
-        data=query.data,
-        message_id=message.message_id if message is not None else None,
-        chat_type=str(message.chat.type) if message is not None else "private",
-    )
-
-
-def block_event(update_id: int, change: ChatMemberUpdated) -> BlockChange:
-    """The user blocking (kicked) or unblocking (member) the bot."""
-    return BlockChange(
-        update_id=update_id,
-        chat_id=change.chat.id,
-        sender=_sender(change.from_user),
-        blocked=change.new_chat_member.status in ("kicked", "left"),
-        chat_type=str(change.chat.type),
-    )
+    return conversion.message_event(update_id, message, content_kind(message))
 
 
 def _seconds(value: int | float | dt.timedelta) -> float:
@@ -477,14 +427,16 @@ async def run_polling(
             )
             await stop.wait()
     finally:
-        # Stop fetching, let handlers in flight finish, then release the database.
+        # Stop fetching, let handlers in flight finish, stop the background jobs (a
+        # broadcast's call in flight still needs the HTTP client), release the database,
+        # and only then close the HTTP client.
         if application.updater is not None and application.updater.running:
             await application.updater.stop()
         if application.running:
             await application.stop()
+        if app is not None:
+            await app.close()
         if identified:
             await application.shutdown()
         else:  # getMe failed: initialize() left the HTTP client open
             await application.bot.request.shutdown()
-        if app is not None:
-            await app.close()
