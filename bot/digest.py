@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, tzinfo
 from typing import TYPE_CHECKING
 
@@ -61,6 +61,8 @@ class DigestData:
     comments: list[DetractorComment]
     comments_total: int
     tz: tzinfo
+    # Detractor cases opened in the 30 days: {"open": n, "resolved": n}.
+    cases: dict[str, int] = field(default_factory=lambda: {"open": 0, "resolved": 0})
 
 
 def local_midnight(day: date, tz: tzinfo) -> datetime:
@@ -138,7 +140,8 @@ async def gather(app: Application, day: date) -> DigestData:
             local_midnight(day, tz),
             limit=COMMENTS_FETCHED,
         )
-    return DigestData(day, month, day_report, month_report, comments, total, tz)
+        cases = await store.cases.counts(month.survey_ids, *month_period.bounds(tz))
+    return DigestData(day, month, day_report, month_report, comments, total, tz, cases)
 
 
 async def send_digests(app: Application, port: ChatPort, day: date) -> bool:
@@ -249,6 +252,8 @@ def render_figures(data: DigestData, texts: Texts) -> list[str]:
                 ),
             )
         )
+    if data.cases["open"] or data.cases["resolved"]:
+        lines.append(texts("cases_line", open=data.cases["open"], resolved=data.cases["resolved"]))
     return lines
 
 

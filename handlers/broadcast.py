@@ -178,6 +178,11 @@ async def on_broadcast(event: Message, command: Command, ctx: Context) -> None:
             texts("bc_unknown_survey", slug=slug, surveys=await _active_slugs(ctx)),
         )
         return
+    if survey.kind == "enps":
+        # A broadcast ties each message to a person (recipient rows, response rows); eNPS
+        # answers must not be. Employees get the survey's link instead.
+        ctx.out.send(event.chat_id, texts("bc_enps_refused", slug=slug))
+        return
     try:
         segment = parse_segment(rest)
     except SegmentError as exc:

@@ -365,3 +365,13 @@ async def test_quiet_periods_are_configurable(
         await bot.stop()
     assert "Recipients: 2" in preview.text  # 9401 (20 days > 14) and the owner
     assert "Not messaged" not in preview.text
+
+
+async def test_enps_surveys_are_not_broadcast(
+    api: BotApiEmulator, bot: RunningBot, check_db: Database
+) -> None:
+    await make_survey(check_db, "team", "Team survey", kind="enps")
+    owner = api.user(OWNER_ID, first_name="Olga", language_code="en")
+    owner.send("/broadcast team")
+    reply = await owner.wait_for_message(lambda m: "eNPS survey" in m.text)
+    assert "/link team" in reply.text and not reply.keyboard

@@ -20,7 +20,7 @@ from bot.emulator.actors import EmulatedUser
 from bot.emulator.models import ChatMessage
 from handlers.port import Action, SendText
 from storage.db import Database
-from storage.models import DigestDelivery
+from storage.models import DigestDelivery, Response
 from storage.repos.respondents import Profile
 from tests.e2e.admin_helpers import grant, seed_answers
 from tests.e2e.conftest import OWNER_ID, RunningBot, make_settings, wait_db
@@ -384,3 +384,38 @@ def test_the_job_sleeps_until_the_digest_time_but_never_more_than_a_minute() -> 
     assert wait(local(DAY, 9, 0, 1), DAY) == MAX_WAIT  # done today: tomorrow, capped
     almost = local(DAY, 8, 59, 59) + timedelta(milliseconds=990)
     assert wait(almost, None) == MIN_WAIT  # a few ms early: a short nap, never a busy loop
+
+
+async def test_the_digest_counts_open_and_resolved_detractor_cases(
+    api: BotApiEmulator,
+    db_url: str,
+    check_db: Database,
+    runtime: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    await seed_month(check_db)
+    async with check_db.transaction() as store:
+        survey = await store.surveys.ensure_default()
+        detractors = [
+            r
+            for r in await store.responses._session.scalars(
+                select(Response).where(Response.score <= 6).order_by(Response.id)
+            )
+        ]
+        first = await store.cases.open(detractors[0].id, survey.id, detractors[0].respondent_id)
+        second = await store.cases.open(detractors[1].id, survey.id, detractors[1].respondent_id)
+        for case in (first, second):  # opened within the digest's 30 days
+            case.opened_at = local(DAY - timedelta(days=2), 12)
+        await store.responses._session.flush()
+        await store.cases.resolve(first.id, by=OWNER_ID)
+    owner = api.user(OWNER_ID, first_name="Olga", language_code="en")
+    bot = digest_bot(api, db_url, runtime)
+    freeze_clock(monkeypatch, local(DAY, 8))  # before the digest: the owner starts the bot
+    await bot.start()
+    await ask(owner, "/help", lambda t: "Owner commands" in t)
+    await bot.stop()
+    freeze_clock(monkeypatch, local(DAY, 9, 0, 5))
+    await bot.start()
+    text = (await owner.wait_for_message(is_digest)).text
+    assert "Detractor cases: 1 open · 1 resolved" in text
+    await bot.stop()
