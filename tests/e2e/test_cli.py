@@ -1,4 +1,4 @@
-"""`npsbot run` as a real process: any working directory, clear start-up errors, SIGTERM."""
+"""`npsbot run` as a real process on each runtime: any directory, clear errors, SIGTERM."""
 
 from __future__ import annotations
 
@@ -12,9 +12,13 @@ import pytest
 
 from bot.emulator import BotApiEmulator
 from storage.db import Database
-from tests.e2e.conftest import TOKEN, responses_of
+from tests.e2e.conftest import QUESTION, TOKEN, responses_of
 
-QUESTION = "How likely are you to recommend Acme to a friend or colleague?"
+
+@pytest.fixture(params=["aiogram", "ptb"])
+def framework(request: pytest.FixtureRequest) -> str:
+    """BOT_FRAMEWORK of the process under test."""
+    return str(request.param)
 
 
 def _env(**values: str) -> dict[str, str]:
@@ -37,8 +41,19 @@ async def _npsbot(cwd: Path, env: dict[str, str], *args: str) -> asyncio.subproc
     )
 
 
+async def _one_line_failure(cwd: Path, env: dict[str, str]) -> str:
+    """Runs `npsbot run` expecting exit code 2 with one line and no traceback."""
+    process = await _npsbot(cwd, env, "run")
+    _, stderr = await asyncio.wait_for(process.communicate(), timeout=60)
+    text = stderr.decode()
+    lines = text.strip().splitlines()
+    assert process.returncode == 2, text
+    assert len(lines) == 1 and "Traceback" not in text, lines
+    return lines[0]
+
+
 async def test_run_from_another_directory_serves_a_respondent_and_stops_on_sigterm(
-    api: BotApiEmulator, tmp_path: Path
+    api: BotApiEmulator, tmp_path: Path, framework: str
 ) -> None:
     db_path = tmp_path / "data" / "npsbot.db"
     workdir = tmp_path / "elsewhere"
@@ -48,6 +63,7 @@ async def test_run_from_another_directory_serves_a_respondent_and_stops_on_sigte
         TELEGRAM_API_URL=api.base_url,
         DATABASE_URL=f"sqlite+aiosqlite:///{db_path}",
         BRAND_NAME="Acme",
+        BOT_FRAMEWORK=framework,
     )
     process = await _npsbot(workdir, env, "run")
     try:
@@ -64,9 +80,14 @@ async def test_run_from_another_directory_serves_a_respondent_and_stops_on_sigte
     finally:
         process.send_signal(signal.SIGTERM)
         _, stderr = await asyncio.wait_for(process.communicate(), timeout=30)
-    assert process.returncode == 0, stderr.decode()
-    assert TOKEN not in stderr.decode()  # the token never reaches the logs
+    log = stderr.decode()
+    assert process.returncode == 0, log
+    assert f"running on {framework}" in log
+    assert TOKEN not in log  # the token never reaches the logs
+    assert "Traceback" not in log and "DeprecationWarning" not in log
     assert not list(workdir.iterdir())
+    menu = [c for c in api.calls_for("setMyCommands") if not c.params.get("language_code")]
+    assert [c["command"] for c in menu[-1].params["commands"]][:2] == ["start", "help"]
     db = Database(f"sqlite+aiosqlite:///{db_path}")
     try:
         [response] = await responses_of(db, 301)
@@ -90,46 +111,50 @@ async def test_run_from_another_directory_serves_a_respondent_and_stops_on_sigte
             {"BOT_TOKEN": TOKEN, "TELEGRAM_API_URL": "ftp://x"},
             "TELEGRAM_API_URL is not an http(s) URL",
         ),
-        (
-            {"BOT_TOKEN": TOKEN, "TELEGRAM_API_URL": "http://127.0.0.1:9"},
-            "TELEGRAM_API_URL http://127.0.0.1:9 cannot be reached",
-        ),
+        ({"BOT_TOKEN": TOKEN, "TIMEZONE": "Mars/Base"}, "TIMEZONE names no known zone"),
     ],
 )
 async def test_bad_settings_stop_with_one_clear_line(
     tmp_path: Path, settings: dict[str, str], expected: str
 ) -> None:
     env = _env(**{"DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'x.db'}", **settings})
-    process = await _npsbot(tmp_path, env, "run")
-    _stdout, stderr = await asyncio.wait_for(process.communicate(), timeout=60)
-    lines = stderr.decode().strip().splitlines()
-    assert process.returncode == 2
-    assert len(lines) == 1 and expected in lines[0], lines
-    assert "Traceback" not in stderr.decode()
+    assert expected in await _one_line_failure(tmp_path, env)
 
 
-async def test_a_rejected_token_is_one_line(api: BotApiEmulator, tmp_path: Path) -> None:
+async def test_an_unreachable_api_is_one_line(tmp_path: Path, framework: str) -> None:
+    env = _env(
+        BOT_TOKEN=TOKEN,
+        TELEGRAM_API_URL="http://127.0.0.1:9",
+        DATABASE_URL=f"sqlite+aiosqlite:///{tmp_path / 'x.db'}",
+        BOT_FRAMEWORK=framework,
+    )
+    line = await _one_line_failure(tmp_path, env)
+    assert "TELEGRAM_API_URL http://127.0.0.1:9 cannot be reached" in line
+    assert TOKEN not in line
+
+
+async def test_a_rejected_token_is_one_line(
+    api: BotApiEmulator, tmp_path: Path, framework: str
+) -> None:
     env = _env(
         BOT_TOKEN="999:WRONG",
         TELEGRAM_API_URL=api.base_url,
         DATABASE_URL=f"sqlite+aiosqlite:///{tmp_path / 'x.db'}",
+        BOT_FRAMEWORK=framework,
     )
-    process = await _npsbot(tmp_path, env, "run")
-    _, stderr = await asyncio.wait_for(process.communicate(), timeout=60)
-    lines = stderr.decode().strip().splitlines()
-    assert process.returncode == 2
-    assert len(lines) == 1 and "BOT_TOKEN was rejected" in lines[0] and "999:WRONG" not in lines[0]
+    line = await _one_line_failure(tmp_path, env)
+    assert "BOT_TOKEN was rejected" in line and "999:WRONG" not in line
 
 
-async def test_an_unreachable_database_is_one_line(api: BotApiEmulator, tmp_path: Path) -> None:
+async def test_an_unreachable_database_is_one_line(
+    api: BotApiEmulator, tmp_path: Path, framework: str
+) -> None:
     env = _env(
         BOT_TOKEN=TOKEN,
         TELEGRAM_API_URL=api.base_url,
         DATABASE_URL="postgresql+asyncpg://npsbot:secret@127.0.0.1:1/npsbot",
+        BOT_FRAMEWORK=framework,
     )
-    process = await _npsbot(tmp_path, env, "run")
-    _, stderr = await asyncio.wait_for(process.communicate(), timeout=60)
-    lines = stderr.decode().strip().splitlines()
-    assert process.returncode == 2
-    assert len(lines) == 1 and "DATABASE_URL" in lines[0] and "cannot be reached" in lines[0]
-    assert "secret" not in lines[0]  # the password is masked
+    line = await _one_line_failure(tmp_path, env)
+    assert "DATABASE_URL" in line and "cannot be reached" in line
+    assert "secret" not in line  # the password is masked
