@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from bot.reports.nps_math import Group, classify
 from bot.reports.scope import Scope
 from handlers.access import Role, role_of
 from handlers.callbacks import CaseReply, CaseResolve, pack
@@ -13,8 +14,6 @@ from handlers.port import Button, Keyboard, SendText
 from storage.case_models import DetractorCase
 from storage.models import Response, Survey
 from storage.store import Store
-
-DETRACTOR_MAX = 6
 
 
 def _staff_texts(ctx: Context) -> TextsLike:
@@ -115,7 +114,7 @@ def _remember_alert(case_id: int, chat_id: int):  # type: ignore[no-untyped-def]
 
 async def on_score(ctx: Context, survey: Survey, response: Response) -> None:
     """Opens a case for a detractor score and posts the alert to the staff chat(s)."""
-    if response.score is None or response.score > DETRACTOR_MAX:
+    if response.score is None or classify(response.score) is not Group.DETRACTOR:
         return
     case = await ctx.store.cases.open(response.id, survey.id, response.respondent_id)
     html = await render_alert(ctx, case, survey, response)

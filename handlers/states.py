@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from bot.reports.nps_math import classify
 from storage.models import Step
 
 # score → why → improve → done; a newer survey closes an unfinished one.
@@ -16,9 +17,5 @@ TEXT_STEPS = (Step.WHY, Step.IMPROVE)
 
 
 def group_of(score: int) -> str:
-    """promoter (9–10), passive (7–8) or detractor (0–6)."""
-    if score >= 9:
-        return "promoter"
-    if score >= 7:
-        return "passive"
-    return "detractor"
+    """promoter (9–10), passive (7–8) or detractor (0–6), as catalog keys spell it."""
+    return classify(score).value

@@ -104,3 +104,11 @@ async def db(db_url: str) -> AsyncIterator[Database]:
     database = Database(db_url)
     yield database
     await database.dispose()
+
+
+async def next_loop_turn() -> None:
+    """Lets every task that is ready run once (a yield, not a timed wait)."""
+    loop = asyncio.get_running_loop()
+    turn = loop.create_future()
+    loop.call_soon(turn.set_result, None)
+    await turn

@@ -9,6 +9,9 @@ import time
 import pytest
 
 from bot.broadcast.limiter import Aborted, RateLimiter
+from tests.conftest import next_loop_turn
+
+CALL_SECONDS = 0.002  # a Bot API call's duration in these tests (work, not a wait)
 
 
 async def _calls(limiter: RateLimiter, chats: list[int | None]) -> list[tuple[float, float]]:
@@ -18,7 +21,7 @@ async def _calls(limiter: RateLimiter, chats: list[int | None]) -> list[tuple[fl
     async def call(chat: int | None) -> None:
         async with limiter.slot(chat):
             start = time.monotonic()
-            await asyncio.sleep(0.002)  # the "HTTP call"
+            await asyncio.sleep(CALL_SECONDS)  # stands for the HTTP call's duration
             spans.append((start, time.monotonic()))
 
     await asyncio.gather(*(call(chat) for chat in chats))
@@ -32,8 +35,8 @@ async def test_no_one_second_window_ever_sees_more_than_the_rate() -> None:
     for start, _ in spans:
         # What Telegram counts: calls it handled in the second before this one arrived.
         assert sum(1 for end in ends if start - 1.0 < end <= start) < 40
-    elapsed = spans[-1][0] - spans[0][0]
-    assert 99 / elapsed >= 40 * 0.9  # and it still goes nearly as fast as allowed
+    # How close to the limit it gets is measured in bench/broadcast.py, not asserted here:
+    # a slow machine must not fail a test.
 
 
 async def test_tokens_are_paced_not_burst() -> None:
@@ -64,7 +67,7 @@ async def test_an_abort_wakes_a_waiter_without_taking_a_token() -> None:
     limiter.pause(30)
     abort = asyncio.Event()
     waiter = asyncio.create_task(limiter.acquire(1, abort))
-    await asyncio.sleep(0)  # the waiter runs up to its wait
+    await next_loop_turn()  # the waiter runs up to its wait
     assert not waiter.done()
     abort.set()
     limiter.interrupt()

@@ -17,6 +17,7 @@ from bot.runtime import aiogram_runtime, ptb_runtime
 from bot.settings import Settings
 from storage.db import Database
 from storage.models import Respondent, Response, Survey
+from tests.conftest import next_loop_turn
 
 TOKEN = "123456:TEST-token"
 OWNER_ID = 900
@@ -24,14 +25,6 @@ POLL_INTERVAL = 0.02  # seconds between checks of a condition that has a deadlin
 # Every scenario that uses the `bot` fixture runs on both runtimes: parity is tested, not hoped.
 RUNTIMES = ["aiogram", "ptb"]
 RUN_POLLING = {"aiogram": aiogram_runtime.run_polling, "ptb": ptb_runtime.run_polling}
-
-
-async def next_loop_turn() -> None:
-    """Lets every task that is ready run once (no timed wait)."""
-    loop = asyncio.get_running_loop()
-    turn = loop.create_future()
-    loop.call_soon(turn.set_result, None)
-    await turn
 
 
 @dataclass

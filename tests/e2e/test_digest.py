@@ -22,6 +22,7 @@ from handlers.port import Action, SendText
 from storage.db import Database
 from storage.models import DigestDelivery, Response
 from storage.repos.respondents import Profile
+from tests.conftest import next_loop_turn
 from tests.e2e.admin_helpers import grant, seed_answers
 from tests.e2e.conftest import OWNER_ID, RunningBot, make_settings, wait_db
 
@@ -326,7 +327,7 @@ class RecordingPort:
 
     async def perform(self, action: Action) -> int | None:
         assert isinstance(action, SendText)
-        await asyncio.sleep(0)  # let the other replica run in between
+        await next_loop_turn()  # let the other replica run in between
         self.sent.append(action.chat_id)
         return len(self.sent)
 
