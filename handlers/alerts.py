@@ -137,6 +137,8 @@ async def refresh_alerts(ctx: Context, case: DetractorCase) -> None:
 
 async def on_text(ctx: Context, survey: Survey, response: Response) -> None:
     """Adds the "why" and "improve" answers to the case's alert as they arrive."""
+    if response.score is None or classify(response.score) is not Group.DETRACTOR:
+        return  # only detractor scores open cases: nothing to look up
     case = await ctx.store.cases.for_response(response.id)
     if case is not None and (response.why or response.improve):
         await refresh_alerts(ctx, case)
@@ -192,6 +194,8 @@ async def on_resolve_pressed(event: ButtonPress, choice: CaseResolve, ctx: Conte
 
 async def relay_staff_reply(event: Message, ctx: Context) -> bool:
     """Delivers a staff member's message to the respondent while in reply mode."""
+    if not ctx.pending.reply:
+        return False
     pending = await ctx.store.cases.pending_reply(event.sender.id, event.chat_id)
     if pending is None:
         return False
@@ -223,6 +227,8 @@ async def relay_staff_reply(event: Message, ctx: Context) -> bool:
 async def relay_respondent_answer(event: Message, ctx: Context) -> bool:
     """Passes a respondent's answer to the team back to the staff chat that wrote."""
     if not event.private or ctx.respondent is None or event.kind != "text":
+        return False
+    if not ctx.pending.case_thread:
         return False
     thread = await ctx.store.cases.thread_of(ctx.respondent.id)
     if thread is None or await ctx.store.responses.open_for(ctx.respondent.id) is not None:

@@ -259,6 +259,8 @@ async def intercept_import(event: Message, ctx: Context) -> bool:
         else:
             await _import(event, rows, ctx)
         return True
+    if not ctx.pending.import_request:
+        return False
     if not await ctx.store.audience.has_import_request(event.sender.id):
         return False
     fresh = await ctx.store.audience.take_import_request(event.sender.id, ctx.now - IMPORT_WINDOW)

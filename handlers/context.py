@@ -10,7 +10,9 @@ from typing import Any, Protocol
 from handlers.hooks import Hooks
 from handlers.kinds import for_kind
 from handlers.port import Outbox
-from storage.models import Respondent, Survey
+from storage.models import Survey
+from storage.repos.pending import UNKNOWN, Pending
+from storage.repos.respondents import Visitor
 from storage.store import Store
 
 
@@ -73,8 +75,10 @@ class Context:
     config: BotConfig
     language: str
     now: datetime
-    respondent: Respondent | None = None
+    respondent: Visitor | None = None  # the private chat's user, as this update found them
     hooks: Hooks = field(default_factory=Hooks)
+    # Which message interceptors have work; the router looks it up once per message.
+    pending: Pending = UNKNOWN
 
     @property
     def texts(self) -> TextsLike:

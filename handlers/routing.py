@@ -160,6 +160,8 @@ class Router:
             elif event.private and self._unknown_command is not None:
                 await self._unknown_command(event, command, ctx)
             return
+        if self._interceptors:
+            ctx.pending = await ctx.store.pending.of(event.sender.id, event.chat_id)
         for interceptor in self._interceptors:
             if await interceptor(event, ctx):
                 return

@@ -73,8 +73,7 @@ async def on_start(event: Message, command: Command, ctx: Context) -> None:
     """Greets the user and asks the survey's question (a deep link picks the survey)."""
     assert ctx.respondent is not None
     store = ctx.store
-    await store.respondents.set_subscribed(ctx.respondent.id, True)
-    await store.respondents.set_reachable(ctx.respondent.id, True)
+    await store.respondents.restart(ctx.respondent.id)
     link = parse_payload(command.args or None)
     survey = None
     if link.valid and link.survey_slug:
@@ -182,9 +181,8 @@ async def _accept_score(
     ctx: Context, response: Response, score: int, message_id: int | None
 ) -> bool:
     """Stores the score, shows it in the question message, asks why; False if beaten."""
-    if not await ctx.store.responses.record_score(response.id, score):
+    if not await ctx.store.responses.record_score(response, score):
         return False
-    await ctx.store.responses.refresh(response)
     survey = await _survey_of(ctx, response)
     target = message_id or response.prompt_message_id
     if target is not None:
@@ -203,14 +201,18 @@ async def _after_score(ctx: Context, survey: Survey, response: Response) -> None
         await listener(ctx, survey, response)
 
 
-async def _close_prompt(
-    ctx: Context, response: Response, step: Step, message_id: int | None, note: str | None
+def _close_prompt(
+    ctx: Context,
+    survey: Survey,
+    response: Response,
+    step: Step,
+    message_id: int | None,
+    note: str | None,
 ) -> None:
     """Removes the Skip button from the follow-up that was just answered."""
     target = message_id or response.prompt_message_id
     if target is None:
         return
-    survey = await _survey_of(ctx, response)
     texts = ctx.survey_texts(survey)
     assert response.score is not None
     question = texts(f"{step.value}_{group_of(response.score)}", brand=ctx.brand_of(survey))
@@ -227,15 +229,15 @@ async def _accept_text(
     # Taken now: finishing an anonymous (eNPS) answer forgets the prompt's message id.
     message_id = message_id or response.prompt_message_id
     if answered == Step.WHY:
-        done = await repo.record_why(response.id, text)
+        done = await repo.record_why(response, text)
     else:
-        done = await repo.record_improve(response.id, text)
+        done = await repo.record_improve(response, text)
     if not done:
         return False
-    await repo.refresh(response)
     note = ctx.texts("skipped") if text is None else None
-    await _close_prompt(ctx, response, answered, message_id, note)
+    # Held here for the whole step: the session's identity map keeps only weak references.
     survey = await _survey_of(ctx, response)
+    _close_prompt(ctx, survey, response, answered, message_id, note)
     for listener in ctx.hooks.on_text:
         await listener(ctx, survey, response)
     if response.step == Step.IMPROVE:

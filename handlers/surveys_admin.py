@@ -571,7 +571,7 @@ def _summary_values(ctx: Context, data: dict[str, Any]) -> dict[str, Any]:
 
 async def intercept_dialog_text(event: Message, ctx: Context) -> bool:
     """Feeds a staff member's message to their open survey dialog (before the survey)."""
-    if not event.private:
+    if not event.private or not ctx.pending.dialog:
         return False
     dialog = await ctx.store.dialogs.of(event.sender.id)
     if dialog is None:

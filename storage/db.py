@@ -21,6 +21,8 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
+from storage.repos.privacy import SaltMemo
+from storage.sqlite_inline import inline_creator
 from storage.store import Store
 
 log = logging.getLogger(__name__)
@@ -69,12 +71,17 @@ class Database:
         self.tz = tz  # reporting days are local days in this zone
         # Keys eNPS anonymity hashes; empty: a salt generated once and kept in the database.
         self.anonymity_salt = anonymity_salt
+        self._salt_memo = SaltMemo()
         parsed = make_url(url)
         self.dialect = parsed.get_backend_name()
         kwargs: dict[str, Any] = {"echo": echo}
         if self.dialect == "sqlite":
-            if parsed.database and parsed.database != ":memory:":
-                Path(parsed.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+            database = parsed.database or ":memory:"
+            if database != ":memory:":
+                database = str(Path(database).expanduser())
+                Path(database).parent.mkdir(parents=True, exist_ok=True)
+            # Statements run on the event loop, not in aiosqlite's thread (why: the module).
+            kwargs["async_creator"] = inline_creator(database)
         else:
             kwargs.update(pool_size=10, max_overflow=20, pool_pre_ping=True)
         self.engine = create_async_engine(url, **kwargs)
@@ -88,11 +95,22 @@ class Database:
         self._writer = async_sessionmaker(write_engine, expire_on_commit=False)
         self._reader = async_sessionmaker(self.engine, expire_on_commit=False)
 
+    def _store(self, session: AsyncSession) -> Store:
+        return Store(
+            session,
+            self.dialect,
+            self.tz,
+            anonymity_salt=self.anonymity_salt,
+            salt_memo=self._salt_memo,
+        )
+
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[Store]:
         """One write transaction: committed when the block ends, rolled back on error."""
         async with self._turn(), self._writer() as session, session.begin():
-            yield Store(session, self.dialect, self.tz, anonymity_salt=self.anonymity_salt)
+            store = self._store(session)
+            yield store
+            await store.stats.flush()  # histogram rows last: they are the contended ones
 
     @asynccontextmanager
     async def _turn(self) -> AsyncIterator[None]:
@@ -121,7 +139,7 @@ class Database:
     async def snapshot(self) -> AsyncIterator[Store]:
         """A read-only transaction (never takes SQLite's write lock)."""
         async with self._reader() as session, session.begin():
-            yield Store(session, self.dialect, self.tz, anonymity_salt=self.anonymity_salt)
+            yield self._store(session)
 
     async def check(self) -> None:
         """Connects once, turning driver errors into one readable line."""

@@ -12,7 +12,8 @@ from storage.repos.cases import CaseRepo
 from storage.repos.comments import CommentRepo
 from storage.repos.dialogs import DialogRepo
 from storage.repos.digests import DigestRepo
-from storage.repos.privacy import AnonymityRepo, PrivacyRepo
+from storage.repos.pending import PendingRepo
+from storage.repos.privacy import AnonymityRepo, PrivacyRepo, SaltMemo
 from storage.repos.respondents import RespondentRepo
 from storage.repos.responses import ResponseRepo
 from storage.repos.staff import StaffRepo
@@ -25,13 +26,19 @@ class Store:
     """Intention-revealing access to the data, bound to one session."""
 
     def __init__(
-        self, session: AsyncSession, dialect: str, tz: tzinfo, *, anonymity_salt: str = ""
+        self,
+        session: AsyncSession,
+        dialect: str,
+        tz: tzinfo,
+        *,
+        anonymity_salt: str = "",
+        salt_memo: SaltMemo | None = None,
     ) -> None:
         self.surveys = SurveyRepo(session)
         self.respondents = RespondentRepo(session, dialect)
         self.stats = StatsRepo(session, dialect, tz)
         # eNPS: salted keys and open-conversation pointers (ANONYMITY_SALT, else a stored salt).
-        self.anonymity = AnonymityRepo(session, dialect, anonymity_salt)
+        self.anonymity = AnonymityRepo(session, dialect, anonymity_salt, salt_memo)
         self.responses = ResponseRepo(session, self.stats, self.anonymity)
         self.privacy = PrivacyRepo(session, self.anonymity)
         self.dialogs = DialogRepo(session)
@@ -41,4 +48,5 @@ class Store:
         self.updates = UpdateLog(session, dialect)
         self.digests = DigestRepo(session, dialect)
         self.audience = AudienceRepo(session)
+        self.pending = PendingRepo(session)
         self.broadcasts = BroadcastRepo(session, dialect, self.stats)

@@ -39,7 +39,14 @@ from aiogram.types import (
 )
 from aiogram.types import Message as TgMessage
 
-from bot.app import Application, BotIdentity, StartupError, bot_commands, start_application
+from bot.app import (
+    Application,
+    BotIdentity,
+    StartupError,
+    bot_commands,
+    freeze_startup_heap,
+    start_application,
+)
 from bot.i18n import Catalogs
 from bot.pipeline import Pipeline
 from bot.runtime import conversion
@@ -273,6 +280,7 @@ async def run_polling(
         await bot.delete_webhook(drop_pending_updates=False)
         await publish_commands(bot, app.catalogs, app.pipeline)
         app.start_jobs(AiogramPort(bot))
+        freeze_startup_heap()
         log.info("npsbot @%s is running on aiogram, database %s", me.username, app.db.dialect)
         polling = asyncio.create_task(
             dispatcher.start_polling(bot, handle_signals=stop is None, close_bot_session=False)

@@ -55,7 +55,13 @@ from telegram.ext import (
 from telegram.request import HTTPXRequest
 
 from bot.app import Application as NpsApplication
-from bot.app import BotIdentity, StartupError, bot_commands, start_application
+from bot.app import (
+    BotIdentity,
+    StartupError,
+    bot_commands,
+    freeze_startup_heap,
+    start_application,
+)
 from bot.i18n import Catalogs
 from bot.pipeline import Claim, Pipeline
 from bot.runtime import conversion
@@ -416,6 +422,7 @@ async def run_polling(
         application.add_error_handler(_log_error)
         await publish_commands(application.bot, app.catalogs, app.pipeline)
         app.start_jobs(PtbPort(application.bot))
+        freeze_startup_heap()
         log.info("npsbot @%s is running on ptb, database %s", me.username, app.db.dialect)
         signals = () if stop is not None else (signal.SIGINT, signal.SIGTERM)
         stop = stop or asyncio.Event()

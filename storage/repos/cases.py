@@ -5,11 +5,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import bindparam, delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.case_models import CaseAlert, CaseThread, DetractorCase, PendingReply
 from storage.models import utcnow
+
+# Asked for every detractor's answer (built once).
+_FOR_RESPONSE = select(DetractorCase).where(DetractorCase.response_id == bindparam("response_id"))
 
 
 class CaseRepo:
@@ -51,9 +54,7 @@ class CaseRepo:
 
     async def for_response(self, response_id: int) -> DetractorCase | None:
         """The case opened for a response, if any."""
-        return await self._session.scalar(
-            select(DetractorCase).where(DetractorCase.response_id == response_id)
-        )
+        return await self._session.scalar(_FOR_RESPONSE, {"response_id": response_id})
 
     async def remember_alert(self, case_id: int, chat_id: int, message_id: int) -> None:
         """Stores where an alert was posted."""

@@ -20,7 +20,7 @@ import secrets
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import case, delete, func, select, update
+from sqlalchemy import bindparam, case, delete, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -43,13 +43,30 @@ def coarse(moment: datetime | None) -> datetime | None:
     return moment.replace(minute=0, second=0, microsecond=0) if moment is not None else None
 
 
+# Run by every /start (built once).
+_ABANDONED = select(AnonymousThread.response_id).where(
+    AnonymousThread.created_at < bindparam("cutoff")
+)
+
+
+@dataclass
+class SaltMemo:
+    """The stored salt once read from a committed row (it never changes after that), so
+    each transaction does not read it again; one per Database."""
+
+    value: str | None = None
+
+
 class AnonymityRepo:
     """Salted keys, open-conversation pointers and "already answered" marks for eNPS."""
 
-    def __init__(self, session: AsyncSession, dialect: str, salt: str = "") -> None:
+    def __init__(
+        self, session: AsyncSession, dialect: str, salt: str = "", memo: SaltMemo | None = None
+    ) -> None:
         self._session = session
         self._dialect = dialect
         self._configured = salt
+        self._memo = memo if memo is not None else SaltMemo()
         self._salt: bytes | None = None
 
     async def _key(self) -> bytes:
@@ -59,9 +76,14 @@ class AnonymityRepo:
         return self._salt
 
     async def _stored_salt(self) -> str:
+        if self._memo.value:
+            return self._memo.value
         query = select(AppSecret.value).where(AppSecret.name == SALT_NAME)
         value = await self._session.scalar(query)
         if value:
+            # Remembered only when read as already stored: one this transaction inserts
+            # would be wrong everywhere if the transaction rolled back.
+            self._memo.value = value
             return value
         insert = postgresql.insert if self._dialect == "postgresql" else sqlite.insert
         # Two replicas may generate one at once: the first insert wins, both read it back.
@@ -178,9 +200,7 @@ class AnonymityRepo:
     async def expire_abandoned(self, now: datetime | None = None) -> int:
         """Closes and unlinks anonymous conversations left unfinished for a day."""
         cutoff = (now or utcnow()) - ABANDONED_AFTER
-        stale = await self._session.scalars(
-            select(AnonymousThread.response_id).where(AnonymousThread.created_at < cutoff)
-        )
+        stale = await self._session.scalars(_ABANDONED, {"cutoff": cutoff})
         ids = list(stale.all())
         for response_id in ids:
             await self.close(response_id)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import bindparam, func, select, update
@@ -22,6 +23,28 @@ class Profile:
     first_name: str | None
     username: str | None
     language_code: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Visitor:
+    """The respondent's row as `touch` left it: read-only, for the rest of the update.
+
+    A plain value rather than an ORM object: loading an entity from the upsert cost more
+    than the upsert itself, and handlers only read it (changes go through the repo).
+    """
+
+    id: int
+    chat_id: int
+    first_name: str | None
+    username: str | None
+    telegram_language: str | None
+    language_override: str | None
+    subscribed: bool
+    unreachable: bool
+    source: str | None
+    agent: str | None
+    started_at: datetime
+    last_seen_at: datetime
 
 
 # What each update refreshes; the rest of the row is set once, at the first update.
@@ -43,6 +66,14 @@ def _touch_statement(dialect: str) -> Any:
     return stmt.returning(*table.c)
 
 
+# /start: subscribed and reachable again (built once: it runs with every survey).
+_RESTART = (
+    update(Respondent.__table__)
+    .where(Respondent.__table__.c.id == bindparam("user_id"))
+    .values(subscribed=True, unreachable=False)
+)
+
+
 class RespondentRepo:
     """Reads and updates respondents."""
 
@@ -50,7 +81,7 @@ class RespondentRepo:
         self._session = session
         self._dialect = dialect
 
-    async def touch(self, profile: Profile) -> Respondent:
+    async def touch(self, profile: Profile) -> Visitor:
         """Upserts the user's profile and locks their row for this transaction.
 
         One statement (an upsert returning the row): on PostgreSQL its update locks the row
@@ -67,13 +98,8 @@ class RespondentRepo:
             "last_seen_at": now,
             "started_at": now,
         }
-        respondent = await self._session.scalar(
-            select(Respondent).from_statement(_touch_statement(self._dialect)),
-            params,
-            execution_options={"populate_existing": True},
-        )
-        assert respondent is not None  # just upserted
-        return respondent
+        row = (await self._session.execute(_touch_statement(self._dialect), params)).one()
+        return Visitor(**row._mapping)
 
     async def get(self, user_id: int) -> Respondent | None:
         """The respondent with this Telegram id."""
@@ -100,6 +126,10 @@ class RespondentRepo:
         await self._session.execute(
             update(Respondent).where(Respondent.id == user_id).values(subscribed=subscribed)
         )
+
+    async def restart(self, user_id: int) -> None:
+        """/start: subscribed again and reachable again, in one statement."""
+        await self._session.execute(_RESTART, {"user_id": user_id})
 
     async def set_language(self, user_id: int, language: str | None) -> None:
         """Stores the language the user picked with /language."""

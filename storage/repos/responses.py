@@ -2,15 +2,59 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.attributes import set_committed_value
 
 from storage.models import OPEN_STEPS, Response, Step, utcnow
 from storage.repos.privacy import AnonymityRepo
 from storage.repos.stats import StatsRepo, segments_of
+
+# The survey path's statements, built once with bound parameters: building a statement
+# and its cache key on every call cost more than running it (bench/e2e_throughput.py).
+# Core (table) updates: the ORM's bulk-update bookkeeping is not needed for single rows.
+_TABLE = Response.__table__
+_OPEN_FOR = (
+    select(Response)
+    .where(Response.respondent_id == bindparam("respondent_id"), Response.step.in_(OPEN_STEPS))
+    .order_by(Response.id.desc())
+    .limit(1)
+)
+_CLOSE_OPEN = (
+    update(_TABLE)
+    .where(_TABLE.c.respondent_id == bindparam("owner"), _TABLE.c.step.in_(OPEN_STEPS))
+    .values(step=Step.CLOSED)
+)
+_SET_PROMPT = (
+    update(_TABLE)
+    .where(_TABLE.c.id == bindparam("response_id"))
+    .values(prompt_message_id=bindparam("message_id"))
+)
+_SCORE = (
+    update(_TABLE)
+    .where(_TABLE.c.id == bindparam("response_id"), _TABLE.c.step == Step.SCORE)
+    .values(
+        score=bindparam("new_score", type_=_TABLE.c.score.type),
+        scored_at=bindparam("new_scored_at", type_=_TABLE.c.scored_at.type),
+        step=Step.WHY,
+    )
+    .returning(_TABLE.c.survey_id, _TABLE.c.agent, _TABLE.c.source, _TABLE.c.language)
+)
+
+
+@functools.cache
+def _advance_statement(columns: tuple[str, ...]) -> Any:
+    """`UPDATE … SET <columns> WHERE id = :response_id AND step = :expected`, built once."""
+    return (
+        update(_TABLE)
+        .where(_TABLE.c.id == bindparam("response_id"), _TABLE.c.step == bindparam("expected"))
+        .values({name: bindparam(f"new_{name}", type_=_TABLE.c[name].type) for name in columns})
+    )
 
 
 @dataclass(frozen=True)
@@ -44,12 +88,7 @@ class ResponseRepo:
 
     async def open_for(self, respondent_id: int) -> Response | None:
         """The respondent's unfinished response, newest first (anonymous ones included)."""
-        response = await self._session.scalar(
-            select(Response)
-            .where(Response.respondent_id == respondent_id, Response.step.in_(OPEN_STEPS))
-            .order_by(Response.id.desc())
-            .limit(1)
-        )
+        response = await self._session.scalar(_OPEN_FOR, {"respondent_id": respondent_id})
         if response is not None:
             return response
         # `start` closes the other kind, so at most one of the two is open.
@@ -82,11 +121,7 @@ class ResponseRepo:
         again through an anonymous thread keyed by a salted hash.
         """
         anonymous = await self._anonymity.is_anonymous(survey_id)
-        await self._session.execute(
-            update(Response)
-            .where(Response.respondent_id == respondent_id, Response.step.in_(OPEN_STEPS))
-            .values(step=Step.CLOSED)
-        )
+        await self._session.execute(_CLOSE_OPEN, {"owner": respondent_id})
         await self._anonymity.close_for_user(respondent_id)
         # Unlinks conversations nobody finished, whoever they were (no scheduler needed).
         await self._anonymity.expire_abandoned()
@@ -118,32 +153,49 @@ class ResponseRepo:
 
     async def _advance(self, response_id: int, expected: Step, **values: object) -> bool:
         """Moves a response on only if it is still at `expected` (the first writer wins)."""
+        params = {f"new_{name}": value for name, value in values.items()}
         result = await self._session.execute(
-            update(Response)
-            .where(Response.id == response_id, Response.step == expected)
-            .values(**values)
-            .execution_options(synchronize_session=False)
+            _advance_statement(tuple(values)),
+            {"response_id": response_id, "expected": expected, **params},
         )
         return bool(result.rowcount)  # type: ignore[attr-defined]
 
+    @staticmethod
+    def _known(response: Response | int) -> Response | None:
+        """The loaded row when the caller passed one (its state is then kept current)."""
+        return response if isinstance(response, Response) else None
+
+    @staticmethod
+    def _committed(response: Response | None, **values: object) -> None:
+        """Shows a conditional update's values on the loaded row without re-reading it.
+
+        Committed state, not attribute sets: a set would mark the row dirty and write it
+        again at the commit.
+        """
+        if response is not None:
+            for name, value in values.items():
+                set_committed_value(response, name, value)
+
     async def record_score(
-        self, response_id: int, score: int, *, at: datetime | None = None
+        self, response: Response | int, score: int, *, at: datetime | None = None
     ) -> bool:
         """Stores and counts the score (valid on its own); False if already scored.
 
         An anonymous survey takes one score per person: the thread's salted hash is
-        checked, and marked once the score is stored.
+        checked, and marked once the score is stored. Pass the loaded row (rather than its
+        id) to have it updated in place.
         """
+        loaded = self._known(response)
+        response_id = response.id if isinstance(response, Response) else response
         now = at or utcnow()
-        thread = await self._anonymity.thread_for_response(response_id)
+        thread = None
+        # A row with a respondent is never anonymous: no thread to look for.
+        if loaded is None or loaded.respondent_id is None:
+            thread = await self._anonymity.thread_for_response(response_id)
         if thread is not None and not await self._anonymity.may_score(thread):
             return False
         result = await self._session.execute(
-            update(Response)
-            .where(Response.id == response_id, Response.step == Step.SCORE)
-            .values(score=score, scored_at=now, step=Step.WHY)
-            .returning(Response.survey_id, Response.agent, Response.source, Response.language)
-            .execution_options(synchronize_session=False)
+            _SCORE, {"response_id": response_id, "new_score": score, "new_scored_at": now}
         )
         row = result.first()
         if row is None:
@@ -152,34 +204,41 @@ class ResponseRepo:
         if thread is not None:
             await self._anonymity.mark_answered(thread)
         await self._stats.count_score(survey_id, now, segments_of(agent, source, language), score)
+        self._committed(loaded, score=score, scored_at=now, step=Step.WHY)
         return True
 
-    async def record_why(self, response_id: int, text: str | None) -> bool:
+    async def record_why(self, response: Response | int, text: str | None) -> bool:
         """Stores the reason for the score (None when skipped)."""
-        return await self._advance(
-            response_id, Step.WHY, why=text, why_at=utcnow(), step=Step.IMPROVE
-        )
-
-    async def record_improve(self, response_id: int, text: str | None) -> bool:
-        """Stores what to improve (None when skipped) and completes the response."""
+        response_id = response.id if isinstance(response, Response) else response
         now = utcnow()
-        done = await self._advance(
-            response_id,
-            Step.IMPROVE,
-            improve=text,
-            improve_at=now,
-            completed_at=now,
-            step=Step.DONE,
-        )
+        done = await self._advance(response_id, Step.WHY, why=text, why_at=now, step=Step.IMPROVE)
         if done:
-            # A finished anonymous answer is unlinked at once (no-op for other answers).
-            await self._anonymity.release(response_id)
+            self._committed(self._known(response), why=text, why_at=now, step=Step.IMPROVE)
         return done
+
+    async def record_improve(self, response: Response | int, text: str | None) -> bool:
+        """Stores what to improve (None when skipped) and completes the response."""
+        loaded = self._known(response)
+        response_id = response.id if isinstance(response, Response) else response
+        now = utcnow()
+        values = {"improve": text, "improve_at": now, "completed_at": now, "step": Step.DONE}
+        done = await self._advance(response_id, Step.IMPROVE, **values)
+        if not done:
+            return False
+        if loaded is not None and loaded.respondent_id is not None:
+            self._committed(loaded, **values)
+        else:
+            # A finished anonymous answer is unlinked at once: its pointer dropped, its
+            # times coarsened (which re-reads a loaded row).
+            await self._anonymity.release(response_id)
+            if loaded is not None:
+                await self._session.refresh(loaded)
+        return True
 
     async def set_prompt_message(self, response_id: int, message_id: int) -> None:
         """Remembers which message carries the score keyboard, to edit it later."""
         await self._session.execute(
-            update(Response).where(Response.id == response_id).values(prompt_message_id=message_id)
+            _SET_PROMPT, {"response_id": response_id, "message_id": message_id}
         )
 
     async def latest_for(self, respondent_id: int) -> Response | None:

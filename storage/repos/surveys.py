@@ -10,6 +10,10 @@ from storage.models import Survey
 DEFAULT_SLUG = "nps"
 
 
+# Asked by every /start without a deep link (built once).
+_DEFAULT = select(Survey).where(Survey.is_default.is_(True), Survey.active.is_(True)).limit(1)
+
+
 class SurveyRepo:
     """Reads and creates surveys."""
 
@@ -26,9 +30,7 @@ class SurveyRepo:
 
     async def default(self) -> Survey | None:
         """The active default survey, if any."""
-        return await self._session.scalar(
-            select(Survey).where(Survey.is_default.is_(True), Survey.active.is_(True)).limit(1)
-        )
+        return await self._session.scalar(_DEFAULT)
 
     async def ensure_default(self) -> Survey:
         """Returns the default survey, creating the standard NPS one on first start."""

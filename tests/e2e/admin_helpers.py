@@ -52,20 +52,23 @@ async def seed_answers(
     return ids
 
 
-async def seed_invitations(db: Database, count: int, *, first_user: int = 50_000) -> None:
-    """Stores surveys sent but not answered (they count in the response rate)."""
+async def seed_invitations(db: Database, count: int, *, first_user: int = 50_000) -> list[int]:
+    """Stores surveys sent but not answered (they count in the response rate); their ids."""
+    ids = []
     async with db.transaction() as store:
         survey = await store.surveys.ensure_default()
         for offset in range(count):
             user_id = first_user + offset
             await store.respondents.touch(Profile(user_id, user_id, None, None, "en"))
-            await store.responses.start(
+            response = await store.responses.start(
                 survey_id=survey.id,
                 respondent_id=user_id,
                 chat_id=user_id,
                 language="en",
                 context=Context(),
             )
+            ids.append(response.id)
+    return ids
 
 
 async def make_survey(db: Database, slug: str, name: str, **values: Any) -> int:

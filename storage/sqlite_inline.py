@@ -1,0 +1,178 @@
+"""SQLite for the async engine without a thread hop per call.
+
+aiosqlite runs every call (cursor, execute, fetch, close: four per statement) in a worker
+thread and wakes the event loop for each result. A statement on a local file in WAL mode
+takes a few microseconds; the hand-offs took about 200 µs of CPU per statement, which made
+them the largest single cost of a survey answer (bench/e2e_throughput.py). These classes
+give SQLAlchemy's aiosqlite dialect (`async_creator`) the same coroutine interface, but run
+the stdlib `sqlite3` calls directly on the event loop.
+
+That is safe here because nothing waits long inside SQLite: this process's writers queue
+for the write lock in `storage.db.Database` before they reach SQLite, and readers never
+wait in WAL mode. Only another *process* holding the write lock (a second bot on the same
+file, which is not supported) would make a writer wait — in SQLite's busy handler, up to
+`busy_timeout`, with the loop paused. Long reads (exports) do not come through here: they
+read the file in a thread of their own (storage/streams.py).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+
+class InlineCursor:
+    """The slice of aiosqlite's Cursor that SQLAlchemy uses, run synchronously."""
+
+    __slots__ = ("_cursor",)
+
+    def __init__(self, cursor: sqlite3.Cursor) -> None:
+        self._cursor = cursor
+
+    async def __aenter__(self) -> InlineCursor:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        self._cursor.close()
+
+    async def execute(self, sql: str, parameters: Sequence[Any] | None = None) -> InlineCursor:
+        """Runs one statement."""
+        if parameters is None:
+            self._cursor.execute(sql)
+        else:
+            self._cursor.execute(sql, parameters)
+        return self
+
+    async def executemany(self, sql: str, parameters: Iterable[Sequence[Any]]) -> InlineCursor:
+        """Runs one statement once per parameter set."""
+        self._cursor.executemany(sql, parameters)
+        return self
+
+    async def fetchone(self) -> Any:
+        """The next row, or None."""
+        return self._cursor.fetchone()
+
+    async def fetchmany(self, size: int | None = None) -> list[Any]:
+        """Up to `size` rows (the cursor's arraysize by default)."""
+        return self._cursor.fetchmany(self._cursor.arraysize if size is None else size)
+
+    async def fetchall(self) -> list[Any]:
+        """The remaining rows."""
+        return self._cursor.fetchall()
+
+    async def close(self) -> None:
+        """Releases the statement."""
+        self._cursor.close()
+
+    @property
+    def description(self) -> Any:
+        """Column descriptions of the last query (None for statements without rows)."""
+        return self._cursor.description
+
+    @property
+    def rowcount(self) -> int:
+        """Rows changed by the last statement."""
+        return self._cursor.rowcount
+
+    @property
+    def lastrowid(self) -> int | None:
+        """The rowid of the last inserted row."""
+        return self._cursor.lastrowid
+
+    @property
+    def arraysize(self) -> int:
+        """Default row count of fetchmany()."""
+        return self._cursor.arraysize
+
+    @arraysize.setter
+    def arraysize(self, value: int) -> None:
+        self._cursor.arraysize = value
+
+
+class _ImmediateQueue:
+    """Stands in for aiosqlite's request queue, which SQLAlchemy's dialect uses once to
+    set `isolation_level` on the connection's own thread: here that thread is this one."""
+
+    __slots__ = ()
+
+    def put_nowait(self, item: tuple[asyncio.Future[Any], Callable[[], Any]]) -> None:
+        future, function = item
+        try:
+            future.set_result(function())
+        except Exception as exc:
+            future.set_exception(exc)
+
+
+class InlineConnection:
+    """The slice of aiosqlite's Connection that SQLAlchemy uses, run synchronously."""
+
+    _tx = _ImmediateQueue()
+
+    def __init__(self, connection: sqlite3.Connection) -> None:
+        self._conn: sqlite3.Connection | None = connection
+
+    @property
+    def _connection(self) -> sqlite3.Connection | None:
+        # SQLAlchemy tests aiosqlite's private attribute to see whether it is still open.
+        return self._conn
+
+    def _open(self) -> sqlite3.Connection:
+        if self._conn is None:
+            raise ValueError("no active connection")
+        return self._conn
+
+    def cursor(self) -> InlineCursor:
+        """A new cursor (SQLAlchemy enters it with `async with`/`__aenter__`)."""
+        return InlineCursor(self._open().cursor())
+
+    async def execute(self, sql: str, parameters: Sequence[Any] | None = None) -> InlineCursor:
+        """Runs one statement on a new cursor."""
+        return await self.cursor().execute(sql, parameters)
+
+    async def commit(self) -> None:
+        """Commits the open transaction."""
+        self._open().commit()
+
+    async def rollback(self) -> None:
+        """Rolls the open transaction back."""
+        self._open().rollback()
+
+    async def close(self) -> None:
+        """Closes the connection (again: nothing happens)."""
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+    def stop(self) -> None:
+        """Closes at once (SQLAlchemy's terminate)."""
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+    async def create_function(self, *args: Any, **kwargs: Any) -> None:
+        """Registers a SQL function."""
+        self._open().create_function(*args, **kwargs)
+
+    @property
+    def isolation_level(self) -> str | None:
+        """The sqlite3 module's transaction mode (None: SQLAlchemy emits BEGIN itself)."""
+        return self._open().isolation_level
+
+    @property
+    def in_transaction(self) -> bool:
+        """Whether a transaction is open."""
+        return self._open().in_transaction
+
+
+def inline_creator(path: Path | str) -> Callable[[], Any]:
+    """An `async_creator` for create_async_engine opening the SQLite file at `path`."""
+
+    async def connect() -> InlineConnection:
+        # check_same_thread=False: the pool may close a connection from the garbage
+        # collector's thread; every statement still runs on the event loop's thread.
+        return InlineConnection(sqlite3.connect(str(path), check_same_thread=False))
+
+    return connect
