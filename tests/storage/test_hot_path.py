@@ -3,11 +3,13 @@ interceptors, histogram counts written at the end of the transaction, rows kept 
 
 from __future__ import annotations
 
+import asyncio
 import shutil
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
 
+import asyncpg
 import pytest
 from sqlalchemy import exc, select, text
 
@@ -19,6 +21,7 @@ from storage.models import Response, Step, utcnow
 from storage.repos.pending import Pending
 from storage.repos.respondents import Profile, Visitor
 from storage.sqlite_inline import InlineConnection
+from tests.conftest import _asyncpg_dsn, next_loop_turn
 from tests.e2e.admin_helpers import seed_invitations
 
 USER = 4242
@@ -163,3 +166,29 @@ async def test_recording_a_loaded_response_keeps_it_current(db: Database) -> Non
             "fast",
             None,
         )
+
+
+@pytest.mark.parametrize("db_url", ["postgres"], indirect=True)
+async def test_a_connection_the_server_closed_is_replaced_not_used(db_url: str) -> None:
+    """No ping per checkout: a pooled connection whose backend was terminated (as by a
+    PostgreSQL restart) is dropped at checkout, and the next transaction just works."""
+    db = Database(db_url)
+    try:
+        async with db.transaction() as store:
+            session = store.responses._session
+            first_pid = await session.scalar(text("SELECT pg_backend_pid()"))
+            raw = (await (await session.connection()).get_raw_connection()).driver_connection
+        admin = await asyncpg.connect(_asyncpg_dsn(db_url))
+        try:
+            await admin.execute("SELECT pg_terminate_backend($1)", first_pid)
+        finally:
+            await admin.close()
+        deadline = asyncio.get_running_loop().time() + 10
+        while not raw.is_closed():  # the server's goodbye reaches the client's loop
+            assert asyncio.get_running_loop().time() < deadline, "never saw the close"
+            await next_loop_turn()
+        async with db.transaction() as store:
+            pid = await store.responses._session.scalar(text("SELECT pg_backend_pid()"))
+        assert pid != first_pid
+    finally:
+        await db.dispose()
