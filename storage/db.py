@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import weakref
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, tzinfo
@@ -31,6 +32,18 @@ MIGRATIONS = Path(__file__).with_name("migrations")
 # Serialises concurrent `migrate` calls from several replicas on PostgreSQL.
 MIGRATION_LOCK_KEY = 0x6E7073  # "nps"
 BUSY_TIMEOUT = 15.0  # seconds a SQLite writer waits for the write lock
+
+
+# Per event loop and SQLite file: every Database of this process on one file shares it.
+_WRITE_TURNS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, asyncio.Lock]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _write_turn(sqlite_file: str) -> asyncio.Lock:
+    """The lock this process's writers to the file queue on."""
+    turns = _WRITE_TURNS.setdefault(asyncio.get_running_loop(), {})
+    return turns.setdefault(sqlite_file, asyncio.Lock())
 
 
 class DatabaseError(Exception):
@@ -91,11 +104,14 @@ class Database:
         parsed = make_url(url)
         self.dialect = parsed.get_backend_name()
         kwargs: dict[str, Any] = {"echo": echo}
+        # The file whose write turn this process's writers share (None on PostgreSQL).
+        self._sqlite_file: str | None = None
         if self.dialect == "sqlite":
             database = parsed.database or ":memory:"
             if database != ":memory:":
-                database = str(Path(database).expanduser())
+                database = str(Path(database).expanduser().resolve())
                 Path(database).parent.mkdir(parents=True, exist_ok=True)
+            self._sqlite_file = database
             # Statements run on the event loop, not in aiosqlite's thread (why: the module).
             kwargs["async_creator"] = inline_creator(database)
         else:
@@ -105,10 +121,6 @@ class Database:
             _prepare_sqlite(self.engine)
         else:
             _drop_closed_connections(self.engine)
-        # SQLite has one writer at a time. Writers of this process queue here, in order and
-        # without polling; SQLite's busy handler sleeps up to 100 ms between tries, which
-        # under load cost more time than the transactions (bench/e2e_throughput.py).
-        self._write_turn = asyncio.Lock() if self.dialect == "sqlite" else None
         write_engine = self.engine.execution_options(npsbot_write=True)
         self._writer = async_sessionmaker(write_engine, expire_on_commit=False)
         self._reader = async_sessionmaker(self.engine, expire_on_commit=False)
@@ -134,24 +146,28 @@ class Database:
     async def _turn(self) -> AsyncIterator[None]:
         """Waits for this process's SQLite write turn (no-op on PostgreSQL).
 
-        After BUSY_TIMEOUT the transaction goes ahead anyway and SQLite's own busy handler
-        decides, as it would without the queue (a stuck writer fails, never hangs).
+        SQLite has one writer at a time. Writers of this process queue here, in order and
+        without polling (SQLite's busy handler sleeps up to 100 ms between tries, which
+        under load cost more than the transactions), and never reach SQLite's busy
+        handler while another one of them holds the lock: statements run on the event
+        loop (storage/sqlite_inline.py), so waiting there would stop the very writer it
+        waits for. Hence no giving up either: the holder is in this process and finishes.
         """
-        if self._write_turn is None:
+        if self._sqlite_file is None:
             yield
             return
-        acquired = False
-        try:
-            async with asyncio.timeout(BUSY_TIMEOUT):
-                await self._write_turn.acquire()
-                acquired = True
-        except TimeoutError:
-            log.warning("waited %ss for the SQLite write turn; trying anyway", BUSY_TIMEOUT)
+        turn = _write_turn(self._sqlite_file)
+        while True:
+            try:
+                async with asyncio.timeout(BUSY_TIMEOUT):
+                    await turn.acquire()
+                break
+            except TimeoutError:
+                log.warning("waited %ss for the SQLite write turn; still waiting", BUSY_TIMEOUT)
         try:
             yield
         finally:
-            if acquired:
-                self._write_turn.release()
+            turn.release()
 
     @asynccontextmanager
     async def snapshot(self) -> AsyncIterator[Store]:

@@ -80,6 +80,38 @@ async def test_sqlite_streams_rows_in_batches(sqlite_db: Database) -> None:
     assert [row[0] for batch in batches for row in batch] == [100, 101, 102, 103, 104]
 
 
+async def test_databases_on_one_sqlite_file_take_turns_to_write(sqlite_db: Database) -> None:
+    """A second Database on the same file (as tests and the CLI open) waits for the first
+    writer's commit in this process's queue, never in SQLite's busy handler, which would
+    stop the event loop the first writer needs to finish."""
+    other = Database(sqlite_db.url)
+    holding, release = asyncio.Event(), asyncio.Event()
+
+    async def first() -> None:
+        async with sqlite_db.transaction() as store:
+            assert await store.updates.claim(1)
+            holding.set()
+            await release.wait()
+
+    async def second() -> None:
+        await holding.wait()
+        async with other.transaction() as store:
+            assert await store.updates.claim(2)
+
+    try:
+        writers = [asyncio.create_task(first()), asyncio.create_task(second())]
+        await holding.wait()
+        for _ in range(5):
+            await next_loop_turn()
+        assert not writers[1].done()  # queued behind the open transaction
+        release.set()
+        await asyncio.gather(*writers)
+        async with other.transaction() as store:
+            assert not await store.updates.claim(1) and not await store.updates.claim(2)
+    finally:
+        await other.dispose()
+
+
 async def test_touch_returns_the_row_as_stored(db: Database) -> None:
     async with db.transaction() as store:
         first = await store.respondents.touch(Profile(USER, USER, "Ana", "ana", "ro"))
