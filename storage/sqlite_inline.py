@@ -11,8 +11,9 @@ That is safe here because nothing waits long inside SQLite: this process's write
 for the write lock in `storage.db.Database` before they reach SQLite, and readers never
 wait in WAL mode. Only another *process* holding the write lock (a second bot on the same
 file, which is not supported) would make a writer wait — in SQLite's busy handler, up to
-`busy_timeout`, with the loop paused. Long reads (exports) do not come through here: they
-read the file in a thread of their own (storage/streams.py).
+`busy_timeout`, with the loop paused. The longest read, the CSV export, reads the file in a
+thread of its own (storage/streams.py); other large reads (the XLSX export) fetch in
+batches of a few milliseconds each.
 """
 
 from __future__ import annotations
