@@ -12,7 +12,8 @@ from handlers.context import Context, TextsLike
 from handlers.events import ButtonPress, Message
 from handlers.port import Button, Keyboard, SendText
 from storage.case_models import DetractorCase
-from storage.models import Response, Survey
+from storage.models import Respondent, Response, Survey
+from storage.repos.respondents import Visitor
 from storage.store import Store
 
 
@@ -34,7 +35,10 @@ async def _who(ctx: Context, user_id: int | None) -> str:
     """ "Anna (@anna · id 123456)", or the id when the profile was erased."""
     if user_id is None:
         return "?"
-    respondent = await ctx.store.respondents.get(user_id)
+    respondent: Visitor | Respondent | None = ctx.respondent
+    if respondent is None or respondent.id != user_id:
+        # Staff acting on a case: the respondent is someone else than who wrote.
+        respondent = await ctx.store.respondents.get(user_id)
     if respondent is None:
         return f"id {user_id}"
     handle = f"@{respondent.username} · " if respondent.username else ""
@@ -125,13 +129,16 @@ async def on_score(ctx: Context, survey: Survey, response: Response) -> None:
 
 async def refresh_alerts(ctx: Context, case: DetractorCase) -> None:
     """Re-renders every posted alert of a case (new answers, resolution)."""
+    alerts = await ctx.store.cases.alerts(case.id)
+    if not alerts:
+        return  # none was posted (no alert chat, or every send failed): nothing to render
     response = await ctx.store.responses.get(case.response_id)
     survey = await ctx.store.surveys.get(case.survey_id)
     if response is None or survey is None:
         return
     html = await render_alert(ctx, case, survey, response)
     keyboard = _keyboard(_staff_texts(ctx), case)
-    for alert in await ctx.store.cases.alerts(case.id):
+    for alert in alerts:
         ctx.out.edit(alert.chat_id, alert.message_id, html, keyboard)
 
 
