@@ -3,7 +3,9 @@
 The handler only parses the arguments and says "Preparing…"; the file is written by a
 deferred job after the handler's transaction has committed, so a large export never holds
 a write lock. The job reads the figures through a snapshot and streams the answers through
-its own read session (storage/streams.py) into a temporary file, in constant memory.
+its own read session (storage/streams.py) into a temporary file, in constant memory. For
+CSV the database formats every cell (`csv_query`) and the driver's rows go straight to the
+csv module; XLSX needs typed values and reads dicts.
 """
 
 from __future__ import annotations
@@ -20,14 +22,17 @@ from datetime import UTC, datetime, tzinfo
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
+from sqlalchemy import ColumnElement, Select, case
+
 from bot.reports.exports import (
+    FORMULA_PREFIXES,
     TELEGRAM_UPLOAD_LIMIT,
     Batches,
     Column,
     ColumnKind,
     SummaryTable,
     package_for_upload,
-    write_csv,
+    write_csv_rows,
     write_xlsx,
 )
 from bot.reports.nps_math import classify
@@ -37,7 +42,15 @@ from handlers.context import Context, TextsLike
 from handlers.events import Command, Message
 from handlers.port import Deferred, Outbox, Reader
 from handlers.stats import report_args
-from storage.streams import SessionSource, stream_response_batches
+from storage.streams import (
+    RESPONSE_SOURCES,
+    SessionSource,
+    answers_query,
+    open_rows,
+    prefixed,
+    stream_response_batches,
+    utc_seconds,
+)
 
 log = logging.getLogger(__name__)
 
@@ -217,6 +230,26 @@ async def _export_batches(
             yield rows
 
 
+def _csv_cell(key: str, kind: ColumnKind) -> ColumnElement[Any]:
+    """A response column as the CSV file shows it, computed by the database."""
+    if key == "group":
+        return case(GROUP_OF_SCORE, value=RESPONSE_SOURCES["score"])
+    column = RESPONSE_SOURCES[key]
+    if kind == "datetime":
+        return utc_seconds(column)  # stored as naive UTC: the file's zone
+    if kind == "text":
+        # The SQL twin of exports.neutralize; illegal characters are replaced by the writer.
+        return prefixed(column, FORMULA_PREFIXES, "'")
+    return column.expression
+
+
+def csv_query(scope: Scope, tz: tzinfo) -> Select[Any]:
+    """The answers to export as CSV cells, in RESPONSE_COLUMNS order."""
+    start, end = scope.period.bounds(tz)
+    cells = [_csv_cell(key, kind).label(key) for key, kind in RESPONSE_COLUMNS]
+    return answers_query(cells, scope.survey_ids, start, end)
+
+
 async def write_export(
     source: ExportSource,
     scope: Scope,
@@ -230,9 +263,9 @@ async def write_export(
     """Writes the export file and returns the number of answers in it."""
     columns = export_columns(texts)
     if fmt == "csv":
-        return await write_csv(
-            export_rows(source, scope, source.tz), columns, out, progress=progress
-        )
+        rows = open_rows(source, csv_query(scope, source.tz))
+        titles = [column.title for column in columns]
+        return await write_csv_rows(rows, titles, out, progress=progress)
     # The figures first: the workbook is written strictly in order, Summary before Responses.
     tables = await summary_tables(source, scope, texts, exported_at)
     rows = export_rows(source, scope, source.tz)

@@ -18,6 +18,7 @@ from sqlalchemy import (
     String,
     Text,
     TypeDecorator,
+    text,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncAttrs
@@ -113,6 +114,13 @@ class Response(Base):
     __table_args__ = (
         Index("ix_responses_respondent_step", "respondent_id", "step"),
         Index("ix_responses_survey_scored", "survey_id", "scored_at"),
+        # Exports across surveys read in this order (migration 0006 says why PostgreSQL only).
+        Index(
+            "ix_responses_scored_id",
+            "scored_at",
+            "id",
+            postgresql_where=text("scored_at IS NOT NULL"),
+        ).ddl_if(dialect="postgresql"),
     )
 
     id: Mapped[int] = mapped_column(IdType, primary_key=True, autoincrement=True)

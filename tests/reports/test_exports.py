@@ -6,9 +6,12 @@ import asyncio
 import csv
 import os
 import re
+import tempfile
+import threading
 import tracemalloc
 import zipfile
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
 from pathlib import Path
@@ -16,16 +19,18 @@ from typing import Any
 
 import openpyxl
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from xlsxwriter.exceptions import InvalidWorksheetName
 
 from bot.reports.exports import (
     Column,
     SummaryTable,
+    _clean_text,
     neutralize,
     package_for_upload,
     write_csv,
+    write_csv_rows,
     write_xlsx,
 )
 
@@ -257,6 +262,147 @@ async def test_cancelled_export_leaves_no_partial_file(tmp_path: Path) -> None:
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
+    assert files_in(tmp_path) == []
+
+
+# --------------------------------------------------------------------------- CSV of ready cells
+
+
+class FakeCursor:
+    """Batches handed out by blocking fetches, as storage.streams.open_rows does."""
+
+    def __init__(self, batches: list[list[tuple[Any, ...]]], *, hold_at: int = 0) -> None:
+        self.batches = list(batches)
+        self.hold_at = hold_at  # this fetch (1-based) waits until interrupted
+        self.fetches = 0
+        self.threads: set[int] = set()
+        self.holding = threading.Event()
+        self.interrupted = threading.Event()
+
+    def fetch(self) -> list[tuple[Any, ...]]:
+        self.fetches += 1
+        self.threads.add(threading.get_ident())
+        if self.fetches == self.hold_at:
+            self.holding.set()
+            self.interrupted.wait()
+        return self.batches.pop(0) if self.batches else []
+
+    def interrupt(self) -> None:
+        self.interrupted.set()
+
+
+@asynccontextmanager
+async def opened(cursor: Any, log: list[str]) -> AsyncIterator[Any]:
+    """The cursor inside an async context manager that records being opened and closed."""
+    log.append("opened")
+    try:
+        yield cursor
+    finally:
+        log.append("closed")
+
+
+def _csv_cell_text(value: str, fast: bool) -> str:
+    """One text cell written by either CSV path and read back."""
+    with tempfile.TemporaryDirectory() as folder:
+        out = Path(folder) / "a.csv"
+        if fast:  # the database sends it neutralised, as handlers.export's query does
+            rows = opened(FakeCursor([[(neutralize(value),)]]), [])
+            asyncio.run(write_csv_rows(rows, ["T"], out))
+        else:
+            asyncio.run(write_csv([{"t": value}], [Column("t", "T")], out))
+        [_, [cell]] = read_csv(out)
+        return cell
+
+
+@pytest.mark.parametrize("fast", [True, False], ids=["ready cells", "converted"])
+@pytest.mark.parametrize(
+    ("value", "cell"),
+    [
+        ("\x00=1", "\ufffd=1"),
+        ("=\x01", "'=\ufffd"),
+        ("\t\x0b", "'\t\ufffd"),
+        ("a\ud800", "a\ufffd"),
+    ],
+)
+def test_csv_cleans_after_neutralising_as_each_cell_was_before(
+    value: str, cell: str, fast: bool
+) -> None:
+    assert _clean_text(value) == cell  # the per-cell function both CSV paths used to call
+    assert _csv_cell_text(value, fast) == cell
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.text(st.characters(blacklist_categories=()), max_size=12))
+def test_csv_cells_match_the_per_cell_cleaning_on_any_text(value: str) -> None:
+    assert _csv_cell_text(value, fast=True) == _clean_text(value)
+    assert _csv_cell_text(value, fast=False) == _clean_text(value)
+
+
+async def test_csv_rows_are_written_as_given_by_one_thread(tmp_path: Path) -> None:
+    batches = [
+        [(1, "'=HYPERLINK(1)", "2026-11-22 11:03:05", None), (2, "a,b", "", 10)],
+        [(3, 'say "hi"', "two\nlines", -1), (4, "Курьер\r\nопоздал", "bell\x07", None)],
+    ]
+    cursor, log, seen = FakeCursor(batches), [], []
+    out = tmp_path / "a.csv"
+    titles = ["ID", "=Title", "Bad\x01title", "Score"]
+    count = await write_csv_rows(opened(cursor, log), titles, out, progress=seen.append)
+
+    assert count == 4 and seen == [2, 4] and log == ["opened", "closed"]
+    assert cursor.fetches == 3 and len(cursor.threads) == 1
+    assert threading.get_ident() not in cursor.threads  # the loop never waited on the cursor
+    raw = out.read_bytes()
+    assert raw.startswith(b"\xef\xbb\xbf") and raw.endswith(b"\r\n")
+    assert read_csv(out) == [
+        ["ID", "'=Title", "Bad\ufffdtitle", "Score"],
+        ["1", "'=HYPERLINK(1)", "2026-11-22 11:03:05", ""],
+        ["2", "a,b", "", "10"],
+        ["3", 'say "hi"', "two\nlines", "-1"],
+        ["4", "Курьер\r\nопоздал", "bell\ufffd", ""],
+    ]
+
+
+async def test_csv_rows_failure_removes_the_file_and_closes_the_cursor(tmp_path: Path) -> None:
+    class Broken(FakeCursor):
+        def fetch(self) -> list[tuple[Any, ...]]:
+            if self.fetches:
+                raise ConnectionError("database went away")
+            return super().fetch()
+
+    log: list[str] = []
+    with pytest.raises(ConnectionError):
+        rows = opened(Broken([[(1,)], [(2,)]]), log)
+        await write_csv_rows(rows, ["ID"], tmp_path / "a.csv")
+    assert log == ["opened", "closed"] and files_in(tmp_path) == []
+
+
+async def test_csv_rows_failing_progress_fails_the_export(tmp_path: Path) -> None:
+    def progress(done: int) -> None:
+        raise RuntimeError("the chat was deleted")
+
+    log: list[str] = []
+    with pytest.raises(RuntimeError, match="chat"):
+        rows = opened(FakeCursor([[(1,)], [(2,)], [(3,)]]), log)
+        await write_csv_rows(rows, ["ID"], tmp_path / "a.csv", progress=progress)
+    assert log == ["opened", "closed"] and files_in(tmp_path) == []
+
+
+async def test_cancelled_csv_rows_interrupt_the_cursor_and_leave_no_file(
+    tmp_path: Path,
+) -> None:
+    cursor, log = FakeCursor([[(1,)], [(2,)], [(3,)]], hold_at=2), []
+    task = asyncio.create_task(write_csv_rows(opened(cursor, log), ["ID"], tmp_path / "a.csv"))
+    await asyncio.to_thread(cursor.holding.wait)  # the worker thread is stuck in a fetch
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert cursor.interrupted.is_set() and cursor.fetches == 2
+    assert log == ["opened", "closed"] and files_in(tmp_path) == []
+
+
+async def test_csv_rows_need_columns(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="column"):
+        await write_csv_rows(opened(FakeCursor([]), []), [], tmp_path / "a.csv")
     assert files_in(tmp_path) == []
 
 
