@@ -46,6 +46,7 @@ from bot.app import (
     bot_commands,
     freeze_startup_heap,
     start_application,
+    thaw_startup_heap,
 )
 from bot.i18n import Catalogs
 from bot.pipeline import Pipeline
@@ -299,3 +300,4 @@ async def run_polling(
         if app is not None:
             await app.close()
         await bot.session.close()
+        thaw_startup_heap()

@@ -61,6 +61,7 @@ from bot.app import (
     bot_commands,
     freeze_startup_heap,
     start_application,
+    thaw_startup_heap,
 )
 from bot.i18n import Catalogs
 from bot.pipeline import Claim, Pipeline
@@ -447,3 +448,4 @@ async def run_polling(
             await application.shutdown()
         else:  # getMe failed: initialize() left the HTTP client open
             await application.bot.request.shutdown()
+        thaw_startup_heap()
