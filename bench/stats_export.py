@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import importlib.util
 import itertools
 import json
 import os
@@ -492,23 +491,11 @@ async def nps_latency(
     return figures
 
 
-def export_available() -> str | None:
-    """Why the export cannot be measured yet, or None when it can."""
-    if importlib.util.find_spec("storage.streams") is None:
-        return "storage/streams.py is not there yet"
-    import storage.streams
-
-    if not hasattr(storage.streams, "stream_responses"):
-        return "storage.streams has no stream_responses yet"
-    return None
-
-
 async def export_child(url: str, tz_name: str, out: Path) -> dict[str, Any]:
     """Runs in the child process: one CSV export of every answer, as /export csv does."""
-    from bot.reports.exports import write_csv
     from bot.reports.periods import Period
     from bot.reports.scope import Scope
-    from storage.streams import stream_responses
+    from handlers.export import write_export
 
     tz = ZoneInfo(tz_name)
     db = Database(url, tz=tz)
@@ -521,21 +508,9 @@ async def export_child(url: str, tz_name: str, out: Path) -> dict[str, Any]:
         today = datetime.now(tz).date()
         scope = Scope(surveys, Period(first or today, today), True, False)
         started = time.perf_counter()
-        try:  # the handler's own path (rows with their NPS group), when it exists
-            from handlers.export import write_export
-
-            rows = await write_export(db, scope, "csv", texts, out, exported_at=datetime.now(UTC))
-            path = "handlers.export.write_export"
-        except ImportError:
-            from bot.reports.exports import Column
-            from storage.streams import RESPONSE_FIELDS
-
-            start, end = scope.period.bounds(tz)
-            columns = [Column(name, name) for name in RESPONSE_FIELDS]
-            rows = await write_csv(
-                stream_responses(db, scope.survey_ids, start, end), columns, out
-            )
-            path = "storage.streams.stream_responses + write_csv"
+        # The /export csv handler's own path (rows with their NPS group).
+        rows = await write_export(db, scope, "csv", texts, out, exported_at=datetime.now(UTC))
+        path = "handlers.export.write_export"
         seconds = time.perf_counter() - started
     finally:
         await db.dispose()
@@ -629,9 +604,7 @@ async def run(args: argparse.Namespace, workdir: Path) -> None:
     sizes = sorted({int(s.replace("_", "")) for s in args.sizes.split(",") if s.strip()})
     now = datetime.now(UTC).replace(tzinfo=None, microsecond=0)
     today = now.replace(tzinfo=UTC).astimezone(tz).date()
-    skip_reason = None if args.no_export else export_available()
-    if args.no_export:
-        skip_reason = "--no-export"
+    skip_reason = "--no-export" if args.no_export else None
     results: list[Result] = []
     try:
         small = [s for s in sizes if s <= VERIFY_MAX]

@@ -20,7 +20,7 @@ from bot.app import StartupError
 from bot.i18n import Catalogs
 from bot.reports.nps_report import build_report, build_segments, render_report, render_segments
 from bot.reports.periods import PeriodError, parse_period
-from bot.reports.scope import SEGMENTS, Scope
+from bot.reports.scope import SEGMENTS, Scope, reportable
 from bot.settings import Settings, SettingsError, load_settings
 from storage.db import Database, DatabaseError
 from storage.models import utcnow
@@ -111,8 +111,7 @@ async def _scope(db: Database, survey: str | None, period: str | None) -> Scope:
     except PeriodError as exc:
         raise CliError(f"--period: {exc}") from None
     if survey is None:
-        reportable = [s for s in surveys if s.kind == "nps"] or surveys
-        return Scope(tuple(reportable), parsed, all_surveys=True, default_period=period is None)
+        return Scope(reportable(surveys), parsed, all_surveys=True, default_period=period is None)
     wanted = survey.strip().lower()
     match = [s for s in surveys if wanted in (s.slug.lower(), s.name.lower())]
     if not match:

@@ -25,9 +25,9 @@ from datetime import date, datetime, time, timedelta, tzinfo
 from typing import TYPE_CHECKING
 
 from bot.reports.nps_math import NpsSummary, format_margin, format_nps
-from bot.reports.nps_report import NpsReport, Texts, build_report, describe_period
+from bot.reports.nps_report import NpsReport, Texts, build_report, describe_period, number, shorten
 from bot.reports.periods import DEFAULT_DAYS, Period
-from bot.reports.scope import Scope
+from bot.reports.scope import Scope, reportable
 from handlers.port import ChatPort, Outbox
 from storage.repos.digests import DetractorComment
 
@@ -47,7 +47,6 @@ MESSAGE_LIMIT = 4096
 COMMENTS_FETCHED = 60
 # One long comment must not crowd out the others.
 COMMENT_CHARS = 300
-ELLIPSIS = "…"
 
 
 @dataclass(frozen=True)
@@ -127,11 +126,10 @@ async def gather(app: Application, day: date) -> DigestData:
     yesterday = day - timedelta(days=1)
     async with app.db.snapshot() as store:
         surveys = await store.surveys.all()
-        # The surveys /nps reports on by default: NPS ones (eNPS only when there is no other).
-        reportable = tuple(s for s in surveys if s.kind == "nps") or tuple(surveys)
-        one_day = Scope(reportable, Period(yesterday, yesterday), True, False)
+        default = reportable(surveys)  # what /nps covers without a survey named
+        one_day = Scope(default, Period(yesterday, yesterday), True, False)
         month_period = Period(yesterday - timedelta(days=DEFAULT_DAYS - 1), yesterday)
-        month = Scope(reportable, month_period, True, True)
+        month = Scope(default, month_period, True, True)
         day_report = await build_report(store, one_day)
         month_report = await build_report(store, month)
         comments, total = await store.digests.detractor_comments(
@@ -179,19 +177,9 @@ async def send_digests(app: Application, port: ChatPort, day: date) -> bool:
     return complete
 
 
-def _number(n: int) -> str:
-    return f"{n:,}".replace(",", "\u202f")  # a thin space groups thousands in every language
-
-
 def utf16_len(text: str) -> int:
     """Length as Telegram counts it (UTF-16 code units)."""
     return len(text.encode("utf-16-le")) // 2
-
-
-def _cut(text: str, limit: int = COMMENT_CHARS) -> str:
-    """The text shortened to `limit` characters, marked when cut."""
-    text = " ".join(text.split())  # newlines in a comment would break the layout
-    return text if len(text) <= limit else text[: limit - 1].rstrip() + ELLIPSIS
 
 
 def _score_line(key: str, summary: NpsSummary, texts: Texts, **values: str) -> str:
@@ -199,7 +187,7 @@ def _score_line(key: str, summary: NpsSummary, texts: Texts, **values: str) -> s
         key,
         nps=format_nps(summary.nps),
         margin=format_margin(summary.margin),
-        n=_number(summary.n),
+        n=number(summary.n),
         **values,
     )
     return f"{line} · {texts('digest_too_few')}" if summary.too_small else line
@@ -222,9 +210,9 @@ def render_figures(data: DigestData, texts: Texts) -> list[str]:
         lines.append(
             texts(
                 "digest_groups",
-                promoters=_number(day.promoters),
-                passives=_number(day.passives),
-                detractors=_number(day.detractors),
+                promoters=number(day.promoters),
+                passives=number(day.passives),
+                detractors=number(day.detractors),
             )
         )
     else:
@@ -270,9 +258,9 @@ def render_comment(
     # Each part is HTML already (escaped by texts), so they are joined, not re-templated.
     lines = [f"🔴 <b>{comment.score}</b> · " + " · ".join(context)]
     if comment.why:
-        lines.append(texts("digest_why", text=_cut(comment.why)))
+        lines.append(texts("digest_why", text=shorten(comment.why, COMMENT_CHARS)))
     if comment.improve:
-        lines.append(texts("digest_improve", text=_cut(comment.improve)))
+        lines.append(texts("digest_improve", text=shorten(comment.improve, COMMENT_CHARS)))
     return "\n".join(lines)
 
 
@@ -281,10 +269,10 @@ def render_digest(data: DigestData, texts: Texts) -> str:
     head = "\n".join(render_figures(data, texts))
     if not data.comments_total:
         return f"{head}\n\n{texts('digest_comments_none')}"
-    text = f"{head}\n\n{texts('digest_comments_title', count=_number(data.comments_total))}"
+    text = f"{head}\n\n{texts('digest_comments_title', count=number(data.comments_total))}"
     # Room for the "…and N more" line whatever N turns out to be.
     several = len(data.scope.surveys) > 1
-    reserve = utf16_len("\n" + texts("digest_more", count=_number(data.comments_total)))
+    reserve = utf16_len("\n" + texts("digest_more", count=number(data.comments_total)))
     shown = 0
     for comment in data.comments:
         block = "\n\n" + render_comment(comment, texts, data.tz, with_survey=several)
@@ -293,5 +281,5 @@ def render_digest(data: DigestData, texts: Texts) -> str:
         text += block
         shown += 1
     if shown < data.comments_total:
-        text += "\n" + texts("digest_more", count=_number(data.comments_total - shown))
+        text += "\n" + texts("digest_more", count=number(data.comments_total - shown))
     return text

@@ -10,6 +10,7 @@ from handlers.access import Role, role_of
 from handlers.callbacks import CaseReply, CaseResolve, pack
 from handlers.context import Context, TextsLike
 from handlers.events import ButtonPress, Message
+from handlers.kinds import is_anonymous
 from handlers.port import Button, Keyboard, SendText
 from storage.case_models import DetractorCase
 from storage.models import Respondent, Response, Survey
@@ -70,22 +71,10 @@ async def render_alert(
     none = texts.plain("alert_none")
     lines = [f"<b>{texts('alert_title', score=response.score, survey=survey.name)}</b>"]
     when = _when(ctx, texts, response.scored_at)
-    if response.respondent_id is None and survey.kind == "enps":
+    if response.respondent_id is None and is_anonymous(survey.kind):
         # The day only: the minute an answer came in could identify an employee.
-        day = _when(ctx, texts, response.scored_at).rsplit(" ", 1)[0]
-        lines.append(texts("alert_anonymous", when=day))
-    elif case.respondent_id is None:
-        lines.append(
-            texts(
-                "alert_who",
-                who="?",
-                language=response.language,
-                agent=response.agent or none,
-                source=response.source or none,
-                when=when,
-            )
-        )
-    else:
+        lines.append(texts("alert_anonymous", when=when.rsplit(" ", 1)[0]))
+    else:  # _who says "?" for an erased respondent
         lines.append(
             texts(
                 "alert_who",

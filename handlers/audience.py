@@ -261,8 +261,7 @@ async def intercept_import(event: Message, ctx: Context) -> bool:
         return True
     if not ctx.pending.import_request:
         return False
-    if not await ctx.store.audience.has_import_request(event.sender.id):
-        return False
+    # No request (another replica took it meanwhile) counts as not fresh.
     fresh = await ctx.store.audience.take_import_request(event.sender.id, ctx.now - IMPORT_WINDOW)
     if not fresh or await role_of(ctx, event.sender.id) < Role.ADMIN:
         return False  # an old or revoked request: the message is an ordinary one

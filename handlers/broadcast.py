@@ -15,7 +15,9 @@ from handlers.audience import SegmentError, describe_segment, parse_segment
 from handlers.callbacks import Payload, pack, payload
 from handlers.context import Context, TextsLike
 from handlers.events import ButtonPress, Command, Message
+from handlers.kinds import is_anonymous
 from handlers.port import Button, Keyboard
+from handlers.survey import score_question
 from storage.broadcast_models import Broadcast, BroadcastStatus, RecipientStatus
 from storage.models import Survey
 from storage.repos.audience import EXCLUSIONS, AudiencePreview, Fatigue
@@ -68,7 +70,7 @@ def question_html(texts: TextsLike, brand: str, first_name: str | None) -> str:
         greeting = texts("greeting", name=first_name, brand=brand)
     else:
         greeting = texts("greeting_anonymous", brand=brand)
-    return f"{greeting}\n\n{texts('question', brand=brand)}\n<i>{texts('scale_hint')}</i>"
+    return f"{greeting}\n\n{score_question(texts, brand)}"
 
 
 def segment_label(texts: TextsLike, segment_text: str) -> str:
@@ -178,7 +180,7 @@ async def on_broadcast(event: Message, command: Command, ctx: Context) -> None:
             texts("bc_unknown_survey", slug=slug, surveys=await _active_slugs(ctx)),
         )
         return
-    if survey.kind == "enps":
+    if is_anonymous(survey.kind):
         # A broadcast ties each message to a person (recipient rows, response rows); eNPS
         # answers must not be. Employees get the survey's link instead.
         ctx.out.send(event.chat_id, texts("bc_enps_refused", slug=slug))
@@ -286,23 +288,21 @@ def _preview_html(
     return "\n".join(lines)
 
 
-async def _draft_of(
-    event: ButtonPress, broadcast_id: int, ctx: Context
-) -> tuple[Broadcast, Survey] | None:
+async def _broadcast_of(event: ButtonPress, broadcast_id: int, ctx: Context) -> Broadcast | None:
+    """The broadcast a button names (a "bad button" alert when it is gone)."""
     broadcast = await ctx.store.broadcasts.get(broadcast_id)
-    survey = await ctx.store.surveys.get(broadcast.survey_id) if broadcast else None
-    if broadcast is None or survey is None:
+    if broadcast is None:
         ctx.out.answer(event.callback_id, ctx.texts.plain("bad_button"), alert=True)
-        return None
-    return broadcast, survey
+    return broadcast
 
 
 async def on_confirm(event: ButtonPress, confirm: BroadcastConfirm, ctx: Context) -> None:
     """Starts sending a previewed broadcast; the preview becomes the progress message."""
-    found = await _draft_of(event, confirm.broadcast_id, ctx)
-    if found is None:
+    broadcast = await _broadcast_of(event, confirm.broadcast_id, ctx)
+    if broadcast is None:
         return
-    broadcast, survey = found
+    survey = await ctx.store.surveys.get(broadcast.survey_id)
+    assert survey is not None  # foreign key; surveys are deactivated, never deleted
     texts = ctx.texts
     if broadcast.status != BroadcastStatus.DRAFT:
         ctx.out.answer(event.callback_id, texts.plain("bc_already_handled"), alert=True)
@@ -324,13 +324,12 @@ async def on_confirm(event: ButtonPress, confirm: BroadcastConfirm, ctx: Context
         ctx.out.answer(event.callback_id, texts.plain("bc_already_handled"), alert=True)
         return
     ctx.out.answer(event.callback_id, texts.plain("bc_started"))
-    refreshed = await ctx.store.broadcasts.get(broadcast.id)
-    assert refreshed is not None
     tally = Tally({RecipientStatus.PENDING.value: total})
+    # An unfinished progress message shows the segment, which starting does not change.
     html = progress_html(
         texts,
         survey,
-        refreshed,
+        broadcast,
         tally,
         elapsed=0.0,
         rate=ctx.config.broadcast_rate,
@@ -342,10 +341,9 @@ async def on_confirm(event: ButtonPress, confirm: BroadcastConfirm, ctx: Context
 
 async def on_stop(event: ButtonPress, stop: BroadcastStop, ctx: Context) -> None:
     """Cancel: drops a preview, or stops a running broadcast (messages in flight finish)."""
-    found = await _draft_of(event, stop.broadcast_id, ctx)
-    if found is None:
+    broadcast = await _broadcast_of(event, stop.broadcast_id, ctx)
+    if broadcast is None:
         return
-    broadcast, _ = found
     texts = ctx.texts
     if broadcast.status == BroadcastStatus.DRAFT:
         await ctx.store.broadcasts.discard(broadcast.id)

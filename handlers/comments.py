@@ -8,9 +8,9 @@ import re
 from datetime import datetime
 
 from bot.reports.nps_math import Group, classify
-from bot.reports.nps_report import scope_title
+from bot.reports.nps_report import scope_title, shorten
 from bot.reports.periods import Period
-from bot.reports.scope import Scope
+from bot.reports.scope import Scope, reportable
 from handlers.callbacks import CommentsPage, pack
 from handlers.context import Context, TextsLike
 from handlers.events import ButtonPress, Command, Message
@@ -41,12 +41,6 @@ SURVEY_NAME_CHARS = 60
 _TAG = re.compile(r"<[^>]+>")
 
 
-def _shorten(text: str, limit: int) -> str:
-    """One line of at most `limit` characters, ending in "…" when cut."""
-    flat = " ".join(text.split())
-    return flat if len(flat) <= limit else flat[: limit - 1].rstrip() + "…"
-
-
 def _visible_length(markup: str) -> int:
     """Length of the text Telegram shows for this HTML, in UTF-16 code units."""
     # Every "<" in our HTML opens a tag: values are escaped before they get in.
@@ -68,15 +62,15 @@ def _entry(comment: Comment, ctx: Context, cap: int) -> str:
     head = [
         f"{MARKS[classify(comment.score)]} <b>{comment.score}</b>",
         html.escape(_when(comment.scored_at, ctx)),
-        html.escape(_shorten(comment.survey_name, SURVEY_NAME_CHARS)),
+        html.escape(shorten(comment.survey_name, SURVEY_NAME_CHARS)),
     ]
     if comment.agent:
         head.append(texts("comments_agent", agent=comment.agent))
     lines = [" · ".join(head)]
     if comment.why and comment.why.strip():
-        lines.append(texts("comments_why", text=_shorten(comment.why, cap)))
+        lines.append(texts("comments_why", text=shorten(comment.why, cap)))
     if comment.improve and comment.improve.strip():
-        lines.append(texts("comments_improve", text=_shorten(comment.improve, cap)))
+        lines.append(texts("comments_improve", text=shorten(comment.improve, cap)))
     return "\n".join(lines)
 
 
@@ -165,9 +159,8 @@ async def _scope_of(ctx: Context, page: CommentsPage) -> Scope | None:
         if not chosen:
             return None
         return Scope(tuple(chosen), period, False, bool(page.default_period))
-    # "All" means what the command meant by it (bot/reports/scope.py): the NPS surveys.
-    reportable = [s for s in surveys if s.kind == "nps"] or surveys
-    return Scope(tuple(reportable), period, True, bool(page.default_period))
+    # "All" means what the command meant by it.
+    return Scope(reportable(surveys), period, True, bool(page.default_period))
 
 
 async def on_comments_page(event: ButtonPress, page: CommentsPage, ctx: Context) -> None:

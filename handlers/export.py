@@ -36,7 +36,7 @@ from bot.reports.exports import (
     write_xlsx,
 )
 from bot.reports.nps_math import classify
-from bot.reports.nps_report import Figures, build_report, build_segments, scope_title
+from bot.reports.nps_report import Figures, build_report, build_segments, number, scope_title
 from bot.reports.scope import SEGMENTS, Scope
 from handlers.context import Context, TextsLike
 from handlers.events import Command, Message
@@ -273,11 +273,6 @@ async def write_export(
     return await write_xlsx(rows, columns, out, summary=tables, title=title, progress=progress)
 
 
-def _number(n: int) -> str:
-    """12 345 with a thin space, as the /nps messages group thousands."""
-    return f"{n:,}".replace(",", "\u202f")
-
-
 def _export_folder() -> Path:
     """A private (0700) folder for export files, reused by every export of this user.
 
@@ -329,14 +324,14 @@ def export_job(
             out.send(chat_id, texts("export_failed"))
             return
         if count:
-            caption = texts("export_caption", title=title, answers=_number(count))
+            caption = texts("export_caption", title=title, answers=number(count))
         else:
             caption = texts("export_caption_empty", title=title)
-        for number, part in enumerate(parts, 1):
+        for index, part in enumerate(parts, 1):
             out.remove_after(part)
             note = ""
             if len(parts) > 1:
-                note = "\n" + texts("export_caption_part", part=number, parts=len(parts))
+                note = "\n" + texts("export_caption_part", part=index, parts=len(parts))
             elif part != path:
                 note = "\n" + texts("export_caption_zip")
             # The part's name on disk is unique; the user sees ours plus ".zip" / ".zip.001".

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from handlers.access import role_of
 from handlers.callbacks import Payload, pack, payload
 from handlers.context import Context, TextsLike
 from handlers.events import ButtonPress, Command, Message
@@ -175,9 +176,8 @@ async def on_mydata(event: Message, command: Command, ctx: Context) -> None:
     """Sends the user what the bot stores about them: a summary and a JSON file."""
     user_id = event.sender.id
     data = await ctx.store.privacy.collect(user_id)
-    role = await ctx.store.staff.role_of(user_id)
-    if user_id in ctx.config.admin_ids:
-        role = "owner"
+    granted = await role_of(ctx, user_id)
+    role = granted.name.lower() if granted else None
     ctx.out.send(event.chat_id, render(ctx, data, role))
     document = json.dumps(as_json(data, role, ctx.now), ensure_ascii=False, indent=2)
     ctx.out.document(

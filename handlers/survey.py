@@ -38,10 +38,13 @@ def parse_score(text: str | None) -> int | None:
     return value if 0 <= value <= 10 else None
 
 
-def _question_html(ctx: Context, survey: Survey) -> str:
-    texts = ctx.survey_texts(survey)
-    brand = ctx.brand_of(survey)
+def score_question(texts: TextsLike, brand: str) -> str:
+    """The 0–10 question with its scale hint (HTML), in every message that asks it."""
     return f"{texts('question', brand=brand)}\n<i>{texts('scale_hint')}</i>"
+
+
+def _question_html(ctx: Context, survey: Survey) -> str:
+    return score_question(ctx.survey_texts(survey), ctx.brand_of(survey))
 
 
 def _name(ctx: Context) -> str:

@@ -129,10 +129,6 @@ class InlineConnection:
         """A new cursor (SQLAlchemy enters it with `async with`/`__aenter__`)."""
         return InlineCursor(self._open().cursor())
 
-    async def execute(self, sql: str, parameters: Sequence[Any] | None = None) -> InlineCursor:
-        """Runs one statement on a new cursor."""
-        return await self.cursor().execute(sql, parameters)
-
     async def commit(self) -> None:
         """Commits the open transaction."""
         self._open().commit()
@@ -161,11 +157,6 @@ class InlineConnection:
     def isolation_level(self) -> str | None:
         """The sqlite3 module's transaction mode (None: SQLAlchemy emits BEGIN itself)."""
         return self._open().isolation_level
-
-    @property
-    def in_transaction(self) -> bool:
-        """Whether a transaction is open."""
-        return self._open().in_transaction
 
 
 def inline_creator(path: Path | str) -> Callable[[], Any]:

@@ -22,7 +22,8 @@ from typing import TYPE_CHECKING
 from bot.broadcast.delivery import RetryPolicy, deliver
 from bot.broadcast.worker import SendingProcess, StoppableJob
 from handlers.port import ChatPort, SendText
-from handlers.survey import score_keyboard
+from handlers.survey import score_keyboard, score_question
+from storage.models import Survey
 from storage.repos.broadcasts import DueReminder, Outcome
 
 if TYPE_CHECKING:
@@ -84,21 +85,21 @@ class ReminderWorker(StoppableJob):
                 limit=BATCH,
                 resolve=self.app.catalogs.resolve,
             )
-        outcomes = await asyncio.gather(*(self._send(item) for item in claimed))
+        # A batch usually asks about one or two surveys: read each once.
+        async with db.snapshot() as store:
+            surveys = {sid: await store.surveys.get(sid) for sid in {i.survey_id for i in claimed}}
+        outcomes = await asyncio.gather(
+            *(self._send(item, surveys[item.survey_id]) for item in claimed)
+        )
         async with db.transaction() as store:
             await store.broadcasts.record_reminders(list(outcomes))
         return len(claimed)
 
-    async def _send(self, item: DueReminder) -> Outcome:
-        async with self.app.db.snapshot() as store:
-            survey = await store.surveys.get(item.survey_id)
+    async def _send(self, item: DueReminder, survey: Survey | None) -> Outcome:
         assert survey is not None  # foreign key
         texts = self.app.catalogs.texts(item.language, survey.texts)
         brand = survey.subject or self.app.pipeline.config.brand
-        html = (
-            f"{texts('rem_intro')}\n\n{texts('question', brand=brand)}\n"
-            f"<i>{texts('scale_hint')}</i>"
-        )
+        html = f"{texts('rem_intro')}\n\n{score_question(texts, brand)}"
         action = SendText(item.chat_id, html, score_keyboard(item.response_id))
         delivery = await deliver(
             self.port,

@@ -125,8 +125,16 @@ def scope_title(scope: Scope, texts: Texts) -> str:
     return f"{survey} · {period}"
 
 
-def _number(n: int) -> str:
-    return f"{n:,}".replace(",", "\u202f")  # a thin space groups thousands in every language
+def shorten(text: str, limit: int) -> str:
+    """One line of at most `limit` characters, ending in "…" when cut (comments in lists:
+    their newlines would break the layout)."""
+    flat = " ".join(text.split())
+    return flat if len(flat) <= limit else flat[: limit - 1].rstrip() + "…"
+
+
+def number(n: int) -> str:
+    """12 345: a thin space groups thousands in every language."""
+    return f"{n:,}".replace(",", "\u202f")
 
 
 def render_report(report: NpsReport, texts: Texts, extra_lines: list[str] | None = None) -> str:
@@ -138,7 +146,7 @@ def render_report(report: NpsReport, texts: Texts, extra_lines: list[str] | None
     if not s.n:
         lines.append(texts("no_answers"))
         if report.current.invited:
-            lines.append(texts("invited_only", invited=_number(report.current.invited)))
+            lines.append(texts("invited_only", invited=number(report.current.invited)))
         lines.extend(extra_lines or [])
         return "\n".join(lines)
     if s.too_small:
@@ -153,17 +161,17 @@ def render_report(report: NpsReport, texts: Texts, extra_lines: list[str] | None
                 margin=format_margin(s.margin),
                 low=format_nps(s.low),
                 high=format_nps(s.high),
-                n=_number(s.n),
+                n=number(s.n),
             )
         )
     lines.append(
         texts(
             "groups_line",
-            promoters=_number(s.promoters),
+            promoters=number(s.promoters),
             promoters_pct=format_pct(s.promoter_pct),
-            passives=_number(s.passives),
+            passives=number(s.passives),
             passives_pct=format_pct(s.passive_pct),
-            detractors=_number(s.detractors),
+            detractors=number(s.detractors),
             detractors_pct=format_pct(s.detractor_pct),
         )
     )
@@ -176,8 +184,8 @@ def render_report(report: NpsReport, texts: Texts, extra_lines: list[str] | None
                 "average_rate_line",
                 average=format_average(s.average),
                 rate=format_pct(rate),
-                n=_number(s.n),
-                invited=_number(report.current.invited),
+                n=number(s.n),
+                invited=number(report.current.invited),
             )
         )
     lines.append(_change_line(report, texts))

@@ -48,6 +48,12 @@ class ReportArgs:
     options: dict[str, str] = field(default_factory=dict)
 
 
+def reportable(surveys: Sequence[Survey]) -> tuple[Survey, ...]:
+    """The surveys a report covers when none is named: the NPS ones (eNPS answers are a
+    different question), or every survey when there is no NPS one."""
+    return tuple(s for s in surveys if s.kind == "nps") or tuple(surveys)
+
+
 def _take_period(tokens: list[str], today: date, earliest: date | None) -> tuple[Period, bool]:
     """Finds the period among the tokens (two-word forms like "last month" first)."""
     for i in range(len(tokens) - 1):
@@ -100,7 +106,6 @@ def parse_report_args(
     period, default_period = _take_period(tokens, today, earliest)
     if len(tokens) > 1:
         raise ArgumentError("bad_arguments", text=" ".join(tokens), command=command)
-    reportable = [s for s in surveys if s.kind == "nps"] or list(surveys)
     if tokens:
         wanted = tokens[0].lower()
         match = [s for s in surveys if s.slug.lower() == wanted or s.name.lower() == wanted]
@@ -109,5 +114,5 @@ def parse_report_args(
             raise ArgumentError("unknown_survey", name=tokens[0], known=known, command=command)
         scope = Scope(tuple(match), period, all_surveys=False, default_period=default_period)
     else:
-        scope = Scope(tuple(reportable), period, all_surveys=True, default_period=default_period)
+        scope = Scope(reportable(surveys), period, all_surveys=True, default_period=default_period)
     return ReportArgs(scope, segment, chosen)

@@ -340,10 +340,8 @@ def npsbot_handlers(
         if change is None or change.chat.type != "private":
             return
         event = block_event(update.update_id, change)
-        if claim is None:
-            await pipeline.handle(event, PtbPort(context.bot))
-        else:  # the host may track blocking too: record it, never stop its handlers
-            await pipeline.handle(event, PtbPort(context.bot), claim=claim)
+        # The host may track blocking too: record it, never stop its handlers.
+        await pipeline.handle(event, PtbPort(context.bot), claim=claim)
 
     # Group messages too: staff commands and replies work in the staff chat; the pipeline's
     # router ignores other group chatter.

@@ -290,7 +290,7 @@ class AudienceRepo:
         """Each respondent's standing right now (missing ids were forgotten with /forgetme)."""
         columns = standing_columns(survey_id, fatigue, now)
         found: dict[int, Eligibility] = {}
-        for chunk in _chunks(respondent_ids):
+        for chunk in chunks(respondent_ids):
             rows = await self._session.execute(
                 select(R.c.id, *columns).select_from(_audience_from()).where(R.c.id.in_(chunk))
             )
@@ -300,7 +300,7 @@ class AudienceRepo:
 
     async def lock_respondents(self, respondent_ids: Sequence[int]) -> None:
         """Locks respondents' rows (PostgreSQL) so two senders cannot both survey one person."""
-        for chunk in _chunks(sorted(respondent_ids)):
+        for chunk in chunks(sorted(respondent_ids)):
             await self._session.execute(
                 select(R.c.id).where(R.c.id.in_(chunk)).order_by(R.c.id).with_for_update()
             )
@@ -313,7 +313,7 @@ class AudienceRepo:
         """Adds new contacts and updates known ones (a blank column keeps the old value)."""
         added = updated = unchanged = started = 0
         table = C
-        for chunk in _chunks(rows):
+        for chunk in chunks(rows):
             ids = [row.user_id for row in chunk]
             known = {
                 row.user_id: row
@@ -354,10 +354,6 @@ class AudienceRepo:
                 added += len(fresh)
         return ImportOutcome(added, updated, unchanged, started)
 
-    async def contact(self, user_id: int) -> Contact | None:
-        """The imported contact with this id."""
-        return await self._session.get(Contact, user_id)
-
     async def request_import(self, user_id: int, now: datetime) -> None:
         """Remembers that the admin's next message is a contact list."""
         await self._session.merge(ImportRequest(user_id=user_id, requested_at=now))
@@ -375,6 +371,7 @@ class AudienceRepo:
         return await self._session.get(ImportRequest, user_id) is not None
 
 
-def _chunks(items: Sequence[Any]) -> Iterable[Sequence[Any]]:
+def chunks(items: Sequence[Any]) -> Iterable[Sequence[Any]]:
+    """The items in slices of CHUNK (bound parameters per statement stay bounded)."""
     for start in range(0, len(items), CHUNK):
         yield items[start : start + CHUNK]

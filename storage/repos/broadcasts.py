@@ -16,7 +16,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import bindparam, delete, func, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.broadcast_models import (
@@ -29,12 +28,14 @@ from storage.broadcast_models import (
     SendingWorker,
     SurveyReminder,
 )
-from storage.models import OPEN_STEPS, Respondent, Response, ScoreCount, Step
+from storage.models import OPEN_STEPS, Respondent, Response, Step
+from storage.repos import upsert_insert
 from storage.repos.audience import (
     ELIGIBLE,
     AudienceRepo,
     Fatigue,
     Segment,
+    chunks,
     standing_columns,
     standing_of,
 )
@@ -475,9 +476,9 @@ class BroadcastRepo:
         await self._count_invited(new_ids)
 
     async def _count_invited(self, response_ids: Sequence[int]) -> None:
-        """Adds the responses to the invitation counters, one upsert per counter row."""
+        """Adds the responses to the invitation counters (written at the commit)."""
         counter: Counter[tuple[int, Any, str, str]] = Counter()
-        for chunk in _chunks(response_ids):
+        for chunk in chunks(response_ids):
             rows = await self._session.execute(
                 select(A.c.survey_id, A.c.asked_at, A.c.agent, A.c.source, A.c.language).where(
                     A.c.id.in_(chunk)
@@ -487,22 +488,7 @@ class BroadcastRepo:
                 day = self._stats.local_day(_aware(asked_at))
                 for dimension, value in segments_of(agent, source, language):
                     counter[(survey_id, day, dimension, value[:64])] += 1
-        insert = postgresql.insert if self._dialect == "postgresql" else sqlite.insert
-        table = ScoreCount.__table__
-        zeros = {c.name: 0 for c in table.c if c.name.startswith("c") or c.name == "invited"}
-        for (survey_id, day, dimension, value), count in counter.items():
-            stmt = insert(table).values(
-                survey_id=survey_id,
-                day=day,
-                dimension=dimension,
-                value=value,
-                **(zeros | {"invited": count}),
-            )
-            stmt = stmt.on_conflict_do_update(
-                index_elements=["survey_id", "day", "dimension", "value"],
-                set_={"invited": table.c.invited + count},
-            )
-            await self._session.execute(stmt)
+        self._stats.add_invited(counter)
 
     async def recover_stale(self, live_workers: Iterable[str], now: datetime) -> int:
         """Takes over the rows of workers whose heartbeat stopped (killed, powered off).
@@ -610,7 +596,7 @@ class BroadcastRepo:
 
     async def heartbeat(self, worker: str, now: datetime) -> None:
         """Records that this worker is alive."""
-        insert = postgresql.insert if self._dialect == "postgresql" else sqlite.insert
+        insert = upsert_insert(self._dialect)
         stmt = insert(W).values(id=worker, started_at=now, seen_at=now)
         stmt = stmt.on_conflict_do_update(index_elements=["id"], set_={"seen_at": now})
         await self._session.execute(stmt)
@@ -653,15 +639,7 @@ class BroadcastRepo:
                 R.c.language_override,
             )
             .join(R, R.c.id == A.c.respondent_id)
-            .where(
-                A.c.step == Step.SCORE,
-                A.c.asked_at <= asked_before,
-                A.c.asked_at > asked_after,
-                A.c.chat_id.is_not(None),
-                R.c.subscribed.is_(True),
-                R.c.unreachable.is_(False),
-                ~select(SR.c.response_id).where(SR.c.response_id == A.c.id).exists(),
-            )
+            .where(*_due_reminder(asked_before, asked_after))
             .order_by(A.c.id)
             .limit(limit)
         )
@@ -670,7 +648,7 @@ class BroadcastRepo:
         rows = (await self._session.execute(query)).all()
         if not rows:
             return []
-        insert = postgresql.insert if self._dialect == "postgresql" else sqlite.insert
+        insert = upsert_insert(self._dialect)
         stmt = insert(SR).on_conflict_do_nothing(index_elements=["response_id"])
         await self._session.execute(
             stmt,
@@ -698,14 +676,11 @@ class BroadcastRepo:
 
     async def reminders_due(self, *, asked_before: datetime, asked_after: datetime) -> bool:
         """True when some question waits for its reminder (a cheap read before claiming)."""
+        # The claim's own conditions: anything looser makes the job claim nothing, often.
         found = await self._session.scalar(
             select(A.c.id)
-            .where(
-                A.c.step == Step.SCORE,
-                A.c.asked_at <= asked_before,
-                A.c.asked_at > asked_after,
-                ~select(SR.c.response_id).where(SR.c.response_id == A.c.id).exists(),
-            )
+            .join(R, R.c.id == A.c.respondent_id)
+            .where(*_due_reminder(asked_before, asked_after))
             .limit(1)
         )
         return found is not None
@@ -766,10 +741,6 @@ class BroadcastRepo:
         result = await self._session.execute(stmt.values(status=RecipientStatus.UNCERTAIN))
         return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
-    async def reminder_of(self, response_id: int) -> SurveyReminder | None:
-        """The reminder row of a response, if one was claimed."""
-        return await self._session.get(SurveyReminder, response_id)
-
     async def recipients(self, broadcast_id: int) -> list[BroadcastRecipient]:
         """Every recipient of a broadcast (tests and audits)."""
         rows = await self._session.scalars(
@@ -780,11 +751,20 @@ class BroadcastRepo:
         return list(rows.all())
 
 
+def _due_reminder(asked_before: datetime, asked_after: datetime) -> tuple[Any, ...]:
+    """A question (responses joined to respondents) due its one reminder: unanswered,
+    asked in the window, to someone subscribed and reachable, not reminded yet."""
+    return (
+        A.c.step == Step.SCORE,
+        A.c.asked_at <= asked_before,
+        A.c.asked_at > asked_after,
+        A.c.chat_id.is_not(None),
+        R.c.subscribed.is_(True),
+        R.c.unreachable.is_(False),
+        ~select(SR.c.response_id).where(SR.c.response_id == A.c.id).exists(),
+    )
+
+
 def _aware(moment: datetime) -> datetime:
     """Makes a timestamp aware UTC (values read back through the models already are)."""
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
-
-
-def _chunks(items: Sequence[Any], size: int = 500) -> Iterable[Sequence[Any]]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]

@@ -7,10 +7,10 @@ from dataclasses import dataclass
 from datetime import date, datetime
 
 from sqlalchemy import func, or_, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import DigestDelivery, Response, Survey
+from storage.repos import upsert_insert
 
 
 @dataclass(frozen=True)
@@ -39,7 +39,7 @@ class DigestRepo:
         The (day, user_id) primary key is the guarantee: of several replicas (or a replica
         and its restarted self) exactly one insert succeeds.
         """
-        insert = postgresql.insert if self._dialect == "postgresql" else sqlite.insert
+        insert = upsert_insert(self._dialect)
         stmt = (
             insert(DigestDelivery)
             .values(day=day, user_id=user_id, sent_at=at)

@@ -21,7 +21,6 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from sqlalchemy import bindparam, case, delete, func, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.admin_models import (
@@ -32,6 +31,7 @@ from storage.admin_models import (
     StaffDialog,
 )
 from storage.models import OPEN_STEPS, Respondent, Response, Step, Survey, utcnow
+from storage.repos import upsert_insert
 
 SALT_NAME = "anonymity_salt"
 # An eNPS conversation left unfinished this long is closed and unlinked.
@@ -85,7 +85,7 @@ class AnonymityRepo:
             # would be wrong everywhere if the transaction rolled back.
             self._memo.value = value
             return value
-        insert = postgresql.insert if self._dialect == "postgresql" else sqlite.insert
+        insert = upsert_insert(self._dialect)
         # Two replicas may generate one at once: the first insert wins, both read it back.
         await self._session.execute(
             insert(AppSecret)
@@ -152,7 +152,7 @@ class AnonymityRepo:
 
     async def mark_answered(self, thread: AnonymousThread) -> None:
         """Records that the thread's person answered its survey (not what they answered)."""
-        insert = postgresql.insert if self._dialect == "postgresql" else sqlite.insert
+        insert = upsert_insert(self._dialect)
         answer_key = await self._answer_key(thread.survey_id, thread.user_key)
         await self._session.execute(
             insert(AnonymousAnswer)

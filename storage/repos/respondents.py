@@ -8,10 +8,10 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import bindparam, func, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import Respondent, utcnow
+from storage.repos import upsert_insert
 
 
 @dataclass(frozen=True)
@@ -54,7 +54,7 @@ _PROFILE_COLUMNS = ("chat_id", "first_name", "username", "telegram_language", "l
 @functools.cache
 def _touch_statement(dialect: str) -> Any:
     """The profile upsert, built once per dialect: it runs with every update."""
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    insert = upsert_insert(dialect)
     table = Respondent.__table__
     stmt = insert(table).values(
         {name: bindparam(name) for name in ("id", *_PROFILE_COLUMNS, "started_at")}

@@ -47,6 +47,13 @@ _SCORE = (
 )
 
 
+def _split(response: Response | int) -> tuple[int, Response | None]:
+    """The id, and the loaded row when the caller passed one (kept current by updates)."""
+    if isinstance(response, Response):
+        return response.id, response
+    return response, None
+
+
 @functools.cache
 def _advance_statement(columns: tuple[str, ...]) -> Any:
     """`UPDATE … SET <columns> WHERE id = :response_id AND step = :expected`, built once."""
@@ -151,30 +158,22 @@ class ResponseRepo:
         )
         return response
 
-    async def _advance(self, response_id: int, expected: Step, **values: object) -> bool:
-        """Moves a response on only if it is still at `expected` (the first writer wins)."""
+    async def _advance(self, response: Response | int, expected: Step, **values: object) -> bool:
+        """Moves a response on only if it is still at `expected` (the first writer wins);
+        a loaded row passed in shows the new values."""
+        response_id, loaded = _split(response)
         params = {f"new_{name}": value for name, value in values.items()}
         result = await self._session.execute(
             _advance_statement(tuple(values)),
             {"response_id": response_id, "expected": expected, **params},
         )
-        return bool(result.rowcount)  # type: ignore[attr-defined]
-
-    @staticmethod
-    def _known(response: Response | int) -> Response | None:
-        """The loaded row when the caller passed one (its state is then kept current)."""
-        return response if isinstance(response, Response) else None
-
-    @staticmethod
-    def _committed(response: Response | None, **values: object) -> None:
-        """Shows a conditional update's values on the loaded row without re-reading it.
-
-        Committed state, not attribute sets: a set would mark the row dirty and write it
-        again at the commit.
-        """
-        if response is not None:
+        done = bool(result.rowcount)  # type: ignore[attr-defined]
+        if done and loaded is not None:
+            # Committed state, not attribute sets: a set would mark the row dirty and
+            # write it again at the commit.
             for name, value in values.items():
-                set_committed_value(response, name, value)
+                set_committed_value(loaded, name, value)
+        return done
 
     async def record_score(
         self, response: Response | int, score: int, *, at: datetime | None = None
@@ -185,8 +184,7 @@ class ResponseRepo:
         checked, and marked once the score is stored. Pass the loaded row (rather than its
         id) to have it updated in place.
         """
-        loaded = self._known(response)
-        response_id = response.id if isinstance(response, Response) else response
+        response_id, loaded = _split(response)
         now = at or utcnow()
         thread = None
         # A row with a respondent is never anonymous: no thread to look for.
@@ -204,36 +202,31 @@ class ResponseRepo:
         if thread is not None:
             await self._anonymity.mark_answered(thread)
         await self._stats.count_score(survey_id, now, segments_of(agent, source, language), score)
-        self._committed(loaded, score=score, scored_at=now, step=Step.WHY)
+        if loaded is not None:
+            for name, value in (("score", score), ("scored_at", now), ("step", Step.WHY)):
+                set_committed_value(loaded, name, value)
         return True
 
     async def record_why(self, response: Response | int, text: str | None) -> bool:
         """Stores the reason for the score (None when skipped)."""
-        response_id = response.id if isinstance(response, Response) else response
-        now = utcnow()
-        done = await self._advance(response_id, Step.WHY, why=text, why_at=now, step=Step.IMPROVE)
-        if done:
-            self._committed(self._known(response), why=text, why_at=now, step=Step.IMPROVE)
-        return done
+        return await self._advance(
+            response, Step.WHY, why=text, why_at=utcnow(), step=Step.IMPROVE
+        )
 
     async def record_improve(self, response: Response | int, text: str | None) -> bool:
         """Stores what to improve (None when skipped) and completes the response."""
-        loaded = self._known(response)
-        response_id = response.id if isinstance(response, Response) else response
         now = utcnow()
-        values = {"improve": text, "improve_at": now, "completed_at": now, "step": Step.DONE}
-        done = await self._advance(response_id, Step.IMPROVE, **values)
-        if not done:
-            return False
-        if loaded is not None and loaded.respondent_id is not None:
-            self._committed(loaded, **values)
-        else:
+        done = await self._advance(
+            response, Step.IMPROVE, improve=text, improve_at=now, completed_at=now, step=Step.DONE
+        )
+        response_id, loaded = _split(response)
+        if done and (loaded is None or loaded.respondent_id is None):
             # A finished anonymous answer is unlinked at once: its pointer dropped, its
-            # times coarsened (which re-reads a loaded row).
+            # times coarsened (no-op for other answers).
             await self._anonymity.release(response_id)
             if loaded is not None:
                 await self._session.refresh(loaded)
-        return True
+        return done
 
     async def set_prompt_message(self, response_id: int, message_id: int) -> None:
         """Remembers which message carries the score keyboard, to edit it later."""

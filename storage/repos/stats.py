@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import date, datetime, tzinfo
 from typing import Any
 
 from sqlalchemy import bindparam, func, literal_column, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import SCORE_COLUMNS, ScoreCount
+from storage.repos import upsert_insert
 
 DIMENSIONS = ("all", "agent", "source", "language")
 COUNTERS = ("invited", *SCORE_COLUMNS)
@@ -33,12 +33,14 @@ def segments_of(
 
 @functools.cache
 def _bump_statement(dialect: str, column: str) -> Any:
-    """The upsert adding 1 to one counter of a histogram row, built once per dialect and
+    """The upsert adding `:n` to one counter of a histogram row, built once per dialect and
     counter. Bound parameters only, so SQLAlchemy caches its compiled form (a multi-row
     VALUES insert is compiled anew on every execution)."""
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    insert = upsert_insert(dialect)
     table = ScoreCount.__table__
-    counters = {name: literal_column("1" if name == column else "0") for name in COUNTERS}
+    counters = {
+        name: bindparam("n") if name == column else literal_column("0") for name in COUNTERS
+    }
     stmt = insert(table).values(
         survey_id=bindparam("survey_id"),
         day=bindparam("day"),
@@ -48,7 +50,7 @@ def _bump_statement(dialect: str, column: str) -> Any:
     )
     return stmt.on_conflict_do_update(
         index_elements=["survey_id", "day", "dimension", "value"],
-        set_={column: table.c[column] + 1},
+        set_={column: table.c[column] + stmt.excluded[column]},
     )
 
 
@@ -69,7 +71,7 @@ class StatsRepo:
         self, survey_id: int, day: date, segments: Iterable[tuple[str, str]], column: str
     ) -> None:
         rows = [
-            {"survey_id": survey_id, "day": day, "dimension": d, "value": v[:64]}
+            {"survey_id": survey_id, "day": day, "dimension": d, "value": v[:64], "n": 1}
             for d, v in segments
         ]
         if rows:
@@ -78,6 +80,16 @@ class StatsRepo:
             # until the commit; taken last, other answers wait for a commit, not for the
             # rest of a handler (the p99 of bench/e2e_throughput.py).
             self._pending.append((column, rows))
+
+    def add_invited(self, counts: Mapping[tuple[int, date, str, str], int]) -> None:
+        """Adds invitations counted elsewhere (a broadcast's batch), keyed by survey, day,
+        dimension and value; written with the other counts, at the end of the transaction."""
+        rows = [
+            {"survey_id": survey_id, "day": day, "dimension": d, "value": v[:64], "n": n}
+            for (survey_id, day, d, v), n in counts.items()
+        ]
+        if rows:
+            self._pending.append(("invited", rows))
 
     async def flush(self) -> None:
         """Writes the counts bumped so far (the transaction boundary calls this last)."""

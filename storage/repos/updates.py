@@ -7,16 +7,16 @@ from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import bindparam, delete
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import ProcessedUpdate, utcnow
+from storage.repos import upsert_insert
 
 
 @functools.cache
 def _claim_statement(dialect: str) -> Any:
     """The claim, built once per dialect: it runs with every update."""
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    insert = upsert_insert(dialect)
     return (
         insert(ProcessedUpdate.__table__)
         .values(update_id=bindparam("update_id"), processed_at=bindparam("processed_at"))
