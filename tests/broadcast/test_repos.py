@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from sqlalchemy import insert, select
+from datetime import timedelta
+
+from sqlalchemy import insert, select, update
 
 from storage.broadcast_models import Broadcast, RecipientStatus
 from storage.db import Database
 from storage.models import Respondent, Response, utcnow
 from storage.repos.audience import Fatigue, Segment
 from storage.repos.broadcasts import Outcome
+from tests.e2e.admin_helpers import seed_invitations
 
 FATIGUE = Fatigue(90, 7)
 
@@ -121,3 +124,27 @@ async def test_results_are_recorded_once_and_the_broadcast_finishes_once(db: Dat
     assert (tally.delivered, tally.total, tally.remaining) == (1, 3, 0)
     assert [(r.step, r.prompt_message_id) for r in responses] == [("score", 77)]
     assert unreachable is not None and unreachable.unreachable
+
+
+async def test_a_reminder_is_due_exactly_when_the_claim_would_take_it(db: Database) -> None:
+    """The cheap "anything due?" read and the claim agree: an unanswered question to
+    someone unsubscribed is neither due nor claimed (the job must not wake for it)."""
+    asked = utcnow() - timedelta(hours=30)
+    window = {
+        "asked_before": utcnow() - timedelta(hours=24),
+        "asked_after": asked - timedelta(hours=1),
+    }
+    _, second = await seed_invitations(db, 2, first_user=7100)
+    async with db.transaction() as store:
+        session = store.responses._session
+        await session.execute(update(Response).values(asked_at=asked))
+        await store.respondents.set_subscribed(7100, False)
+        await store.respondents.set_subscribed(7101, False)
+        assert not await store.broadcasts.reminders_due(**window)
+        await store.respondents.set_subscribed(7101, True)
+        assert await store.broadcasts.reminders_due(**window)
+        claimed = await store.broadcasts.claim_reminders(
+            **window, worker="w1", now=utcnow(), limit=10, resolve=_resolve
+        )
+        assert [item.response_id for item in claimed] == [second]
+        assert not await store.broadcasts.reminders_due(**window)  # reminded once, ever
