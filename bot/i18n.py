@@ -17,6 +17,21 @@ LOCALES = Path(__file__).with_name("locales")
 REFERENCE = "en"
 
 
+class _Value(str):
+    """A value in a template; `{n:answer|answers}` picks the word for the count `n`.
+
+    Two forms (one, other) are what English needs; catalogs of languages with more forms
+    name the count apart from the noun instead ("ответов: {n}").
+    """
+
+    def __format__(self, spec: str) -> str:
+        if "|" not in spec:
+            return super().__format__(spec)
+        one, other = spec.split("|", 1)
+        # Values arrive formatted ("12 345"): the digits say which form.
+        return one if "".join(ch for ch in self if ch.isdigit()) == "1" else other
+
+
 class Texts:
     """The catalog of one language, with a survey's own wording layered on top."""
 
@@ -45,13 +60,13 @@ class Texts:
         template, is_html = self._template(key)
         if not is_html:
             template = html.escape(template, quote=False)
-        escaped = {k: html.escape(str(v), quote=False) for k, v in values.items()}
+        escaped = {k: _Value(html.escape(str(v), quote=False)) for k, v in values.items()}
         return template.format(**escaped)
 
     def plain(self, key: str, **values: Any) -> str:
         """The text without markup, for button labels and pop-up answers."""
         template, is_html = self._template(key)
-        text = template.format(**{k: str(v) for k, v in values.items()})
+        text = template.format(**{k: _Value(v) for k, v in values.items()})
         return html.unescape(text) if is_html else text
 
 

@@ -50,3 +50,17 @@ def test_survey_wording_overrides_the_catalog_and_is_escaped() -> None:
 )
 def test_language_resolution(override: str | None, telegram: str | None, expected: str) -> None:
     assert CATALOGS.resolve(override, telegram) == expected
+
+
+@pytest.mark.parametrize(
+    ("n", "expected"),
+    [("1", "(1 answer)"), ("2", "(2 answers)"), ("0", "(0 answers)"), ("11", "(11 answers)")],
+)
+def test_a_count_picks_its_word(n: str, expected: str) -> None:
+    texts = CATALOGS.texts("en")
+    assert expected in texts("score_line_small", nps="+10", margin="5", n=n)
+    assert expected in texts.plain("score_line_small", nps="+10", margin="5", n=n)
+    # Counts arrive formatted with thin spaces between thousands.
+    assert "1\u202f001 answers" in texts(
+        "score_line", nps="0", margin="1", low="-1", high="1", n="1\u202f001"
+    )
