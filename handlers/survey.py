@@ -187,11 +187,11 @@ async def _accept_score(
     if not await ctx.store.responses.record_score(response, score):
         return False
     survey = await _survey_of(ctx, response)
-    target = message_id or response.prompt_message_id
-    if target is not None:
-        answered = (
-            f"{_question_html(ctx, survey)}\n\n— <b>{ctx.texts('your_answer', score=score)}</b>"
-        )
+    answered = f"{_question_html(ctx, survey)}\n\n— <b>{ctx.texts('your_answer', score=score)}</b>"
+    # The pressed message, and the latest question if that was a newer one (asked again
+    # after words instead of a score): no 0–10 buttons stay behind.
+    shown = {message_id, response.prompt_message_id}
+    for target in sorted(t for t in shown if t is not None):
         ctx.out.edit(_chat_of(ctx, response), target, answered)
     await _after_score(ctx, survey, response)
     ask_follow_up(ctx, survey, response, Step.WHY)

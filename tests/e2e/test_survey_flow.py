@@ -125,9 +125,13 @@ async def test_media_at_a_text_step_asks_for_text_and_keeps_the_state(
     dan = api.user(104, first_name="Dan", language_code="en")
     question = await start_survey(dan)
     dan.send_sticker()
-    await dan.wait_for_message(lambda m: "Please choose a number" in m.text)
+    asked_again = await dan.wait_for_message(lambda m: "Please choose a number" in m.text)
     dan.press(question, "7")
     await dan.wait_for_message(lambda m: "main reason" in m.text)
+    # Both questions show the answer; neither keeps its 0–10 buttons.
+    for asked in (question, asked_again):
+        shown = dan.message(asked.message_id)
+        assert shown is not None and "your answer: 7" in shown.text and shown.keyboard == []
     for send_media in (dan.send_sticker, dan.send_photo, dan.send_voice):
         before = len(dan.bot_messages)
         send_media()
