@@ -116,10 +116,19 @@ async def on_score(ctx: Context, survey: Survey, response: Response) -> None:
         ctx.out.send(chat_id, html, keyboard, after=_remember_alert(case.id, chat_id))
 
 
-async def refresh_alerts(ctx: Context, case: DetractorCase) -> None:
-    """Re-renders every posted alert of a case (new answers, resolution)."""
-    alerts = await ctx.store.cases.alerts(case.id)
-    if not alerts:
+async def refresh_alerts(
+    ctx: Context, case: DetractorCase, pressed: tuple[int, int | None] | None = None
+) -> None:
+    """Re-renders every posted alert of a case (new answers, resolution).
+
+    `pressed` is the (chat, message) a staff member acted on. It is edited even when its
+    id is not stored yet: the id is written after the send returns, and a quick press
+    (or a failed write) must still see its own alert change.
+    """
+    targets = {alert.chat_id: alert.message_id for alert in await ctx.store.cases.alerts(case.id)}
+    if pressed is not None and pressed[1] is not None:
+        targets[pressed[0]] = pressed[1]
+    if not targets:
         return  # none was posted (no alert chat, or every send failed): nothing to render
     response = await ctx.store.responses.get(case.response_id)
     survey = await ctx.store.surveys.get(case.survey_id)
@@ -127,8 +136,8 @@ async def refresh_alerts(ctx: Context, case: DetractorCase) -> None:
         return
     html = await render_alert(ctx, case, survey, response)
     keyboard = _keyboard(_staff_texts(ctx), case)
-    for alert in alerts:
-        ctx.out.edit(alert.chat_id, alert.message_id, html, keyboard)
+    for chat_id, message_id in targets.items():
+        ctx.out.edit(chat_id, message_id, html, keyboard)
 
 
 async def on_text(ctx: Context, survey: Survey, response: Response) -> None:
@@ -185,7 +194,7 @@ async def on_resolve_pressed(event: ButtonPress, choice: CaseResolve, ctx: Conte
     await ctx.store.cases.close_threads(case.id)
     await ctx.store.cases.reload(case)
     ctx.out.answer(event.callback_id, texts.plain("case_resolved_toast"))
-    await refresh_alerts(ctx, case)
+    await refresh_alerts(ctx, case, pressed=(event.chat_id, event.message_id))
 
 
 async def relay_staff_reply(event: Message, ctx: Context) -> bool:

@@ -5,13 +5,13 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import delete, select
 
 from bot.emulator import BotApiEmulator
-from storage.case_models import DetractorCase
+from storage.case_models import CaseAlert, DetractorCase
 from storage.db import Database
 from tests.e2e.admin_helpers import make_survey
-from tests.e2e.conftest import OWNER_ID, QUESTION, RunningBot, make_settings, start_survey
+from tests.e2e.conftest import OWNER_ID, QUESTION, RunningBot, make_settings, start_survey, wait_db
 
 STAFF_CHAT = -100_500
 
@@ -28,6 +28,28 @@ async def _cases(db: Database) -> list[DetractorCase]:
     async with db.snapshot() as store:
         rows = await store.cases._session.scalars(select(DetractorCase).order_by(DetractorCase.id))
         return list(rows.all())
+
+
+async def _alert_rows(db: Database) -> list[CaseAlert]:
+    async with db.snapshot() as store:
+        return list((await store.cases._session.scalars(select(CaseAlert))).all())
+
+
+async def _detractor_alert(api: BotApiEmulator, owner, user_id: int, name: str, score: str):  # type: ignore[no-untyped-def]
+    """A new respondent's detractor score, and the alert the owner gets for it."""
+    user = api.user(user_id, first_name=name, language_code="en")
+    user.press(await start_survey(user), score)
+    return await owner.wait_for_message(lambda m: m.text.startswith(f"🔴 Detractor · {score}"))
+
+
+async def _resolve_and_see_it_closed(owner, alert) -> None:  # type: ignore[no-untyped-def]
+    """Presses Resolved on the alert; the toast, then the alert edited without buttons."""
+    answer = await owner.wait_callback_answer(owner.press(alert, "✅ Resolved"))
+    assert answer.text == "Marked as resolved."
+    done = await owner.wait_for_message(
+        lambda m: m.message_id == alert.message_id and "✅ Resolved by Olga (id 900)" in m.text
+    )
+    assert done.keyboard == []
 
 
 async def test_detractor_alert_reaches_the_owner_and_grows_with_the_answers(
@@ -100,17 +122,9 @@ async def test_resolved_records_who_and_when_and_is_pressed_once(
     api: BotApiEmulator, bot: RunningBot, check_db: Database
 ) -> None:
     owner = await started_owner(api)
-    cleo = api.user(105, first_name="Cleo", language_code="en")
-    question = await start_survey(cleo)
-    cleo.press(question, "0")
-    alert = await owner.wait_for_message(lambda m: m.text.startswith("🔴 Detractor · 0"))
+    alert = await _detractor_alert(api, owner, 105, "Cleo", "0")
     resolve_data = alert.keyboard[0][1].callback_data
-    answer = await owner.wait_callback_answer(owner.press(alert, "✅ Resolved"))
-    assert answer.text == "Marked as resolved."
-    done = await owner.wait_for_message(
-        lambda m: m.message_id == alert.message_id and "✅ Resolved by Olga (id 900)" in m.text
-    )
-    assert done.keyboard == []
+    await _resolve_and_see_it_closed(owner, alert)
     again = await owner.wait_callback_answer(owner.press_data(alert, resolve_data))
     assert again.text == "Already resolved."
     [case] = await _cases(check_db)
@@ -118,6 +132,19 @@ async def test_resolved_records_who_and_when_and_is_pressed_once(
     owner.send("/nps")
     report = await owner.wait_for_message(lambda m: m.text.startswith("NPS ·"))
     assert "Detractor cases: 0 open · 1 resolved" in report.text
+
+
+async def test_resolved_changes_the_pressed_alert_even_before_its_id_is_stored(
+    api: BotApiEmulator, bot: RunningBot, check_db: Database
+) -> None:
+    """The alert's id is written after its send returns; a press may come first."""
+    owner = await started_owner(api)
+    alert = await _detractor_alert(api, owner, 109, "Finn", "2")
+    # Wait for the write, then undo it: the state a press sees when it beats the write.
+    await wait_db(check_db, _alert_rows)
+    async with check_db.transaction() as store:
+        await store.cases._session.execute(delete(CaseAlert))
+    await _resolve_and_see_it_closed(owner, alert)
 
 
 async def test_strangers_cannot_act_on_a_case(
