@@ -6,6 +6,7 @@ from datetime import tzinfo
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from storage.driver import DriverSQL
 from storage.repos.audience import AudienceRepo
 from storage.repos.broadcasts import BroadcastRepo
 from storage.repos.cases import CaseRepo
@@ -34,19 +35,21 @@ class Store:
         anonymity_salt: str = "",
         salt_memo: SaltMemo | None = None,
     ) -> None:
+        # The survey path's statements, without SQLAlchemy's per-statement work.
+        self.driver = DriverSQL(session, dialect)
         self.surveys = SurveyRepo(session)
-        self.respondents = RespondentRepo(session, dialect)
-        self.stats = StatsRepo(session, dialect, tz)
+        self.respondents = RespondentRepo(session, self.driver)
+        self.stats = StatsRepo(session, self.driver, tz)
         # eNPS: salted keys and open-conversation pointers (ANONYMITY_SALT, else a stored salt).
-        self.anonymity = AnonymityRepo(session, dialect, anonymity_salt, salt_memo)
-        self.responses = ResponseRepo(session, self.stats, self.anonymity)
+        self.anonymity = AnonymityRepo(session, self.driver, anonymity_salt, salt_memo)
+        self.responses = ResponseRepo(session, self.driver, self.stats, self.anonymity)
         self.privacy = PrivacyRepo(session, self.anonymity)
         self.dialogs = DialogRepo(session)
         self.comments = CommentRepo(session)
         self.staff = StaffRepo(session)
         self.cases = CaseRepo(session)
-        self.updates = UpdateLog(session, dialect)
+        self.updates = UpdateLog(session, self.driver)
         self.digests = DigestRepo(session, dialect)
         self.audience = AudienceRepo(session)
-        self.pending = PendingRepo(session)
+        self.pending = PendingRepo(self.driver)
         self.broadcasts = BroadcastRepo(session, dialect, self.stats)

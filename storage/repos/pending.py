@@ -2,16 +2,9 @@
 
 from __future__ import annotations
 
-import functools
 from dataclasses import dataclass
-from typing import Any
 
-from sqlalchemy import bindparam, exists, select
-from sqlalchemy.ext.asyncio import AsyncSession
-
-from storage.admin_models import StaffDialog
-from storage.broadcast_models import ImportRequest
-from storage.case_models import CaseThread, PendingReply
+from storage.driver import DriverSQL
 
 
 @dataclass(frozen=True)
@@ -32,27 +25,23 @@ class Pending:
 UNKNOWN = Pending()
 
 
-@functools.cache
-def _statement() -> Any:
-    """One row of four EXISTS, built once (bound by user and chat)."""
-    user, chat = bindparam("user_id"), bindparam("chat_id")
-    return select(
-        exists().where(PendingReply.staff_id == user, PendingReply.chat_id == chat),
-        exists().where(CaseThread.respondent_id == user),
-        exists().where(StaffDialog.user_id == user),
-        exists().where(ImportRequest.user_id == user),
-    )
+# Driver SQL (storage/driver.py): it runs with every plain message.
+_PENDING = (
+    "SELECT EXISTS (SELECT 1 FROM pending_replies WHERE staff_id = $1 AND chat_id = $2), "
+    "EXISTS (SELECT 1 FROM case_threads WHERE respondent_id = $1), "
+    "EXISTS (SELECT 1 FROM staff_dialogs WHERE user_id = $1), "
+    "EXISTS (SELECT 1 FROM contact_import_requests WHERE user_id = $1)"
+)
 
 
 class PendingRepo:
     """Reads the four "in the middle of" markers together."""
 
-    def __init__(self, session: AsyncSession) -> None:
-        self._session = session
+    def __init__(self, driver: DriverSQL) -> None:
+        self._driver = driver
 
     async def of(self, user_id: int, chat_id: int) -> Pending:
         """The markers of this user (and, for a staff reply, this chat)."""
-        row = (
-            await self._session.execute(_statement(), {"user_id": user_id, "chat_id": chat_id})
-        ).one()
+        row = await self._driver.fetchrow(_PENDING, user_id, chat_id)
+        assert row is not None  # a SELECT without FROM returns one row
         return Pending(*(bool(flag) for flag in row))

@@ -20,7 +20,7 @@ import secrets
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import bindparam, case, delete, func, select, update
+from sqlalchemy import case, delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.admin_models import (
@@ -30,6 +30,7 @@ from storage.admin_models import (
     AppSecret,
     StaffDialog,
 )
+from storage.driver import DriverSQL
 from storage.models import OPEN_STEPS, Respondent, Response, Step, Survey, utcnow
 from storage.repos import upsert_insert
 
@@ -44,9 +45,9 @@ def coarse(moment: datetime | None) -> datetime | None:
 
 
 # Run by every /start (built once).
-_ABANDONED = select(AnonymousThread.response_id).where(
-    AnonymousThread.created_at < bindparam("cutoff")
-)
+# Driver SQL (storage/driver.py): both run with every /start.
+_ABANDONED = "SELECT response_id FROM anonymous_threads WHERE created_at < $1"
+_THREAD_RESPONSE = "SELECT response_id FROM anonymous_threads WHERE user_key = $1"
 
 
 @dataclass
@@ -61,10 +62,15 @@ class AnonymityRepo:
     """Salted keys, open-conversation pointers and "already answered" marks for eNPS."""
 
     def __init__(
-        self, session: AsyncSession, dialect: str, salt: str = "", memo: SaltMemo | None = None
+        self,
+        session: AsyncSession,
+        driver: DriverSQL,
+        salt: str = "",
+        memo: SaltMemo | None = None,
     ) -> None:
         self._session = session
-        self._dialect = dialect
+        self._driver = driver
+        self._dialect = "sqlite" if driver.sqlite else "postgresql"
         self._configured = salt
         self._memo = memo if memo is not None else SaltMemo()
         self._salt: bytes | None = None
@@ -132,10 +138,14 @@ class AnonymityRepo:
         )
         await self._session.flush()
 
+    async def thread_response(self, user_id: int) -> int | None:
+        """The response of the user's open anonymous conversation, if any."""
+        row = await self._driver.fetchrow(_THREAD_RESPONSE, await self.user_key(user_id))
+        return row[0] if row is not None else None
+
     async def owns(self, user_id: int, response_id: int) -> bool:
         """True when the user's open anonymous conversation is this response."""
-        thread = await self.thread_of(user_id)
-        return thread is not None and thread.response_id == response_id
+        return await self.thread_response(user_id) == response_id
 
     async def has_answered(self, survey_id: int, user_id: int) -> bool:
         """True when this user already gave a score in this anonymous survey."""
@@ -191,17 +201,16 @@ class AnonymityRepo:
 
     async def close_for_user(self, user_id: int) -> bool:
         """Closes the user's open anonymous conversation (a newer survey, or /forgetme)."""
-        thread = await self.thread_of(user_id)
-        if thread is None:
+        response_id = await self.thread_response(user_id)
+        if response_id is None:
             return False
-        await self.close(thread.response_id)
+        await self.close(response_id)
         return True
 
     async def expire_abandoned(self, now: datetime | None = None) -> int:
         """Closes and unlinks anonymous conversations left unfinished for a day."""
         cutoff = (now or utcnow()) - ABANDONED_AFTER
-        stale = await self._session.scalars(_ABANDONED, {"cutoff": cutoff})
-        ids = list(stale.all())
+        ids = [row[0] for row in await self._driver.fetch(_ABANDONED, self._driver.stamp(cutoff))]
         for response_id in ids:
             await self.close(response_id)
         return len(ids)

@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import functools
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import datetime
-from typing import Any
 
-from sqlalchemy import bindparam, func, select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from storage.driver import DriverSQL
 from storage.models import Respondent, utcnow
-from storage.repos import upsert_insert
 
 
 @dataclass(frozen=True)
@@ -49,37 +47,27 @@ class Visitor:
 
 # What each update refreshes; the rest of the row is set once, at the first update.
 _PROFILE_COLUMNS = ("chat_id", "first_name", "username", "telegram_language", "last_seen_at")
+_VISITOR_COLUMNS = ", ".join(field.name for field in fields(Visitor))
 
-
-@functools.cache
-def _touch_statement(dialect: str) -> Any:
-    """The profile upsert, built once per dialect: it runs with every update."""
-    insert = upsert_insert(dialect)
-    table = Respondent.__table__
-    stmt = insert(table).values(
-        {name: bindparam(name) for name in ("id", *_PROFILE_COLUMNS, "started_at")}
-        | {"subscribed": True, "unreachable": False}
-    )
-    stmt = stmt.on_conflict_do_update(
-        index_elements=["id"], set_={name: stmt.excluded[name] for name in _PROFILE_COLUMNS}
-    )
-    return stmt.returning(*table.c)
-
-
-# /start: subscribed and reachable again (built once: it runs with every survey).
-_RESTART = (
-    update(Respondent.__table__)
-    .where(Respondent.__table__.c.id == bindparam("user_id"))
-    .values(subscribed=True, unreachable=False)
+# Driver SQL (storage/driver.py): the upsert runs with every update, the reset with every
+# /start.
+_TOUCH = (
+    "INSERT INTO respondents (id, chat_id, first_name, username, telegram_language, "
+    "last_seen_at, started_at, subscribed, unreachable) "
+    "VALUES ($1, $2, $3, $4, $5, $6, $6, TRUE, FALSE) "
+    "ON CONFLICT (id) DO UPDATE SET "
+    + ", ".join(f"{name} = excluded.{name}" for name in _PROFILE_COLUMNS)
+    + f" RETURNING {_VISITOR_COLUMNS}"
 )
+_RESTART = "UPDATE respondents SET subscribed = TRUE, unreachable = FALSE WHERE id = $1"
 
 
 class RespondentRepo:
     """Reads and updates respondents."""
 
-    def __init__(self, session: AsyncSession, dialect: str) -> None:
+    def __init__(self, session: AsyncSession, driver: DriverSQL) -> None:
         self._session = session
-        self._dialect = dialect
+        self._driver = driver
 
     async def touch(self, profile: Profile) -> Visitor:
         """Upserts the user's profile and locks their row for this transaction.
@@ -88,18 +76,27 @@ class RespondentRepo:
         until the commit, which serialises two updates of one respondent handled by
         different workers or replicas; SQLite already serialises writers.
         """
-        now = utcnow()
-        params = {
-            "id": profile.user_id,
-            "chat_id": profile.chat_id,
-            "first_name": profile.first_name,
-            "username": profile.username,
-            "telegram_language": profile.language_code,
-            "last_seen_at": now,
-            "started_at": now,
-        }
-        row = (await self._session.execute(_touch_statement(self._dialect), params)).one()
-        return Visitor(**row._mapping)
+        driver = self._driver
+        row = await driver.fetchrow(
+            _TOUCH,
+            profile.user_id,
+            profile.chat_id,
+            profile.first_name,
+            profile.username,
+            profile.language_code,
+            driver.stamp(utcnow()),
+        )
+        assert row is not None  # an upsert returns its row
+        (*head, subscribed, unreachable, source, agent, started_at, last_seen_at) = row
+        return Visitor(
+            *head,
+            subscribed=bool(subscribed),
+            unreachable=bool(unreachable),
+            source=source,
+            agent=agent,
+            started_at=driver.moment(started_at),  # type: ignore[arg-type]
+            last_seen_at=driver.moment(last_seen_at),  # type: ignore[arg-type]
+        )
 
     async def get(self, user_id: int) -> Respondent | None:
         """The respondent with this Telegram id."""
@@ -129,7 +126,7 @@ class RespondentRepo:
 
     async def restart(self, user_id: int) -> None:
         """/start: subscribed again and reachable again, in one statement."""
-        await self._session.execute(_RESTART, {"user_id": user_id})
+        await self._driver.execute(_RESTART, user_id)
 
     async def set_language(self, user_id: int, language: str | None) -> None:
         """Stores the language the user picked with /language."""

@@ -5,45 +5,33 @@ from __future__ import annotations
 import functools
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy import bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import set_committed_value
 
+from storage.driver import DriverSQL
 from storage.models import OPEN_STEPS, Response, Step, utcnow
 from storage.repos.privacy import AnonymityRepo
 from storage.repos.stats import StatsRepo, segments_of
 
-# The survey path's statements, built once with bound parameters: building a statement
-# and its cache key on every call cost more than running it (bench/e2e_throughput.py).
-# Core (table) updates: the ORM's bulk-update bookkeeping is not needed for single rows.
-_TABLE = Response.__table__
+# The survey path's statements, as driver SQL (storage/driver.py: why).
 _OPEN_FOR = (
     select(Response)
     .where(Response.respondent_id == bindparam("respondent_id"), Response.step.in_(OPEN_STEPS))
     .order_by(Response.id.desc())
     .limit(1)
 )
+_OPEN_STEP_LIST = ", ".join(f"'{step.value}'" for step in OPEN_STEPS)
 _CLOSE_OPEN = (
-    update(_TABLE)
-    .where(_TABLE.c.respondent_id == bindparam("owner"), _TABLE.c.step.in_(OPEN_STEPS))
-    .values(step=Step.CLOSED)
+    f"UPDATE responses SET step = '{Step.CLOSED.value}' "
+    f"WHERE respondent_id = $1 AND step IN ({_OPEN_STEP_LIST})"
 )
-_SET_PROMPT = (
-    update(_TABLE)
-    .where(_TABLE.c.id == bindparam("response_id"))
-    .values(prompt_message_id=bindparam("message_id"))
-)
+_SET_PROMPT = "UPDATE responses SET prompt_message_id = $2 WHERE id = $1"
 _SCORE = (
-    update(_TABLE)
-    .where(_TABLE.c.id == bindparam("response_id"), _TABLE.c.step == Step.SCORE)
-    .values(
-        score=bindparam("new_score", type_=_TABLE.c.score.type),
-        scored_at=bindparam("new_scored_at", type_=_TABLE.c.scored_at.type),
-        step=Step.WHY,
-    )
-    .returning(_TABLE.c.survey_id, _TABLE.c.agent, _TABLE.c.source, _TABLE.c.language)
+    f"UPDATE responses SET score = $2, scored_at = $3, step = '{Step.WHY.value}' "
+    f"WHERE id = $1 AND step = '{Step.SCORE.value}' "
+    "RETURNING survey_id, agent, source, language"
 )
 
 
@@ -55,13 +43,10 @@ def _split(response: Response | int) -> tuple[int, Response | None]:
 
 
 @functools.cache
-def _advance_statement(columns: tuple[str, ...]) -> Any:
-    """`UPDATE … SET <columns> WHERE id = :response_id AND step = :expected`, built once."""
-    return (
-        update(_TABLE)
-        .where(_TABLE.c.id == bindparam("response_id"), _TABLE.c.step == bindparam("expected"))
-        .values({name: bindparam(f"new_{name}", type_=_TABLE.c[name].type) for name in columns})
-    )
+def _advance_statement(columns: tuple[str, ...]) -> str:
+    """`UPDATE … SET <columns> WHERE id = $1 AND step = $2`, written once per column set."""
+    sets = ", ".join(f"{name} = ${n}" for n, name in enumerate(columns, start=3))
+    return f"UPDATE responses SET {sets} WHERE id = $1 AND step = $2"
 
 
 @dataclass(frozen=True)
@@ -84,8 +69,15 @@ class ResponseRepo:
     `open_for` / `belongs_to` follow that thread (see storage/repos/privacy.py).
     """
 
-    def __init__(self, session: AsyncSession, stats: StatsRepo, anonymity: AnonymityRepo) -> None:
+    def __init__(
+        self,
+        session: AsyncSession,
+        driver: DriverSQL,
+        stats: StatsRepo,
+        anonymity: AnonymityRepo,
+    ) -> None:
         self._session = session
+        self._driver = driver
         self._stats = stats
         self._anonymity = anonymity
 
@@ -99,10 +91,10 @@ class ResponseRepo:
         if response is not None:
             return response
         # `start` closes the other kind, so at most one of the two is open.
-        thread = await self._anonymity.thread_of(respondent_id)
-        if thread is None:
+        thread_response = await self._anonymity.thread_response(respondent_id)
+        if thread_response is None:
             return None
-        response = await self._session.get(Response, thread.response_id)
+        response = await self._session.get(Response, thread_response)
         return response if response is not None and response.step in OPEN_STEPS else None
 
     async def belongs_to(self, response: Response, user_id: int) -> bool:
@@ -128,7 +120,7 @@ class ResponseRepo:
         again through an anonymous thread keyed by a salted hash.
         """
         anonymous = await self._anonymity.is_anonymous(survey_id)
-        await self._session.execute(_CLOSE_OPEN, {"owner": respondent_id})
+        await self._driver.execute(_CLOSE_OPEN, respondent_id)
         await self._anonymity.close_for_user(respondent_id)
         # Unlinks conversations nobody finished, whoever they were (no scheduler needed).
         await self._anonymity.expire_abandoned()
@@ -162,12 +154,15 @@ class ResponseRepo:
         """Moves a response on only if it is still at `expected` (the first writer wins);
         a loaded row passed in shows the new values."""
         response_id, loaded = _split(response)
-        params = {f"new_{name}": value for name, value in values.items()}
-        result = await self._session.execute(
-            _advance_statement(tuple(values)),
-            {"response_id": response_id, "expected": expected, **params},
+        driver = self._driver
+        params = [
+            driver.stamp(v) if isinstance(v, datetime) else str(v) if isinstance(v, Step) else v
+            for v in values.values()
+        ]
+        changed = await driver.execute(
+            _advance_statement(tuple(values)), response_id, expected.value, *params
         )
-        done = bool(result.rowcount)  # type: ignore[attr-defined]
+        done = bool(changed)
         if done and loaded is not None:
             # Committed state, not attribute sets: a set would mark the row dirty and
             # write it again at the commit.
@@ -192,10 +187,7 @@ class ResponseRepo:
             thread = await self._anonymity.thread_for_response(response_id)
         if thread is not None and not await self._anonymity.may_score(thread):
             return False
-        result = await self._session.execute(
-            _SCORE, {"response_id": response_id, "new_score": score, "new_scored_at": now}
-        )
-        row = result.first()
+        row = await self._driver.fetchrow(_SCORE, response_id, score, self._driver.stamp(now))
         if row is None:
             return False
         survey_id, agent, source, language = row
@@ -230,9 +222,7 @@ class ResponseRepo:
 
     async def set_prompt_message(self, response_id: int, message_id: int) -> None:
         """Remembers which message carries the score keyboard, to edit it later."""
-        await self._session.execute(
-            _SET_PROMPT, {"response_id": response_id, "message_id": message_id}
-        )
+        await self._driver.execute(_SET_PROMPT, response_id, message_id)
 
     async def latest_for(self, respondent_id: int) -> Response | None:
         """The respondent's newest response of any step."""

@@ -7,11 +7,11 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import date, datetime, tzinfo
 from typing import Any
 
-from sqlalchemy import bindparam, func, literal_column, select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from storage.driver import DriverSQL
 from storage.models import SCORE_COLUMNS, ScoreCount
-from storage.repos import upsert_insert
 
 DIMENSIONS = ("all", "agent", "source", "language")
 COUNTERS = ("invited", *SCORE_COLUMNS)
@@ -32,36 +32,26 @@ def segments_of(
 
 
 @functools.cache
-def _bump_statement(dialect: str, column: str) -> Any:
-    """The upsert adding `:n` to one counter of a histogram row, built once per dialect and
-    counter. Bound parameters only, so SQLAlchemy caches its compiled form (a multi-row
-    VALUES insert is compiled anew on every execution)."""
-    insert = upsert_insert(dialect)
-    table = ScoreCount.__table__
-    counters = {
-        name: bindparam("n") if name == column else literal_column("0") for name in COUNTERS
-    }
-    stmt = insert(table).values(
-        survey_id=bindparam("survey_id"),
-        day=bindparam("day"),
-        dimension=bindparam("dimension"),
-        value=bindparam("value"),
-        **counters,
-    )
-    return stmt.on_conflict_do_update(
-        index_elements=["survey_id", "day", "dimension", "value"],
-        set_={column: table.c[column] + stmt.excluded[column]},
+def _bump_statement(column: str) -> str:
+    """The upsert adding `$5` to one counter of a histogram row, as driver SQL
+    (storage/driver.py): it runs with every answer, once per segment."""
+    values = ", ".join("$5" if name == column else "0" for name in COUNTERS)
+    return (
+        f"INSERT INTO score_counts (survey_id, day, dimension, value, {', '.join(COUNTERS)}) "
+        f"VALUES ($1, $2, $3, $4, {values}) "
+        "ON CONFLICT (survey_id, day, dimension, value) "
+        f"DO UPDATE SET {column} = score_counts.{column} + excluded.{column}"
     )
 
 
 class StatsRepo:
     """Maintains and reads the per-day score counters."""
 
-    def __init__(self, session: AsyncSession, dialect: str, tz: tzinfo) -> None:
+    def __init__(self, session: AsyncSession, driver: DriverSQL, tz: tzinfo) -> None:
         self._session = session
-        self._dialect = dialect
+        self._driver = driver
         self.tz = tz
-        self._pending: list[tuple[str, list[dict[str, Any]]]] = []
+        self._pending: list[tuple[str, list[tuple[Any, ...]]]] = []
 
     def local_day(self, moment: datetime) -> date:
         """The reporting day of a moment, in the configured time zone."""
@@ -70,10 +60,8 @@ class StatsRepo:
     async def _bump(
         self, survey_id: int, day: date, segments: Iterable[tuple[str, str]], column: str
     ) -> None:
-        rows = [
-            {"survey_id": survey_id, "day": day, "dimension": d, "value": v[:64], "n": 1}
-            for d, v in segments
-        ]
+        stored_day = self._driver.day(day)
+        rows = [(survey_id, stored_day, d, v[:64], 1) for d, v in segments]
         if rows:
             # Written by `flush`, at the end of the transaction: every answer of a day
             # updates the same few rows, and on PostgreSQL each upsert holds its row's lock
@@ -85,7 +73,7 @@ class StatsRepo:
         """Adds invitations counted elsewhere (a broadcast's batch), keyed by survey, day,
         dimension and value; written with the other counts, at the end of the transaction."""
         rows = [
-            {"survey_id": survey_id, "day": day, "dimension": d, "value": v[:64], "n": n}
+            (survey_id, self._driver.day(day), d, v[:64], n)
             for (survey_id, day, d, v), n in counts.items()
         ]
         if rows:
@@ -96,7 +84,7 @@ class StatsRepo:
         pending, self._pending = self._pending, []
         for column, rows in pending:
             # One executemany of a cached statement: it runs with every answer.
-            await self._session.execute(_bump_statement(self._dialect, column), rows)
+            await self._driver.executemany(_bump_statement(column), rows)
 
     async def count_invited(
         self, survey_id: int, moment: datetime, segments: Iterable[tuple[str, str]]
