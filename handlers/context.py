@@ -10,9 +10,9 @@ from typing import Any, Protocol
 from handlers.hooks import Hooks
 from handlers.kinds import for_kind
 from handlers.port import Outbox
-from storage.models import Survey
 from storage.repos.pending import UNKNOWN, Pending
 from storage.repos.respondents import Visitor
+from storage.repos.surveys import SurveyLike
 from storage.store import Store
 
 
@@ -85,7 +85,7 @@ class Context:
         """Texts in the user's language."""
         return self.catalogs.texts(self.language)
 
-    def survey_texts(self, survey: Survey) -> TextsLike:
+    def survey_texts(self, survey: SurveyLike) -> TextsLike:
         """Texts in the user's language with the survey's own wording.
 
         An eNPS survey's defaults are the workplace wording (`enps_*` catalog keys).
@@ -93,6 +93,6 @@ class Context:
         texts = self.catalogs.texts(self.language, survey.texts)
         return for_kind(texts, survey.kind, survey.texts, self.language)
 
-    def brand_of(self, survey: Survey) -> str:
+    def brand_of(self, survey: SurveyLike) -> str:
         """What the question asks about: the survey's subject or the bot's brand."""
         return survey.subject or self.config.brand

@@ -11,8 +11,9 @@ from handlers.events import ButtonPress, Command, Message
 from handlers.kinds import is_anonymous
 from handlers.port import Button, Keyboard
 from handlers.states import TEXT_STEPS, group_of
-from storage.models import Response, Step, Survey
+from storage.models import Response, Step
 from storage.repos.responses import Context as AnswerContext
+from storage.repos.surveys import SurveyLike, SurveyView
 from storage.store import Store
 
 _SCORE_TEXT = re.compile(r"^\s*(\d{1,2})\s*(?:/\s*10)?\s*[.!]?\s*$")
@@ -43,7 +44,7 @@ def score_question(texts: TextsLike, brand: str) -> str:
     return f"{texts('question', brand=brand)}\n<i>{texts('scale_hint')}</i>"
 
 
-def _question_html(ctx: Context, survey: Survey) -> str:
+def _question_html(ctx: Context, survey: SurveyLike) -> str:
     return score_question(ctx.survey_texts(survey), ctx.brand_of(survey))
 
 
@@ -86,7 +87,8 @@ async def on_start(event: Message, command: Command, ctx: Context) -> None:
     # A payload that names no active survey (or is malformed) falls back to the default.
     unknown = link.raw is not None and survey is None and bool(link.survey_slug or not link.valid)
     if survey is None:
-        survey = await store.surveys.ensure_default()
+        # Read only on every /start; created (as an entity) once, on the very first.
+        survey = await store.surveys.default_view() or await store.surveys.ensure_default()
     anonymous = is_anonymous(survey.kind)
     if anonymous and await store.anonymity.has_answered(survey.id, ctx.respondent.id):
         # eNPS: one answer per employee (only a salted hash of survey + user records it).
@@ -131,7 +133,7 @@ async def on_start(event: Message, command: Command, ctx: Context) -> None:
 
 
 def ask_score(
-    ctx: Context, survey: Survey, response: Response, *, prefix: str | None = None
+    ctx: Context, survey: SurveyLike, response: Response, *, prefix: str | None = None
 ) -> None:
     """Sends the 0–10 question (optionally after a one-line correction)."""
     question = _question_html(ctx, survey)
@@ -144,7 +146,7 @@ def ask_score(
     )
 
 
-def ask_follow_up(ctx: Context, survey: Survey, response: Response, step: Step) -> None:
+def ask_follow_up(ctx: Context, survey: SurveyLike, response: Response, step: Step) -> None:
     """Asks "why?" or "what to improve?", worded for the respondent's group."""
     assert response.score is not None
     texts = ctx.survey_texts(survey)
@@ -157,7 +159,7 @@ def ask_follow_up(ctx: Context, survey: Survey, response: Response, step: Step) 
     )
 
 
-def thank(ctx: Context, survey: Survey, response: Response) -> None:
+def thank(ctx: Context, survey: SurveyLike, response: Response) -> None:
     """Thanks the respondent, inviting promoters to a public review when there is a link."""
     assert response.score is not None
     texts = ctx.survey_texts(survey)
@@ -174,8 +176,8 @@ def thank(ctx: Context, survey: Survey, response: Response) -> None:
     )
 
 
-async def _survey_of(ctx: Context, response: Response) -> Survey:
-    survey = await ctx.store.surveys.get(response.survey_id)
+async def _survey_of(ctx: Context, response: Response) -> SurveyView:
+    survey = await ctx.store.surveys.view(response.survey_id)
     assert survey is not None  # foreign key
     return survey
 
@@ -198,7 +200,7 @@ async def _accept_score(
     return True
 
 
-async def _after_score(ctx: Context, survey: Survey, response: Response) -> None:
+async def _after_score(ctx: Context, survey: SurveyLike, response: Response) -> None:
     """Hook for what follows a score besides the next question (alerts, integrations)."""
     for listener in ctx.hooks.on_score:
         await listener(ctx, survey, response)
@@ -206,7 +208,7 @@ async def _after_score(ctx: Context, survey: Survey, response: Response) -> None
 
 def _close_prompt(
     ctx: Context,
-    survey: Survey,
+    survey: SurveyLike,
     response: Response,
     step: Step,
     message_id: int | None,

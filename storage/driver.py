@@ -14,6 +14,7 @@ converted the way SQLAlchemy's column types store them (`DriverSQL.stamp`, `.mom
 from __future__ import annotations
 
 import functools
+import json
 import sqlite3
 from datetime import UTC, date, datetime
 from typing import Any
@@ -142,6 +143,10 @@ class DriverSQL:
         if isinstance(value, str):
             value = datetime.fromisoformat(value)
         return value.replace(tzinfo=UTC)  # type: ignore[no-any-return]
+
+    def json(self, value: Any) -> Any:
+        """A JSON column read back (SQLAlchemy's asyncpg codec decodes; SQLite keeps text)."""
+        return json.loads(value) if isinstance(value, str) else value
 
     def day(self, value: date) -> Any:
         """A calendar day as a parameter."""

@@ -37,7 +37,7 @@ class Store:
     ) -> None:
         # The survey path's statements, without SQLAlchemy's per-statement work.
         self.driver = DriverSQL(session, dialect)
-        self.surveys = SurveyRepo(session)
+        self.surveys = SurveyRepo(session, self.driver)
         self.respondents = RespondentRepo(session, self.driver)
         self.stats = StatsRepo(session, self.driver, tz)
         # eNPS: salted keys and open-conversation pointers (ANONYMITY_SALT, else a stored salt).

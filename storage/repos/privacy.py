@@ -47,6 +47,7 @@ def coarse(moment: datetime | None) -> datetime | None:
 # Run by every /start (built once).
 # Driver SQL (storage/driver.py): both run with every /start.
 _ABANDONED = "SELECT response_id FROM anonymous_threads WHERE created_at < $1"
+_KIND = "SELECT kind FROM surveys WHERE id = $1"
 _THREAD_RESPONSE = "SELECT response_id FROM anonymous_threads WHERE user_key = $1"
 
 
@@ -114,8 +115,8 @@ class AnonymityRepo:
 
     async def is_anonymous(self, survey_id: int) -> bool:
         """True for surveys whose answers carry no identity (eNPS)."""
-        survey = await self._session.get(Survey, survey_id)
-        return survey is not None and survey.kind in ANONYMOUS_KINDS
+        row = await self._driver.fetchrow(_KIND, survey_id)
+        return row is not None and row[0] in ANONYMOUS_KINDS
 
     async def thread_of(self, user_id: int) -> AnonymousThread | None:
         """The user's open anonymous conversation, if any."""

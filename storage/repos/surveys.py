@@ -2,12 +2,48 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, fields
+from datetime import datetime
+from typing import Any
+
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from storage.driver import DriverSQL
 from storage.models import Survey
 
 DEFAULT_SLUG = "nps"
+
+
+@dataclass(frozen=True, slots=True)
+class SurveyView:
+    """A survey as the respondent's conversation reads it: a plain value.
+
+    Loaded with driver SQL (storage/driver.py) on every answer: an ORM entity cost five
+    times the statement. Handlers that change surveys load the entity (`get`).
+    """
+
+    id: int
+    slug: str
+    name: str
+    kind: str
+    is_default: bool
+    active: bool
+    subject: str | None
+    texts: dict[str, Any]
+    review_url: str | None
+    created_at: datetime
+
+
+#: What the conversation's handlers accept: the entity or the view.
+SurveyLike = Survey | SurveyView
+
+_VIEW_COLUMNS = ", ".join(field.name for field in fields(SurveyView))
+_VIEW = f"SELECT {_VIEW_COLUMNS} FROM surveys WHERE id = $1"
+_DEFAULT_VIEW = (
+    f"SELECT {_VIEW_COLUMNS} FROM surveys WHERE is_default = TRUE AND active = TRUE "
+    "ORDER BY id LIMIT 1"
+)
 
 
 # Asked by every /start without a deep link (built once).
@@ -17,12 +53,39 @@ _DEFAULT = select(Survey).where(Survey.is_default.is_(True), Survey.active.is_(T
 class SurveyRepo:
     """Reads and creates surveys."""
 
-    def __init__(self, session: AsyncSession) -> None:
+    def __init__(self, session: AsyncSession, driver: DriverSQL) -> None:
         self._session = session
+        self._driver = driver
 
     async def get(self, survey_id: int) -> Survey | None:
         """The survey with this id."""
         return await self._session.get(Survey, survey_id)
+
+    async def view(self, survey_id: int) -> SurveyView | None:
+        """The survey with this id, to read only."""
+        return self._view(await self._driver.fetchrow(_VIEW, survey_id))
+
+    async def default_view(self) -> SurveyView | None:
+        """The active default survey, to read only (None before the first start)."""
+        return self._view(await self._driver.fetchrow(_DEFAULT_VIEW))
+
+    def _view(self, row: tuple[Any, ...] | None) -> SurveyView | None:
+        if row is None:
+            return None
+        (id_, slug, name, kind, is_default, active, subject, texts, review_url, created) = row
+        driver = self._driver
+        return SurveyView(
+            id_,
+            slug,
+            name,
+            kind,
+            bool(is_default),
+            bool(active),
+            subject,
+            driver.json(texts) or {},
+            review_url,
+            driver.moment(created),  # type: ignore[arg-type]
+        )
 
     async def by_slug(self, slug: str) -> Survey | None:
         """The survey a deep link names."""
