@@ -13,8 +13,9 @@ from handlers.events import ButtonPress, Message
 from handlers.kinds import is_anonymous
 from handlers.port import Button, Keyboard, SendText
 from storage.case_models import DetractorCase
-from storage.models import Respondent, Response
+from storage.models import Respondent
 from storage.repos.respondents import Visitor
+from storage.repos.responses import ResponseLike
 from storage.repos.surveys import SurveyLike
 from storage.store import Store
 
@@ -65,7 +66,7 @@ def _keyboard(texts: TextsLike, case: DetractorCase) -> Keyboard | None:
 
 
 async def render_alert(
-    ctx: Context, case: DetractorCase, survey: SurveyLike, response: Response
+    ctx: Context, case: DetractorCase, survey: SurveyLike, response: ResponseLike
 ) -> str:
     """The alert as staff see it (HTML), with whatever answers have arrived."""
     texts = _staff_texts(ctx)
@@ -106,7 +107,7 @@ def _remember_alert(case_id: int, chat_id: int):  # type: ignore[no-untyped-def]
     return after
 
 
-async def on_score(ctx: Context, survey: SurveyLike, response: Response) -> None:
+async def on_score(ctx: Context, survey: SurveyLike, response: ResponseLike) -> None:
     """Opens a case for a detractor score and posts the alert to the staff chat(s)."""
     if response.score is None or classify(response.score) is not Group.DETRACTOR:
         return
@@ -141,7 +142,7 @@ async def refresh_alerts(
         ctx.out.edit(chat_id, message_id, html, keyboard)
 
 
-async def on_text(ctx: Context, survey: SurveyLike, response: Response) -> None:
+async def on_text(ctx: Context, survey: SurveyLike, response: ResponseLike) -> None:
     """Adds the "why" and "improve" answers to the case's alert as they arrive."""
     if response.score is None or classify(response.score) is not Group.DETRACTOR:
         return  # only detractor scores open cases: nothing to look up

@@ -11,8 +11,9 @@ from handlers.events import ButtonPress, Command, Message
 from handlers.kinds import is_anonymous
 from handlers.port import Button, Keyboard
 from handlers.states import TEXT_STEPS, group_of
-from storage.models import Response, Step
+from storage.models import Step
 from storage.repos.responses import Context as AnswerContext
+from storage.repos.responses import ResponseLike
 from storage.repos.surveys import SurveyLike, SurveyView
 from storage.store import Store
 
@@ -53,7 +54,7 @@ def _name(ctx: Context) -> str:
     return (respondent.first_name if respondent else None) or ctx.texts.plain("friend")
 
 
-def _chat_of(ctx: Context, response: Response) -> int:
+def _chat_of(ctx: Context, response: ResponseLike) -> int:
     """The chat a response's conversation is in.
 
     eNPS: anonymous rows keep no chat id; the conversation is always with the user whose
@@ -133,7 +134,7 @@ async def on_start(event: Message, command: Command, ctx: Context) -> None:
 
 
 def ask_score(
-    ctx: Context, survey: SurveyLike, response: Response, *, prefix: str | None = None
+    ctx: Context, survey: SurveyLike, response: ResponseLike, *, prefix: str | None = None
 ) -> None:
     """Sends the 0–10 question (optionally after a one-line correction)."""
     question = _question_html(ctx, survey)
@@ -146,7 +147,7 @@ def ask_score(
     )
 
 
-def ask_follow_up(ctx: Context, survey: SurveyLike, response: Response, step: Step) -> None:
+def ask_follow_up(ctx: Context, survey: SurveyLike, response: ResponseLike, step: Step) -> None:
     """Asks "why?" or "what to improve?", worded for the respondent's group."""
     assert response.score is not None
     texts = ctx.survey_texts(survey)
@@ -159,7 +160,7 @@ def ask_follow_up(ctx: Context, survey: SurveyLike, response: Response, step: St
     )
 
 
-def thank(ctx: Context, survey: SurveyLike, response: Response) -> None:
+def thank(ctx: Context, survey: SurveyLike, response: ResponseLike) -> None:
     """Thanks the respondent, inviting promoters to a public review when there is a link."""
     assert response.score is not None
     texts = ctx.survey_texts(survey)
@@ -176,14 +177,14 @@ def thank(ctx: Context, survey: SurveyLike, response: Response) -> None:
     )
 
 
-async def _survey_of(ctx: Context, response: Response) -> SurveyView:
+async def _survey_of(ctx: Context, response: ResponseLike) -> SurveyView:
     survey = await ctx.store.surveys.view(response.survey_id)
     assert survey is not None  # foreign key
     return survey
 
 
 async def _accept_score(
-    ctx: Context, response: Response, score: int, message_id: int | None
+    ctx: Context, response: ResponseLike, score: int, message_id: int | None
 ) -> bool:
     """Stores the score, shows it in the question message, asks why; False if beaten."""
     if not await ctx.store.responses.record_score(response, score):
@@ -200,7 +201,7 @@ async def _accept_score(
     return True
 
 
-async def _after_score(ctx: Context, survey: SurveyLike, response: Response) -> None:
+async def _after_score(ctx: Context, survey: SurveyLike, response: ResponseLike) -> None:
     """Hook for what follows a score besides the next question (alerts, integrations)."""
     for listener in ctx.hooks.on_score:
         await listener(ctx, survey, response)
@@ -209,7 +210,7 @@ async def _after_score(ctx: Context, survey: SurveyLike, response: Response) -> 
 def _close_prompt(
     ctx: Context,
     survey: SurveyLike,
-    response: Response,
+    response: ResponseLike,
     step: Step,
     message_id: int | None,
     note: str | None,
@@ -226,7 +227,7 @@ def _close_prompt(
 
 
 async def _accept_text(
-    ctx: Context, response: Response, text: str | None, message_id: int | None = None
+    ctx: Context, response: ResponseLike, text: str | None, message_id: int | None = None
 ) -> bool:
     """Stores a follow-up answer (None = skipped) and moves to the next step."""
     repo = ctx.store.responses
@@ -279,7 +280,9 @@ async def on_message(event: Message, ctx: Context) -> None:
     await _accept_text(ctx, response, event.text)
 
 
-async def _owned_response(event: ButtonPress, response_id: int, ctx: Context) -> Response | None:
+async def _owned_response(
+    event: ButtonPress, response_id: int, ctx: Context
+) -> ResponseLike | None:
     """The response a button refers to, if it belongs to the presser; else alerts."""
     response = await ctx.store.responses.get(response_id)
     # eNPS rows have no respondent_id: ownership is the presser's anonymous thread.
@@ -320,7 +323,7 @@ async def on_skip_pressed(event: ButtonPress, skip: SkipStep, ctx: Context) -> N
     await _accept_text(ctx, response, None, event.message_id)
 
 
-async def reask_current(ctx: Context, response: Response) -> None:
+async def reask_current(ctx: Context, response: ResponseLike) -> None:
     """Asks the question a response is waiting for again (e.g. after /language)."""
     survey = await _survey_of(ctx, response)
     if response.step == Step.SCORE:

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import datetime
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -15,14 +15,58 @@ from storage.models import OPEN_STEPS, Response, Step, utcnow
 from storage.repos.privacy import AnonymityRepo
 from storage.repos.stats import StatsRepo, segments_of
 
+
+@dataclass(slots=True)
+class ResponseRow:
+    """A response as the conversation handles it: a plain value, not an ORM entity.
+
+    Loaded with driver SQL (storage/driver.py) on every answer, where an entity cost five
+    times the statement; the repo keeps it current as it moves the row on. Reports,
+    exports and privacy code load entities.
+    """
+
+    id: int
+    survey_id: int
+    respondent_id: int | None
+    chat_id: int | None
+    step: str
+    language: str
+    score: int | None
+    why: str | None
+    improve: str | None
+    source: str | None
+    agent: str | None
+    campaign: str | None
+    start_payload: str | None
+    payload_unknown: bool
+    channel: str
+    prompt_message_id: int | None
+    asked_at: datetime
+    scored_at: datetime | None
+    why_at: datetime | None
+    improve_at: datetime | None
+    completed_at: datetime | None
+
+
+#: What the conversation's handlers accept: the entity or the row.
+ResponseLike = Response | ResponseRow
+
+_ROW_FIELDS = tuple(field.name for field in fields(ResponseRow))
+_MOMENTS = frozenset(("asked_at", "scored_at", "why_at", "improve_at", "completed_at"))
+
 # The survey path's statements, as driver SQL (storage/driver.py: why).
-_OPEN_FOR = (
-    select(Response)
-    .where(Response.respondent_id == bindparam("respondent_id"), Response.step.in_(OPEN_STEPS))
-    .order_by(Response.id.desc())
-    .limit(1)
-)
+_ROW_COLUMNS = ", ".join(_ROW_FIELDS)
+_GET = f"SELECT {_ROW_COLUMNS} FROM responses WHERE id = $1"
 _OPEN_STEP_LIST = ", ".join(f"'{step.value}'" for step in OPEN_STEPS)
+_OPEN_FOR = (
+    f"SELECT {_ROW_COLUMNS} FROM responses "
+    f"WHERE respondent_id = $1 AND step IN ({_OPEN_STEP_LIST}) ORDER BY id DESC LIMIT 1"
+)
+_INSERT_COLUMNS = tuple(name for name in _ROW_FIELDS if name != "id")
+_INSERT = (
+    f"INSERT INTO responses ({', '.join(_INSERT_COLUMNS)}) "
+    f"VALUES ({', '.join(f'${n}' for n in range(1, len(_INSERT_COLUMNS) + 1))}) RETURNING id"
+)
 _CLOSE_OPEN = (
     f"UPDATE responses SET step = '{Step.CLOSED.value}' "
     f"WHERE respondent_id = $1 AND step IN ({_OPEN_STEP_LIST})"
@@ -35,11 +79,21 @@ _SCORE = (
 )
 
 
-def _split(response: Response | int) -> tuple[int, Response | None]:
+def _split(response: ResponseLike | int) -> tuple[int, ResponseLike | None]:
     """The id, and the loaded row when the caller passed one (kept current by updates)."""
-    if isinstance(response, Response):
-        return response.id, response
-    return response, None
+    if isinstance(response, int):
+        return response, None
+    return response.id, response
+
+
+def _keep(loaded: ResponseLike, name: str, value: object) -> None:
+    """Shows a committed change on a loaded row."""
+    if isinstance(loaded, Response):
+        # Committed state, not an attribute set: a set would mark the entity dirty and
+        # write it again at the commit.
+        set_committed_value(loaded, name, value)
+    else:
+        setattr(loaded, name, value)
 
 
 @functools.cache
@@ -81,23 +135,33 @@ class ResponseRepo:
         self._stats = stats
         self._anonymity = anonymity
 
-    async def get(self, response_id: int) -> Response | None:
+    async def get(self, response_id: int) -> ResponseRow | None:
         """The response with this id."""
-        return await self._session.get(Response, response_id)
+        return self._row(await self._driver.fetchrow(_GET, response_id))
 
-    async def open_for(self, respondent_id: int) -> Response | None:
+    async def open_for(self, respondent_id: int) -> ResponseRow | None:
         """The respondent's unfinished response, newest first (anonymous ones included)."""
-        response = await self._session.scalar(_OPEN_FOR, {"respondent_id": respondent_id})
+        response = self._row(await self._driver.fetchrow(_OPEN_FOR, respondent_id))
         if response is not None:
             return response
         # `start` closes the other kind, so at most one of the two is open.
         thread_response = await self._anonymity.thread_response(respondent_id)
         if thread_response is None:
             return None
-        response = await self._session.get(Response, thread_response)
+        response = await self.get(thread_response)
         return response if response is not None and response.step in OPEN_STEPS else None
 
-    async def belongs_to(self, response: Response, user_id: int) -> bool:
+    def _row(self, values: tuple[object, ...] | None) -> ResponseRow | None:
+        if values is None:
+            return None
+        row = ResponseRow(*values)  # type: ignore[arg-type]
+        driver = self._driver
+        for name in _MOMENTS:
+            setattr(row, name, driver.moment(getattr(row, name)))
+        row.payload_unknown = bool(row.payload_unknown)
+        return row
+
+    async def belongs_to(self, response: ResponseLike, user_id: int) -> bool:
         """True when the response is the user's (for anonymous ones: their open thread)."""
         if response.respondent_id is not None:
             return response.respondent_id == user_id
@@ -112,7 +176,7 @@ class ResponseRepo:
         language: str,
         context: Context,
         asked_at: datetime | None = None,
-    ) -> Response:
+    ) -> ResponseRow:
         """Opens a response at the score step, closing any older unfinished one.
 
         For an anonymous (eNPS) survey the row gets no respondent, chat, agent or payload
@@ -125,22 +189,38 @@ class ResponseRepo:
         # Unlinks conversations nobody finished, whoever they were (no scheduler needed).
         await self._anonymity.expire_abandoned()
         agent = None if anonymous else context.agent
-        response = Response(
+        response = ResponseRow(
+            id=0,
             survey_id=survey_id,
             respondent_id=None if anonymous else respondent_id,
             chat_id=None if anonymous else chat_id,
-            step=Step.SCORE,
+            step=Step.SCORE.value,
             language=language,
+            score=None,
+            why=None,
+            improve=None,
             source=context.source,
             agent=agent,
             campaign=context.campaign,
             start_payload=None if anonymous else context.start_payload,
             payload_unknown=context.payload_unknown,
             channel=context.channel,
+            prompt_message_id=None,
             asked_at=asked_at or utcnow(),
+            scored_at=None,
+            why_at=None,
+            improve_at=None,
+            completed_at=None,
         )
-        self._session.add(response)
-        await self._session.flush()
+        driver = self._driver
+        values = [
+            driver.stamp(value) if name in _MOMENTS else value
+            for name in _INSERT_COLUMNS
+            for value in (getattr(response, name),)
+        ]
+        inserted = await driver.fetchrow(_INSERT, *values)
+        assert inserted is not None  # RETURNING id
+        response.id = inserted[0]
         if anonymous:
             await self._anonymity.open_thread(respondent_id, response.id, survey_id)
         await self._stats.count_invited(
@@ -150,7 +230,9 @@ class ResponseRepo:
         )
         return response
 
-    async def _advance(self, response: Response | int, expected: Step, **values: object) -> bool:
+    async def _advance(
+        self, response: ResponseLike | int, expected: Step, **values: object
+    ) -> bool:
         """Moves a response on only if it is still at `expected` (the first writer wins);
         a loaded row passed in shows the new values."""
         response_id, loaded = _split(response)
@@ -164,14 +246,12 @@ class ResponseRepo:
         )
         done = bool(changed)
         if done and loaded is not None:
-            # Committed state, not attribute sets: a set would mark the row dirty and
-            # write it again at the commit.
             for name, value in values.items():
-                set_committed_value(loaded, name, value)
+                _keep(loaded, name, value)
         return done
 
     async def record_score(
-        self, response: Response | int, score: int, *, at: datetime | None = None
+        self, response: ResponseLike | int, score: int, *, at: datetime | None = None
     ) -> bool:
         """Stores and counts the score (valid on its own); False if already scored.
 
@@ -196,16 +276,16 @@ class ResponseRepo:
         await self._stats.count_score(survey_id, now, segments_of(agent, source, language), score)
         if loaded is not None:
             for name, value in (("score", score), ("scored_at", now), ("step", Step.WHY)):
-                set_committed_value(loaded, name, value)
+                _keep(loaded, name, value)
         return True
 
-    async def record_why(self, response: Response | int, text: str | None) -> bool:
+    async def record_why(self, response: ResponseLike | int, text: str | None) -> bool:
         """Stores the reason for the score (None when skipped)."""
         return await self._advance(
             response, Step.WHY, why=text, why_at=utcnow(), step=Step.IMPROVE
         )
 
-    async def record_improve(self, response: Response | int, text: str | None) -> bool:
+    async def record_improve(self, response: ResponseLike | int, text: str | None) -> bool:
         """Stores what to improve (None when skipped) and completes the response."""
         now = utcnow()
         done = await self._advance(
@@ -217,7 +297,7 @@ class ResponseRepo:
             # times coarsened (no-op for other answers).
             await self._anonymity.release(response_id)
             if loaded is not None:
-                await self._session.refresh(loaded)
+                await self.refresh(loaded)
         return done
 
     async def set_prompt_message(self, response_id: int, message_id: int) -> None:
@@ -233,9 +313,15 @@ class ResponseRepo:
             .limit(1)
         )
 
-    async def refresh(self, response: Response) -> Response:
+    async def refresh(self, response: ResponseLike) -> ResponseLike:
         """Re-reads a response after a conditional update."""
-        await self._session.refresh(response)
+        if isinstance(response, Response):
+            await self._session.refresh(response)
+            return response
+        fresh = await self.get(response.id)
+        assert fresh is not None  # responses are never deleted mid-conversation
+        for name in _ROW_FIELDS:
+            setattr(response, name, getattr(fresh, name))
         return response
 
     async def set_language(self, response_id: int, language: str) -> None:
