@@ -112,6 +112,8 @@ async def on_score(ctx: Context, survey: SurveyLike, response: ResponseLike) -> 
     if response.score is None or classify(response.score) is not Group.DETRACTOR:
         return
     case = await ctx.store.cases.open(response.id, survey.id, response.respondent_id)
+    if not ctx.config.alert_chats:
+        return  # counted in reports; nobody to alert
     html = await render_alert(ctx, case, survey, response)
     keyboard = _keyboard(_staff_texts(ctx), case)
     for chat_id in ctx.config.alert_chats:
@@ -119,15 +121,19 @@ async def on_score(ctx: Context, survey: SurveyLike, response: ResponseLike) -> 
 
 
 async def refresh_alerts(
-    ctx: Context, case: DetractorCase, pressed: tuple[int, int | None] | None = None
+    ctx: Context,
+    case: DetractorCase,
+    pressed: tuple[int, int | None] | None = None,
+    posted: dict[int, int] | None = None,
 ) -> None:
     """Re-renders every posted alert of a case (new answers, resolution).
 
     `pressed` is the (chat, message) a staff member acted on. It is edited even when its
     id is not stored yet: the id is written after the send returns, and a quick press
-    (or a failed write) must still see its own alert change.
+    (or a failed write) must still see its own alert change. `posted`: the stored alerts,
+    when the caller has read them already.
     """
-    targets = {alert.chat_id: alert.message_id for alert in await ctx.store.cases.alerts(case.id)}
+    targets = posted if posted is not None else await ctx.store.cases.alerts(case.id)
     if pressed is not None and pressed[1] is not None:
         targets[pressed[0]] = pressed[1]
     if not targets:
@@ -146,9 +152,14 @@ async def on_text(ctx: Context, survey: SurveyLike, response: ResponseLike) -> N
     """Adds the "why" and "improve" answers to the case's alert as they arrive."""
     if response.score is None or classify(response.score) is not Group.DETRACTOR:
         return  # only detractor scores open cases: nothing to look up
+    if not (response.why or response.improve):
+        return  # skipped: the alert has nothing new to show
+    posted = await ctx.store.cases.alerts_of_response(response.id)
+    if not posted:
+        return  # no alert was posted for this answer (no alert chat, or sends failed)
     case = await ctx.store.cases.for_response(response.id)
-    if case is not None and (response.why or response.improve):
-        await refresh_alerts(ctx, case)
+    if case is not None:
+        await refresh_alerts(ctx, case, posted=posted)
 
 
 async def _may_act(ctx: Context, event: ButtonPress) -> bool:

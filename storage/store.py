@@ -47,7 +47,7 @@ class Store:
         self.dialogs = DialogRepo(session)
         self.comments = CommentRepo(session)
         self.staff = StaffRepo(session)
-        self.cases = CaseRepo(session)
+        self.cases = CaseRepo(session, self.driver)
         self.updates = UpdateLog(session, self.driver)
         self.digests = DigestRepo(session, dialect)
         self.audience = AudienceRepo(session)

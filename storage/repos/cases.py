@@ -7,40 +7,66 @@ from datetime import datetime
 
 from sqlalchemy import bindparam, delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import make_transient_to_detached
 
 from storage.case_models import CaseAlert, CaseThread, DetractorCase, PendingReply
+from storage.driver import DriverSQL
 from storage.models import utcnow
 
 # Asked for every detractor's answer (built once).
 _FOR_RESPONSE = select(DetractorCase).where(DetractorCase.response_id == bindparam("response_id"))
+# Driver SQL (storage/driver.py): a case opens with every detractor score, and every
+# follow-up answer of a detractor looks for the alerts to update.
+_OPEN = (
+    "INSERT INTO detractor_cases (response_id, survey_id, respondent_id, status, opened_at) "
+    "VALUES ($1, $2, $3, 'open', $4) ON CONFLICT (response_id) DO NOTHING RETURNING id"
+)
+_ALERTS = "SELECT chat_id, message_id FROM case_alerts WHERE case_id = $1"
+_ALERTS_OF_RESPONSE = (
+    "SELECT a.chat_id, a.message_id FROM case_alerts a "
+    "JOIN detractor_cases c ON c.id = a.case_id WHERE c.response_id = $1"
+)
 
 
 class CaseRepo:
     """Reads and changes detractor cases."""
 
-    def __init__(self, session: AsyncSession) -> None:
+    def __init__(self, session: AsyncSession, driver: DriverSQL) -> None:
         self._session = session
+        self._driver = driver
 
     async def open(
         self, response_id: int, survey_id: int, respondent_id: int | None
     ) -> DetractorCase:
-        """Opens the case of a detractor answer (one per response)."""
-        existing = await self.for_response(response_id)
-        if existing is not None:
-            return existing
+        """Opens the case of a detractor answer (one per response).
+
+        Inserted with driver SQL; the entity is built from what was inserted and joins
+        the session as if loaded, without reading the row back.
+        """
         opened = utcnow()
         if respondent_id is None:
             # Anonymous (eNPS) answers: an exact time could point at the employee.
             opened = opened.replace(minute=0, second=0, microsecond=0)
+        driver = self._driver
+        row = await driver.fetchrow(
+            _OPEN, response_id, survey_id, respondent_id, driver.stamp(opened)
+        )
+        if row is None:  # opened before (the score was stored again)
+            existing = await self.for_response(response_id)
+            assert existing is not None  # the conflict was this response's case
+            return existing
         case = DetractorCase(
+            id=row[0],
             response_id=response_id,
             survey_id=survey_id,
             respondent_id=respondent_id,
             status="open",
             opened_at=opened,
+            resolved_by=None,
+            resolved_at=None,
         )
-        self._session.add(case)
-        await self._session.flush()
+        make_transient_to_detached(case)
+        self._session.add(case)  # persistent: later attribute changes are written
         return case
 
     async def get(self, case_id: int) -> DetractorCase | None:
@@ -62,10 +88,13 @@ class CaseRepo:
             CaseAlert(case_id=case_id, chat_id=chat_id, message_id=message_id)
         )
 
-    async def alerts(self, case_id: int) -> list[CaseAlert]:
-        """Every posted alert of a case."""
-        rows = await self._session.scalars(select(CaseAlert).where(CaseAlert.case_id == case_id))
-        return list(rows.all())
+    async def alerts(self, case_id: int) -> dict[int, int]:
+        """Every posted alert of a case: chat id → message id."""
+        return dict(await self._driver.fetch(_ALERTS, case_id))  # type: ignore[arg-type]
+
+    async def alerts_of_response(self, response_id: int) -> dict[int, int]:
+        """The alerts posted for a response's case (none without a case): chat → message."""
+        return dict(await self._driver.fetch(_ALERTS_OF_RESPONSE, response_id))  # type: ignore[arg-type]
 
     async def resolve(self, case_id: int, by: int) -> bool:
         """Marks the case resolved; False when it already was (the first press wins)."""
