@@ -17,6 +17,7 @@ from sqlalchemy import Connection, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import (
+    AsyncConnection,
     AsyncEngine,
     AsyncSession,
     async_sessionmaker,
@@ -90,6 +91,58 @@ def _drop_closed_connections(engine: AsyncEngine) -> None:
             raise DisconnectionError("the server closed this connection")
 
 
+class LazySession:
+    """An AsyncSession made on first use, on the unit of work's connection.
+
+    Most survey answers run only driver SQL (storage/driver.py); an ORM session that
+    nobody uses cost more than the answer's statements. Repositories hold this object and
+    use it like the session (attribute access creates the real one).
+    """
+
+    def __init__(self, connection: AsyncConnection) -> None:
+        self._connection = connection
+        self._session: AsyncSession | None = None
+
+    def _real(self) -> AsyncSession:
+        if self._session is None:
+            # Joins the connection's transaction: the unit of work commits, not the session.
+            self._session = AsyncSession(
+                bind=self._connection,
+                expire_on_commit=False,
+                join_transaction_mode="rollback_only",
+            )
+        return self._session
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._real(), name)
+
+    # Asked before every driver statement (autoflush): no session, nothing to flush.
+    @property
+    def new(self) -> Any:
+        """Entities added and not yet written."""
+        return self._session.new if self._session is not None else ()
+
+    @property
+    def dirty(self) -> Any:
+        """Entities changed and not yet written."""
+        return self._session.dirty if self._session is not None else ()
+
+    @property
+    def deleted(self) -> Any:
+        """Entities deleted and not yet written."""
+        return self._session.deleted if self._session is not None else ()
+
+    async def finish(self) -> None:
+        """Writes what the session holds, before the unit of work commits."""
+        if self._session is not None:
+            await self._session.flush()
+
+    async def close(self) -> None:
+        """Lets go of the session (the transaction is the unit of work's)."""
+        if self._session is not None:
+            await self._session.close()
+
+
 class Database:
     """Owns the engine; hands out one transaction (a Store) per unit of work."""
 
@@ -121,26 +174,37 @@ class Database:
             _prepare_sqlite(self.engine)
         else:
             _drop_closed_connections(self.engine)
-        write_engine = self.engine.execution_options(npsbot_write=True)
-        self._writer = async_sessionmaker(write_engine, expire_on_commit=False)
+        self._write_engine = self.engine.execution_options(npsbot_write=True)
         self._reader = async_sessionmaker(self.engine, expire_on_commit=False)
 
-    def _store(self, session: AsyncSession) -> Store:
+    def _store(self, session: Any, connection: AsyncConnection | None = None) -> Store:
         return Store(
             session,
             self.dialect,
             self.tz,
             anonymity_salt=self.anonymity_salt,
             salt_memo=self._salt_memo,
+            connection=connection,
         )
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[Store]:
-        """One write transaction: committed when the block ends, rolled back on error."""
-        async with self._turn(), self._writer() as session, session.begin():
-            store = self._store(session)
-            yield store
-            await store.stats.flush()  # histogram rows last: they are the contended ones
+        """One write transaction: committed when the block ends, rolled back on error.
+
+        A Core connection and transaction, with an ORM session only if a repository asks
+        for one (LazySession): the ORM's own transaction bookkeeping cost ~170 µs per unit
+        of work, which most survey answers no longer need (bench/README.md).
+        """
+        async with self._turn(), self._write_engine.connect() as connection:
+            session = LazySession(connection)
+            try:
+                async with connection.begin():
+                    store = self._store(session, connection)
+                    yield store
+                    await store.stats.flush()  # histogram rows last: the contended ones
+                    await session.finish()
+            finally:
+                await session.close()
 
     @asynccontextmanager
     async def _turn(self) -> AsyncIterator[None]:

@@ -21,7 +21,7 @@ from typing import Any
 
 import asyncpg
 from sqlalchemy.exc import DBAPIError, IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 # How SQLAlchemy's SQLite DateTime type writes values; reports compare these strings.
 _SQLITE_STAMP = "%Y-%m-%d %H:%M:%S.%f"
@@ -54,9 +54,14 @@ class DriverSQL:
     """Runs plain SQL on the session's connection and transaction, without SQLAlchemy's
     per-statement machinery. One per unit of work (the Store's)."""
 
-    def __init__(self, session: AsyncSession, dialect: str) -> None:
+    def __init__(
+        self, session: AsyncSession, dialect: str, connection: AsyncConnection | None = None
+    ) -> None:
         self._session = session
         self.sqlite = dialect == "sqlite"
+        # The unit of work's connection when it has one (write transactions); else the
+        # session's, asked for on first use (read snapshots).
+        self._unit_connection = connection
         self._conn: Any = None
 
     async def _connection(self) -> Any:
@@ -69,7 +74,7 @@ class DriverSQL:
             return self._conn
         # Joins (or begins) the session's transaction; on SQLite that emits BEGIN or
         # BEGIN IMMEDIATE through the engine's "begin" event (storage/db.py).
-        connection = await session.connection()
+        connection = self._unit_connection or await session.connection()
         pooled = await connection.get_raw_connection()
         if self.sqlite:
             self._conn = pooled.driver_connection._open()  # storage/sqlite_inline.py

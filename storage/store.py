@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import tzinfo
 
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from storage.driver import DriverSQL
 from storage.repos.audience import AudienceRepo
@@ -34,9 +34,10 @@ class Store:
         *,
         anonymity_salt: str = "",
         salt_memo: SaltMemo | None = None,
+        connection: AsyncConnection | None = None,
     ) -> None:
         # The survey path's statements, without SQLAlchemy's per-statement work.
-        self.driver = DriverSQL(session, dialect)
+        self.driver = DriverSQL(session, dialect, connection)
         self.surveys = SurveyRepo(session, self.driver)
         self.respondents = RespondentRepo(session, self.driver)
         self.stats = StatsRepo(session, self.driver, tz)
