@@ -78,7 +78,8 @@ async def on_start(event: Message, command: Command, ctx: Context) -> None:
     """Greets the user and asks the survey's question (a deep link picks the survey)."""
     assert ctx.respondent is not None
     store = ctx.store
-    await store.respondents.restart(ctx.respondent.id)
+    if not ctx.respondent.subscribed or ctx.respondent.unreachable:
+        await store.respondents.restart(ctx.respondent.id)  # /start undoes /stop and blocks
     link = parse_payload(command.args or None)
     survey = None
     if link.valid and link.survey_slug:
@@ -120,6 +121,7 @@ async def on_start(event: Message, command: Command, ctx: Context) -> None:
             chat_id=event.chat_id,
             language=ctx.language,
             context=answer_context,
+            anonymous=anonymous,
         )
         if link.valid and (link.source or link.agent) and not anonymous:
             await store.respondents.set_origin(ctx.respondent.id, link.source, link.agent)

@@ -176,6 +176,7 @@ class ResponseRepo:
         language: str,
         context: Context,
         asked_at: datetime | None = None,
+        anonymous: bool | None = None,
     ) -> ResponseRow:
         """Opens a response at the score step, closing any older unfinished one.
 
@@ -183,7 +184,8 @@ class ResponseRepo:
         (the agent tag of a per-employee link would name the employee); the user finds it
         again through an anonymous thread keyed by a salted hash.
         """
-        anonymous = await self._anonymity.is_anonymous(survey_id)
+        if anonymous is None:  # callers holding the survey pass its kind's answer
+            anonymous = await self._anonymity.is_anonymous(survey_id)
         await self._driver.execute(_CLOSE_OPEN, respondent_id)
         await self._anonymity.close_for_user(respondent_id)
         # Unlinks conversations nobody finished, whoever they were (no scheduler needed).

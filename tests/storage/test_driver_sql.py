@@ -104,3 +104,18 @@ async def test_driver_errors_arrive_as_sqlalchemy_errors(db: Database) -> None:
             await store.driver.execute("UPDATE no_such_table SET x = $1", 1)
     async with db.transaction() as store:
         assert await store.updates.claim(1)  # the connection is usable again
+
+
+async def test_orm_work_joins_the_unit_of_work_only_when_asked_for(db: Database) -> None:
+    async with db.transaction() as store:
+        assert await store.updates.claim(701)
+        lazy = store.updates._session
+        assert lazy._session is None  # driver SQL only: no ORM session was made
+        # An entity added and never flushed by hand is written before the commit.
+        store.surveys._session.add(ProcessedUpdate(update_id=702, processed_at=MOMENT))
+        assert lazy._session is not None
+    async with db.snapshot() as store:
+        ids = await store.surveys._session.scalars(
+            select(ProcessedUpdate.update_id).where(ProcessedUpdate.update_id > 700)
+        )
+        assert sorted(ids.all()) == [701, 702]
