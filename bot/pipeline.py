@@ -168,20 +168,24 @@ class Pipeline:
             language = self.catalogs.resolve(None, event.sender.language_code)
             try:
                 async with self.db.transaction() as store:
-                    if not await store.updates.claim(event.update_id):
-                        log.info("update %s was handled before; skipped", event.update_id)
-                        return True
                     respondent = None
                     if event.private:
-                        respondent = await store.respondents.touch(
+                        claimed, respondent = await store.respondents.claim_and_touch(
+                            event.update_id,
                             Profile(
                                 user_id=event.sender.id,
                                 chat_id=event.chat_id,
                                 first_name=event.sender.first_name,
                                 username=event.sender.username,
                                 language_code=event.sender.language_code,
-                            )
+                            ),
                         )
+                    else:
+                        claimed = await store.updates.claim(event.update_id)
+                    if not claimed:
+                        log.info("update %s was handled before; skipped", event.update_id)
+                        return True
+                    if respondent is not None:
                         language = self.catalogs.resolve(
                             respondent.language_override, event.sender.language_code
                         )

@@ -180,7 +180,8 @@ def thank(ctx: Context, survey: SurveyLike, response: ResponseLike) -> None:
 
 
 async def _survey_of(ctx: Context, response: ResponseLike) -> SurveyView:
-    survey = await ctx.store.surveys.view(response.survey_id)
+    # Rows loaded for a step carry their survey (read with them in one statement).
+    survey = getattr(response, "survey", None) or await ctx.store.surveys.view(response.survey_id)
     assert survey is not None  # foreign key
     return survey
 

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, fields
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.driver import DriverSQL
 from storage.models import Respondent, utcnow
+from storage.repos.updates import CLAIM as _CLAIM
 
 
 @dataclass(frozen=True)
@@ -59,6 +61,14 @@ _TOUCH = (
     + ", ".join(f"{name} = excluded.{name}" for name in _PROFILE_COLUMNS)
     + f" RETURNING {_VISITOR_COLUMNS}"
 )
+# PostgreSQL: the update's claim rides along in the same round trip (a data-modifying
+# CTE; SQLite has none, so there the claim is a statement of its own).
+_CLAIM_AND_TOUCH = (
+    "WITH claimed AS (INSERT INTO processed_updates (update_id, processed_at) "
+    "VALUES ($7, $6) ON CONFLICT (update_id) DO NOTHING RETURNING 1) "
+    + _TOUCH
+    + ", EXISTS (SELECT 1 FROM claimed)"
+)
 _RESTART = "UPDATE respondents SET subscribed = TRUE, unreachable = FALSE WHERE id = $1"
 
 
@@ -76,18 +86,37 @@ class RespondentRepo:
         until the commit, which serialises two updates of one respondent handled by
         different workers or replicas; SQLite already serialises writers.
         """
+        row = await self._driver.fetchrow(_TOUCH, *self._touch_args(profile))
+        assert row is not None  # an upsert returns its row
+        return self._visitor(row)
+
+    async def claim_and_touch(self, update_id: int, profile: Profile) -> tuple[bool, Visitor]:
+        """Claims the update (False: handled before) and touches the sender's profile.
+
+        One round trip on PostgreSQL. A redelivered update refreshes the profile too,
+        which is harmless: it is the same user, seen again.
+        """
         driver = self._driver
-        row = await driver.fetchrow(
-            _TOUCH,
+        if driver.sqlite:
+            claimed = bool(await driver.execute(_CLAIM, update_id, driver.stamp(utcnow())))
+            return claimed, await self.touch(profile)
+        row = await driver.fetchrow(_CLAIM_AND_TOUCH, *self._touch_args(profile), update_id)
+        assert row is not None  # an upsert returns its row
+        return bool(row[-1]), self._visitor(row[:-1])
+
+    def _touch_args(self, profile: Profile) -> tuple[object, ...]:
+        return (
             profile.user_id,
             profile.chat_id,
             profile.first_name,
             profile.username,
             profile.language_code,
-            driver.stamp(utcnow()),
+            self._driver.stamp(utcnow()),
         )
-        assert row is not None  # an upsert returns its row
+
+    def _visitor(self, row: tuple[Any, ...]) -> Visitor:
         (*head, subscribed, unreachable, source, agent, started_at, last_seen_at) = row
+        driver = self._driver
         return Visitor(
             *head,
             subscribed=bool(subscribed),

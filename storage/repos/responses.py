@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from datetime import datetime
 
 from sqlalchemy import select, update
@@ -14,6 +14,7 @@ from storage.driver import DriverSQL
 from storage.models import OPEN_STEPS, Response, Step, utcnow
 from storage.repos.privacy import AnonymityRepo
 from storage.repos.stats import StatsRepo, segments_of
+from storage.repos.surveys import VIEW_COLUMNS, SurveyView, survey_view
 
 
 @dataclass(slots=True)
@@ -46,21 +47,29 @@ class ResponseRow:
     why_at: datetime | None
     improve_at: datetime | None
     completed_at: datetime | None
+    # Its survey, read in the same statement (None when the row was not loaded that way).
+    survey: SurveyView | None = field(default=None, repr=False, compare=False)
 
 
 #: What the conversation's handlers accept: the entity or the row.
 ResponseLike = Response | ResponseRow
 
-_ROW_FIELDS = tuple(field.name for field in fields(ResponseRow))
+_ROW_FIELDS = tuple(f.name for f in fields(ResponseRow) if f.name != "survey")
 _MOMENTS = frozenset(("asked_at", "scored_at", "why_at", "improve_at", "completed_at"))
 
 # The survey path's statements, as driver SQL (storage/driver.py: why).
-_ROW_COLUMNS = ", ".join(_ROW_FIELDS)
-_GET = f"SELECT {_ROW_COLUMNS} FROM responses WHERE id = $1"
+# A step needs the response and its survey: one statement reads both.
+_WITH_SURVEY = (
+    ", ".join(f"r.{name}" for name in _ROW_FIELDS)
+    + ", "
+    + ", ".join(f"s.{name}" for name in VIEW_COLUMNS)
+    + " FROM responses r JOIN surveys s ON s.id = r.survey_id"
+)
+_GET = f"SELECT {_WITH_SURVEY} WHERE r.id = $1"
 _OPEN_STEP_LIST = ", ".join(f"'{step.value}'" for step in OPEN_STEPS)
 _OPEN_FOR = (
-    f"SELECT {_ROW_COLUMNS} FROM responses "
-    f"WHERE respondent_id = $1 AND step IN ({_OPEN_STEP_LIST}) ORDER BY id DESC LIMIT 1"
+    f"SELECT {_WITH_SURVEY} "
+    f"WHERE r.respondent_id = $1 AND r.step IN ({_OPEN_STEP_LIST}) ORDER BY r.id DESC LIMIT 1"
 )
 _INSERT_COLUMNS = tuple(name for name in _ROW_FIELDS if name != "id")
 _INSERT = (
@@ -154,8 +163,10 @@ class ResponseRepo:
     def _row(self, values: tuple[object, ...] | None) -> ResponseRow | None:
         if values is None:
             return None
-        row = ResponseRow(*values)  # type: ignore[arg-type]
         driver = self._driver
+        columns = len(_ROW_FIELDS)
+        row = ResponseRow(*values[:columns])  # type: ignore[arg-type]
+        row.survey = survey_view(driver, values[columns:])
         for name in _MOMENTS:
             setattr(row, name, driver.moment(getattr(row, name)))
         row.payload_unknown = bool(row.payload_unknown)

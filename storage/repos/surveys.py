@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any
@@ -38,7 +39,9 @@ class SurveyView:
 #: What the conversation's handlers accept: the entity or the view.
 SurveyLike = Survey | SurveyView
 
-_VIEW_COLUMNS = ", ".join(field.name for field in fields(SurveyView))
+#: The view's columns, in order (responses.py reads them joined to a response).
+VIEW_COLUMNS = tuple(field.name for field in fields(SurveyView))
+_VIEW_COLUMNS = ", ".join(VIEW_COLUMNS)
 _VIEW = f"SELECT {_VIEW_COLUMNS} FROM surveys WHERE id = $1"
 _DEFAULT_VIEW = (
     f"SELECT {_VIEW_COLUMNS} FROM surveys WHERE is_default = TRUE AND active = TRUE "
@@ -48,6 +51,23 @@ _DEFAULT_VIEW = (
 
 # Asked by every /start without a deep link (built once).
 _DEFAULT = select(Survey).where(Survey.is_default.is_(True), Survey.active.is_(True)).limit(1)
+
+
+def survey_view(driver: DriverSQL, row: Sequence[Any]) -> SurveyView:
+    """A view from its columns as the driver returned them (VIEW_COLUMNS order)."""
+    (id_, slug, name, kind, is_default, active, subject, texts, review_url, created) = row
+    return SurveyView(
+        id_,
+        slug,
+        name,
+        kind,
+        bool(is_default),
+        bool(active),
+        subject,
+        driver.json(texts) or {},
+        review_url,
+        driver.moment(created),  # type: ignore[arg-type]
+    )
 
 
 class SurveyRepo:
@@ -63,29 +83,13 @@ class SurveyRepo:
 
     async def view(self, survey_id: int) -> SurveyView | None:
         """The survey with this id, to read only."""
-        return self._view(await self._driver.fetchrow(_VIEW, survey_id))
+        row = await self._driver.fetchrow(_VIEW, survey_id)
+        return survey_view(self._driver, row) if row is not None else None
 
     async def default_view(self) -> SurveyView | None:
         """The active default survey, to read only (None before the first start)."""
-        return self._view(await self._driver.fetchrow(_DEFAULT_VIEW))
-
-    def _view(self, row: tuple[Any, ...] | None) -> SurveyView | None:
-        if row is None:
-            return None
-        (id_, slug, name, kind, is_default, active, subject, texts, review_url, created) = row
-        driver = self._driver
-        return SurveyView(
-            id_,
-            slug,
-            name,
-            kind,
-            bool(is_default),
-            bool(active),
-            subject,
-            driver.json(texts) or {},
-            review_url,
-            driver.moment(created),  # type: ignore[arg-type]
-        )
+        row = await self._driver.fetchrow(_DEFAULT_VIEW)
+        return survey_view(self._driver, row) if row is not None else None
 
     async def by_slug(self, slug: str) -> Survey | None:
         """The survey a deep link names."""

@@ -11,7 +11,7 @@ from storage.driver import DriverSQL
 from storage.models import ProcessedUpdate, utcnow
 
 # Runs with every update (storage/driver.py: why driver SQL).
-_CLAIM = (
+CLAIM = (
     "INSERT INTO processed_updates (update_id, processed_at) VALUES ($1, $2) "
     "ON CONFLICT (update_id) DO NOTHING"
 )
@@ -27,7 +27,7 @@ class UpdateLog:
     async def claim(self, update_id: int) -> bool:
         """Records the update; False when it was handled before."""
         driver = self._driver
-        return bool(await driver.execute(_CLAIM, update_id, driver.stamp(utcnow())))
+        return bool(await driver.execute(CLAIM, update_id, driver.stamp(utcnow())))
 
     async def forget_older_than(self, days: int) -> int:
         """Prunes the log; Telegram never redelivers updates older than a day."""

@@ -119,3 +119,24 @@ async def test_orm_work_joins_the_unit_of_work_only_when_asked_for(db: Database)
             select(ProcessedUpdate.update_id).where(ProcessedUpdate.update_id > 700)
         )
         assert sorted(ids.all()) == [701, 702]
+
+
+async def test_claim_and_touch_claims_once_and_always_returns_the_profile(db: Database) -> None:
+    profile = Profile(user_id=88, chat_id=88, first_name="Ana", username="ana", language_code="ro")
+    async with db.transaction() as store:
+        claimed, visitor = await store.respondents.claim_and_touch(9001, profile)
+        assert claimed and (visitor.id, visitor.first_name, visitor.subscribed) == (
+            88,
+            "Ana",
+            True,
+        )
+    renamed = Profile(
+        user_id=88, chat_id=88, first_name="Ana M", username="ana", language_code="ro"
+    )
+    async with db.transaction() as store:
+        claimed, visitor = await store.respondents.claim_and_touch(9001, renamed)
+        assert not claimed  # redelivered: handled before
+        assert visitor.first_name == "Ana M"
+        claimed, _ = await store.respondents.claim_and_touch(9002, renamed)
+        assert claimed
+        assert not await store.updates.claim(9002)  # one log for both ways of claiming
