@@ -33,6 +33,7 @@ MIGRATIONS = Path(__file__).with_name("migrations")
 # Serialises concurrent `migrate` calls from several replicas on PostgreSQL.
 MIGRATION_LOCK_KEY = 0x6E7073  # "nps"
 BUSY_TIMEOUT = 15.0  # seconds a SQLite writer waits for the write lock
+POOL_SIZE = 20  # PostgreSQL connections per process (max_connections is 100 by default)
 
 
 # Per event loop and SQLite file: every Database of this process on one file shares it.
@@ -168,7 +169,13 @@ class Database:
             # Statements run on the event loop, not in aiosqlite's thread (why: the module).
             kwargs["async_creator"] = inline_creator(database)
         else:
-            kwargs.update(pool_size=10, max_overflow=20)
+            # Every connection stays open: an "overflow" connection is closed when it is
+            # returned, and under load that meant a new server backend (fork, catalog
+            # caches, statements prepared again) every few transactions — more server CPU
+            # than the statements (bench/README.md). Beyond the pool, units of work queue
+            # for a connection; a transaction holds one for milliseconds (replies are sent
+            # after the commit).
+            kwargs.update(pool_size=POOL_SIZE, max_overflow=0)
         self.engine = create_async_engine(url, **kwargs)
         if self.dialect == "sqlite":
             _prepare_sqlite(self.engine)

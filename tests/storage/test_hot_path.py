@@ -16,7 +16,7 @@ from sqlalchemy import exc, select, text
 from storage.admin_models import StaffDialog
 from storage.broadcast_models import ImportRequest
 from storage.case_models import CaseThread, PendingReply
-from storage.db import Database
+from storage.db import POOL_SIZE, Database
 from storage.models import Response, Step, utcnow
 from storage.repos.pending import Pending
 from storage.repos.respondents import Profile, Visitor
@@ -222,5 +222,27 @@ async def test_a_connection_the_server_closed_is_replaced_not_used(db_url: str) 
         async with db.transaction() as store:
             pid = await store.responses._session.scalar(text("SELECT pg_backend_pid()"))
         assert pid != first_pid
+    finally:
+        await db.dispose()
+
+
+@pytest.mark.parametrize("db_url", ["postgres"], indirect=True)
+async def test_busy_units_of_work_reuse_the_pools_connections(db_url: str) -> None:
+    """More concurrent units of work than pooled connections queue for one; none opens a
+    connection that is closed again on return (a new server backend each time)."""
+    db = Database(db_url)
+    pids: set[int] = set()
+
+    async def unit() -> None:
+        async with db.transaction() as store:
+            row = await store.driver.fetchrow("SELECT pg_backend_pid()")
+            assert row is not None
+            pids.add(row[0])
+            await next_loop_turn()  # holds the connection while the others ask for one
+
+    try:
+        for _ in range(3):
+            await asyncio.gather(*(unit() for _ in range(2 * POOL_SIZE)))
+        assert 1 < len(pids) <= POOL_SIZE
     finally:
         await db.dispose()
