@@ -15,7 +15,7 @@ from handlers.port import Button, Keyboard, SendText
 from storage.case_models import DetractorCase
 from storage.models import Respondent
 from storage.repos.respondents import Visitor
-from storage.repos.responses import ResponseLike
+from storage.repos.responses import ResponseRow
 from storage.repos.surveys import SurveyLike
 from storage.store import Store
 
@@ -66,7 +66,7 @@ def _keyboard(texts: TextsLike, case: DetractorCase) -> Keyboard | None:
 
 
 async def render_alert(
-    ctx: Context, case: DetractorCase, survey: SurveyLike, response: ResponseLike
+    ctx: Context, case: DetractorCase, survey: SurveyLike, response: ResponseRow
 ) -> str:
     """The alert as staff see it (HTML), with whatever answers have arrived."""
     texts = _staff_texts(ctx)
@@ -107,7 +107,7 @@ def _remember_alert(case_id: int, chat_id: int):  # type: ignore[no-untyped-def]
     return after
 
 
-async def on_score(ctx: Context, survey: SurveyLike, response: ResponseLike) -> None:
+async def on_score(ctx: Context, survey: SurveyLike, response: ResponseRow) -> None:
     """Opens a case for a detractor score and posts the alert to the staff chat(s)."""
     if response.score is None or classify(response.score) is not Group.DETRACTOR:
         return
@@ -133,7 +133,11 @@ async def refresh_alerts(
     (or a failed write) must still see its own alert change. `posted`: the stored alerts,
     when the caller has read them already.
     """
-    targets = posted if posted is not None else await ctx.store.cases.alerts(case.id)
+    targets = (
+        posted
+        if posted is not None
+        else await ctx.store.cases.alerts_of_response(case.response_id)
+    )
     if pressed is not None and pressed[1] is not None:
         targets[pressed[0]] = pressed[1]
     if not targets:
@@ -148,7 +152,7 @@ async def refresh_alerts(
         ctx.out.edit(chat_id, message_id, html, keyboard)
 
 
-async def on_text(ctx: Context, survey: SurveyLike, response: ResponseLike) -> None:
+async def on_text(ctx: Context, survey: SurveyLike, response: ResponseRow) -> None:
     """Adds the "why" and "improve" answers to the case's alert as they arrive."""
     if response.score is None or classify(response.score) is not Group.DETRACTOR:
         return  # only detractor scores open cases: nothing to look up

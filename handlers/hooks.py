@@ -11,11 +11,11 @@ if TYPE_CHECKING:
     from handlers.access import Role
     from handlers.context import Context
     from handlers.events import Message
-    from storage.repos.responses import ResponseLike
+    from storage.repos.responses import ResponseRow
     from storage.repos.surveys import SurveyLike
 
 # Reacts to a stored score or follow-up answer (e.g. a detractor alert).
-AnswerListener = Callable[["Context", "SurveyLike", "ResponseLike"], Awaitable[None]]
+AnswerListener = Callable[["Context", "SurveyLike", "ResponseRow"], Awaitable[None]]
 # Adds lines under the /nps figures (e.g. open detractor cases).
 ReportExtra = Callable[["Context", "Scope"], Awaitable[list[str]]]
 # Cancels what the user is in the middle of; True when something was cancelled.

@@ -13,7 +13,7 @@ from handlers.port import Button, Keyboard
 from handlers.states import TEXT_STEPS, group_of
 from storage.models import Step
 from storage.repos.responses import Context as AnswerContext
-from storage.repos.responses import ResponseLike
+from storage.repos.responses import ResponseRow
 from storage.repos.surveys import SurveyLike, SurveyView
 from storage.store import Store
 
@@ -54,7 +54,7 @@ def _name(ctx: Context) -> str:
     return (respondent.first_name if respondent else None) or ctx.texts.plain("friend")
 
 
-def _chat_of(ctx: Context, response: ResponseLike) -> int:
+def _chat_of(ctx: Context, response: ResponseRow) -> int:
     """The chat a response's conversation is in.
 
     eNPS: anonymous rows keep no chat id; the conversation is always with the user whose
@@ -136,7 +136,7 @@ async def on_start(event: Message, command: Command, ctx: Context) -> None:
 
 
 def ask_score(
-    ctx: Context, survey: SurveyLike, response: ResponseLike, *, prefix: str | None = None
+    ctx: Context, survey: SurveyLike, response: ResponseRow, *, prefix: str | None = None
 ) -> None:
     """Sends the 0–10 question (optionally after a one-line correction)."""
     question = _question_html(ctx, survey)
@@ -149,7 +149,7 @@ def ask_score(
     )
 
 
-def ask_follow_up(ctx: Context, survey: SurveyLike, response: ResponseLike, step: Step) -> None:
+def ask_follow_up(ctx: Context, survey: SurveyLike, response: ResponseRow, step: Step) -> None:
     """Asks "why?" or "what to improve?", worded for the respondent's group."""
     assert response.score is not None
     texts = ctx.survey_texts(survey)
@@ -162,7 +162,7 @@ def ask_follow_up(ctx: Context, survey: SurveyLike, response: ResponseLike, step
     )
 
 
-def thank(ctx: Context, survey: SurveyLike, response: ResponseLike) -> None:
+def thank(ctx: Context, survey: SurveyLike, response: ResponseRow) -> None:
     """Thanks the respondent, inviting promoters to a public review when there is a link."""
     assert response.score is not None
     texts = ctx.survey_texts(survey)
@@ -179,15 +179,15 @@ def thank(ctx: Context, survey: SurveyLike, response: ResponseLike) -> None:
     )
 
 
-async def _survey_of(ctx: Context, response: ResponseLike) -> SurveyView:
+async def _survey_of(ctx: Context, response: ResponseRow) -> SurveyView:
     # Rows loaded for a step carry their survey (read with them in one statement).
-    survey = getattr(response, "survey", None) or await ctx.store.surveys.view(response.survey_id)
+    survey = response.survey or await ctx.store.surveys.view(response.survey_id)
     assert survey is not None  # foreign key
     return survey
 
 
 async def _accept_score(
-    ctx: Context, response: ResponseLike, score: int, message_id: int | None
+    ctx: Context, response: ResponseRow, score: int, message_id: int | None
 ) -> bool:
     """Stores the score, shows it in the question message, asks why; False if beaten."""
     if not await ctx.store.responses.record_score(response, score):
@@ -204,7 +204,7 @@ async def _accept_score(
     return True
 
 
-async def _after_score(ctx: Context, survey: SurveyLike, response: ResponseLike) -> None:
+async def _after_score(ctx: Context, survey: SurveyLike, response: ResponseRow) -> None:
     """Hook for what follows a score besides the next question (alerts, integrations)."""
     for listener in ctx.hooks.on_score:
         await listener(ctx, survey, response)
@@ -213,7 +213,7 @@ async def _after_score(ctx: Context, survey: SurveyLike, response: ResponseLike)
 def _close_prompt(
     ctx: Context,
     survey: SurveyLike,
-    response: ResponseLike,
+    response: ResponseRow,
     step: Step,
     message_id: int | None,
     note: str | None,
@@ -230,7 +230,7 @@ def _close_prompt(
 
 
 async def _accept_text(
-    ctx: Context, response: ResponseLike, text: str | None, message_id: int | None = None
+    ctx: Context, response: ResponseRow, text: str | None, message_id: int | None = None
 ) -> bool:
     """Stores a follow-up answer (None = skipped) and moves to the next step."""
     repo = ctx.store.responses
@@ -285,7 +285,7 @@ async def on_message(event: Message, ctx: Context) -> None:
 
 async def _owned_response(
     event: ButtonPress, response_id: int, ctx: Context
-) -> ResponseLike | None:
+) -> ResponseRow | None:
     """The response a button refers to, if it belongs to the presser; else alerts."""
     response = await ctx.store.responses.get(response_id)
     # eNPS rows have no respondent_id: ownership is the presser's anonymous thread.
@@ -326,7 +326,7 @@ async def on_skip_pressed(event: ButtonPress, skip: SkipStep, ctx: Context) -> N
     await _accept_text(ctx, response, None, event.message_id)
 
 
-async def reask_current(ctx: Context, response: ResponseLike) -> None:
+async def reask_current(ctx: Context, response: ResponseRow) -> None:
     """Asks the question a response is waiting for again (e.g. after /language)."""
     survey = await _survey_of(ctx, response)
     if response.step == Step.SCORE:

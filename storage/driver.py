@@ -16,15 +16,18 @@ from __future__ import annotations
 import functools
 import json
 import sqlite3
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from typing import Any
 
 import asyncpg
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
+from storage.models import UTCDateTime
+
 # How SQLAlchemy's SQLite DateTime type writes values; reports compare these strings.
 _SQLITE_STAMP = "%Y-%m-%d %H:%M:%S.%f"
+_UTC_TYPE = UTCDateTime()  # the one rule for moments: naive UTC stored, aware UTC read
 
 
 @functools.cache
@@ -58,6 +61,7 @@ class DriverSQL:
         self, session: AsyncSession, dialect: str, connection: AsyncConnection | None = None
     ) -> None:
         self._session = session
+        self.dialect = dialect
         self.sqlite = dialect == "sqlite"
         # The unit of work's connection when it has one (write transactions); else the
         # session's, asked for on first use (read snapshots).
@@ -134,20 +138,17 @@ class DriverSQL:
     # Values in and out, stored as SQLAlchemy's column types store them.
 
     def stamp(self, moment: datetime | None) -> Any:
-        """A UTC moment as a parameter (storage/models.py UTCDateTime: naive UTC)."""
-        if moment is None:
-            return None
-        if moment.tzinfo is not None:
-            moment = moment.astimezone(UTC).replace(tzinfo=None)
-        return moment.strftime(_SQLITE_STAMP) if self.sqlite else moment
+        """A UTC moment as a parameter, normalised as the UTCDateTime column type does."""
+        naive = _UTC_TYPE.process_bind_param(moment, None)  # type: ignore[arg-type]
+        if naive is None or not self.sqlite:
+            return naive
+        return naive.strftime(_SQLITE_STAMP)
 
     def moment(self, value: Any) -> datetime | None:
-        """A stored moment read back: aware UTC."""
-        if value is None:
-            return None
+        """A stored moment read back: aware UTC, as the UTCDateTime column type reads it."""
         if isinstance(value, str):
             value = datetime.fromisoformat(value)
-        return value.replace(tzinfo=UTC)  # type: ignore[no-any-return]
+        return _UTC_TYPE.process_result_value(value, None)  # type: ignore[arg-type]
 
     def json(self, value: Any) -> Any:
         """A JSON column read back (SQLAlchemy's asyncpg codec decodes; SQLite keeps text)."""

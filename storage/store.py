@@ -39,7 +39,8 @@ class Store:
         # The survey path's statements, without SQLAlchemy's per-statement work.
         self.driver = DriverSQL(session, dialect, connection)
         self.surveys = SurveyRepo(session, self.driver)
-        self.respondents = RespondentRepo(session, self.driver)
+        self.updates = UpdateLog(session, self.driver)
+        self.respondents = RespondentRepo(session, self.driver, self.updates)
         self.stats = StatsRepo(session, self.driver, tz)
         # eNPS: salted keys and open-conversation pointers (ANONYMITY_SALT, else a stored salt).
         self.anonymity = AnonymityRepo(session, self.driver, anonymity_salt, salt_memo)
@@ -49,7 +50,6 @@ class Store:
         self.comments = CommentRepo(session)
         self.staff = StaffRepo(session)
         self.cases = CaseRepo(session, self.driver)
-        self.updates = UpdateLog(session, self.driver)
         self.digests = DigestRepo(session, dialect)
         self.audience = AudienceRepo(session)
         self.pending = PendingRepo(self.driver)

@@ -21,7 +21,6 @@ _OPEN = (
     "INSERT INTO detractor_cases (response_id, survey_id, respondent_id, status, opened_at) "
     "VALUES ($1, $2, $3, 'open', $4) ON CONFLICT (response_id) DO NOTHING RETURNING id"
 )
-_ALERTS = "SELECT chat_id, message_id FROM case_alerts WHERE case_id = $1"
 _ALERTS_OF_RESPONSE = (
     "SELECT a.chat_id, a.message_id FROM case_alerts a "
     "JOIN detractor_cases c ON c.id = a.case_id WHERE c.response_id = $1"
@@ -87,10 +86,6 @@ class CaseRepo:
         await self._session.merge(
             CaseAlert(case_id=case_id, chat_id=chat_id, message_id=message_id)
         )
-
-    async def alerts(self, case_id: int) -> dict[int, int]:
-        """Every posted alert of a case: chat id → message id."""
-        return dict(await self._driver.fetch(_ALERTS, case_id))  # type: ignore[arg-type]
 
     async def alerts_of_response(self, response_id: int) -> dict[int, int]:
         """The alerts posted for a response's case (none without a case): chat → message."""

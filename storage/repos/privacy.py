@@ -71,7 +71,6 @@ class AnonymityRepo:
     ) -> None:
         self._session = session
         self._driver = driver
-        self._dialect = "sqlite" if driver.sqlite else "postgresql"
         self._configured = salt
         self._memo = memo if memo is not None else SaltMemo()
         self._salt: bytes | None = None
@@ -92,7 +91,7 @@ class AnonymityRepo:
             # would be wrong everywhere if the transaction rolled back.
             self._memo.value = value
             return value
-        insert = upsert_insert(self._dialect)
+        insert = upsert_insert(self._driver.dialect)
         # Two replicas may generate one at once: the first insert wins, both read it back.
         await self._session.execute(
             insert(AppSecret)
@@ -163,7 +162,7 @@ class AnonymityRepo:
 
     async def mark_answered(self, thread: AnonymousThread) -> None:
         """Records that the thread's person answered its survey (not what they answered)."""
-        insert = upsert_insert(self._dialect)
+        insert = upsert_insert(self._driver.dialect)
         answer_key = await self._answer_key(thread.survey_id, thread.user_key)
         await self._session.execute(
             insert(AnonymousAnswer)

@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.driver import DriverSQL
 from storage.models import Respondent, utcnow
-from storage.repos.updates import CLAIM as _CLAIM
+from storage.repos.updates import UpdateLog
 
 
 @dataclass(frozen=True)
@@ -75,9 +75,10 @@ _RESTART = "UPDATE respondents SET subscribed = TRUE, unreachable = FALSE WHERE 
 class RespondentRepo:
     """Reads and updates respondents."""
 
-    def __init__(self, session: AsyncSession, driver: DriverSQL) -> None:
+    def __init__(self, session: AsyncSession, driver: DriverSQL, updates: UpdateLog) -> None:
         self._session = session
         self._driver = driver
+        self._updates = updates  # SQLite claims on its own (claim_and_touch)
 
     async def touch(self, profile: Profile) -> Visitor:
         """Upserts the user's profile and locks their row for this transaction.
@@ -98,8 +99,7 @@ class RespondentRepo:
         """
         driver = self._driver
         if driver.sqlite:
-            claimed = bool(await driver.execute(_CLAIM, update_id, driver.stamp(utcnow())))
-            return claimed, await self.touch(profile)
+            return await self._updates.claim(update_id), await self.touch(profile)
         row = await driver.fetchrow(_CLAIM_AND_TOUCH, *self._touch_args(profile), update_id)
         assert row is not None  # an upsert returns its row
         return bool(row[-1]), self._visitor(row[:-1])

@@ -8,7 +8,6 @@ from datetime import datetime
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm.attributes import set_committed_value
 
 from storage.driver import DriverSQL
 from storage.models import OPEN_STEPS, Response, Step, utcnow
@@ -51,9 +50,6 @@ class ResponseRow:
     survey: SurveyView | None = field(default=None, repr=False, compare=False)
 
 
-#: What the conversation's handlers accept: the entity or the row.
-ResponseLike = Response | ResponseRow
-
 _ROW_FIELDS = tuple(f.name for f in fields(ResponseRow) if f.name != "survey")
 _MOMENTS = frozenset(("asked_at", "scored_at", "why_at", "improve_at", "completed_at"))
 
@@ -88,21 +84,18 @@ _SCORE = (
 )
 
 
-def _split(response: ResponseLike | int) -> tuple[int, ResponseLike | None]:
+def _param(driver: DriverSQL, value: object) -> object:
+    """A response column's value as a driver parameter (moments as stored, steps as text)."""
+    if isinstance(value, datetime):
+        return driver.stamp(value)
+    return value.value if isinstance(value, Step) else value
+
+
+def _split(response: ResponseRow | int) -> tuple[int, ResponseRow | None]:
     """The id, and the loaded row when the caller passed one (kept current by updates)."""
     if isinstance(response, int):
         return response, None
     return response.id, response
-
-
-def _keep(loaded: ResponseLike, name: str, value: object) -> None:
-    """Shows a committed change on a loaded row."""
-    if isinstance(loaded, Response):
-        # Committed state, not an attribute set: a set would mark the entity dirty and
-        # write it again at the commit.
-        set_committed_value(loaded, name, value)
-    else:
-        setattr(loaded, name, value)
 
 
 @functools.cache
@@ -172,7 +165,7 @@ class ResponseRepo:
         row.payload_unknown = bool(row.payload_unknown)
         return row
 
-    async def belongs_to(self, response: ResponseLike, user_id: int) -> bool:
+    async def belongs_to(self, response: ResponseRow, user_id: int) -> bool:
         """True when the response is the user's (for anonymous ones: their open thread)."""
         if response.respondent_id is not None:
             return response.respondent_id == user_id
@@ -226,11 +219,7 @@ class ResponseRepo:
             completed_at=None,
         )
         driver = self._driver
-        values = [
-            driver.stamp(value) if name in _MOMENTS else value
-            for name in _INSERT_COLUMNS
-            for value in (getattr(response, name),)
-        ]
+        values = [_param(driver, getattr(response, name)) for name in _INSERT_COLUMNS]
         inserted = await driver.fetchrow(_INSERT, *values)
         assert inserted is not None  # RETURNING id
         response.id = inserted[0]
@@ -238,33 +227,30 @@ class ResponseRepo:
             await self._anonymity.open_thread(respondent_id, response.id, survey_id)
         await self._stats.count_invited(
             survey_id,
-            asked_at or response.asked_at,
+            response.asked_at,
             segments_of(agent, context.source, language),
         )
         return response
 
     async def _advance(
-        self, response: ResponseLike | int, expected: Step, **values: object
+        self, response: ResponseRow | int, expected: Step, **values: object
     ) -> bool:
         """Moves a response on only if it is still at `expected` (the first writer wins);
         a loaded row passed in shows the new values."""
         response_id, loaded = _split(response)
         driver = self._driver
-        params = [
-            driver.stamp(v) if isinstance(v, datetime) else str(v) if isinstance(v, Step) else v
-            for v in values.values()
-        ]
+        params = [_param(driver, value) for value in values.values()]
         changed = await driver.execute(
             _advance_statement(tuple(values)), response_id, expected.value, *params
         )
         done = bool(changed)
         if done and loaded is not None:
             for name, value in values.items():
-                _keep(loaded, name, value)
+                setattr(loaded, name, value)
         return done
 
     async def record_score(
-        self, response: ResponseLike | int, score: int, *, at: datetime | None = None
+        self, response: ResponseRow | int, score: int, *, at: datetime | None = None
     ) -> bool:
         """Stores and counts the score (valid on its own); False if already scored.
 
@@ -289,16 +275,16 @@ class ResponseRepo:
         await self._stats.count_score(survey_id, now, segments_of(agent, source, language), score)
         if loaded is not None:
             for name, value in (("score", score), ("scored_at", now), ("step", Step.WHY)):
-                _keep(loaded, name, value)
+                setattr(loaded, name, value)
         return True
 
-    async def record_why(self, response: ResponseLike | int, text: str | None) -> bool:
+    async def record_why(self, response: ResponseRow | int, text: str | None) -> bool:
         """Stores the reason for the score (None when skipped)."""
         return await self._advance(
             response, Step.WHY, why=text, why_at=utcnow(), step=Step.IMPROVE
         )
 
-    async def record_improve(self, response: ResponseLike | int, text: str | None) -> bool:
+    async def record_improve(self, response: ResponseRow | int, text: str | None) -> bool:
         """Stores what to improve (None when skipped) and completes the response."""
         now = utcnow()
         done = await self._advance(
@@ -326,11 +312,8 @@ class ResponseRepo:
             .limit(1)
         )
 
-    async def refresh(self, response: ResponseLike) -> ResponseLike:
+    async def refresh(self, response: ResponseRow) -> ResponseRow:
         """Re-reads a response after a conditional update."""
-        if isinstance(response, Response):
-            await self._session.refresh(response)
-            return response
         fresh = await self.get(response.id)
         assert fresh is not None  # responses are never deleted mid-conversation
         for name in _ROW_FIELDS:
