@@ -43,7 +43,10 @@ def control_routes(api: BotApiEmulator) -> list[web.RouteDef]:
         if "data" in body:
             query_id = user.press_data(msg, str(body["data"]))
         else:
-            query_id = user.press(msg, str(body["button"]))
+            try:
+                query_id = user.press(msg, str(body["button"]))
+            except AssertionError as missing:  # no such button (any more): the person's slip
+                raise web.HTTPBadRequest(text=str(missing).splitlines()[0]) from None
         return web.json_response({"callback_query_id": query_id})
 
     async def transcript(request: web.Request) -> web.Response:

@@ -161,3 +161,9 @@ async def test_control_api(http: aiohttp.ClientSession) -> None:
         assert status == 200
         async with http.get(f"{base}/_emulator/transcript", params={"chat_id": "5"}) as response:
             assert "bot (#2): Hi there" in await response.text()
+        # A button that is not (or no longer) on the message: a clear 400, not a crash.
+        async with http.post(
+            f"{base}/_emulator/press", json={"user_id": 5, "message_id": 2, "button": "9"}
+        ) as response:
+            assert response.status == 400
+            assert await response.text() == "no button '9' on message #2 in chat 5; buttons: []"
