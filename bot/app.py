@@ -15,11 +15,14 @@ from bot.digest import digest_job
 from bot.i18n import Catalogs
 from bot.pipeline import Pipeline
 from bot.settings import Settings
-from handlers.context import BotConfig
-from handlers.port import ChatPort
+from handlers import alerts
+from handlers.access import Role, command_menu
+from handlers.context import BotConfig, Context
+from handlers.port import ChatPort, Outbox
 from handlers.routing import Router, create_router
 from storage.db import Database, DatabaseError
 from storage.models import utcnow
+from storage.store import Store
 
 log = logging.getLogger(__name__)
 
@@ -72,6 +75,7 @@ def build_pipeline(
         broadcast_rate=settings.broadcast_rate,
         survey_cooldown_days=settings.survey_cooldown_days,
         any_survey_cooldown_days=settings.any_survey_cooldown_days,
+        enps_min_group=settings.enps_min_group,
     )
     return Pipeline(db=db, router=router or create_router(), catalogs=catalogs, config=config)
 
@@ -81,12 +85,61 @@ def bot_commands(catalogs: Catalogs, router: Router) -> dict[str, list[tuple[str
     menu: dict[str, list[tuple[str, str]]] = {}
     for language in catalogs.languages:
         texts = catalogs.texts(language)
-        menu[language] = [
-            (name, texts.plain(f"cmd_{name}"))
-            for name in ("start", "help", "language", "stop")
-            if name in router.command_names
-        ]
+        menu[language] = command_menu(router.hooks, texts, Role.NONE)
     return menu
+
+
+async def staff_menus(app: Application) -> Outbox:
+    """Each team member's own command menu (Telegram's chat scope), in their language.
+
+    Set at start-up; /grant and /revoke change one person's. Someone who never pressed
+    Start has no chat yet (Telegram would answer "chat not found"): theirs is set at /start.
+    """
+    outbox = Outbox()
+    catalogs = app.catalogs
+    async with app.db.snapshot() as store:
+        members = {owner: Role.OWNER for owner in app.settings.admin_ids}
+        for member in await store.staff.all():
+            members.setdefault(member.user_id, Role[member.role.upper()])
+        for user_id, role in sorted(members.items()):
+            person = await store.respondents.get(user_id)
+            if person is None:
+                continue  # never pressed Start: their menu is set when they do
+            language = catalogs.resolve(person.language_override, person.telegram_language)
+            menu = command_menu(app.pipeline.router.hooks, catalogs.texts(language), role)
+            outbox.set_commands(user_id, menu)
+    return outbox
+
+
+async def held_alerts(app: Application, port: ChatPort) -> None:
+    """At start-up: alerts an earlier run could not deliver go to the chats that may be
+    reachable now (a group the bot was added to since); then one WARNING per owner or
+    alert chat that still cannot be reached, saying why. An owner who never pressed Start
+    or blocked the bot gets theirs when they write to it (handlers/alerts.py)."""
+    pipeline = app.pipeline
+
+    def context(store: Store, outbox: Outbox) -> Context:
+        language = app.catalogs.default
+        return Context(store, outbox, app.catalogs, pipeline.config, language, utcnow())
+
+    outbox = Outbox()
+    async with app.db.snapshot() as store:
+        ctx = context(store, outbox)
+        for chat_id, reason, _ in await alerts.unreachable_targets(ctx):
+            if reason in ("unreachable_not_in_group", "unreachable_unknown"):
+                await alerts.deliver_held(ctx, chat_id)
+    if outbox.actions:
+        await pipeline.deliver(outbox, port)
+    english = app.catalogs.texts("en")
+    async with app.db.snapshot() as store:
+        for chat_id, reason, waiting in await alerts.unreachable_targets(context(store, Outbox())):
+            target = f"owner {chat_id}" if chat_id > 0 else f"alert chat {chat_id}"
+            log.warning(
+                "%s cannot be reached: %s (%d alerts waiting)",
+                target,
+                english.plain(reason),
+                waiting,
+            )
 
 
 # A long-running task beside the update loop (digests, broadcasts, reminders). It gets the
@@ -105,6 +158,8 @@ class Application:
     me: BotIdentity
     jobs: list[BackgroundJob] = field(default_factory=list)
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
+    # Outbox rows written before this moment were left unsent by an earlier run.
+    started_at: datetime = field(default_factory=utcnow)
 
     def clock(self) -> datetime:
         """ "Now" for the background jobs (aware UTC).
@@ -118,6 +173,13 @@ class Application:
         """Starts the background jobs; a crashing job is logged, not fatal to the bot."""
         for job in self.jobs:
             self._tasks.append(asyncio.create_task(self._guard(job, port)))
+        self._tasks.append(asyncio.create_task(self._guard(self._resend_kept, port)))
+
+    @staticmethod
+    async def _resend_kept(app: Application, port: ChatPort) -> None:
+        """Sends the replies an earlier run committed but never sent (bot/outbox.py)."""
+        await app.pipeline.resend_kept(port, before=app.started_at)
+        await held_alerts(app, port)  # after the kept replies: an alert is sent once
 
     async def _guard(self, job: BackgroundJob, port: ChatPort) -> None:
         try:
@@ -128,7 +190,12 @@ class Application:
             log.exception("background job %s stopped", getattr(job, "__name__", job))
 
     async def close(self) -> None:
-        """Stops the jobs, waits for in-flight updates, closes the database."""
+        """Stops the jobs, waits for in-flight updates, closes the database.
+
+        Replies still waiting on Telegram (a 429's retry_after) are not waited for: they
+        stay in the persisted outbox for the next start (Pipeline.stop).
+        """
+        self.pipeline.stop()
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:

@@ -18,6 +18,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from bot.app import StartupError
 from bot.i18n import Catalogs
+from bot.logs import redact_secrets
 from bot.reports.nps_report import build_report, build_segments, render_report, render_segments
 from bot.reports.periods import PeriodError, parse_period
 from bot.reports.scope import SEGMENTS, Scope, reportable
@@ -198,7 +199,14 @@ async def _export(settings: Settings, args: argparse.Namespace) -> None:
         partial = out.with_name(f".{out.name}.partial")
         texts = Catalogs().texts(CLI_LANGUAGE)
         rows = await write_export(
-            db, scope, fmt, texts, partial, exported_at=utcnow(), progress=bar.update
+            db,
+            scope,
+            fmt,
+            texts,
+            partial,
+            exported_at=utcnow(),
+            progress=bar.update,
+            min_group=settings.enps_min_group,
         )
         partial.replace(out)
         bar.finish(rows, out)
@@ -219,8 +227,11 @@ async def _stats(settings: Settings, args: argparse.Namespace) -> str:
         async with db.snapshot() as store:
             if args.by:
                 rows = await build_segments(store, scope, args.by)
-                return plain_text(render_segments(rows, scope, args.by, texts))
-            return plain_text(render_report(await build_report(store, scope), texts))
+                minimum = settings.enps_min_group
+                table = render_segments(rows, scope, args.by, texts, min_group=minimum)
+                return plain_text(table)
+            report = await build_report(store, scope)
+            return plain_text(render_report(report, texts, min_group=settings.enps_min_group))
     finally:
         await db.dispose()
 
@@ -275,6 +286,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         settings = load_settings(require_token=args.command == "run")
         _configure_logging(settings.log_level)
+        redact_secrets(settings)  # the token and other secrets never reach a log line
         if args.command == "run":
             asyncio.run(_run(settings))
         elif args.command == "migrate":

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, tzinfo
 from typing import TYPE_CHECKING
 
+from bot.reports.anonymity import DEFAULT_MIN_GROUP, anonymous_scope, too_few
 from bot.reports.nps_math import NpsSummary, format_margin, format_nps
 from bot.reports.nps_report import NpsReport, Texts, build_report, describe_period, number, shorten
 from bot.reports.periods import DEFAULT_DAYS, Period
@@ -62,6 +63,17 @@ class DigestData:
     tz: tzinfo
     # Detractor cases opened in the 30 days: {"open": n, "resolved": n}.
     cases: dict[str, int] = field(default_factory=lambda: {"open": 0, "resolved": 0})
+    # eNPS anonymity threshold (ENPS_MIN_GROUP): no figure or comment of fewer answers.
+    min_group: int = DEFAULT_MIN_GROUP
+
+    @property
+    def anonymous(self) -> bool:
+        """True when the digest reports on eNPS answers."""
+        return anonymous_scope(self.scope)
+
+    def hidden(self, n: int) -> bool:
+        """True when a figure of `n` answers must be withheld to keep them anonymous."""
+        return too_few(n, self.anonymous, self.min_group)
 
 
 def local_midnight(day: date, tz: tzinfo) -> datetime:
@@ -101,10 +113,12 @@ async def digest_job(app: Application, port: ChatPort) -> None:
 
 
 async def recipients(app: Application) -> list[tuple[int, str]]:
-    """(user id, language) of everyone who gets the digest: owners and opted-in staff."""
+    """(user id, language) of everyone who gets the digest: owners (unless they turned it
+    off) and opted-in staff."""
     catalogs = app.catalogs
     async with app.db.snapshot() as store:
-        users = sorted(set(app.settings.admin_ids) | set(await store.staff.digest_subscribers()))
+        owners = set(app.settings.admin_ids) - await store.staff.digest_optouts()
+        users = sorted(owners | set(await store.staff.digest_subscribers()))
         found = []
         for user_id in users:
             respondent = await store.respondents.get(user_id)
@@ -139,7 +153,17 @@ async def gather(app: Application, day: date) -> DigestData:
             limit=COMMENTS_FETCHED,
         )
         cases = await store.cases.counts(month.survey_ids, *month_period.bounds(tz))
-    return DigestData(day, month, day_report, month_report, comments, total, tz, cases)
+    return DigestData(
+        day,
+        month,
+        day_report,
+        month_report,
+        comments,
+        total,
+        tz,
+        cases,
+        app.settings.enps_min_group,
+    )
 
 
 async def send_digests(app: Application, port: ChatPort, day: date) -> bool:
@@ -205,7 +229,12 @@ def render_figures(data: DigestData, texts: Texts) -> list[str]:
         "",
     ]
     day = data.yesterday.current.summary
-    if day.n:
+    hidden = texts.plain("enps_hidden", min=data.min_group)
+    range_text = describe_period(data.month.scope.period, texts)
+    month = data.month.current.summary
+    if data.hidden(day.n):
+        lines.append(texts("digest_day_hidden", hidden=hidden))
+    elif day.n:
         lines.append(_score_line("digest_day_line", day, texts))
         lines.append(
             texts(
@@ -217,16 +246,18 @@ def render_figures(data: DigestData, texts: Texts) -> list[str]:
         )
     else:
         lines.append(texts("digest_day_none"))
-    month = data.month.current.summary
-    range_text = describe_period(data.month.scope.period, texts)
-    if month.n:
+    before = data.month.before.summary
+    if data.hidden(month.n):
+        lines.append(texts("digest_month_hidden", range=range_text, hidden=hidden))
+    elif month.n:
         lines.append(_score_line("digest_month_line", month, texts, range=range_text))
     else:
         lines.append(texts("digest_month_none", range=range_text))
-    before = data.month.before.summary
-    if not before.n:
+    if data.hidden(before.n) and not data.hidden(month.n):
+        lines.append(texts("digest_change_hidden", hidden=hidden))
+    elif not before.n:
         lines.append(texts("digest_change_none"))
-    elif month.n:
+    elif month.n and not data.hidden(month.n):
         delta = data.month.change.delta or 0.0
         lines.append(
             texts(
@@ -240,13 +271,19 @@ def render_figures(data: DigestData, texts: Texts) -> list[str]:
                 ),
             )
         )
-    if data.cases["open"] or data.cases["resolved"]:
+    # Cases are detractors too: no count of them where the figures are withheld.
+    if (data.cases["open"] or data.cases["resolved"]) and not data.hidden(month.n):
         lines.append(texts("cases_line", open=data.cases["open"], resolved=data.cases["resolved"]))
     return lines
 
 
 def render_comment(
-    comment: DetractorComment, texts: Texts, tz: tzinfo, *, with_survey: bool = True
+    comment: DetractorComment,
+    texts: Texts,
+    tz: tzinfo,
+    *,
+    with_survey: bool = True,
+    day_only: bool = False,
 ) -> str:
     """One detractor comment: score, where it came from, why and what to improve."""
     context = [texts("digest_context_survey", survey=comment.survey)] if with_survey else []
@@ -254,7 +291,8 @@ def render_comment(
         context.append(texts("digest_context_agent", agent=comment.agent))
     if comment.source:
         context.append(texts("digest_context_source", source=comment.source))
-    context.append(comment.scored_at.astimezone(tz).strftime("%H:%M"))
+    if not day_only:  # an anonymous answer keeps no time of day (it is yesterday's)
+        context.append(comment.scored_at.astimezone(tz).strftime("%H:%M"))
     # Each part is HTML already (escaped by texts), so they are joined, not re-templated.
     lines = [f"🔴 <b>{comment.score}</b> · " + " · ".join(context)]
     if comment.why:
@@ -267,6 +305,9 @@ def render_comment(
 def render_digest(data: DigestData, texts: Texts) -> str:
     """The digest message (HTML), never longer than Telegram accepts."""
     head = "\n".join(render_figures(data, texts))
+    if data.comments_total and data.hidden(data.yesterday.current.summary.n):
+        hidden = texts.plain("enps_hidden", min=data.min_group)
+        return f"{head}\n\n{texts('digest_comments_hidden', hidden=hidden)}"
     if not data.comments_total:
         return f"{head}\n\n{texts('digest_comments_none')}"
     text = f"{head}\n\n{texts('digest_comments_title', count=number(data.comments_total))}"
@@ -275,7 +316,9 @@ def render_digest(data: DigestData, texts: Texts) -> str:
     reserve = utf16_len("\n" + texts("digest_more", count=number(data.comments_total)))
     shown = 0
     for comment in data.comments:
-        block = "\n\n" + render_comment(comment, texts, data.tz, with_survey=several)
+        block = "\n\n" + render_comment(
+            comment, texts, data.tz, with_survey=several, day_only=data.anonymous
+        )
         if utf16_len(text) + utf16_len(block) + reserve > MESSAGE_LIMIT:
             break
         text += block

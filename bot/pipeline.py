@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import TYPE_CHECKING, Any
 
+from bot.outbox import dumps, keepable, loads
 from handlers.context import BotConfig, CatalogsLike, Context
 from handlers.events import BlockChange, ButtonPress, Event, Message
 from handlers.port import (
@@ -30,10 +33,17 @@ from storage.db import Database
 from storage.models import utcnow
 from storage.repos.respondents import Profile
 
+if TYPE_CHECKING:
+    from storage.store import Store
+
 log = logging.getLogger(__name__)
 
 # Whether an embedded npsbot takes an event (bot/embed.py); asked under the chat's lock.
 Claim = Callable[[Event], Awaitable[bool]]
+
+# Seconds a Bot API call already in flight may take to finish once the bot is stopping;
+# then it is cancelled (its reply stays in the outbox). Waits on 429s end at once.
+STOP_GRACE = 3.0
 
 # 400 answers that mean "nothing to do": a double edit, or a button answered too late.
 HARMLESS_REJECTIONS = ("message is not modified", "query is too old", "message to edit not found")
@@ -48,6 +58,40 @@ class DeliveryPolicy:
     backoff: float = 0.5  # first pause after a 5xx or timeout; doubles each time
 
 
+class Stopped(Exception):
+    """The bot is stopping: replies not sent yet stay in the persisted outbox."""
+
+
+@dataclass
+class Kept:
+    """A unit of work's replies kept in the persisted outbox (bot/outbox.py)."""
+
+    row_id: int
+    actions: set[int]  # id() of the kept action objects, in the outbox being delivered
+    total: int  # kept actions in the row
+    done: int = 0  # performed so far (where re-sending resumes)
+    finished: bool = False  # the row's removal is queued
+
+
+@dataclass(frozen=True)
+class _AfterAndProgress:
+    """A kept reply's after-send job, with the row's progress in the same transaction:
+    recording that the reply was sent costs no write of its own."""
+
+    after: AfterSend | None
+    row_id: int
+    done: int
+    last: bool
+
+    async def __call__(self, store: Store, message_id: int) -> None:
+        if self.after is not None:
+            await self.after(store, message_id)
+        if self.last:
+            await store.outbox.sent([self.row_id])
+        else:
+            await store.outbox.progress(self.row_id, self.done)
+
+
 class AfterSendWriter:
     """Records sent message ids (AfterSend jobs), many chats' in one transaction.
 
@@ -59,8 +103,24 @@ class AfterSendWriter:
 
     def __init__(self, db: Database) -> None:
         self.db = db
-        self._queue: list[tuple[AfterSend, int, asyncio.Future[None]]] = []
+        self._queue: list[tuple[AfterSend, int, asyncio.Future[None] | None]] = []
         self._flusher: asyncio.Task[None] | None = None
+
+    def later(self, job: AfterSend) -> None:
+        """Queues a job nobody waits for (marking kept replies sent), in the next batch."""
+        self._queue.append((job, 0, None))
+        if self._flusher is None or self._flusher.done():
+            self._flusher = asyncio.create_task(self._flush())
+
+    @property
+    def busy(self) -> bool:
+        """Whether jobs are queued or being written."""
+        return bool(self._queue) or (self._flusher is not None and not self._flusher.done())
+
+    async def idle(self) -> None:
+        """Returns once every queued job ran (before the database closes)."""
+        while self._flusher is not None and not self._flusher.done():
+            await asyncio.shield(self._flusher)
 
     async def run(self, job: AfterSend, message_id: int) -> None:
         """Runs the job in a transaction and returns once that transaction committed."""
@@ -81,19 +141,23 @@ class AfterSendWriter:
                 await self._one_by_one(batch)
                 continue
             for *_, done in batch:
-                if not done.done():
+                if done is not None and not done.done():
                     done.set_result(None)
 
-    async def _one_by_one(self, batch: list[tuple[AfterSend, int, asyncio.Future[None]]]) -> None:
+    async def _one_by_one(
+        self, batch: list[tuple[AfterSend, int, asyncio.Future[None] | None]]
+    ) -> None:
         for job, message_id, done in batch:
             try:
                 async with self.db.transaction() as store:
                     await job(store, message_id)
             except Exception as exc:
-                if not done.done():
+                if done is None:
+                    log.warning("after-send job failed: %r", exc)
+                elif not done.done():
                     done.set_exception(exc)
             else:
-                if not done.done():
+                if done is not None and not done.done():
                     done.set_result(None)
 
 
@@ -133,17 +197,72 @@ class Pipeline:
     _inflight: int = 0
     _after_send: AfterSendWriter | None = None
     _idle: asyncio.Event = field(default_factory=asyncio.Event)
+    _stopping: asyncio.Event = field(default_factory=asyncio.Event)
+    _hurry: bool = False  # the stop's grace is over: deliveries are cancelled
+    _delivering: set[asyncio.Task[Any]] = field(default_factory=set)
 
     @property
     def inflight(self) -> int:
-        """How many events are being handled right now."""
-        return self._inflight
+        """How many events are being handled right now (and 1 while recorded sends, e.g.
+        kept replies marked sent, are still being written)."""
+        writing = self._after_send is not None and self._after_send.busy
+        return self._inflight + writing
 
     async def drain(self) -> None:
         """Waits until no event is being handled (for a graceful stop)."""
         while self._inflight:
             self._idle.clear()
             await self._idle.wait()
+        if self._after_send is not None:
+            await self._after_send.idle()
+
+    def stop(self, grace: float = STOP_GRACE) -> None:
+        """Stops delivering, whatever Telegram says: waits on 429s and retries end at once,
+        a call in flight gets `grace` seconds, then its delivery is cancelled. Replies not
+        sent stay in the persisted outbox and are sent at the next start."""
+        if self._stopping.is_set():
+            return
+        self._stopping.set()
+        asyncio.get_running_loop().call_later(grace, self._cancel_deliveries)
+
+    def _cancel_deliveries(self) -> None:
+        self._hurry = True
+        for task in list(self._delivering):
+            task.cancel()
+
+    async def _pause(self, seconds: float) -> None:
+        """Sleeps before a retry, unless the bot stops meanwhile (then raises Stopped)."""
+        if self._stopping.is_set():
+            raise Stopped
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(seconds):
+                await self._stopping.wait()
+            raise Stopped
+
+    async def resend_kept(self, port: ChatPort, *, before: datetime) -> None:
+        """Sends the replies an earlier run committed but did not send (a crash, a stop).
+
+        Each row under its chat's lock, from where it stopped; the reply in flight when the
+        earlier run died may arrive twice (README: "Replies survive a crash").
+        """
+        async with self.db.snapshot() as store:
+            rows = await store.outbox.left_before(before)
+        if rows:
+            log.info("sending %d replies left unsent by the last run", len(rows))
+        for row in rows:
+            if self._stopping.is_set():
+                return
+            actions = loads(row.actions)
+            pending = [a for a in actions[row.done :] if a is not None]
+            kept = Kept(row.id, {id(a) for a in pending}, len(actions), done=row.done)
+            self._inflight += 1
+            try:
+                async with self.locks.hold(row.chat_id):
+                    await self._deliver_guarded(Outbox(pending), port, kept)
+            finally:
+                self._inflight -= 1
+                if not self._inflight:
+                    self._idle.set()
 
     async def handle(self, event: Event, port: ChatPort, *, claim: Claim | None = None) -> bool:
         """Runs the event's handler in one transaction, then sends its replies.
@@ -200,11 +319,44 @@ class Pipeline:
                         hooks=self.router.hooks,
                     )
                     await self.router.route(event, ctx)
+                    kept = await self._keep(outbox, store, event.chat_id)
             except Exception:
                 log.exception("handler failed for update %s", event.update_id)
-                outbox = self._apology(event, language)
-            await self.deliver(outbox, port)
+                outbox, kept = self._apology(event, language), None
+            await self._deliver_guarded(outbox, port, kept)
         return True
+
+    async def _keep(self, outbox: Outbox, store: Store, chat_id: int) -> Kept | None:
+        """Writes the replies that go to chats into the outbox, in the unit of work's
+        transaction (one insert), so a crash after the commit loses none (bot/outbox.py)."""
+        encoded = []
+        ids = set()
+        for action in outbox.actions:
+            data = keepable(action)
+            if data is not None:
+                encoded.append(data)
+                ids.add(id(action))
+        if not encoded:
+            return None
+        row_id = await store.outbox.keep(chat_id, dumps(encoded))
+        return Kept(row_id, ids, len(encoded))
+
+    async def _deliver_guarded(self, outbox: Outbox, port: ChatPort, kept: Kept | None) -> None:
+        """Delivers, unless the bot stops: then what is unsent stays in the outbox."""
+        task = asyncio.current_task()
+        if task is None or self._hurry:
+            return
+        self._delivering.add(task)
+        try:
+            await self.deliver(outbox, port, kept)
+        except asyncio.CancelledError:
+            if not self._hurry:
+                raise
+            task.uncancel()
+            log.info("stopping: a reply in flight was abandoned; it stays in the outbox")
+            self._save_progress(kept)
+        finally:
+            self._delivering.discard(task)
 
     def _apology(self, event: Event, language: str) -> Outbox:
         """What the user sees when a handler crashed: nothing stored, a polite retry hint."""
@@ -218,15 +370,50 @@ class Pipeline:
             pass
         return outbox
 
-    async def deliver(self, outbox: Outbox, port: ChatPort) -> None:
-        """Performs queued actions in order; records message ids the handlers asked for."""
+    async def deliver(self, outbox: Outbox, port: ChatPort, kept: Kept | None = None) -> None:
+        """Performs queued actions in order; records message ids the handlers asked for.
+
+        `kept`: the outbox row holding these actions, advanced and removed as they are
+        performed. A stop leaves the rest unsent (and kept).
+        """
         try:
-            await self._deliver(outbox, port)
+            await self._deliver_all(outbox, port, kept)
+        except Stopped:
+            log.info("stopping: replies not sent yet stay in the outbox for the next start")
+            self._save_progress(kept)
+
+    def _save_progress(self, kept: Kept | None) -> None:
+        """A delivery broken off by a stop: records how far it got, so the next start
+        sends only the rest (drain() waits for the write)."""
+        if kept is not None and not kept.finished and kept.done:
+            self._after_sends.later(_AfterAndProgress(None, kept.row_id, kept.done, False))
+
+    async def _deliver_all(self, outbox: Outbox, port: ChatPort, kept: Kept | None = None) -> None:
+        try:
+            await self._deliver(outbox, port, kept)
         finally:
             for path in outbox.temporary:
                 path.unlink(missing_ok=True)
 
-    async def _deliver(self, outbox: Outbox, port: ChatPort) -> None:
+    def _performed(
+        self, kept: Kept | None, action: Action, message_id: int | None = None
+    ) -> _AfterAndProgress | None:
+        """Counts a kept action as performed; the job recording it (with the action's own
+        after-send job when a message was sent), or None when nothing needs writing yet."""
+        if kept is None or id(action) not in kept.actions:
+            return None
+        kept.done += 1
+        last = kept.done >= kept.total
+        sent = message_id is not None and isinstance(action, SendText)
+        after = action.after if sent else None  # type: ignore[union-attr]
+        if last:
+            kept.finished = True
+            return _AfterAndProgress(after, kept.row_id, kept.done, True)
+        if after is not None:
+            return _AfterAndProgress(after, kept.row_id, kept.done, False)
+        return None
+
+    async def _deliver(self, outbox: Outbox, port: ChatPort, kept: Kept | None) -> None:
         dead_chats: set[int] = set()
         for action in outbox.actions:
             if isinstance(action, RunLater):
@@ -237,29 +424,40 @@ class Pipeline:
                     await action.job(self.db, later)
                 except Exception:
                     log.exception("deferred job failed")
-                await self.deliver(later, port)
+                await self._deliver_all(later, port)
                 continue
             if isinstance(action, Download):
                 await self._download(action, port)
                 continue
             chat_id = getattr(action, "chat_id", None)
             if chat_id is not None and chat_id in dead_chats:
+                self._record(self._performed(kept, action))
                 continue
             try:
                 message_id = await self.perform(action, port)
             except Unreachable:
                 if chat_id is not None:
                     dead_chats.add(chat_id)
+                self._record(self._performed(kept, action))
                 if isinstance(action, SendText) and action.if_unreachable is not None:
-                    await self.deliver(Outbox([action.if_unreachable]), port)
+                    await self._deliver_all(Outbox([action.if_unreachable]), port)
                 continue
+            record = self._performed(kept, action, message_id)
             if isinstance(action, SendText) and message_id is not None:
                 if action.after is not None:
                     # At once, not after the whole outbox: another chat may act on this
                     # message (a staff member pressing an alert's button) in the meantime.
-                    await self._after_sends.run(action.after, message_id)
+                    await self._after_sends.run(record or action.after, message_id)
+                    record = None
                 if action.if_sent is not None:
-                    await self.deliver(Outbox([action.if_sent]), port)
+                    await self._deliver_all(Outbox([action.if_sent]), port)
+            elif isinstance(action, SendText) and action.if_unreachable is not None:
+                # Refused (400) or given up on: not delivered either, so say so.
+                await self._deliver_all(Outbox([action.if_unreachable]), port)
+            self._record(record)
+        if kept is not None and not kept.finished:
+            kept.finished = True
+            self._record(_AfterAndProgress(None, kept.row_id, kept.total, True))
         if dead_chats:
             async with self.db.transaction() as store:
                 for chat_id in dead_chats:
@@ -280,9 +478,9 @@ class Pipeline:
                     log.warning("gave up downloading %s: %s", action.file_id, exc)
                     break
                 if isinstance(exc, RetryLater):
-                    await asyncio.sleep(min(exc.seconds, self.policy.max_retry_after))
+                    await self._pause(min(exc.seconds, self.policy.max_retry_after))
                 else:
-                    await asyncio.sleep(delay)
+                    await self._pause(delay)
                     delay *= 2
             except (Rejected, Unreachable) as exc:
                 log.info("could not download %s: %s", action.file_id, exc)
@@ -297,7 +495,16 @@ class Pipeline:
                 data, later = None, Outbox()
         if data is None and action.if_failed is not None:
             later.actions.append(action.if_failed)
-        await self.deliver(later, port)
+        await self._deliver_all(later, port)
+
+    def _record(self, job: _AfterAndProgress | None) -> None:
+        """Queues a kept row's progress or removal, batched with other chats' writes."""
+        if job is None:
+            return
+        if job.last or job.after is not None:
+            self._after_sends.later(job)
+        # Progress without a job of its own is not written: the row's removal follows,
+        # and a crash before it re-sends at most the replies since the last record.
 
     @property
     def _after_sends(self) -> AfterSendWriter:
@@ -315,12 +522,12 @@ class Pipeline:
                 if attempt == self.policy.max_attempts:
                     log.warning("gave up on %s after repeated 429s", type(action).__name__)
                     return None
-                await asyncio.sleep(min(exc.seconds, self.policy.max_retry_after))
+                await self._pause(min(exc.seconds, self.policy.max_retry_after))
             except Transient as exc:
                 if attempt == self.policy.max_attempts:
                     log.warning("gave up on %s: %s", type(action).__name__, exc)
                     return None
-                await asyncio.sleep(delay)
+                await self._pause(delay)
                 delay *= 2
             except Unreachable:
                 log.info("chat %s is unreachable", getattr(action, "chat_id", "?"))

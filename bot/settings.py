@@ -5,13 +5,19 @@ from __future__ import annotations
 import re
 from datetime import time
 from typing import Annotated, Literal
+from urllib.parse import quote, unquote, urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 TOKEN_RE = re.compile(r"^\d{1,20}:[A-Za-z0-9_-]{1,100}$")
 SUPPORTED_DB_PREFIXES = ("sqlite+aiosqlite://", "postgresql+asyncpg://")
+# Marks a setting whose value must never reach a log (bot/logs.py redacts every record);
+# SECRET_URL: only the URL's password is secret.
+SECRET = {"secret": "value"}
+SECRET_URL = {"secret": "url-password"}
+MIN_SECRET_LENGTH = 4  # shorter values would redact ordinary words; they are no secret
 
 
 class SettingsError(Exception):
@@ -23,8 +29,10 @@ class Settings(BaseSettings):
 
     model_config = SettingsConfigDict(env_file=".env", extra="ignore", env_file_encoding="utf-8")
 
-    bot_token: str = ""
-    database_url: str = "sqlite+aiosqlite:///./npsbot.db"
+    bot_token: str = Field(default="", json_schema_extra=SECRET)
+    database_url: str = Field(
+        default="sqlite+aiosqlite:///./npsbot.db", json_schema_extra=SECRET_URL
+    )
     admin_ids: Annotated[list[int], NoDecode] = Field(default_factory=list)
     telegram_api_url: str = "https://api.telegram.org"
     bot_framework: Literal["aiogram", "ptb"] = "aiogram"
@@ -33,7 +41,7 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     # Keys the salted hashes that keep eNPS answers anonymous; empty: generated once and
     # stored in the database (weaker: a database copy alone can then test known user ids).
-    anonymity_salt: str = ""
+    anonymity_salt: str = Field(default="", json_schema_extra=SECRET)
     timezone: str = "UTC"
     alert_chat_id: int | None = None
     digest_time: str = "09:00"
@@ -46,6 +54,9 @@ class Settings(BaseSettings):
     # within M days (broadcasts and reminders obey both; 0 turns a rule off).
     survey_cooldown_days: int = Field(default=90, ge=0, le=3650)
     any_survey_cooldown_days: int = Field(default=7, ge=0, le=3650)
+    # eNPS anonymity threshold: no eNPS figure, segment, comment list or chart is shown
+    # for fewer answers than this.
+    enps_min_group: int = Field(default=5, ge=1, le=1000)
     # One reminder this many hours after an unanswered question; 0 turns reminders off.
     reminder_after_hours: float = Field(default=24.0, ge=0, le=24 * 90)
 
@@ -89,6 +100,36 @@ class Settings(BaseSettings):
         return value.strip().lower() if isinstance(value, str) else value
 
 
+def secret_values(settings: Settings) -> list[str]:
+    """Every secret the settings hold, as it could appear in a log line.
+
+    Fields marked SECRET (or typed SecretStr) count whole; the bot token's part after the
+    colon counts alone too (it is the secret; the bot id is public). For SECRET_URL fields
+    the password counts, raw and percent-encoded.
+    """
+    found: list[str] = []
+    for name, field in type(settings).model_fields.items():
+        value = getattr(settings, name)
+        extra = field.json_schema_extra if isinstance(field.json_schema_extra, dict) else {}
+        kind = extra.get("secret")
+        if isinstance(value, SecretStr):
+            value, kind = value.get_secret_value(), kind or "value"
+        if not kind or not isinstance(value, str) or not value:
+            continue
+        if kind == "url-password":
+            try:
+                password = urlsplit(value).password
+            except ValueError:
+                password = None
+            if password:
+                found += [password, quote(password, safe=""), unquote(password)]
+            continue
+        found.append(value)
+        if ":" in value:
+            found.append(value.split(":", 1)[1])
+    return [s for s in dict.fromkeys(found) if len(s) >= MIN_SECRET_LENGTH]
+
+
 def _explain(field: str, problem: str) -> str:
     """One operator-facing line for a bad setting."""
     hints = {
@@ -111,6 +152,7 @@ def _explain(field: str, problem: str) -> str:
         "BROADCAST_PROGRESS_SECONDS": "use seconds between progress updates, e.g. 3",
         "SURVEY_COOLDOWN_DAYS": "use a whole number of days, e.g. 90 (0 turns the rule off)",
         "ANY_SURVEY_COOLDOWN_DAYS": "use a whole number of days, e.g. 7 (0 turns the rule off)",
+        "ENPS_MIN_GROUP": "use a whole number of answers, at least 1, e.g. 5",
         "REMINDER_AFTER_HOURS": "use hours after the question, e.g. 24 (0 turns reminders off)",
     }
     hint = hints.get(field, "see .env.example")

@@ -64,7 +64,8 @@ async def _set_language(ctx: Context, chat_id: int, code: str, *, confirm: bool 
         ctx.out.send(chat_id, ctx.texts("language_set"))
     response = await ctx.store.responses.open_for(ctx.respondent.id)
     if response is not None:
-        await ctx.store.responses.set_language(response.id, code)
+        # The answer keeps the language it was asked in: its invitation was counted in
+        # that segment, and so is its score (a response rate never exceeds 100 %).
         await reask_current(ctx, response)
 
 

@@ -2,22 +2,36 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+import html as htmllib
+import logging
+import re
+from collections.abc import Callable
+from datetime import datetime, timedelta
 
 from bot.reports.nps_math import Group, classify
 from bot.reports.scope import Scope
 from handlers.access import Role, role_of
 from handlers.callbacks import CaseReply, CaseResolve, pack
 from handlers.context import Context, TextsLike
-from handlers.events import ButtonPress, Message
+from handlers.events import BlockChange, ButtonPress, Event, Message
 from handlers.kinds import is_anonymous
-from handlers.port import Button, Keyboard, SendText
+from handlers.port import Button, Keyboard, SendText, after_send_kind
 from storage.case_models import DetractorCase
 from storage.models import Respondent
 from storage.repos.respondents import Visitor
 from storage.repos.responses import ResponseRow
 from storage.repos.surveys import SurveyLike
 from storage.store import Store
+
+log = logging.getLogger(__name__)
+
+# Reply mode (after ✉️ Reply) and the respondent's side of a thread end after this long
+# without a message relayed either way.
+RELAY_EXPIRY = timedelta(hours=24)
+# Telegram's limit: characters of text after entity parsing (counted in UTF-16 units).
+TEXT_LIMIT = 4096
+# Room kept for the "(k/n)" line under each part of a split relay.
+_PART_MARK = len("\n(99/99)")
 
 
 def _staff_texts(ctx: Context) -> TextsLike:
@@ -100,11 +114,72 @@ async def render_alert(
     return html if len(html) <= 4000 else html[:3990] + "…"
 
 
-def _remember_alert(case_id: int, chat_id: int):  # type: ignore[no-untyped-def]
-    async def after(store: Store, message_id: int) -> None:
-        await store.cases.remember_alert(case_id, chat_id, message_id)
+@after_send_kind("alerts.delivered")
+async def _alert_delivered(store: Store, message_id: int, case_id: int, chat_id: int) -> None:
+    """The alert reached the chat: remember where, stop holding it for later."""
+    await store.cases.alert_delivered(case_id, chat_id, message_id)
 
-    return after
+
+def _units(text: str) -> int:
+    """Length as Telegram counts it (UTF-16 code units)."""
+    return len(text.encode("utf-16-le")) // 2
+
+
+def _visible(html_text: str) -> str:
+    """The text Telegram shows for an HTML message (tags removed, entities decoded)."""
+    return htmllib.unescape(re.sub(r"<[^>]*>", "", html_text))
+
+
+def _chunks(text: str, room: int) -> list[str]:
+    """`text` cut into pieces of at most `room` units, at a space or line break near the
+    end of each piece when there is one; nothing is dropped."""
+    chunks = []
+    rest = text
+    while _units(rest) > room:
+        units = cut = 0
+        for index, char in enumerate(rest):
+            units += 2 if ord(char) > 0xFFFF else 1
+            if units > room:
+                break
+            cut = index + 1
+        gap = max(rest.rfind(" ", 0, cut), rest.rfind("\n", 0, cut))
+        if gap >= cut * 3 // 4:
+            cut = gap + 1
+        chunks.append(rest[:cut])
+        rest = rest[cut:]
+    chunks.append(rest)
+    return chunks
+
+
+def split_relay(frame: Callable[[str], str], text: str) -> list[str]:
+    """A relayed text as messages within Telegram's limit: `frame(piece)` renders one
+    (the prefix, the piece, any footer); a text too long for one message is sent in parts
+    numbered "(1/2)", "(2/2)", each part framed, nothing cut off."""
+    whole = frame(text)
+    if _units(_visible(whole).strip()) <= TEXT_LIMIT:
+        return [whole]
+    room = TEXT_LIMIT - _units(_visible(frame(""))) - _PART_MARK
+    pieces = _chunks(text, max(room, 100))
+    return [f"{frame(piece)}\n({k}/{len(pieces)})" for k, piece in enumerate(pieces, 1)]
+
+
+def _chain(
+    chat_id: int,
+    parts: list[str],
+    *,
+    done: SendText,
+    failed: SendText,
+    keyboard: Keyboard | None = None,
+) -> SendText:
+    """The parts as one message that sends the next once delivered; `done` follows the
+    last (which carries the keyboard), `failed` replaces whichever part is not delivered
+    (and the rest)."""
+    chain = done
+    for index, part in enumerate(reversed(parts)):
+        chain = SendText(
+            chat_id, part, keyboard if index == 0 else None, if_sent=chain, if_unreachable=failed
+        )
+    return chain
 
 
 async def on_score(ctx: Context, survey: SurveyLike, response: ResponseRow) -> None:
@@ -114,10 +189,65 @@ async def on_score(ctx: Context, survey: SurveyLike, response: ResponseRow) -> N
     case = await ctx.store.cases.open(response.id, survey.id, response.respondent_id)
     if not ctx.config.alert_chats:
         return  # counted in reports; nobody to alert
+    # Held until Telegram accepts it: a chat that cannot be reached gets it later
+    # (deliver_held: when the owner presses Start, or at the next start-up).
+    await ctx.store.cases.hold_alert(case.id, ctx.config.alert_chats)
     html = await render_alert(ctx, case, survey, response)
     keyboard = _keyboard(_staff_texts(ctx), case)
     for chat_id in ctx.config.alert_chats:
-        ctx.out.send(chat_id, html, keyboard, after=_remember_alert(case.id, chat_id))
+        ctx.out.send(chat_id, html, keyboard, after=_alert_delivered(case.id, chat_id))
+
+
+async def deliver_held(ctx: Context, chat_id: int) -> int:
+    """Queues the alerts this chat has not received yet (each is released once
+    delivered, so it arrives once); how many."""
+    cases = await ctx.store.cases.undelivered_to(chat_id)
+    texts = _staff_texts(ctx)
+    for case in cases:
+        response = await ctx.store.responses.get(case.response_id)
+        survey = await ctx.store.surveys.view(case.survey_id)
+        if response is None or survey is None:
+            continue
+        html = await render_alert(ctx, case, survey, response)
+        keyboard = _keyboard(texts, case)
+        ctx.out.send(chat_id, html, keyboard, after=_alert_delivered(case.id, chat_id))
+    return len(cases)
+
+
+async def on_owner_seen(event: Event, ctx: Context) -> None:
+    """An alert chat's owner wrote to the bot (pressed Start) or unblocked it: the alerts
+    it could not deliver to them go now."""
+    if not event.private or event.chat_id not in ctx.config.alert_chats:
+        return
+    if isinstance(event, BlockChange) and event.blocked:
+        return
+    await deliver_held(ctx, event.chat_id)
+
+
+async def unreachable_targets(ctx: Context) -> list[tuple[int, str, int]]:
+    """The owners and the alert chat the bot cannot write to: (chat, reason key, alerts
+    waiting). An owner who never wrote to the bot, or blocked it, is known from their
+    row; a group, from the alerts it did not receive."""
+    waiting = await ctx.store.cases.undelivered_counts()
+    found = []
+    targets = sorted(set(ctx.config.admin_ids) | set(ctx.config.alert_chats))
+    for chat_id in targets:
+        if chat_id > 0:
+            person = await ctx.store.respondents.get(chat_id)
+            if person is None:
+                reason = "unreachable_never_started"
+            elif person.unreachable:
+                reason = "unreachable_blocked"
+            elif waiting.get(chat_id):
+                reason = "unreachable_unknown"
+            else:
+                continue
+        elif waiting.get(chat_id):
+            reason = "unreachable_not_in_group"
+        else:
+            continue
+        found.append((chat_id, reason, waiting.get(chat_id, 0)))
+    return found
 
 
 async def refresh_alerts(
@@ -168,9 +298,22 @@ async def on_text(ctx: Context, survey: SurveyLike, response: ResponseRow) -> No
 
 async def _may_act(ctx: Context, event: ButtonPress) -> bool:
     """Members of the alert chat, and anyone with a team role, may act on cases."""
-    if event.chat_id in ctx.config.alert_chats:
+    return await _allowed(ctx, event.chat_id, event.sender.id)
+
+
+async def _allowed(ctx: Context, chat_id: int, staff_id: int | None) -> bool:
+    """Whether cases may be handled by this person in this chat: any member of the alert
+    chat, elsewhere only someone whose team role is still in force (checked at every
+    relay: a revoked role closes the conversation at once)."""
+    if chat_id in ctx.config.alert_chats:
         return True
-    return await role_of(ctx, event.sender.id) >= Role.VIEWER
+    if staff_id is None:
+        return False
+    return await role_of(ctx, staff_id) >= Role.VIEWER
+
+
+def _expired(ctx: Context, since: datetime) -> bool:
+    return ctx.now - since > RELAY_EXPIRY
 
 
 async def _case_for(ctx: Context, event: ButtonPress, case_id: int) -> DetractorCase | None:
@@ -222,6 +365,14 @@ async def relay_staff_reply(event: Message, ctx: Context) -> bool:
     if pending is None:
         return False
     texts = _staff_texts(ctx)
+    if not await _allowed(ctx, event.chat_id, event.sender.id):
+        await ctx.store.cases.finish_reply(event.sender.id, event.chat_id)
+        ctx.out.send(event.chat_id, texts("reply_role_gone"))
+        return True
+    if _expired(ctx, pending.started_at):
+        await ctx.store.cases.finish_reply(event.sender.id, event.chat_id)
+        ctx.out.send(event.chat_id, texts("reply_expired"))
+        return True
     if event.kind != "text" or not (event.text or "").strip():
         ctx.out.send(event.chat_id, texts("reply_text_only"))
         return True
@@ -234,14 +385,21 @@ async def relay_staff_reply(event: Message, ctx: Context) -> bool:
         respondent.language_override if respondent else None,
         respondent.telegram_language if respondent else None,
     )
-    message = ctx.catalogs.texts(language)("team_message", brand=ctx.config.brand, text=event.text)
-    await ctx.store.cases.open_thread(case.respondent_id, case.id, event.chat_id)
+    theirs = ctx.catalogs.texts(language)
+    parts = split_relay(
+        lambda piece: theirs("team_message", brand=ctx.config.brand, text=piece),
+        event.text or "",
+    )
+    await ctx.store.cases.open_thread(case.respondent_id, case.id, event.chat_id, event.sender.id)
     who = await _short_who(ctx, case.respondent_id)
-    ctx.out.send(
-        case.respondent_id,  # a private chat's id is the user's id
-        message,
-        if_sent=SendText(event.chat_id, texts("reply_sent", who=who)),
-        if_unreachable=SendText(event.chat_id, texts("reply_failed", who=who)),
+    # "Sent" only once every part was delivered; "could not deliver" when one was not.
+    ctx.out.actions.append(
+        _chain(
+            case.respondent_id,  # a private chat's id is the user's id
+            parts,
+            done=SendText(event.chat_id, texts("reply_sent", who=who)),
+            failed=SendText(event.chat_id, texts("reply_failed", who=who)),
+        )
     )
     return True
 
@@ -255,17 +413,31 @@ async def relay_respondent_answer(event: Message, ctx: Context) -> bool:
     thread = await ctx.store.cases.thread_of(ctx.respondent.id)
     if thread is None or await ctx.store.responses.open_for(ctx.respondent.id) is not None:
         return False  # an open survey question takes the text first
+    if _expired(ctx, thread.updated_at) or not await _allowed(
+        ctx, thread.staff_chat_id, thread.staff_id
+    ):
+        # Gone quiet, or whoever wrote lost their role: the text is not passed on.
+        await ctx.store.cases.close_thread(ctx.respondent.id)
+        return False
     case = await ctx.store.cases.get(thread.case_id)
     if case is None:
         return False
+    await ctx.store.cases.touch_thread(ctx.respondent.id)
     texts = _staff_texts(ctx)
     who = await _who(ctx, ctx.respondent.id)
-    ctx.out.send(
-        thread.staff_chat_id,
-        texts("respondent_replied", who=who, case=case.id, text=event.text or ""),
-        _keyboard(texts, case),
+    parts = split_relay(
+        lambda piece: texts("respondent_replied", who=who, case=case.id, text=piece),
+        event.text or "",
     )
-    ctx.out.send(event.chat_id, ctx.texts("reply_forwarded"))
+    # The respondent is thanked once every part reached the team, else told it did not.
+    chain = _chain(
+        thread.staff_chat_id,
+        parts,
+        done=SendText(event.chat_id, ctx.texts("reply_forwarded")),
+        failed=SendText(event.chat_id, ctx.texts("reply_not_forwarded")),
+        keyboard=_keyboard(texts, case),
+    )
+    ctx.out.actions.append(chain)
     return True
 
 

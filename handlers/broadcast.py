@@ -16,12 +16,13 @@ from handlers.callbacks import Payload, pack, payload
 from handlers.context import Context, TextsLike
 from handlers.events import ButtonPress, Command, Message
 from handlers.kinds import is_anonymous
-from handlers.port import Button, Keyboard
+from handlers.port import Button, Keyboard, after_send_kind
 from handlers.survey import score_question
 from storage.broadcast_models import Broadcast, BroadcastStatus, RecipientStatus
 from storage.models import Survey
 from storage.repos.audience import EXCLUSIONS, AudiencePreview, Fatigue
 from storage.repos.broadcasts import Tally
+from storage.store import Store
 
 # A preview older than this must be made again: the audience may have changed a lot.
 DRAFT_LIFETIME = timedelta(hours=1)
@@ -194,7 +195,9 @@ async def on_broadcast(event: Message, command: Command, ctx: Context) -> None:
         )
         return
     fatigue = fatigue_of(ctx)
-    preview = await ctx.store.audience.preview(survey.id, segment, fatigue, ctx.now)
+    preview = await ctx.store.audience.preview(
+        survey.id, segment, fatigue, ctx.now, owners=ctx.config.admin_ids
+    )
     segment_text = describe_segment(segment)
     html = _preview_html(ctx, survey, segment_text, preview, fatigue)
     if not preview.eligible:
@@ -217,7 +220,16 @@ async def on_broadcast(event: Message, command: Command, ctx: Context) -> None:
             Button(texts.plain("bc_cancel_button"), pack(BroadcastStop(draft.id))),
         ]
     )
-    ctx.out.send(event.chat_id, html, keyboard)
+    ctx.out.send(event.chat_id, html, keyboard, after=_remember_preview(draft.id))
+
+
+@after_send_kind("broadcast.preview")
+async def _remember_preview(store: Store, message_id: int, broadcast_id: int) -> None:
+    """Records which message is the preview: only it confirms, and progress edits go to it.
+
+    A registered kind, so a preview re-sent from the persisted outbox is bound too.
+    """
+    await store.broadcasts.remember_preview(broadcast_id, message_id)
 
 
 def _preview_language(ctx: Context, preview: AudiencePreview) -> tuple[str, list[str]]:
@@ -274,6 +286,9 @@ def _preview_html(
                         days=days.get(reason, 0),
                     )
                 )
+    if preview.team or preview.employees:
+        # Customer broadcasts reach customers only; the team tests with /start.
+        lines.append(_not_customers(ctx, preview))
     if preview.not_started:
         lines.append(texts("bc_not_started", count=number(texts, preview.not_started)))
     if preview.eligible:
@@ -288,6 +303,20 @@ def _preview_html(
     return "\n".join(lines)
 
 
+def _not_customers(ctx: Context, preview: AudiencePreview) -> str:
+    """ "Not included: 3 team members and 2 employees" (only the non-zero parts)."""
+    texts = ctx.texts
+    parts = []
+    if preview.team:
+        parts.append(texts.plain("bc_team_members", count=number(texts, preview.team)))
+    if preview.employees:
+        parts.append(texts.plain("bc_employees", count=number(texts, preview.employees)))
+    joined = (
+        texts.plain("bc_and", first=parts[0], second=parts[1]) if len(parts) == 2 else parts[0]
+    )
+    return texts("bc_not_customers", who=joined)
+
+
 async def _broadcast_of(event: ButtonPress, broadcast_id: int, ctx: Context) -> Broadcast | None:
     """The broadcast a button names (a "bad button" alert when it is gone)."""
     broadcast = await ctx.store.broadcasts.get(broadcast_id)
@@ -296,10 +325,30 @@ async def _broadcast_of(event: ButtonPress, broadcast_id: int, ctx: Context) -> 
     return broadcast
 
 
+def _pressed_on_its_message(event: ButtonPress, broadcast: Broadcast, ctx: Context) -> bool:
+    """False (with an alert) for a button pressed anywhere but on the broadcast's own message.
+
+    A Confirm or Cancel carries only the broadcast id, which anyone can copy into a button
+    of another message; the id of the message it was pressed on cannot be forged.
+    """
+    if (
+        event.chat_id == broadcast.admin_chat_id
+        and event.message_id is not None
+        and event.message_id == broadcast.progress_message_id
+    ):
+        return True
+    ctx.out.answer(event.callback_id, ctx.texts.plain("bc_not_this_message"), alert=True)
+    return False
+
+
 async def on_confirm(event: ButtonPress, confirm: BroadcastConfirm, ctx: Context) -> None:
     """Starts sending a previewed broadcast; the preview becomes the progress message."""
     broadcast = await _broadcast_of(event, confirm.broadcast_id, ctx)
-    if broadcast is None:
+    if broadcast is None or not _pressed_on_its_message(event, broadcast, ctx):
+        return
+    if event.sender.id != broadcast.created_by:
+        # Sending is the decision of whoever made the preview, even in a shared chat.
+        ctx.out.answer(event.callback_id, ctx.texts.plain("bc_not_your_preview"), alert=True)
         return
     survey = await ctx.store.surveys.get(broadcast.survey_id)
     assert survey is not None  # foreign key; surveys are deactivated, never deleted
@@ -318,7 +367,8 @@ async def on_confirm(event: ButtonPress, confirm: BroadcastConfirm, ctx: Context
         parse_segment(broadcast.segment),
         fatigue_of(ctx),
         ctx.now,
-        event.message_id,
+        broadcast.progress_message_id,
+        owners=ctx.config.admin_ids,
     )
     if total is None:  # a second press raced this one
         ctx.out.answer(event.callback_id, texts.plain("bc_already_handled"), alert=True)
@@ -335,14 +385,19 @@ async def on_confirm(event: ButtonPress, confirm: BroadcastConfirm, ctx: Context
         rate=ctx.config.broadcast_rate,
         finished=False,
     )
-    if event.message_id is not None:
-        ctx.out.edit(event.chat_id, event.message_id, html, stop_keyboard(texts, broadcast.id))
+    if broadcast.progress_message_id is not None:
+        ctx.out.edit(
+            broadcast.admin_chat_id,
+            broadcast.progress_message_id,
+            html,
+            stop_keyboard(texts, broadcast.id),
+        )
 
 
 async def on_stop(event: ButtonPress, stop: BroadcastStop, ctx: Context) -> None:
     """Cancel: drops a preview, or stops a running broadcast (messages in flight finish)."""
     broadcast = await _broadcast_of(event, stop.broadcast_id, ctx)
-    if broadcast is None:
+    if broadcast is None or not _pressed_on_its_message(event, broadcast, ctx):
         return
     texts = ctx.texts
     if broadcast.status == BroadcastStatus.DRAFT:

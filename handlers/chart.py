@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import html
 import logging
 from collections.abc import Mapping, Sequence
 from datetime import date, timedelta
 
+from bot.reports.anonymity import anonymous_scope, too_few
 from bot.reports.charts import ChartLabels, TrendPoint, render_trend_chart
 from bot.reports.nps_math import (
     Histogram,
@@ -140,6 +142,8 @@ async def on_chart(event: Message, command: Command, ctx: Context) -> None:
     title = chart_title(heading, texts.plain(f"chart_by_{unit}"))
     labels = chart_labels(texts)
     months = texts.plain("months").split()
+    # eNPS: no picture of fewer answers than ENPS_MIN_GROUP (it would show their scores).
+    anonymous, minimum = anonymous_scope(scope), ctx.config.enps_min_group
 
     async def draw(reader: Reader, out: Outbox) -> None:
         """Reads the day histograms, renders off the event loop and queues the photo."""
@@ -147,6 +151,10 @@ async def on_chart(event: Message, command: Command, ctx: Context) -> None:
             async with reader.snapshot() as store:
                 daily = await store.stats.daily(survey_ids, period.start, period.end)
             points, overall = trend_points(daily, period, unit, months)
+            if too_few(overall.n, anonymous, minimum):
+                hidden = texts("enps_hidden", min=minimum)
+                out.send(chat_id, f"<b>{html.escape(heading)}</b>\n{hidden}")
+                return
             # Rendering is a few hundred ms of CPU: a worker thread keeps other chats flowing.
             png = await asyncio.to_thread(render_trend_chart, points, title=title, labels=labels)
         except Exception:

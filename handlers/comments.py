@@ -7,6 +7,7 @@ import html
 import re
 from datetime import datetime
 
+from bot.reports.anonymity import anonymous_scope, too_few
 from bot.reports.nps_math import Group, classify
 from bot.reports.nps_report import scope_title, shorten
 from bot.reports.periods import Period
@@ -48,20 +49,22 @@ def _visible_length(markup: str) -> int:
     return len(plain.encode("utf-16-le")) // 2
 
 
-def _when(moment: datetime, ctx: Context) -> str:
-    """ "22 Nov 14:03" in the team's time zone (with the year when it is not this one)."""
+def _when(moment: datetime, ctx: Context, *, day_only: bool = False) -> str:
+    """ "22 Nov 14:03" in the team's time zone (with the year when it is not this one);
+    "22 Nov" for an anonymous answer, whose time of day is not kept."""
     local = moment.astimezone(ctx.store.stats.tz)
     months = ctx.texts.plain("months").split()
     year = "" if local.year == ctx.now.astimezone(ctx.store.stats.tz).year else f" {local.year}"
-    return f"{local.day} {months[local.month - 1]}{year} {local:%H:%M}"
+    day = f"{local.day} {months[local.month - 1]}{year}"
+    return day if day_only else f"{day} {local:%H:%M}"
 
 
-def _entry(comment: Comment, ctx: Context, cap: int) -> str:
+def _entry(comment: Comment, ctx: Context, cap: int, *, anonymous: bool = False) -> str:
     """One comment: score, date, survey and agent, then its texts (HTML)."""
     texts = ctx.texts
     head = [
         f"{MARKS[classify(comment.score)]} <b>{comment.score}</b>",
-        html.escape(_when(comment.scored_at, ctx)),
+        html.escape(_when(comment.scored_at, ctx, day_only=anonymous)),
         html.escape(shorten(comment.survey_name, SURVEY_NAME_CHARS)),
     ]
     if comment.agent:
@@ -89,6 +92,17 @@ async def render_page(
     """The listing for one page and its ◀ / ▶ buttons (None when everything fits one page)."""
     start, end = scope.period.bounds(ctx.store.stats.tz)
     scores = SCORE_RANGES[page.group]
+    anonymous = anonymous_scope(scope)
+    if anonymous:
+        # eNPS: no comment of a period with fewer answers than ENPS_MIN_GROUP (counted
+        # whatever their comments: the group they hide in is everyone who answered).
+        period = scope.period
+        totals = await ctx.store.stats.totals(scope.survey_ids, period.start, period.end)
+        answers = sum((totals.get("") or (0,))[1:])
+        minimum = ctx.config.enps_min_group
+        if too_few(answers, anonymous, minimum):
+            title = _title(scope, page.group, ctx.texts)
+            return f"{title}\n{ctx.texts('enps_hidden', min=minimum)}", None
 
     async def fetch(offset: int) -> tuple[list[Comment], int]:
         found = await ctx.store.comments.latest(
@@ -112,7 +126,7 @@ async def render_page(
         total=total,
     )
     for cap in COMMENT_CAPS:
-        body = "\n\n".join(_entry(c, ctx, cap) for c in comments)
+        body = "\n\n".join(_entry(c, ctx, cap, anonymous=anonymous) for c in comments)
         text = f"{title}\n{summary}\n\n{body}"
         if _visible_length(text) <= TEXT_LIMIT:
             break

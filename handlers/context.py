@@ -63,6 +63,8 @@ class BotConfig:
     broadcast_rate: float = 30.0
     survey_cooldown_days: int = 90
     any_survey_cooldown_days: int = 7
+    # eNPS: no figure, segment, comment list or chart for fewer answers (ENPS_MIN_GROUP).
+    enps_min_group: int = 5
 
 
 @dataclass

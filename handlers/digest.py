@@ -1,4 +1,4 @@
-"""`/digest on|off`: team members choose whether they get the daily digest."""
+"""`/digest on|off`: team members and owners choose whether they get the daily digest."""
 
 from __future__ import annotations
 
@@ -13,16 +13,20 @@ async def on_digest(event: Message, command: Command, ctx: Context) -> None:
         ctx.out.send(event.chat_id, ctx.texts("digest_usage"))
         return
     user_id = event.sender.id
-    if user_id in ctx.config.admin_ids:
-        # Owners come from the settings, so there is no row to switch: they always get it.
-        ctx.out.send(event.chat_id, ctx.texts("digest_owner"))
-        return
+    owner = user_id in ctx.config.admin_ids
     if not choice:
-        subscribed = user_id in await ctx.store.staff.digest_subscribers()
+        if owner:  # owners get it unless they turned it off
+            subscribed = user_id not in await ctx.store.staff.digest_optouts()
+        else:
+            subscribed = user_id in await ctx.store.staff.digest_subscribers()
         ctx.out.send(event.chat_id, ctx.texts("digest_is_on" if subscribed else "digest_is_off"))
         return
-    # The router let only viewers and up in, so the staff row exists.
-    await ctx.store.staff.set_digest(user_id, choice == "on")
+    if owner:
+        # Owners come from the settings and have no staff row: their choice is kept apart.
+        await ctx.store.staff.set_owner_digest(user_id, choice == "on")
+    else:
+        # The router let only viewers and up in, so the staff row exists.
+        await ctx.store.staff.set_digest(user_id, choice == "on")
     ctx.out.send(
         event.chat_id, ctx.texts("digest_turned_on" if choice == "on" else "digest_turned_off")
     )

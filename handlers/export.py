@@ -18,12 +18,14 @@ import stat
 import tempfile
 from collections.abc import AsyncGenerator, Callable
 from contextlib import aclosing
+from dataclasses import dataclass
 from datetime import UTC, datetime, tzinfo
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
 from sqlalchemy import ColumnElement, Select, case
 
+from bot.reports.anonymity import DEFAULT_MIN_GROUP, anonymous_scope, hidden_rows, too_few
 from bot.reports.exports import (
     FORMULA_PREFIXES,
     TELEGRAM_UPLOAD_LIMIT,
@@ -32,6 +34,7 @@ from bot.reports.exports import (
     ColumnKind,
     SummaryTable,
     package_for_upload,
+    write_csv,
     write_csv_rows,
     write_xlsx,
 )
@@ -42,10 +45,13 @@ from handlers.context import Context, TextsLike
 from handlers.events import Command, Message
 from handlers.port import Deferred, Outbox, Reader
 from handlers.stats import report_args
+from storage.store import Store
 from storage.streams import (
+    EXPORTED_ID,
     RESPONSE_SOURCES,
     SessionSource,
     answers_query,
+    count_responses,
     open_rows,
     prefixed,
     stream_response_batches,
@@ -142,10 +148,33 @@ def _figures_row(label: str, figures: Figures, texts: TextsLike) -> list[str | i
     ]
 
 
+def _hidden_row(label: str, texts: TextsLike, min_group: int) -> list[str | int | float | None]:
+    """A segment line withheld to keep eNPS answers anonymous: its name and why."""
+    note = texts.plain("enps_rows_hidden", mark="", min=min_group).strip()
+    return [label, None, None, None, None, None, None, None, None, None, note]
+
+
+async def withheld(source: ExportSource, scope: Scope, min_group: int) -> bool:
+    """True when the scope is eNPS with fewer than `min_group` answers: nothing is exported."""
+    if not anonymous_scope(scope):
+        return False
+    start, end = scope.period.bounds(source.tz)
+    return too_few(await count_responses(source, scope.survey_ids, start, end), True, min_group)
+
+
 async def summary_tables(
-    source: ExportSource, scope: Scope, texts: TextsLike, exported_at: datetime
+    source: ExportSource,
+    scope: Scope,
+    texts: TextsLike,
+    exported_at: datetime,
+    *,
+    min_group: int = DEFAULT_MIN_GROUP,
 ) -> list[SummaryTable]:
-    """The /nps figures and the tables per agent, source, language and survey (numbers)."""
+    """The /nps figures and the tables per agent, source, language and survey (numbers).
+
+    For eNPS, the anonymity threshold holds as in the chat: no figure of fewer than
+    `min_group` answers, no segment line that would give one away.
+    """
     async with source.snapshot() as store:
         report = await build_report(store, scope)
         segments = {seg: await build_segments(store, scope, seg) for seg in SEGMENTS}
@@ -153,6 +182,18 @@ async def summary_tables(
     s = report.current.summary
     before = report.before.summary
     delta = report.change.delta
+    anonymous = anonymous_scope(scope)
+    if too_few(s.n, anonymous, min_group):
+        rows: list[list[str | int | float | None]] = [
+            [t("export_row_warning"), t("enps_hidden", min=min_group)],
+            [t("export_row_period"), scope.period.key],
+            [t("export_row_timezone"), str(source.tz)],
+            [t("export_row_exported"), exported_at.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S")],
+        ]
+        header = [t("export_col_figure"), t("export_col_value")]
+        return [SummaryTable(t("export_table_score"), header, rows)]
+    if too_few(before.n, anonymous, min_group):
+        before, delta = Figures.of(None).summary, None
     figures: list[list[str | int | float | None]] = [
         [t("export_row_nps"), _rounded(s.nps)],
         [t("export_row_margin"), _rounded(s.margin)],
@@ -196,12 +237,18 @@ async def summary_tables(
         t("export_col_rate"),
         t("export_col_note"),
     ]
-    for segment, rows in segments.items():
+    for segment, lines in segments.items():
+        hidden = hidden_rows([fig.summary.n for _, fig in lines], anonymous, min_group)
         tables.append(
             SummaryTable(
                 t("nps_by_title", segment=t(f"segment_{segment}")),
                 [t(f"segment_{segment}").capitalize(), *header],
-                [_figures_row(value or t("segment_none"), fig, texts) for value, fig in rows],
+                [
+                    _hidden_row(value or t("segment_none"), texts, min_group)
+                    if index in hidden
+                    else _figures_row(value or t("segment_none"), fig, texts)
+                    for index, (value, fig) in enumerate(lines)
+                ],
             )
         )
     return tables
@@ -234,6 +281,8 @@ def _csv_cell(key: str, kind: ColumnKind) -> ColumnElement[Any]:
     """A response column as the CSV file shows it, computed by the database."""
     if key == "group":
         return case(GROUP_OF_SCORE, value=RESPONSE_SOURCES["score"])
+    if key == "id":
+        return EXPORTED_ID  # an anonymous answer's random public id, never its row id
     column = RESPONSE_SOURCES[key]
     if kind == "datetime":
         return utc_seconds(column)  # stored as naive UTC: the file's zone
@@ -259,16 +308,24 @@ async def write_export(
     *,
     exported_at: datetime,
     progress: Callable[[int], None] | None = None,
+    min_group: int = DEFAULT_MIN_GROUP,
 ) -> int:
-    """Writes the export file and returns the number of answers in it."""
+    """Writes the export file and returns the number of answers in it.
+
+    An eNPS scope of fewer than `min_group` answers gets the header (and the Summary's
+    reason) but no answer: they could be told apart.
+    """
     columns = export_columns(texts)
+    hide = await withheld(source, scope, min_group)
     if fmt == "csv":
+        if hide:
+            return await write_csv([], columns, out, progress=progress)
         rows = open_rows(source, csv_query(scope, source.tz))
         titles = [column.title for column in columns]
         return await write_csv_rows(rows, titles, out, progress=progress)
     # The figures first: the workbook is written strictly in order, Summary before Responses.
-    tables = await summary_tables(source, scope, texts, exported_at)
-    rows = export_rows(source, scope, source.tz)
+    tables = await summary_tables(source, scope, texts, exported_at, min_group=min_group)
+    rows = [] if hide else export_rows(source, scope, source.tz)
     title = texts.plain("nps_title", title=scope_title(scope, texts))
     return await write_xlsx(rows, columns, out, summary=tables, title=title, progress=progress)
 
@@ -290,6 +347,17 @@ def _export_folder() -> Path:
     return folder
 
 
+@dataclass
+class PreparingNote:
+    """The id of the "⏳ Preparing…" message, learnt when it was sent (live path only)."""
+
+    message_id: int | None = None
+
+    async def remember(self, store: Store, message_id: int) -> None:
+        """The note's after-send job (it runs before the deferred export)."""
+        self.message_id = message_id
+
+
 def export_job(
     chat_id: int,
     scope: Scope,
@@ -298,14 +366,22 @@ def export_job(
     now: datetime,
     *,
     upload_limit: int = TELEGRAM_UPLOAD_LIMIT,
+    min_group: int = DEFAULT_MIN_GROUP,
+    preparing: PreparingNote | None = None,
 ) -> Deferred:
-    """The deferred work of one /export: write, package for Telegram, queue the file(s)."""
+    """The deferred work of one /export: write, package for Telegram, queue the file(s),
+    then delete the "Preparing…" note (`preparing`): the file replaces it."""
     # Worked out now, while the handler's session is open: the job runs after it closed.
     filename = export_filename(scope, fmt)
     title = texts.plain("nps_title", title=scope_title(scope, texts))[:_TITLE_LIMIT]
 
     async def run(reader: Reader, out: Outbox) -> None:
-        """Writes the file to a temporary path and sends it (zipped or in parts above 50 MB)."""
+        """Writes the file and sends it (zipped or in parts above 50 MB); the note goes."""
+        await write_and_send(reader, out)
+        if preparing is not None and preparing.message_id is not None:
+            out.delete(chat_id, preparing.message_id)
+
+    async def write_and_send(reader: Reader, out: Outbox) -> None:
         if not isinstance(reader, ExportSource):
             raise TypeError(f"exports need a database with streaming sessions, got {reader!r}")
         try:
@@ -316,7 +392,10 @@ def export_job(
             # Removed after the upload, or at once when anything fails (the zip may not exist).
             out.remove_after(path)
             out.remove_after(path.with_name(path.name + ".zip"))
-            count = await write_export(reader, scope, fmt, texts, path, exported_at=now)
+            count = await write_export(
+                reader, scope, fmt, texts, path, exported_at=now, min_group=min_group
+            )
+            hidden = not count and await withheld(reader, scope, min_group)
             # Zipping a large file is blocking work: keep the event loop free for others.
             parts = await asyncio.to_thread(package_for_upload, path, upload_limit)
         except Exception:
@@ -327,6 +406,8 @@ def export_job(
             caption = texts("export_caption", title=title, answers=number(count))
         else:
             caption = texts("export_caption_empty", title=title)
+        if hidden:
+            caption += "\n" + texts("enps_hidden", min=min_group)
         for index, part in enumerate(parts, 1):
             out.remove_after(part)
             note = ""
@@ -352,6 +433,23 @@ async def on_export(event: Message, command: Command, ctx: Context) -> None:
         return
     fmt = _FORMAT_WORDS[args.options.get("format", DEFAULT_FORMAT)]
     title = scope_title(args.scope, ctx.texts)[:_TITLE_LIMIT]
-    # Said at once: a big export takes a while, and silence looks like a broken bot.
-    ctx.out.send(event.chat_id, ctx.texts("export_preparing", format=fmt.upper(), title=title))
-    ctx.out.defer(export_job(event.chat_id, args.scope, fmt, ctx.texts, ctx.now))
+    # Said at once: a big export takes a while, and silence looks like a broken bot. The
+    # note is deleted once the file (or the failure) is there.
+    preparing = PreparingNote()
+    ctx.out.send(
+        event.chat_id,
+        ctx.texts("export_preparing", format=fmt.upper(), title=title),
+        after=preparing.remember,
+    )
+    minimum = ctx.config.enps_min_group
+    ctx.out.defer(
+        export_job(
+            event.chat_id,
+            args.scope,
+            fmt,
+            ctx.texts,
+            ctx.now,
+            min_group=minimum,
+            preparing=preparing,
+        )
+    )

@@ -35,3 +35,5 @@ class Hooks:
     forgetters: list[Forgetter] = field(default_factory=list)
     # Extra /help sections by the least role that sees them (catalog keys).
     help_sections: list[tuple[Role, str]] = field(default_factory=list)
+    # Commands in the Telegram menu of a user with this role (Router.menu_for).
+    menu: Callable[[Role], list[str]] = field(default=lambda role: [])

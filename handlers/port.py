@@ -36,6 +36,44 @@ class Keyboard:
 # Runs after a message was sent, in a fresh transaction, with the new message's id.
 AfterSend = Callable[["Store", int], Awaitable[None]]
 
+# Registered after-send jobs: fn(store, message_id, *args), by kind (`after_send_kind`).
+AFTER_SEND_KINDS: dict[str, Callable[..., Awaitable[None]]] = {}
+
+
+@dataclass(frozen=True)
+class Remember:
+    """An AfterSend that is data, not a closure: a registered kind and its arguments.
+
+    Replies are kept in a persisted outbox until sent (bot/outbox.py); a closure cannot be
+    stored, so a reply re-sent after a crash would lose its job. A Remember is stored with
+    the reply and runs again with the re-sent message's id. Plain closures still work,
+    in the live path only.
+    """
+
+    kind: str
+    args: tuple[int | str, ...] = ()
+
+    async def __call__(self, store: Store, message_id: int) -> None:
+        await AFTER_SEND_KINDS[self.kind](store, message_id, *self.args)
+
+
+def after_send_kind(
+    kind: str,
+) -> Callable[[Callable[..., Awaitable[None]]], Callable[..., Remember]]:
+    """Registers fn(store, message_id, *args) as `kind`; the decorated name then builds
+    the AfterSend: `remember_prompt(response_id)` → Remember("…", (response_id,))."""
+
+    def register(fn: Callable[..., Awaitable[None]]) -> Callable[..., Remember]:
+        AFTER_SEND_KINDS[kind] = fn
+
+        def make(*args: int | str) -> Remember:
+            return Remember(kind, args)
+
+        make.__doc__ = fn.__doc__
+        return make
+
+    return register
+
 
 @dataclass
 class SendText:
@@ -45,7 +83,8 @@ class SendText:
     html: str
     keyboard: Keyboard | None = None
     after: AfterSend | None = None
-    # Sent instead when the chat turns out to be unreachable (e.g. tell staff it failed).
+    # Sent instead when the message was not delivered: the chat is unreachable (403), or
+    # Telegram refused it (400) or kept failing (e.g. tell staff it failed).
     if_unreachable: SendText | None = None
     # Sent only once this message was delivered (e.g. "sent ✓" to the staff member).
     if_sent: SendText | None = None
@@ -59,6 +98,14 @@ class EditText:
     message_id: int
     html: str
     keyboard: Keyboard | None = None
+
+
+@dataclass
+class DeleteMessage:
+    """Delete a message the bot sent (a "Preparing…" note once the file is there)."""
+
+    chat_id: int
+    message_id: int
 
 
 @dataclass
@@ -87,6 +134,15 @@ class SendPhoto:
     chat_id: int
     data: bytes
     caption_html: str | None = None
+
+
+@dataclass
+class SetCommands:
+    """Set a private chat's command menu (Telegram's chat scope); no commands removes it,
+    so the chat shows the default menu again."""
+
+    chat_id: int
+    commands: tuple[tuple[str, str], ...] = ()
 
 
 class Reader(Protocol):
@@ -129,7 +185,17 @@ class Download:
     if_failed: SendText | None = None
 
 
-Action = SendText | EditText | AnswerButton | SendDocument | SendPhoto | RunLater | Download
+Action = (
+    SendText
+    | EditText
+    | DeleteMessage
+    | AnswerButton
+    | SendDocument
+    | SendPhoto
+    | RunLater
+    | Download
+    | SetCommands
+)
 
 
 @dataclass
@@ -163,6 +229,10 @@ class Outbox:
         """Queues an edit of an earlier message."""
         self.actions.append(EditText(chat_id, message_id, html, keyboard))
 
+    def delete(self, chat_id: int, message_id: int) -> None:
+        """Queues the deletion of a message the bot sent."""
+        self.actions.append(DeleteMessage(chat_id, message_id))
+
     def answer(self, callback_id: str, text: str | None = None, *, alert: bool = False) -> None:
         """Queues the answer to a button press, ahead of everything else.
 
@@ -179,6 +249,10 @@ class Outbox:
     def photo(self, chat_id: int, data: bytes, caption_html: str | None = None) -> None:
         """Queues a picture upload."""
         self.actions.append(SendPhoto(chat_id, data, caption_html))
+
+    def set_commands(self, chat_id: int, commands: list[tuple[str, str]]) -> None:
+        """Queues a private chat's own command menu (empty: back to the default menu)."""
+        self.actions.append(SetCommands(chat_id, tuple(commands)))
 
     def defer(self, job: Deferred) -> None:
         """Queues slow work to run after the commit (it gets a Reader and an Outbox)."""

@@ -16,6 +16,7 @@ from handlers.access import role_of
 from handlers.callbacks import Payload, pack, payload
 from handlers.context import Context, TextsLike
 from handlers.events import ButtonPress, Command, Message
+from handlers.people import resolve_person
 from handlers.port import Button, Keyboard
 from handlers.staff import describe_user
 from storage.repos.privacy import Erased, PersonalData
@@ -104,6 +105,8 @@ def as_json(data: PersonalData, role: str | None, now: datetime) -> dict[str, An
         ],
         "anonymous_conversation_open": data.anonymous_open,
         "survey_dialog_open": data.in_dialog,
+        # Every other table that holds something about the user, rows as stored.
+        "records": data.records,
     }
 
 
@@ -139,8 +142,21 @@ def render(ctx: Context, data: PersonalData, role: str | None) -> str:
                     agent=respondent.agent or "—",
                 )
             )
+    contact = data.contact
+    if contact is not None:
+        lines.append(
+            texts(
+                "pv_mydata_contact",
+                **{key: contact[key] or "—" for key in ("name", "language", "source", "agent")},
+            )
+        )
     if role:
         lines.append(texts("pv_mydata_role", role=role))
+    others = [
+        f"{table} ({len(rows)})" for table, rows in data.records.items() if table != "contacts"
+    ]
+    if others:
+        lines.append(texts("pv_mydata_records", tables=", ".join(others)))
     lines.append("")
     if data.answers:
         lines.append(texts("pv_mydata_answers", n=len(data.answers)))
@@ -237,9 +253,8 @@ async def on_forget(event: Message, command: Command, ctx: Context) -> None:
     if len(parts) != 1:
         ctx.out.send(event.chat_id, ctx.texts("pv_forget_usage"))
         return
-    user_id = await ctx.store.respondents.resolve(parts[0])
+    user_id = await resolve_person(ctx, event.chat_id, parts[0], "pv_forget_unknown")
     if user_id is None:
-        ctx.out.send(event.chat_id, ctx.texts("pv_forget_unknown", who=parts[0]))
         return
     data = await ctx.store.privacy.collect(user_id)
     if data.empty:

@@ -22,7 +22,7 @@ from handlers import (
     survey,
     surveys_admin,
 )
-from handlers.access import Role, role_of
+from handlers.access import Role, refresh_menu, refusal_key, role_of
 from handlers.callbacks import (
     CaseReply,
     CaseResolve,
@@ -39,6 +39,9 @@ from handlers.events import BlockChange, ButtonPress, Command, Event, Message, p
 from handlers.hooks import Hooks
 
 log = logging.getLogger(__name__)
+
+# What everyone sees in Telegram's command menu (the default scope).
+RESPONDENT_MENU = ("start", "help", "language", "stop")
 
 CommandHandler = Callable[[Message, Command, Context], Awaitable[None]]
 ButtonHandler = Callable[[ButtonPress, Any, Context], Awaitable[None]]
@@ -74,6 +77,7 @@ class Router:
         self._block_change: Callable[[BlockChange, Context], Awaitable[None]] | None = None
         self._interceptors: list[Interceptor] = []
         self.hooks = Hooks()
+        self.hooks.menu = self.menu_for
 
     def command(
         self,
@@ -96,6 +100,15 @@ class Router:
     def commands_for(self, role: Role) -> list[str]:
         """Commands a user with this role may use, in registration order."""
         return [name for name, route in self._commands.items() if route.role <= role]
+
+    def menu_for(self, role: Role) -> list[str]:
+        """The Telegram command menu of a user with this role: the respondent's commands,
+        then (for the team) every command the role opens, in registration order."""
+        public = [name for name in RESPONDENT_MENU if name in self._commands]
+        if role == Role.NONE:
+            return public
+        team = [n for n, route in self._commands.items() if Role.NONE < route.role <= role]
+        return public + team
 
     def intercept(self, interceptor: Interceptor) -> None:
         """Lets a feature claim plain messages first (staff dialogs, replies to a case).
@@ -138,6 +151,9 @@ class Router:
 
     async def route(self, event: Event, ctx: Context) -> None:
         """Runs the handler the event belongs to (or none, for foreign group chatter)."""
+        if not isinstance(event, ButtonPress) and event.chat_id in ctx.config.alert_chats:
+            # An owner who could not get their alerts wrote (or unblocked): they go now.
+            await alerts.on_owner_seen(event, ctx)
         if isinstance(event, Message):
             await self._route_message(event, ctx)
         elif isinstance(event, ButtonPress):
@@ -153,10 +169,13 @@ class Router:
             route = self._commands.get(command.name)
             if route is not None and (event.private or route.in_groups):
                 # Checked on every call: a revoked role stops working at once.
-                if route.role and await role_of(ctx, event.sender.id) < route.role:
-                    ctx.out.send(event.chat_id, ctx.texts("not_permitted"))
+                if route.role and (have := await role_of(ctx, event.sender.id)) < route.role:
+                    key = refusal_key(have, route.role)
+                    ctx.out.send(event.chat_id, ctx.texts(key, command=command.name))
                     return
                 await route.handler(event, command, ctx)
+                if command.name == "start" and event.private:
+                    await refresh_menu(ctx, event.sender.id, event.chat_id)
             elif event.private and self._unknown_command is not None:
                 await self._unknown_command(event, command, ctx)
             return
@@ -179,8 +198,9 @@ class Router:
         if route is None:
             ctx.out.answer(event.callback_id, ctx.texts.plain("bad_button"), alert=True)
             return
-        if route.role and await role_of(ctx, event.sender.id) < route.role:
-            ctx.out.answer(event.callback_id, ctx.texts.plain("not_permitted"), alert=True)
+        if route.role and (have := await role_of(ctx, event.sender.id)) < route.role:
+            key = refusal_key(have, route.role, button=True)
+            ctx.out.answer(event.callback_id, ctx.texts.plain(key), alert=True)
             return
         await route.handler(event, payload, ctx)
 

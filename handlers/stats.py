@@ -45,10 +45,13 @@ async def on_nps(event: Message, command: Command, ctx: Context) -> None:
         return
     if args.segment is not None:
         rows = await build_segments(ctx.store, args.scope, args.segment)
-        ctx.out.send(event.chat_id, render_segments(rows, args.scope, args.segment, ctx.texts))
+        minimum = ctx.config.enps_min_group
+        table = render_segments(rows, args.scope, args.segment, ctx.texts, min_group=minimum)
+        ctx.out.send(event.chat_id, table)
         return
     report = await build_report(ctx.store, args.scope)
     extra: list[str] = []
     for add_lines in ctx.hooks.report_extras:
         extra.extend(await add_lines(ctx, args.scope))
-    ctx.out.send(event.chat_id, render_report(report, ctx.texts, extra))
+    text = render_report(report, ctx.texts, extra, min_group=ctx.config.enps_min_group)
+    ctx.out.send(event.chat_id, text)

@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import re
+from datetime import datetime, timedelta
+
+from babel.dates import format_date
 
 from handlers.callbacks import ScoreChoice, SkipStep, pack
 from handlers.context import Context, TextsLike
 from handlers.deeplink import parse_payload
 from handlers.events import ButtonPress, Command, Message
 from handlers.kinds import is_anonymous
-from handlers.port import Button, Keyboard
+from handlers.port import Button, Keyboard, after_send_kind
 from handlers.states import TEXT_STEPS, group_of
 from storage.models import Step
 from storage.repos.responses import Context as AnswerContext
-from storage.repos.responses import ResponseRow
+from storage.repos.responses import Previous, ResponseRow
 from storage.repos.surveys import SurveyLike, SurveyView
 from storage.store import Store
 
@@ -65,13 +68,14 @@ def _chat_of(ctx: Context, response: ResponseRow) -> int:
     return ctx.respondent.chat_id if ctx.respondent is not None else 0
 
 
-def _remember_prompt(response_id: int):  # type: ignore[no-untyped-def]
-    """After sending a message with buttons, store its id to edit it once answered."""
+@after_send_kind("survey.prompt")
+async def _remember_prompt(store: Store, message_id: int, response_id: int) -> None:
+    """After sending a message with buttons, store its id to edit it once answered.
 
-    async def after(store: Store, message_id: int) -> None:
-        await store.responses.set_prompt_message(response_id, message_id)
-
-    return after
+    A registered kind (data, not a closure): a question re-sent from the persisted outbox
+    after a crash is remembered too (bot/outbox.py).
+    """
+    await store.responses.set_prompt_message(response_id, message_id)
 
 
 async def on_start(event: Message, command: Command, ctx: Context) -> None:
@@ -97,6 +101,21 @@ async def on_start(event: Message, command: Command, ctx: Context) -> None:
         texts = ctx.survey_texts(survey)
         ctx.out.send(event.chat_id, texts("enps_already_answered", brand=ctx.brand_of(survey)))
         return
+    answer_context = AnswerContext(
+        source=link.source if link.valid else None,
+        agent=link.agent if link.valid else None,
+        campaign=link.campaign if link.valid else None,
+        start_payload=link.raw,
+        payload_unknown=unknown,
+    )
+    previous = Previous()
+    if not anonymous:
+        # One counted answer per person, survey and door within SURVEY_COOLDOWN_DAYS.
+        cooldown = ctx.config.survey_cooldown_days
+        since = ctx.now - timedelta(days=cooldown) if cooldown > 0 else None
+        previous = await store.responses.before_start(
+            ctx.respondent.id, survey.id, answer_context.door, since
+        )
     open_response = await store.responses.open_for(ctx.respondent.id)
     if (
         open_response is not None
@@ -108,13 +127,6 @@ async def on_start(event: Message, command: Command, ctx: Context) -> None:
         # Pressing Start again must not create a second response: ask the same one again.
         response = open_response
     else:
-        answer_context = AnswerContext(
-            source=link.source if link.valid else None,
-            agent=link.agent if link.valid else None,
-            campaign=link.campaign if link.valid else None,
-            start_payload=link.raw,
-            payload_unknown=unknown,
-        )
         response = await store.responses.start(
             survey_id=survey.id,
             respondent_id=ctx.respondent.id,
@@ -122,6 +134,9 @@ async def on_start(event: Message, command: Command, ctx: Context) -> None:
             language=ctx.language,
             context=answer_context,
             anonymous=anonymous,
+            replaces=previous.answer_id,
+            # The team (owners, granted roles) is not invited: counted only if they answer.
+            invite_pending=previous.team_member or ctx.respondent.id in ctx.config.admin_ids,
         )
         if link.valid and (link.source or link.agent) and not anonymous:
             await store.respondents.set_origin(ctx.respondent.id, link.source, link.agent)
@@ -132,21 +147,44 @@ async def on_start(event: Message, command: Command, ctx: Context) -> None:
     else:
         greeting = texts("greeting_anonymous", brand=brand)
     ctx.out.send(event.chat_id, greeting)
-    ask_score(ctx, survey, response)
+    notice = None
+    if previous.scored_at is not None:
+        notice = ctx.texts("answer_replaces", date=_local_date(ctx, previous.scored_at))
+    ask_score(ctx, survey, response, prefix=notice)
+
+
+def _local_date(ctx: Context, moment: datetime) -> str:
+    """ "3 December" in the user's language (with the year when it is not this one)."""
+    tz = ctx.store.stats.tz
+    local = moment.astimezone(tz).date()
+    same_year = local.year == ctx.now.astimezone(tz).year
+    return format_date(local, "d MMMM" if same_year else "d MMMM y", locale=ctx.language)
 
 
 def ask_score(
     ctx: Context, survey: SurveyLike, response: ResponseRow, *, prefix: str | None = None
 ) -> None:
-    """Sends the 0–10 question (optionally after a one-line correction)."""
+    """Sends the 0–10 question (optionally after a one-line notice).
+
+    Only the newest copy of a question keeps the 0–10 buttons: the copy asked before (asked
+    again after /start, a hint or /language) loses them here, so that once answered no
+    keyboard is left behind anywhere (`_score_prompts`).
+    """
     question = _question_html(ctx, survey)
     html = f"{prefix}\n\n{question}" if prefix else question
-    ctx.out.send(
-        _chat_of(ctx, response),
-        html,
-        score_keyboard(response.id),
-        after=_remember_prompt(response.id),
-    )
+    chat_id = _chat_of(ctx, response)
+    if response.prompt_message_id is not None:
+        ctx.out.edit(chat_id, response.prompt_message_id, question)
+    ctx.out.send(chat_id, html, score_keyboard(response.id), after=_remember_prompt(response.id))
+
+
+async def _score_prompts(ctx: Context, response: ResponseRow, message_id: int | None) -> list[int]:
+    """Every message that may still carry this response's 0–10 buttons: the one pressed,
+    the latest copy, and for a broadcast its question and reminder."""
+    shown = {message_id, response.prompt_message_id}
+    if response.channel == "broadcast":
+        shown.update(await ctx.store.broadcasts.question_messages(response.id))
+    return sorted(t for t in shown if t is not None)
 
 
 def ask_follow_up(ctx: Context, survey: SurveyLike, response: ResponseRow, step: Step) -> None:
@@ -192,12 +230,15 @@ async def _accept_score(
     """Stores the score, shows it in the question message, asks why; False if beaten."""
     if not await ctx.store.responses.record_score(response, score):
         return False
+    replaced = await ctx.store.responses.supersede_replaced(response)
+    if replaced is not None and group_of(replaced.score) == "detractor":
+        # The person's own newer answer stands for them: the older case is no longer open.
+        await ctx.store.cases.close_superseded(replaced.id)
     survey = await _survey_of(ctx, response)
     answered = f"{_question_html(ctx, survey)}\n\n— <b>{ctx.texts('your_answer', score=score)}</b>"
-    # The pressed message, and the latest question if that was a newer one (asked again
-    # after words instead of a score): no 0–10 buttons stay behind.
-    shown = {message_id, response.prompt_message_id}
-    for target in sorted(t for t in shown if t is not None):
+    # The pressed message, the latest question if that was a newer one (asked again after
+    # words instead of a score), a broadcast's question and reminder: no 0–10 buttons stay.
+    for target in await _score_prompts(ctx, response, message_id):
         ctx.out.edit(_chat_of(ctx, response), target, answered)
     await _after_score(ctx, survey, response)
     ask_follow_up(ctx, survey, response, Step.WHY)
@@ -269,7 +310,10 @@ async def on_message(event: Message, ctx: Context) -> None:
         score = parse_score(event.text) if event.kind == "text" else None
         if score is None or not await _accept_score(ctx, response, score, None):
             survey = await _survey_of(ctx, response)
-            ask_score(ctx, survey, response, prefix=ctx.texts("score_please"))
+            # The hint is a plain message of its own; the question (with its buttons) follows,
+            # and the copy above loses its buttons.
+            ctx.out.send(event.chat_id, ctx.texts("score_please"))
+            ask_score(ctx, survey, response)
         return
     if event.kind != "text" or not (event.text or "").strip():
         texts = ctx.texts
@@ -304,6 +348,12 @@ async def on_score_pressed(event: ButtonPress, choice: ScoreChoice, ctx: Context
         if response.score is not None:
             text = ctx.texts.plain("already_scored", score=response.score)
             ctx.out.answer(event.callback_id, text, alert=False)
+            waiting = Step(response.step) in TEXT_STEPS
+            if waiting and response.prompt_message_id in (None, event.message_id):
+                # The follow-up ("why?") was never recorded as sent (lost to a crash, or
+                # given up on): the keyboard left behind asks it again. Once it was sent,
+                # its message is the prompt, and a quick second tap only gets the toast.
+                await _reask_after_press(ctx, response, event.message_id)
         else:
             ctx.out.answer(event.callback_id, ctx.texts.plain("stale_button"), alert=True)
         return
@@ -312,6 +362,17 @@ async def on_score_pressed(event: ButtonPress, choice: ScoreChoice, ctx: Context
     else:  # another press won the race
         await ctx.store.responses.refresh(response)
         ctx.out.answer(event.callback_id, ctx.texts.plain("already_scored", score=response.score))
+
+
+async def _reask_after_press(ctx: Context, response: ResponseRow, message_id: int | None) -> None:
+    """A score keyboard pressed after the score was taken: shows the taken score on that
+    message (its buttons go) and asks the pending follow-up question again."""
+    survey = await _survey_of(ctx, response)
+    if message_id is not None:
+        shown = ctx.texts("your_answer", score=response.score)
+        answered = f"{_question_html(ctx, survey)}\n\n— <b>{shown}</b>"
+        ctx.out.edit(_chat_of(ctx, response), message_id, answered)
+    await reask_current(ctx, response)
 
 
 async def on_skip_pressed(event: ButtonPress, skip: SkipStep, ctx: Context) -> None:

@@ -56,3 +56,16 @@ class CaseThread(Base):
     case_id: Mapped[int] = mapped_column(ForeignKey("detractor_cases.id"))
     staff_chat_id: Mapped[int] = mapped_column(BigInteger)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Who pressed Reply: answers stop going back once they lose their role.
+    staff_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+
+
+class UndeliveredAlert(Base):
+    """An alert not delivered yet to a chat (an owner who never pressed Start, a group the
+    bot is not in): written with the case, removed once Telegram accepted the alert."""
+
+    __tablename__ = "undelivered_alerts"
+
+    case_id: Mapped[int] = mapped_column(ForeignKey("detractor_cases.id"), primary_key=True)
+    chat_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    since: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

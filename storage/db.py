@@ -65,8 +65,11 @@ def _prepare_sqlite(engine: AsyncEngine) -> None:
         # Let SQLAlchemy's "begin" event emit BEGIN itself (pysqlite would defer it).
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
+        # No waiting inside SQLite: its busy handler would sleep on the event loop's thread
+        # (another process holding the lock froze polling); statements wait by retrying
+        # with asyncio sleeps instead, up to BUSY_TIMEOUT (storage/sqlite_inline.py).
+        cursor.execute("PRAGMA busy_timeout=0")
         cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute(f"PRAGMA busy_timeout={int(BUSY_TIMEOUT * 1000)}")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.close()
@@ -167,7 +170,7 @@ class Database:
                 Path(database).parent.mkdir(parents=True, exist_ok=True)
             self._sqlite_file = database
             # Statements run on the event loop, not in aiosqlite's thread (why: the module).
-            kwargs["async_creator"] = inline_creator(database)
+            kwargs["async_creator"] = inline_creator(database, BUSY_TIMEOUT)
         else:
             # Every connection stays open: an "overflow" connection is closed when it is
             # returned, and under load that meant a new server backend (fork, catalog

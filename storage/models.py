@@ -18,6 +18,7 @@ from sqlalchemy import (
     String,
     Text,
     TypeDecorator,
+    false,
     text,
 )
 from sqlalchemy.engine import Dialect
@@ -105,6 +106,9 @@ class Respondent(Base):
     agent: Mapped[str | None] = mapped_column(String(64), nullable=True)
     started_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Pressed an eNPS link (an employee). With no named answer besides, the person came only
+    # as an employee and is left out of customer broadcasts (storage/repos/audience.py).
+    enps_link: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 class Response(Base):
@@ -115,9 +119,12 @@ class Response(Base):
         Index("ix_responses_respondent_step", "respondent_id", "step"),
         Index("ix_responses_survey_scored", "survey_id", "scored_at"),
         # Exports across surveys read in this order (migration 0006 says why PostgreSQL only).
+        # public_id between the two (migration 0008): anonymous answers of one day are
+        # listed in the order of their random public ids, not of their row ids.
         Index(
             "ix_responses_scored_id",
             "scored_at",
+            "public_id",
             "id",
             postgresql_where=text("scored_at IS NOT NULL"),
         ).ddl_if(dialect="postgresql"),
@@ -146,6 +153,20 @@ class Response(Base):
     why_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     improve_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # One answer per person and door (handlers/survey.py `door_of`) within
+    # SURVEY_COOLDOWN_DAYS: a new answer names the answer it replaces; once it is scored,
+    # the older row points at it and no report, export or case counts that row again.
+    replaces_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    superseded_by: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    # The invitation is counted with the score, not when asked: a question asked again
+    # (it replaces an answer) or asked a team member (an owner testing the survey).
+    invite_pending: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Anonymous (eNPS) answers only: a random token that reports, exports and alerts show
+    # instead of `id`, which comes from the sequence all answers share and would tell when
+    # the answer was given among customers' answers (storage/repos/privacy.py).
+    public_id: Mapped[str | None] = mapped_column(
+        String(32), nullable=True, unique=True, index=True
+    )
 
 
 class ProcessedUpdate(Base):
@@ -199,6 +220,18 @@ class StaffMember(Base):
     granted_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     # Viewers and admins opt in to the daily digest; owners always get it.
     digest: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class DigestOptOut(Base):
+    """An owner (ADMIN_IDS) who turned their own daily digest off with `/digest off`.
+
+    Owners have no staff row, so their choice is kept here; no row means they get it.
+    """
+
+    __tablename__ = "digest_optouts"
+
+    user_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 class DigestDelivery(Base):

@@ -7,13 +7,15 @@ them the largest single cost of a survey answer (bench/e2e_throughput.py). These
 give SQLAlchemy's aiosqlite dialect (`async_creator`) the same coroutine interface, but run
 the stdlib `sqlite3` calls directly on the event loop.
 
-That is safe here because nothing waits long inside SQLite: this process's writers queue
-for the write lock in `storage.db.Database` before they reach SQLite, and readers never
-wait in WAL mode. Only another *process* holding the write lock (a second bot on the same
-file, which is not supported) would make a writer wait — in SQLite's busy handler, up to
-`busy_timeout`, with the loop paused. The longest read, the CSV export, reads the file in a
-thread of its own (storage/streams.py); other large reads (the XLSX export) fetch in
-batches of a few milliseconds each.
+That is safe here because nothing waits inside SQLite: this process's writers queue for
+the write lock in `storage.db.Database` before they reach SQLite, and readers never wait in
+WAL mode. Another *process* holding the write lock (`sqlite3` in a shell, a backup, a
+second bot) must not pause the loop either, so connections have no busy timeout: SQLite
+answers SQLITE_BUSY at once, and the statement is tried again after an `asyncio.sleep`
+(1 ms, doubling up to 50 ms) until `busy_timeout` seconds have passed (`_retry_busy`).
+Polling and other tasks run meanwhile; the normal, unlocked path pays nothing for it. The
+longest read, the CSV export, reads the file in a thread of its own (storage/streams.py);
+other large reads (the XLSX export) fetch in batches of a few milliseconds each.
 """
 
 from __future__ import annotations
@@ -24,14 +26,51 @@ from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
+BUSY_TIMEOUT = 15.0  # seconds a statement waits for another process's lock, by default
+_FIRST_PAUSE = 0.001
+_LONGEST_PAUSE = 0.05
+# SQLITE_BUSY_SNAPSHOT: a read transaction's snapshot is stale; only a new one can write.
+_HOPELESS = 517
+
+
+def _busy(exc: sqlite3.OperationalError) -> bool:
+    """True when SQLite answered SQLITE_BUSY (another connection holds the lock)."""
+    code = getattr(exc, "sqlite_errorcode", None)
+    if code is None:  # Python < 3.11: the message is all there is
+        return "database is locked" in str(exc)
+    return code & 0xFF == sqlite3.SQLITE_BUSY and code != _HOPELESS
+
+
+async def _retry_busy(
+    statement: Callable[[], object], first: sqlite3.OperationalError, seconds: float
+) -> None:
+    """Runs `statement` again, pausing between tries without blocking the loop, until it
+    gets past the lock or `seconds` are over (then the last error is raised)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + seconds
+    pause = _FIRST_PAUSE
+    error = first
+    while loop.time() < deadline:
+        await asyncio.sleep(min(pause, max(deadline - loop.time(), 0)))
+        pause = min(pause * 2, _LONGEST_PAUSE)
+        try:
+            statement()
+            return
+        except sqlite3.OperationalError as exc:
+            if not _busy(exc):
+                raise
+            error = exc
+    raise error
+
 
 class InlineCursor:
     """The slice of aiosqlite's Cursor that SQLAlchemy uses, run synchronously."""
 
-    __slots__ = ("_cursor",)
+    __slots__ = ("_busy_timeout", "_cursor")
 
-    def __init__(self, cursor: sqlite3.Cursor) -> None:
+    def __init__(self, cursor: sqlite3.Cursor, busy_timeout: float = BUSY_TIMEOUT) -> None:
         self._cursor = cursor
+        self._busy_timeout = busy_timeout
 
     async def __aenter__(self) -> InlineCursor:
         return self
@@ -40,11 +79,21 @@ class InlineCursor:
         self._cursor.close()
 
     async def execute(self, sql: str, parameters: Sequence[Any] | None = None) -> InlineCursor:
-        """Runs one statement."""
-        if parameters is None:
-            self._cursor.execute(sql)
-        else:
-            self._cursor.execute(sql, parameters)
+        """Runs one statement; while another process holds the lock, waits off the loop."""
+        cursor = self._cursor
+        try:
+            if parameters is None:
+                cursor.execute(sql)
+            else:
+                cursor.execute(sql, parameters)
+        except sqlite3.OperationalError as exc:
+            if not _busy(exc):
+                raise
+            # A statement that failed with SQLITE_BUSY changed nothing: run it again.
+            if parameters is None:
+                await _retry_busy(lambda: cursor.execute(sql), exc, self._busy_timeout)
+            else:
+                await _retry_busy(lambda: cursor.execute(sql, parameters), exc, self._busy_timeout)
         return self
 
     async def executemany(self, sql: str, parameters: Iterable[Sequence[Any]]) -> InlineCursor:
@@ -112,8 +161,9 @@ class InlineConnection:
 
     _tx = _ImmediateQueue()
 
-    def __init__(self, connection: sqlite3.Connection) -> None:
+    def __init__(self, connection: sqlite3.Connection, busy_timeout: float = BUSY_TIMEOUT) -> None:
         self._conn: sqlite3.Connection | None = connection
+        self._busy_timeout = busy_timeout
 
     @property
     def _connection(self) -> sqlite3.Connection | None:
@@ -127,11 +177,17 @@ class InlineConnection:
 
     def cursor(self) -> InlineCursor:
         """A new cursor (SQLAlchemy enters it with `async with`/`__aenter__`)."""
-        return InlineCursor(self._open().cursor())
+        return InlineCursor(self._open().cursor(), self._busy_timeout)
 
     async def commit(self) -> None:
-        """Commits the open transaction."""
-        self._open().commit()
+        """Commits the open transaction (waiting, off the loop, if SQLite says busy)."""
+        connection = self._open()
+        try:
+            connection.commit()
+        except sqlite3.OperationalError as exc:
+            if not _busy(exc):
+                raise
+            await _retry_busy(connection.commit, exc, self._busy_timeout)
 
     async def rollback(self) -> None:
         """Rolls the open transaction back."""
@@ -159,12 +215,17 @@ class InlineConnection:
         return self._open().isolation_level
 
 
-def inline_creator(path: Path | str) -> Callable[[], Any]:
-    """An `async_creator` for create_async_engine opening the SQLite file at `path`."""
+def inline_creator(path: Path | str, busy_timeout: float = BUSY_TIMEOUT) -> Callable[[], Any]:
+    """An `async_creator` for create_async_engine opening the SQLite file at `path`.
+
+    The connection itself never waits for a lock (timeout=0, and storage/db.py sets
+    `PRAGMA busy_timeout=0`): statements wait up to `busy_timeout` seconds by retrying.
+    """
 
     async def connect() -> InlineConnection:
         # check_same_thread=False: the pool may close a connection from the garbage
         # collector's thread; every statement still runs on the event loop's thread.
-        return InlineConnection(sqlite3.connect(str(path), check_same_thread=False))
+        connection = sqlite3.connect(str(path), check_same_thread=False, timeout=0)
+        return InlineConnection(connection, busy_timeout)
 
     return connect

@@ -13,6 +13,7 @@ from storage.repos.cases import CaseRepo
 from storage.repos.comments import CommentRepo
 from storage.repos.dialogs import DialogRepo
 from storage.repos.digests import DigestRepo
+from storage.repos.outbox import OutboxRepo
 from storage.repos.pending import PendingRepo
 from storage.repos.privacy import AnonymityRepo, PrivacyRepo, SaltMemo
 from storage.repos.respondents import RespondentRepo
@@ -43,7 +44,7 @@ class Store:
         self.respondents = RespondentRepo(session, self.driver, self.updates)
         self.stats = StatsRepo(session, self.driver, tz)
         # eNPS: salted keys and open-conversation pointers (ANONYMITY_SALT, else a stored salt).
-        self.anonymity = AnonymityRepo(session, self.driver, anonymity_salt, salt_memo)
+        self.anonymity = AnonymityRepo(session, self.driver, anonymity_salt, salt_memo, tz)
         self.responses = ResponseRepo(session, self.driver, self.stats, self.anonymity)
         self.privacy = PrivacyRepo(session, self.anonymity)
         self.dialogs = DialogRepo(session)
@@ -53,4 +54,5 @@ class Store:
         self.digests = DigestRepo(session, dialect)
         self.audience = AudienceRepo(session)
         self.pending = PendingRepo(self.driver)
+        self.outbox = OutboxRepo(self.driver)  # replies kept until sent (bot/outbox.py)
         self.broadcasts = BroadcastRepo(session, dialect, self.stats)

@@ -31,6 +31,7 @@ from sqlalchemy import (
     Select,
     Text,
     case,
+    cast,
     func,
     literal,
     select,
@@ -77,6 +78,13 @@ RESPONSE_FIELDS = (
 )
 
 
+#: The id an export shows: the row id of an answer, the random public id of an anonymous
+#: (eNPS) one, never its row id (the sequence all answers share would date it).
+EXPORTED_ID: ColumnElement[Any] = case(
+    (Response.public_id.is_not(None), Response.public_id),
+    else_=cast(Response.id, Text),
+)
+
 #: Where each field of RESPONSE_FIELDS comes from.
 RESPONSE_SOURCES: Mapping[str, QueryableAttribute[Any]] = {
     "id": Response.id,
@@ -119,6 +127,8 @@ def _scored_between(
         Response.scored_at.is_not(None),
         Response.scored_at >= start,
         Response.scored_at < end,
+        # An answer replaced by a newer one (same person and door) is not exported.
+        Response.superseded_by.is_(None),
     )
 
 
@@ -136,24 +146,40 @@ def answers_query(
         # Outer: erased (/forgetme) and anonymous answers have no respondent, yet count.
         .outerjoin(Respondent, Respondent.id == Response.respondent_id)
     )
-    # (scored_at, id) is a total order, so two exports of the same period list the same
-    # rows in the same order. ix_responses_survey_scored serves one survey's range in that
-    # order; on PostgreSQL ix_responses_scored_id streams several surveys without a sort.
+    # (scored_at, public_id, id) is a total order, so two exports of the same period list
+    # the same rows in the same order. Anonymous answers (times at the day, a random
+    # public_id) are listed in the order of their public ids: their row ids would say in
+    # which order they came. ix_responses_survey_scored serves one survey's range;
+    # on PostgreSQL ix_responses_scored_id streams several surveys without a sort.
     where = _scored_between(survey_ids, start, end)
-    return query.where(*where).order_by(Response.scored_at, Response.id)
+    return query.where(*where).order_by(
+        Response.scored_at, Response.public_id.asc().nulls_last(), Response.id
+    )
 
 
 def responses_query(survey_ids: Sequence[int], start: datetime, end: datetime) -> Executable:
     """One row per answer scored in [start, end), keyed by RESPONSE_FIELDS."""
     columns = []
     for key, column in RESPONSE_SOURCES.items():
-        if key in _TIMESTAMPS:
+        if key == "id":
+            # The row id of an anonymous answer is not read at all; its public id follows.
+            columns.append(case((Response.public_id.is_(None), Response.id)).label(key))
+        elif key in _TIMESTAMPS:
             # Plain DateTime: naive UTC as stored. The UTCDateTime decorator's per-value
             # tz attachment was a third of the streaming cost, and exports print UTC anyway.
             columns.append(type_coerce(column, DateTime()).label(key))
         else:
             columns.append(column.label(key))
+    columns.append(Response.public_id.label("public_id"))
     return answers_query(columns, survey_ids, start, end)
+
+
+def _response_dict(row: Sequence[Any]) -> dict[str, Any]:
+    """A streamed row keyed by RESPONSE_FIELDS; an anonymous answer's id is its public id."""
+    values = dict(zip(RESPONSE_FIELDS, row[:-1], strict=True))
+    if row[-1] is not None:
+        values["id"] = row[-1]
+    return values
 
 
 async def count_responses(
@@ -213,7 +239,7 @@ async def stream_response_batches(
         try:
             # Plain tuples zipped into dicts: SQLAlchemy's RowMapping costs far more per row.
             async for partition in result.partitions():
-                yield [dict(zip(RESPONSE_FIELDS, row, strict=True)) for row in partition]
+                yield [_response_dict(row) for row in partition]
         finally:
             await result.close()
 

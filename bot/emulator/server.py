@@ -12,7 +12,8 @@ import secrets
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from http import HTTPStatus
+from typing import Any, ClassVar
 
 from aiohttp import web
 
@@ -77,6 +78,20 @@ class _Fault:
     times: int | None
     chat_id: int | str | None
     description: str | None
+    html: bool = False
+
+
+class _ProxyError(ApiError):
+    """A failure answered as a reverse proxy would: an HTML page, not the Bot API's JSON."""
+
+    def page(self) -> str:
+        """The HTML body (nginx's style)."""
+        title = f"{self.status} {self.description}"
+        return (
+            f"<html>\r\n<head><title>{title}</title></head>\r\n<body>\r\n"
+            f"<center><h1>{title}</h1></center>\r\n<hr><center>nginx</center>\r\n"
+            "</body>\r\n</html>\r\n"
+        )
 
 
 @dataclass
@@ -284,6 +299,12 @@ class BotApiEmulator:
 
     # --- inspection and fault injection --------------------------------------------------
 
+    def menu(self, chat_id: int | None = None, language: str = "") -> list[str]:
+        """Command names the bot set for a chat's scope (None: the default scope)."""
+        scope = {"type": "default"} if chat_id is None else {"type": "chat", "chat_id": chat_id}
+        key = (json.dumps(scope, sort_keys=True), language)
+        return [c["command"] for c in self.commands.get(key, [])]
+
     def calls_for(self, method: str) -> list[ApiCall]:
         """Calls of one method (case-insensitive)."""
         return [c for c in self.calls if c.method.lower() == method.lower()]
@@ -300,9 +321,15 @@ class BotApiEmulator:
         times: int | None = 1,
         chat_id: int | str | None = None,
         description: str | None = None,
+        *,
+        html: bool = False,
     ) -> None:
-        """Make the next ``times`` matching calls fail (``method=None``: any but getUpdates)."""
-        self._faults.append(_Fault(method, status, retry_after, times, chat_id, description))
+        """Make the next ``times`` matching calls fail (``method=None``: any but getUpdates).
+
+        ``html=True`` answers as a proxy in front of the Bot API would (an nginx
+        "502 Bad Gateway" page with ``text/html``), not with the API's JSON error.
+        """
+        self._faults.append(_Fault(method, status, retry_after, times, chat_id, description, html))
 
     def inject_delay(
         self,
@@ -378,6 +405,10 @@ class BotApiEmulator:
             call.status, call.description = error.status, error.description
             self._log(call)
             self._notify()
+            if isinstance(error, _ProxyError):
+                return web.Response(
+                    text=error.page(), status=error.status, content_type="text/html"
+                )
             return _json_response(error.payload(), error.status)
         except Exception as error:
             # An emulator bug: answer like a Telegram outage and keep the cause in the record.
@@ -572,8 +603,32 @@ class BotApiEmulator:
             info["allowed_updates"] = list(self._allowed_updates)
         return info
 
+    # BotCommandScope types, and the fields each needs besides `type`.
+    COMMAND_SCOPES: ClassVar[dict[str, tuple[str, ...]]] = {
+        "default": (),
+        "all_private_chats": (),
+        "all_group_chats": (),
+        "all_chat_administrators": (),
+        "chat": ("chat_id",),
+        "chat_administrators": ("chat_id",),
+        "chat_member": ("chat_id", "user_id"),
+    }
+
     def _commands_key(self, params: dict[str, Any]) -> tuple[str, str]:
         scope = params.get("scope") or {"type": "default"}
+        if isinstance(scope, str):
+            scope = json.loads(scope)
+        fields = self.COMMAND_SCOPES.get(scope.get("type")) if isinstance(scope, dict) else None
+        if fields is None:
+            raise bad_request("can't parse BotCommandScope")
+        if any(name not in scope for name in fields):
+            raise bad_request("can't parse BotCommandScope")
+        if "chat_id" in fields:
+            chat = self._find_chat(scope["chat_id"])
+            # As Telegram: a private chat exists for the bot once its user pressed Start.
+            if chat is None or (isinstance(chat, EmulatedUser) and not chat.started):
+                raise bad_request("chat not found")
+            scope = {**scope, "chat_id": chat.id}
         return json.dumps(scope, sort_keys=True), params.get("language_code", "")
 
     async def _api_setMyCommands(self, params: dict[str, Any]) -> Any:
@@ -1102,6 +1157,8 @@ def _take(items: list[Any], method: str, chat_key: Any) -> Any:
 
 
 def _fault_error(fault: _Fault) -> ApiError:
+    if fault.html:
+        return _ProxyError(fault.status, fault.description or HTTPStatus(fault.status).phrase)
     if fault.status == 429:
         return ApiError(
             429,

@@ -2,8 +2,10 @@
 
 Rows arrive as an (async) iterable of dicts straight from the database and are written in
 fixed-size batches, so memory stays constant whatever the row count. Every text cell is
-cleaned of characters XML forbids and neutralised against formula injection (OWASP "CSV
-injection"): a survey answer such as ``=HYPERLINK(...)`` must never run in the owner's Excel.
+cleaned of characters XML forbids. CSV text is neutralised against formula injection (OWASP
+"CSV injection"): a survey answer such as ``=HYPERLINK(...)`` must never run in the owner's
+Excel. XLSX text goes into typed string cells, which are never evaluated, so it is kept
+exactly as typed ("-", "+1 faster", "@everything"), with no apostrophe.
 
 `write_csv_rows` is the fast CSV path for a database cursor whose cells the query already
 formatted (text neutralised, datetimes as text): one worker thread fetches and writes.
@@ -129,6 +131,20 @@ def _clean_text(value: object) -> str:
     # and would hide that something was there. Cleaning first means neutralize sees the
     # final first character.
     return neutralize(_ILLEGAL_CHARS.sub(_REPLACEMENT, text))
+
+
+def _xlsx_text(value: object) -> str:
+    """Return a value as xlsx cell text: XML-illegal characters replaced, nothing prefixed.
+
+    An xlsx string cell is never evaluated (we write it with write_string, and
+    strings_to_formulas is off), so "=1+1", "-", "+1 faster" and "@everything" are kept
+    exactly as typed; an apostrophe would only corrupt them. CSV has no cell types, so
+    `_clean_text` keeps neutralising there.
+    """
+    if value.__class__ is str and value.isprintable():  # type: ignore[union-attr]
+        return value  # type: ignore[return-value]
+    text = value if isinstance(value, str) else str(value)
+    return _ILLEGAL_CHARS.sub(_REPLACEMENT, text)
 
 
 def _fit_xlsx_cell(text: str) -> str:
@@ -515,7 +531,7 @@ class _XlsxSink:
             },
         )
         if title:
-            self._wb.set_properties({"title": _clean_text(title)})
+            self._wb.set_properties({"title": _xlsx_text(title)})
         wb = self._wb
         self._bold = wb.add_format({"bold": True})
         self._header = wb.add_format({"bold": True, "bottom": 1, "bg_color": "#EDEDED"})
@@ -544,13 +560,13 @@ class _XlsxSink:
         widths: dict[int, int] = {}
         row = 0
         if title:
-            ws.write_string(row, 0, _fit_xlsx_cell(_clean_text(title)), self._heading)
+            ws.write_string(row, 0, _fit_xlsx_cell(_xlsx_text(title)), self._heading)
             row += 2
         for table in tables:
-            ws.write_string(row, 0, _fit_xlsx_cell(_clean_text(table.title)), self._bold)
+            ws.write_string(row, 0, _fit_xlsx_cell(_xlsx_text(table.title)), self._bold)
             row += 1
             for col, text in enumerate(table.header):
-                cell = _fit_xlsx_cell(_clean_text(text))
+                cell = _fit_xlsx_cell(_xlsx_text(text))
                 ws.write_string(row, col, cell, self._header)
                 widths[col] = max(widths.get(col, 0), len(cell))
             row += 1
@@ -571,7 +587,7 @@ class _XlsxSink:
         if number is not None and abs(number) < _XLSX_MAX_EXACT_INT:
             ws.write_number(row, col, number)
             return len(str(number))
-        text = _fit_xlsx_cell(_clean_text(value))
+        text = _fit_xlsx_cell(_xlsx_text(value))
         ws.write_string(row, col, text)
         return len(text)
 
@@ -587,7 +603,7 @@ class _XlsxSink:
         self._sheets.append(ws)
         self._sheet = ws
         for col, column in enumerate(self._columns):
-            ws.write_string(0, col, _clean_text(column.title), self._header)
+            ws.write_string(0, col, _xlsx_text(column.title), self._header)
         ws.freeze_panes(1, 0)
         self._row = 1
         self._text_widths = [0] * len(self._columns)
@@ -637,7 +653,7 @@ class _XlsxSink:
                 fmt = self._date if kind == "date" else self._datetime
                 ws.write_datetime(r, col, value, fmt)
                 continue
-            text = _fit_xlsx_cell(_clean_text(value))
+            text = _fit_xlsx_cell(_xlsx_text(value))
             if kind == "text" and len(text) > self._text_widths[col]:
                 self._text_widths[col] = len(text)
             # write_string, never write(): the value is stored as a string, not parsed.

@@ -8,7 +8,9 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any, Protocol
 
+from bot.reports.anonymity import DEFAULT_MIN_GROUP, anonymous_scope, hidden_rows, too_few
 from bot.reports.nps_math import (
+    MIN_RELIABLE_ANSWERS,
     Comparison,
     NpsSummary,
     compare,
@@ -137,12 +139,24 @@ def number(n: int) -> str:
     return f"{n:,}".replace(",", "\u202f")
 
 
-def render_report(report: NpsReport, texts: Texts, extra_lines: list[str] | None = None) -> str:
-    """The `/nps` message (HTML)."""
+def render_report(
+    report: NpsReport,
+    texts: Texts,
+    extra_lines: list[str] | None = None,
+    *,
+    min_group: int = DEFAULT_MIN_GROUP,
+) -> str:
+    """The `/nps` message (HTML); an eNPS score of fewer than `min_group` answers is
+    withheld, with the reason."""
     lines = [
         f"<b>{html.escape(texts.plain('nps_title', title=scope_title(report.scope, texts)))}</b>"
     ]
     s = report.current.summary
+    anonymous = anonymous_scope(report.scope)
+    if too_few(s.n, anonymous, min_group):
+        # Nor the extra lines: "1 open detractor case" is a figure of those answers too.
+        lines.append(texts("enps_hidden", min=min_group))
+        return "\n".join(lines)
     if not s.n:
         lines.append(texts("no_answers"))
         if report.current.invited:
@@ -188,14 +202,16 @@ def render_report(report: NpsReport, texts: Texts, extra_lines: list[str] | None
                 invited=number(report.current.invited),
             )
         )
-    lines.append(_change_line(report, texts))
+    lines.append(_change_line(report, texts, min_group if anonymous else 0))
     lines.extend(extra_lines or [])
     return "\n".join(lines)
 
 
-def _change_line(report: NpsReport, texts: Texts) -> str:
+def _change_line(report: NpsReport, texts: Texts, min_group: int = 0) -> str:
     before = report.before.summary
     range_text = describe_period(report.previous_period, texts)
+    if too_few(before.n, bool(min_group), min_group):
+        return texts("enps_previous_hidden", range=range_text, min=min_group)
     if not before.n:
         return texts("previous_none", range=range_text)
     delta = report.change.delta or 0.0
@@ -211,30 +227,71 @@ def _change_line(report: NpsReport, texts: Texts) -> str:
     )
 
 
+# A phone shows about 32 monospace characters on a line: wider rows of the `/nps by …`
+# table wrap and the columns fall apart.
+PHONE_COLUMNS = 32
+# The mark on a row whose score rests on too few answers (explained once, under the table).
+TOO_FEW_MARK = "*"
+# The mark on an eNPS row withheld to keep its answers anonymous (ENPS_MIN_GROUP).
+HIDDEN_MARK = "†"
+
+
 def render_segments(
-    rows: list[tuple[str, Figures]], scope: Scope, segment: str, texts: Texts
+    rows: list[tuple[str, Figures]],
+    scope: Scope,
+    segment: str,
+    texts: Texts,
+    *,
+    min_group: int = DEFAULT_MIN_GROUP,
 ) -> str:
-    """The `/nps by …` table, aligned in <pre>."""
+    """The `/nps by …` table, aligned in <pre>, no row wider than PHONE_COLUMNS.
+
+    Columns: segment, answers, NPS (marked when too few answers to trust), margin. The
+    segment column takes what the others leave; longer names are cut with "…". For eNPS,
+    rows of fewer than `min_group` answers (and enough others that they cannot be worked
+    out from the total) show neither their count nor their score.
+    """
+    anonymous = anonymous_scope(scope)
+    hidden = hidden_rows([figures.summary.n for _, figures in rows], anonymous, min_group)
     title = texts.plain("nps_by_title", segment=texts.plain(f"segment_{segment}"))
     head = f"<b>{html.escape(title)}</b>\n{html.escape(scope_title(scope, texts))}"
     if not rows:
         return f"{head}\n{texts('no_answers')}"
     label: Callable[[str], str] = lambda v: v or texts.plain("segment_none")  # noqa: E731
-    width = min(24, max(len(texts.plain(f"segment_{segment}")), *(len(label(v)) for v, _ in rows)))
-    header = (
-        f"{texts.plain(f'segment_{segment}'):<{width}}  {texts.plain('col_answers'):>7}"
-        f"  {'NPS':>4}  {'±':>3}"
-    )
-    body = [header]
-    for value, figures in rows:
+    count_head, segment_head = texts.plain("col_answers"), texts.plain(f"segment_{segment}")
+    counts = [
+        "—" if index in hidden else number(figures.summary.n)
+        for index, (_, figures) in enumerate(rows)
+    ]
+    count_width = max(len(count_head), *(len(c) for c in counts))
+    # name␣count␣NPS*␣±m: the NPS column is 4 wide plus its mark, the margin 3.
+    fixed = 1 + count_width + 1 + 4 + len(TOO_FEW_MARK) + 1 + 3
+    longest = max(len(segment_head), *(len(label(v)) for v, _ in rows))
+    width = max(1, min(longest, PHONE_COLUMNS - fixed))
+    pad = " " * len(TOO_FEW_MARK)
+    body = [
+        f"{shorten(segment_head, width):<{width}} {count_head:>{count_width}} "
+        f"{'NPS':>4}{pad} {'±':>3}"
+    ]
+    marked = False
+    for index, ((value, figures), count) in enumerate(zip(rows, counts, strict=True)):
         s = figures.summary
-        name = label(value)[:width]
-        if not s.n:
-            body.append(f"{name:<{width}}  {0:>7}  {'—':>4}  {'—':>3}")
+        name = shorten(label(value), width)
+        if index in hidden:
+            body.append(f"{name:<{width}} {count:>{count_width}} {'—':>4}{HIDDEN_MARK} {'—':>3}")
             continue
+        if not s.n:
+            body.append(f"{name:<{width}} {count:>{count_width}} {'—':>4}{pad} {'—':>3}")
+            continue
+        mark = TOO_FEW_MARK if s.too_small else pad
+        marked = marked or s.too_small
         margin = "—" if s.too_small else format_margin(s.margin)
-        line = f"{name:<{width}}  {s.n:>7}  {format_nps(s.nps):>4}  {margin:>3}"
-        if s.too_small:
-            line += f"  {texts.plain('too_few')}"
-        body.append(line)
-    return f"{head}\n<pre>{html.escape(chr(10).join(body))}</pre>"
+        body.append(
+            f"{name:<{width}} {count:>{count_width}} {format_nps(s.nps):>4}{mark} {margin:>3}"
+        )
+    table = f"{head}\n<pre>{html.escape(chr(10).join(line.rstrip() for line in body))}</pre>"
+    if marked:
+        table += "\n" + texts("too_few_note", mark=TOO_FEW_MARK, min=MIN_RELIABLE_ANSWERS)
+    if hidden:
+        table += "\n" + texts("enps_rows_hidden", mark=HIDDEN_MARK, min=min_group)
+    return table

@@ -16,6 +16,7 @@ from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.enums import ContentType, ParseMode
 from aiogram.exceptions import (
+    ClientDecodeError,
     TelegramAPIError,
     TelegramEntityTooLarge,
     TelegramForbiddenError,
@@ -28,6 +29,7 @@ from aiogram.methods import AnswerCallbackQuery, EditMessageText, GetMe, GetUpda
 from aiogram.methods.base import Response
 from aiogram.types import (
     BotCommand,
+    BotCommandScopeChat,
     BufferedInputFile,
     CallbackQuery,
     ChatMemberUpdated,
@@ -45,10 +47,12 @@ from bot.app import (
     StartupError,
     bot_commands,
     freeze_startup_heap,
+    staff_menus,
     start_application,
     thaw_startup_heap,
 )
 from bot.i18n import Catalogs
+from bot.logs import redact_secrets
 from bot.pipeline import Pipeline
 from bot.runtime import conversion
 from bot.runtime.conversion import block_event, button_event
@@ -58,6 +62,7 @@ from handlers.events import Message
 from handlers.port import (
     Action,
     AnswerButton,
+    DeleteMessage,
     EditText,
     Keyboard,
     Rejected,
@@ -65,6 +70,7 @@ from handlers.port import (
     SendDocument,
     SendPhoto,
     SendText,
+    SetCommands,
     Transient,
     Unreachable,
 )
@@ -80,6 +86,12 @@ _RESPONSE_TYPES = [
     Response[method.__returning__]  # type: ignore[attr-defined]
     for method in (SendMessage, EditMessageText, AnswerCallbackQuery, GetUpdates, GetMe)
 ]
+
+
+def _undecodable(exc: ClientDecodeError) -> str:
+    """One line for an answer that is not the Bot API's JSON (its first characters)."""
+    body = " ".join(str(exc.data).split())
+    return f"the answer is not JSON: {body[:80]!r}"
 
 
 def render_keyboard(keyboard: Keyboard | None) -> InlineKeyboardMarkup | None:
@@ -140,6 +152,8 @@ class AiogramPort:
             raise Transient(str(exc)) from exc
         except aiohttp.ClientError as exc:
             raise Transient(str(exc)) from exc
+        except ClientDecodeError as exc:  # not the API's JSON: a proxy's "502 Bad Gateway" page
+            raise Transient(_undecodable(exc)) from exc
         except TelegramAPIError as exc:  # 400, 404, 409…: a deliberate decision per case
             raise Rejected(exc.message) from exc
 
@@ -158,6 +172,9 @@ class AiogramPort:
                 reply_markup=render_keyboard(action.keyboard),
             )
             return action.message_id
+        if isinstance(action, DeleteMessage):
+            await bot.delete_message(action.chat_id, action.message_id)
+            return None
         if isinstance(action, AnswerButton):
             await bot.answer_callback_query(
                 action.callback_id, text=action.text, show_alert=action.alert
@@ -178,6 +195,15 @@ class AiogramPort:
                 caption=action.caption_html,
             )
             return sent.message_id
+        if isinstance(action, SetCommands):
+            scope = BotCommandScopeChat(chat_id=action.chat_id)
+            if action.commands:
+                await bot.set_my_commands(
+                    [BotCommand(command=c, description=d) for c, d in action.commands], scope=scope
+                )
+            else:
+                await bot.delete_my_commands(scope=scope)
+            return None
         raise TypeError(f"unknown action {action!r}")
 
 
@@ -247,6 +273,11 @@ async def identify(bot: Bot, settings: Settings) -> BotIdentity:
             f"TELEGRAM_API_URL {settings.telegram_api_url} cannot be reached ({exc}): "
             "check the URL and the network."
         ) from None
+    except ClientDecodeError as exc:
+        raise StartupError(
+            f"TELEGRAM_API_URL {settings.telegram_api_url} does not answer like the Bot API "
+            f"({_undecodable(exc)}): check the URL."
+        ) from None
     return BotIdentity(me.id, me.username, me.first_name)
 
 
@@ -277,6 +308,7 @@ async def run_polling(
 
     `on_start` receives the application once it is built (tests use it to wait for idle).
     """
+    redact_secrets(settings)  # handlers added since logging was configured
     bot = create_bot(settings)
     app = None
     try:
@@ -287,6 +319,7 @@ async def run_polling(
         dispatcher = create_dispatcher(app.pipeline)
         await bot.delete_webhook(drop_pending_updates=False)
         await publish_commands(bot, app.catalogs, app.pipeline)
+        await app.pipeline.deliver(await staff_menus(app), AiogramPort(bot))
         app.start_jobs(AiogramPort(bot))
         freeze_startup_heap()
         log.info("npsbot @%s is running on aiogram, database %s", me.username, app.db.dialect)
@@ -302,6 +335,7 @@ async def run_polling(
         if stop is not None:
             waiters.append(asyncio.create_task(stop.wait()))
         await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+        app.pipeline.stop()  # replies waiting on 429s stay in the outbox (within seconds)
         if not polling.done():
             await dispatcher.stop_polling()
         for waiter in waiters:

@@ -16,6 +16,7 @@ os.environ.setdefault("PTB_TIMEDELTA", "1")
 import asyncio
 import contextlib
 import datetime as dt
+import json
 import logging
 import signal
 from collections.abc import Awaitable, Callable, Iterator, Sequence
@@ -25,6 +26,7 @@ from typing import Any, TypeVar
 from telegram import Bot as PtbBot
 from telegram import (
     BotCommand,
+    BotCommandScopeChat,
     InlineKeyboardButton,
     InlineKeyboardMarkup,
     InputFile,
@@ -60,10 +62,12 @@ from bot.app import (
     StartupError,
     bot_commands,
     freeze_startup_heap,
+    staff_menus,
     start_application,
     thaw_startup_heap,
 )
 from bot.i18n import Catalogs
+from bot.logs import redact_secrets
 from bot.pipeline import Claim, Pipeline
 from bot.runtime import conversion
 from bot.runtime.conversion import block_event, button_event
@@ -73,6 +77,7 @@ from handlers.events import Event, Message
 from handlers.port import (
     Action,
     AnswerButton,
+    DeleteMessage,
     EditText,
     Keyboard,
     Rejected,
@@ -80,11 +85,14 @@ from handlers.port import (
     SendDocument,
     SendPhoto,
     SendText,
+    SetCommands,
     Transient,
     Unreachable,
 )
 
 log = logging.getLogger(__name__)
+# PTB's TelegramError message for an answer that is not JSON (a proxy's HTML page).
+NOT_JSON = "Invalid server response"
 T = TypeVar("T")
 
 # The update types the handlers below consume (aiogram resolves the same list from its router).
@@ -209,8 +217,10 @@ class PtbPort:
             raise Rejected(exc.message) from exc
         except (TimedOut, NetworkError) as exc:  # 5xx, timeouts, dropped connections
             raise Transient(exc.message) from exc
-        except TelegramError as exc:  # 401/404, 409, a migrated chat: deliberate per case
-            raise Rejected(exc.message) from exc
+        except TelegramError as exc:
+            if exc.message == NOT_JSON:  # a 2xx whose body is not JSON: as aiogram, transient
+                raise Transient(exc.message) from exc
+            raise Rejected(exc.message) from exc  # 401/404, 409, a migrated chat: per case
 
     async def _call(self, action: Action) -> int | None:
         bot = self.bot
@@ -233,6 +243,9 @@ class PtbPort:
                 reply_markup=render_keyboard(action.keyboard),
             )
             return action.message_id
+        if isinstance(action, DeleteMessage):
+            await bot.delete_message(chat_id=action.chat_id, message_id=action.message_id)
+            return None
         if isinstance(action, AnswerButton):
             await bot.answer_callback_query(
                 action.callback_id, text=action.text, show_alert=action.alert
@@ -265,6 +278,15 @@ class PtbPort:
                 parse_mode=ParseMode.HTML,
             )
             return sent.message_id
+        if isinstance(action, SetCommands):
+            scope = BotCommandScopeChat(chat_id=action.chat_id)
+            if action.commands:
+                await bot.set_my_commands(
+                    [BotCommand(c, d) for c, d in action.commands], scope=scope
+                )
+            else:
+                await bot.delete_my_commands(scope=scope)
+            return None
         raise TypeError(f"unknown action {action!r}")
 
 
@@ -281,6 +303,17 @@ class _Request(HTTPXRequest):
         if 400 < code < 500 and code not in (401, 403, 404, 409, 429):
             code = 400
         return code, payload
+
+    @staticmethod
+    def parse_json_payload(payload: bytes) -> Any:
+        """The answer's JSON; a body that is not JSON (a proxy's HTML "502 Bad Gateway")
+        is one debug line, not PTB's logged traceback with the whole page."""
+        text = payload.decode("utf-8", "replace")
+        try:
+            return json.loads(text)
+        except ValueError:
+            log.debug("the Bot API answered with no JSON: %r", " ".join(text.split())[:80])
+            raise TelegramError(NOT_JSON) from None
 
 
 def create_application(settings: Settings) -> Application:  # type: ignore[type-arg]
@@ -371,6 +404,11 @@ async def identify(application: Application, settings: Settings) -> BotIdentity:
             f"TELEGRAM_API_URL {settings.telegram_api_url} cannot be reached ({exc}): "
             "check the URL and the network."
         ) from None
+    except TelegramError as exc:  # "Invalid server response": an answer that is not JSON
+        raise StartupError(
+            f"TELEGRAM_API_URL {settings.telegram_api_url} does not answer like the Bot API "
+            f"({exc.message}): check the URL."
+        ) from None
     me = application.bot.bot
     return BotIdentity(me.id, me.username, me.first_name)
 
@@ -408,6 +446,7 @@ async def run_polling(
 
     `on_start` receives the application once it is built (tests use it to wait for idle).
     """
+    redact_secrets(settings)  # handlers added since logging was configured
     application = create_application(settings)
     app = None
     identified = False
@@ -420,6 +459,7 @@ async def run_polling(
         application.add_handlers(npsbot_handlers(app.pipeline))
         application.add_error_handler(_log_error)
         await publish_commands(application.bot, app.catalogs, app.pipeline)
+        await app.pipeline.deliver(await staff_menus(app), PtbPort(application.bot))
         app.start_jobs(PtbPort(application.bot))
         freeze_startup_heap()
         log.info("npsbot @%s is running on ptb, database %s", me.username, app.db.dialect)
@@ -435,7 +475,10 @@ async def run_polling(
     finally:
         # Stop fetching, let handlers in flight finish, stop the background jobs (a
         # broadcast's call in flight still needs the HTTP client), release the database,
-        # and only then close the HTTP client.
+        # and only then close the HTTP client. Replies waiting on Telegram (429s) are not
+        # waited for: they stay in the persisted outbox for the next start.
+        if app is not None:
+            app.pipeline.stop()
         if application.updater is not None and application.updater.running:
             await application.updater.stop()
         if application.running:

@@ -1,14 +1,17 @@
 """Who a broadcast may reach: segments, fatigue rules, and imported contact lists.
 
-The audience is everyone who pressed Start (a `respondents` row) and has neither sent
-/stop nor blocked the bot. Imported contacts (`contacts`) add attributes — language,
-source, agent, name — and wait there until the person presses Start: a bot cannot write
-first, so nobody who never started is ever messaged.
+The audience is every customer who pressed Start (a `respondents` row) and has neither
+sent /stop nor blocked the bot; the team (owners in ADMIN_IDS, admins, viewers) and
+employees who came only through an eNPS link are not customers and are never messaged.
+Imported contacts (`contacts`) add attributes — language, source, agent, name — and wait
+there until the person presses Start: a bot cannot write first, so nobody who never
+started is ever messaged.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import asyncio
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -30,11 +33,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement as ColumnExpr
 
 from storage.broadcast_models import BroadcastRecipient, Contact, ImportRequest, RecipientStatus
-from storage.models import Respondent, Response
+from storage.models import Respondent, Response, StaffMember
 
 R = Respondent.__table__
 C = Contact.__table__
 A = Response.__table__
+S = StaffMember.__table__
 
 # Score ranges of the last-answer groups (NPS: promoters 9–10, passives 7–8, detractors 0–6).
 GROUPS: dict[str, tuple[int, int]] = {
@@ -83,6 +87,10 @@ class AudiencePreview:
     languages: dict[str | None, int] = field(default_factory=dict)
     # Imported contacts in the segment who have not pressed Start yet.
     not_started: int = 0
+    # People in the segment who are not customers, never messaged by a customer broadcast:
+    # the team (owners, admins, viewers) and employees who came only through an eNPS link.
+    team: int = 0
+    employees: int = 0
 
     @property
     def matched(self) -> int:
@@ -211,6 +219,23 @@ def standing_of(row: Any) -> Eligibility:
     )
 
 
+def team_expr(owners: Collection[int]) -> ColumnElement[bool]:
+    """True for the team: owners (ADMIN_IDS) and everyone with a granted role."""
+    staff = exists().where(S.c.user_id == R.c.id)
+    return or_(R.c.id.in_(sorted(owners)), staff) if owners else staff
+
+
+def employee_expr() -> ColumnElement[bool]:
+    """True for employees who came only through an eNPS link (no named answer at all)."""
+    named = exists().where(A.c.respondent_id == R.c.id)
+    return and_(R.c.enps_link.is_(True), ~named)
+
+
+def customer_expr(owners: Collection[int]) -> ColumnElement[bool]:
+    """True for customers: the audience of a customer broadcast."""
+    return and_(~team_expr(owners), ~employee_expr())
+
+
 def _audience_from() -> Any:
     return R.outerjoin(C, C.c.user_id == R.c.id)
 
@@ -222,10 +247,19 @@ class AudienceRepo:
         self._session = session
 
     async def preview(
-        self, survey_id: int, segment: Segment, fatigue: Fatigue, now: datetime
+        self,
+        survey_id: int,
+        segment: Segment,
+        fatigue: Fatigue,
+        now: datetime,
+        owners: Collection[int] = (),
     ) -> AudiencePreview:
-        """Counts the segment: who would be messaged, who not and why."""
-        reason = exclusion_expr(survey_id, fatigue, now).label("reason")
+        """Counts the segment: who would be messaged, who not and why (`owners`: ADMIN_IDS)."""
+        reason = case(
+            (team_expr(owners), literal("team")),
+            (employee_expr(), literal("employee")),
+            else_=exclusion_expr(survey_id, fatigue, now),
+        ).label("reason")
         language = language_expr().label("language")
         rows = await self._session.execute(
             select(reason, language, func.count())
@@ -238,6 +272,10 @@ class AudienceRepo:
             if why == ELIGIBLE:
                 preview.eligible += count
                 preview.languages[code] = preview.languages.get(code, 0) + count
+            elif why == "team":
+                preview.team += count
+            elif why == "employee":
+                preview.employees += count
             else:
                 preview.excluded[why] += count
         preview.not_started = await self._not_started(segment)
@@ -254,12 +292,20 @@ class AudienceRepo:
             terms.append(C.c.source == segment.source)
         if segment.agent:
             terms.append(C.c.agent == segment.agent)
-        return int(await self._session.scalar(select(func.count()).where(*terms)) or 0)
+        query = select(func.count()).select_from(C).where(*terms)
+        return int(await self._session.scalar(query) or 0)
 
     async def enrol(
-        self, broadcast_id: int, survey_id: int, segment: Segment, fatigue: Fatigue, now: datetime
+        self,
+        broadcast_id: int,
+        survey_id: int,
+        segment: Segment,
+        fatigue: Fatigue,
+        now: datetime,
+        owners: Collection[int] = (),
     ) -> int:
-        """Adds every eligible person of the segment as a pending recipient; returns how many.
+        """Adds every eligible customer of the segment as a pending recipient; returns how many
+        (the team — `owners` and granted roles — and eNPS-only employees are left out).
 
         One INSERT … SELECT, so confirming a broadcast to 100 000 people stays one short
         statement instead of a round trip per person.
@@ -274,7 +320,7 @@ class AudienceRepo:
                 literal(0),
             )
             .select_from(_audience_from())
-            .where(segment_filter(segment), eligible)
+            .where(segment_filter(segment), customer_expr(owners), eligible)
         )
         table = BroadcastRecipient.__table__
         result = await self._session.execute(
@@ -352,6 +398,9 @@ class AudienceRepo:
             if fresh:
                 await self._session.execute(insert(table), fresh)
                 added += len(fresh)
+            # SQLite's statements run on the event loop (storage/sqlite_inline.py): let other
+            # chats' updates and polling run between chunks of a long list.
+            await asyncio.sleep(0)
         return ImportOutcome(added, updated, unchanged, started)
 
     async def request_import(self, user_id: int, now: datetime) -> None:

@@ -10,7 +10,7 @@ bot/broadcast/worker.py explains the delivery guarantees.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -154,6 +154,14 @@ class BroadcastRepo:
         await self._session.flush()
         return broadcast
 
+    async def remember_preview(self, broadcast_id: int, message_id: int) -> None:
+        """Binds a draft to its preview message (the only one whose Confirm counts)."""
+        await self._session.execute(
+            update(B)
+            .where(B.c.id == broadcast_id, B.c.status == BroadcastStatus.DRAFT)
+            .values(progress_message_id=message_id)
+        )
+
     async def get(self, broadcast_id: int) -> Broadcast | None:
         """The broadcast with this id (fresh from the database)."""
         return await self._session.scalar(
@@ -169,6 +177,7 @@ class BroadcastRepo:
         fatigue: Fatigue,
         now: datetime,
         progress_message_id: int | None,
+        owners: Collection[int] = (),
     ) -> int | None:
         """Confirms a draft: snapshots its audience as pending recipients; None if not a draft.
 
@@ -188,7 +197,9 @@ class BroadcastRepo:
         survey_id = result.scalar()
         if survey_id is None:
             return None
-        total = await self._audience.enrol(broadcast_id, survey_id, segment, fatigue, now)
+        total = await self._audience.enrol(
+            broadcast_id, survey_id, segment, fatigue, now, owners=owners
+        )
         await self._session.execute(update(B).where(B.c.id == broadcast_id).values(total=total))
         return total
 
@@ -684,6 +695,13 @@ class BroadcastRepo:
             .limit(1)
         )
         return found is not None
+
+    async def question_messages(self, response_id: int) -> list[int]:
+        """The messages that asked a response's question: the broadcast and its reminder."""
+        sent = select(BR.c.message_id).where(BR.c.response_id == response_id)
+        reminded = select(SR.c.message_id).where(SR.c.response_id == response_id)
+        rows = await self._session.execute(sent.union_all(reminded))
+        return [row[0] for row in rows if row[0] is not None]
 
     async def record_reminders(self, outcomes: Sequence[Outcome]) -> None:
         """Stores what the reminder calls did; a sent reminder's buttons become the prompt."""

@@ -9,7 +9,13 @@ from sqlalchemy import bindparam, delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import make_transient_to_detached
 
-from storage.case_models import CaseAlert, CaseThread, DetractorCase, PendingReply
+from storage.case_models import (
+    CaseAlert,
+    CaseThread,
+    DetractorCase,
+    PendingReply,
+    UndeliveredAlert,
+)
 from storage.driver import DriverSQL
 from storage.models import utcnow
 
@@ -25,6 +31,9 @@ _ALERTS_OF_RESPONSE = (
     "SELECT a.chat_id, a.message_id FROM case_alerts a "
     "JOIN detractor_cases c ON c.id = a.case_id WHERE c.response_id = $1"
 )
+
+# A held alert goes out for these; a case a newer answer superseded is not alerted late.
+_STILL_ALERTED = ("open", "resolved")
 
 
 class CaseRepo:
@@ -87,6 +96,46 @@ class CaseRepo:
             CaseAlert(case_id=case_id, chat_id=chat_id, message_id=message_id)
         )
 
+    async def hold_alert(self, case_id: int, chat_ids: Sequence[int]) -> None:
+        """Keeps the case's alert for these chats until Telegram accepted it
+        (`alert_delivered`): a chat that cannot be written to yet gets it later."""
+        now = utcnow()
+        for chat_id in chat_ids:
+            held = UndeliveredAlert(case_id=case_id, chat_id=chat_id, since=now)
+            await self._session.merge(held)
+
+    async def alert_delivered(self, case_id: int, chat_id: int, message_id: int) -> None:
+        """The alert reached the chat: stores where, and stops holding it."""
+        await self.remember_alert(case_id, chat_id, message_id)
+        await self._session.execute(
+            delete(UndeliveredAlert).where(
+                UndeliveredAlert.case_id == case_id, UndeliveredAlert.chat_id == chat_id
+            )
+        )
+
+    async def undelivered_to(self, chat_id: int) -> list[DetractorCase]:
+        """The cases whose alert this chat has not received yet, oldest first."""
+        rows = await self._session.scalars(
+            select(DetractorCase)
+            .join(UndeliveredAlert, UndeliveredAlert.case_id == DetractorCase.id)
+            .where(
+                UndeliveredAlert.chat_id == chat_id,
+                DetractorCase.status.in_(_STILL_ALERTED),
+            )
+            .order_by(DetractorCase.id)
+        )
+        return list(rows.all())
+
+    async def undelivered_counts(self) -> dict[int, int]:
+        """Alerts waiting for each chat: chat → count."""
+        rows = await self._session.execute(
+            select(UndeliveredAlert.chat_id, func.count())
+            .join(DetractorCase, DetractorCase.id == UndeliveredAlert.case_id)
+            .where(DetractorCase.status.in_(_STILL_ALERTED))
+            .group_by(UndeliveredAlert.chat_id)
+        )
+        return {int(chat_id): int(n) for chat_id, n in rows}
+
     async def alerts_of_response(self, response_id: int) -> dict[int, int]:
         """The alerts posted for a response's case (none without a case): chat → message."""
         return dict(await self._driver.fetch(_ALERTS_OF_RESPONSE, response_id))  # type: ignore[arg-type]
@@ -97,6 +146,17 @@ class CaseRepo:
             update(DetractorCase)
             .where(DetractorCase.id == case_id, DetractorCase.status == "open")
             .values(status="resolved", resolved_by=by, resolved_at=utcnow())
+            .execution_options(synchronize_session=False)
+        )
+        return bool(result.rowcount)  # type: ignore[attr-defined]
+
+    async def close_superseded(self, response_id: int) -> bool:
+        """Closes the open case of an answer a newer one replaced (status "superseded":
+        neither open nor resolved in any count); False when it had none open."""
+        result = await self._session.execute(
+            update(DetractorCase)
+            .where(DetractorCase.response_id == response_id, DetractorCase.status == "open")
+            .values(status="superseded", resolved_at=utcnow())
             .execution_options(synchronize_session=False)
         )
         return bool(result.rowcount)  # type: ignore[attr-defined]
@@ -120,7 +180,9 @@ class CaseRepo:
         )
         return bool(result.rowcount)  # type: ignore[attr-defined]
 
-    async def open_thread(self, respondent_id: int, case_id: int, staff_chat_id: int) -> None:
+    async def open_thread(
+        self, respondent_id: int, case_id: int, staff_chat_id: int, staff_id: int
+    ) -> None:
         """Routes the respondent's answers to the staff chat that wrote to them."""
         await self._session.merge(
             CaseThread(
@@ -128,6 +190,37 @@ class CaseRepo:
                 case_id=case_id,
                 staff_chat_id=staff_chat_id,
                 updated_at=utcnow(),
+                staff_id=staff_id,
+            )
+        )
+
+    async def touch_thread(self, respondent_id: int) -> None:
+        """The thread is in use: its expiry starts again."""
+        await self._session.execute(
+            update(CaseThread)
+            .where(CaseThread.respondent_id == respondent_id)
+            .values(updated_at=utcnow())
+        )
+
+    async def close_thread(self, respondent_id: int) -> None:
+        """Stops forwarding a respondent's answers (expired, or the staff member's role
+        was taken away)."""
+        await self._session.execute(
+            delete(CaseThread).where(CaseThread.respondent_id == respondent_id)
+        )
+
+    async def close_for_staff(self, staff_id: int, alert_chats: Sequence[int]) -> None:
+        """A role was revoked: answers to what they wrote stop coming to them (threads
+        that lead to their own chat, or that they opened in a chat other than the alert
+        chat, whose members may act on cases anyway). Their reply mode ends at their next
+        message, which tells them so (handlers/alerts.py re-checks the role)."""
+        await self._session.execute(
+            delete(CaseThread).where(
+                (CaseThread.staff_chat_id == staff_id)
+                | (
+                    (CaseThread.staff_id == staff_id)
+                    & CaseThread.staff_chat_id.not_in(list(alert_chats))
+                )
             )
         )
 

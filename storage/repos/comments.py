@@ -67,6 +67,7 @@ class CommentRepo:
             Response.scored_at >= start,
             Response.scored_at < end,
             Response.score.between(low, high),
+            Response.superseded_by.is_(None),  # replaced by a newer answer: not counted
             or_(_has_text(Response.why), _has_text(Response.improve)),
         )
         total = await self._session.scalar(
@@ -86,8 +87,13 @@ class CommentRepo:
             .join(Survey, Survey.id == Response.survey_id)
             .where(*conditions)
             # The id breaks ties between answers stored in the same instant, so pages
-            # never repeat or skip a row.
-            .order_by(Response.scored_at.desc(), Response.id.desc())
+            # never repeat or skip a row; anonymous answers (all of a day at its start)
+            # by their random public id first, so their row ids tell no order.
+            .order_by(
+                Response.scored_at.desc(),
+                Response.public_id.desc().nulls_last(),
+                Response.id.desc(),
+            )
             .offset(offset)
             .limit(limit)
         )

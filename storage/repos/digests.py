@@ -67,6 +67,7 @@ class DigestRepo:
             Response.scored_at >= start,
             Response.scored_at < end,
             Response.score <= 6,
+            Response.superseded_by.is_(None),  # replaced by a newer answer: not counted
             or_(Response.why.is_not(None), Response.improve.is_not(None)),
         )
         total = await self._session.scalar(select(func.count(Response.id)).where(*where))

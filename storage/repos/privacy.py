@@ -3,11 +3,13 @@
 eNPS answers must not be traceable to the employee, yet the conversation has to know
 which response a user's next text belongs to and a second answer must be refused. So:
 
-* the response row never gets respondent_id, chat_id, agent or the start payload;
+* the response row never gets respondent_id, chat_id, a tag (source, agent, campaign) or
+  the start payload, and it is shown by a random `public_id`, never by its row id (ids
+  come from the sequence every answer shares: the neighbours' times would date it);
 * while the conversation is open, `anonymous_threads` maps HMAC(salt, user) to the
   response; the row is deleted when the response is finished, superseded or abandoned,
-  and the response's times are then coarsened to the hour (exact times could be matched
-  against `respondents.last_seen_at`);
+  and the response's times are then coarsened to the start of the local day (exact
+  times could be matched against `respondents.last_seen_at`);
 * `anonymous_answers` keeps HMAC(salt, survey, user) with no time and no response id:
   it says that someone answered, never what.
 """
@@ -18,7 +20,8 @@ import hashlib
 import hmac
 import secrets
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, date, datetime, timedelta, tzinfo
+from typing import Any
 
 from sqlalchemy import case, delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -32,6 +35,7 @@ from storage.admin_models import (
 )
 from storage.driver import DriverSQL
 from storage.models import OPEN_STEPS, Respondent, Response, Step, Survey, utcnow
+from storage.personal import Erase, Shown, personal_tables
 from storage.repos import upsert_insert
 
 SALT_NAME = "anonymity_salt"
@@ -39,9 +43,19 @@ SALT_NAME = "anonymity_salt"
 ABANDONED_AFTER = timedelta(days=1)
 
 
-def coarse(moment: datetime | None) -> datetime | None:
-    """The moment truncated to the hour: enough for reports, too coarse to match a person."""
-    return moment.replace(minute=0, second=0, microsecond=0) if moment is not None else None
+def coarse(moment: datetime | None, tz: tzinfo = UTC) -> datetime | None:
+    """The start of the moment's local day (in UTC): enough for reports, which count by
+    local day, and too coarse to match a person."""
+    if moment is None:
+        return None
+    local = moment.astimezone(tz)
+    day = datetime(local.year, local.month, local.day, tzinfo=tz)
+    return day.astimezone(UTC)
+
+
+def new_public_id() -> str:
+    """A random, opaque id for an anonymous answer: it tells nothing of when or of whom."""
+    return "anon-" + secrets.token_hex(8)
 
 
 # Run by every /start (built once).
@@ -68,12 +82,20 @@ class AnonymityRepo:
         driver: DriverSQL,
         salt: str = "",
         memo: SaltMemo | None = None,
+        tz: tzinfo = UTC,
     ) -> None:
         self._session = session
         self._driver = driver
+        self._tz = tz  # the reporting zone (TIMEZONE): times are coarsened to its days
         self._configured = salt
         self._memo = memo if memo is not None else SaltMemo()
         self._salt: bytes | None = None
+
+    def day_of(self, moment: datetime) -> datetime:
+        """The start of the moment's local day: all an anonymous answer keeps of a time."""
+        day = coarse(moment, self._tz)
+        assert day is not None
+        return day
 
     async def _key(self) -> bytes:
         """ANONYMITY_SALT when set, else a random salt generated once and kept in the database."""
@@ -171,7 +193,8 @@ class AnonymityRepo:
         )
 
     async def release(self, response_id: int) -> bool:
-        """Unlinks an anonymous response for good: drops its pointer, coarsens its times."""
+        """Unlinks an anonymous response for good: drops its pointer, coarsens its times
+        to the day."""
         result = await self._session.execute(
             delete(AnonymousThread).where(AnonymousThread.response_id == response_id)
         )
@@ -180,11 +203,11 @@ class AnonymityRepo:
         # populate_existing: conditional updates ran without synchronising loaded objects.
         response = await self._session.get(Response, response_id, populate_existing=True)
         if response is not None:
-            response.asked_at = coarse(response.asked_at)  # type: ignore[assignment]
-            response.scored_at = coarse(response.scored_at)
-            response.why_at = coarse(response.why_at)
-            response.improve_at = coarse(response.improve_at)
-            response.completed_at = coarse(response.completed_at)
+            response.asked_at = coarse(response.asked_at, self._tz)  # type: ignore[assignment]
+            response.scored_at = coarse(response.scored_at, self._tz)
+            response.why_at = coarse(response.why_at, self._tz)
+            response.improve_at = coarse(response.improve_at, self._tz)
+            response.completed_at = coarse(response.completed_at, self._tz)
             # A message id within the user's chat is one more thing to match on.
             response.prompt_message_id = None
             await self._session.flush()
@@ -216,6 +239,11 @@ class AnonymityRepo:
         return len(ids)
 
 
+def _plain(value: Any) -> Any:
+    """A stored value as JSON holds it."""
+    return value.isoformat() if isinstance(value, date) else value
+
+
 @dataclass(frozen=True)
 class AnswerRecord:
     """One answer as /mydata shows it."""
@@ -235,6 +263,14 @@ class PersonalData:
     anonymous_surveys: list[Survey] = field(default_factory=list)
     anonymous_open: bool = False
     in_dialog: bool = False
+    # Rows of the other personal tables (storage/personal.py), by table, as stored.
+    records: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+
+    @property
+    def contact(self) -> dict[str, Any] | None:
+        """The row of an imported contact list about the user, if any."""
+        rows = self.records.get("contacts")
+        return rows[0] if rows else None
 
     @property
     def empty(self) -> bool:
@@ -244,6 +280,7 @@ class PersonalData:
             and not self.answers
             and not self.anonymous_open
             and not self.in_dialog
+            and not self.records
         )
 
 
@@ -286,7 +323,20 @@ class PrivacyRepo:
             anonymous_surveys=taken,
             anonymous_open=await self._anonymity.thread_of(user_id) is not None,
             in_dialog=bool(dialog),
+            records=await self._records(user_id),
         )
+
+    async def _records(self, user_id: int) -> dict[str, list[dict[str, Any]]]:
+        """The rows of every personal table /mydata shows as stored (storage/personal.py)."""
+        records: dict[str, list[dict[str, Any]]] = {}
+        for table, entry in personal_tables():
+            if entry.shown != Shown.RECORDS:
+                continue
+            rows = await self._session.execute(select(table).where(entry.about(table, user_id)))
+            found = [{key: _plain(value) for key, value in row._mapping.items()} for row in rows]
+            if found:
+                records[table.name] = found
+        return records
 
     async def forget(self, user_id: int) -> Erased:
         """Erases the user's personal data; scores stay, detached, so every count holds.
@@ -294,7 +344,9 @@ class PrivacyRepo:
         The histograms (score_counts) are not touched: the answers still happened. Rows
         keep score, language, survey, times and context tags (source, agent, campaign:
         they describe the interaction, not the person); comments are erased because free
-        text may name the person; unfinished conversations are closed.
+        text may name the person; unfinished conversations are closed. Every other table
+        is erased as storage/personal.py declares it (the imported contact row, broadcast
+        recipient rows, reply threads, digest records…).
         """
         await self._anonymity.close_for_user(user_id)
         detached = await self._session.execute(
@@ -313,7 +365,16 @@ class PrivacyRepo:
             .execution_options(synchronize_session="fetch")
         )
         profile = await self._session.execute(delete(Respondent).where(Respondent.id == user_id))
-        await self._session.execute(delete(StaffDialog).where(StaffDialog.user_id == user_id))
+        # Every other table that holds something about the person, as storage/personal.py
+        # declares it (the ones above are declared there too; running them again is a no-op).
+        for table, entry in personal_tables():
+            if entry.erase == Erase.DELETE:
+                await self._session.execute(delete(table).where(entry.about(table, user_id)))
+            elif entry.erase == Erase.DETACH:
+                cleared = dict.fromkeys((*entry.person, *entry.clear))
+                await self._session.execute(
+                    update(table).where(entry.about(table, user_id)).values(cleared)
+                )
         return Erased(
             profile=bool(profile.rowcount),  # type: ignore[attr-defined]
             answers=int(detached.rowcount),  # type: ignore[attr-defined]

@@ -10,6 +10,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.driver import DriverSQL
+from storage.language_codes import normalize_language_code
 from storage.models import Respondent, utcnow
 from storage.repos.updates import UpdateLog
 
@@ -110,7 +111,7 @@ class RespondentRepo:
             profile.chat_id,
             profile.first_name,
             profile.username,
-            profile.language_code,
+            normalize_language_code(profile.language_code),
             self._driver.stamp(utcnow()),
         )
 
@@ -137,15 +138,23 @@ class RespondentRepo:
         if who.lstrip("-").isdigit():
             return int(who)
         if who.startswith("@") and len(who) > 1:
-            respondent = await self.by_username(who[1:])
-            return respondent.id if respondent else None
+            named = await self.named(who[1:])
+            # Two people seen with one username (Telegram recycles them): nobody is guessed.
+            return named[0].id if len(named) == 1 else None
         return None
 
-    async def by_username(self, username: str) -> Respondent | None:
-        """The respondent with this @username (case-insensitive)."""
-        return await self._session.scalar(
-            select(Respondent).where(func.lower(Respondent.username) == username.lower()).limit(1)
+    async def named(self, username: str) -> list[Respondent]:
+        """Everyone seen with this @username (case-insensitive), the latest seen first.
+
+        More than one when Telegram gave the username to someone else after its owner
+        dropped it (the old owner's row keeps the name they had when last seen).
+        """
+        rows = await self._session.scalars(
+            select(Respondent)
+            .where(func.lower(Respondent.username) == username.lower())
+            .order_by(Respondent.last_seen_at.desc(), Respondent.id)
         )
+        return list(rows.all())
 
     async def set_subscribed(self, user_id: int, subscribed: bool) -> None:
         """Turns surveys on (/start) or off (/stop) for the user."""

@@ -6,12 +6,12 @@ import functools
 from dataclasses import dataclass, field, fields
 from datetime import datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.driver import DriverSQL
 from storage.models import OPEN_STEPS, Response, Step, utcnow
-from storage.repos.privacy import AnonymityRepo
+from storage.repos.privacy import AnonymityRepo, new_public_id
 from storage.repos.stats import StatsRepo, segments_of
 from storage.repos.surveys import VIEW_COLUMNS, SurveyView, survey_view
 
@@ -46,6 +46,10 @@ class ResponseRow:
     why_at: datetime | None
     improve_at: datetime | None
     completed_at: datetime | None
+    replaces_id: int | None
+    invite_pending: bool
+    # Anonymous answers only: the random id shown instead of `id` (storage/models.py).
+    public_id: str | None
     # Its survey, read in the same statement (None when the row was not loaded that way).
     survey: SurveyView | None = field(default=None, repr=False, compare=False)
 
@@ -80,7 +84,27 @@ _SET_PROMPT = "UPDATE responses SET prompt_message_id = $2 WHERE id = $1"
 _SCORE = (
     f"UPDATE responses SET score = $2, scored_at = $3, step = '{Step.WHY.value}' "
     f"WHERE id = $1 AND step = '{Step.SCORE.value}' "
-    "RETURNING survey_id, agent, source, language"
+    "RETURNING survey_id, agent, source, language, asked_at, invite_pending"
+)
+# Asked on /start: the answer this person last gave through this door, and whether they
+# are on the team (one statement; ix_responses_respondent_step finds the person's rows).
+# A NULL `since` (SURVEY_COOLDOWN_DAYS = 0) finds no answer: every answer counts.
+_BEFORE_START = (
+    "SELECT (SELECT 1 FROM staff WHERE user_id = $1), p.id, p.scored_at "
+    "FROM (SELECT 1 AS one) AS x LEFT JOIN ("
+    "SELECT id, scored_at FROM responses WHERE respondent_id = $1 AND survey_id = $2 "
+    "AND channel = $3 AND COALESCE(source, '') = $4 AND COALESCE(agent, '') = $5 "
+    "AND COALESCE(campaign, '') = $6 AND scored_at >= $7 AND superseded_by IS NULL "
+    "ORDER BY scored_at DESC, id DESC LIMIT 1) AS p ON 1 = 1"
+)
+# Someone who pressed an eNPS link (storage/repos/audience.py leaves them out of customer
+# broadcasts while they have no named answer).
+_MARK_ENPS_LINK = "UPDATE respondents SET enps_link = TRUE WHERE id = $1 AND NOT enps_link"
+# The replaced answer stops counting once the new one is scored (first writer wins).
+_SUPERSEDE = (
+    "UPDATE responses SET superseded_by = $1 "
+    "WHERE id = $2 AND respondent_id = $3 AND superseded_by IS NULL AND scored_at IS NOT NULL "
+    "RETURNING survey_id, asked_at, scored_at, score, agent, source, language"
 )
 
 
@@ -105,6 +129,43 @@ def _advance_statement(columns: tuple[str, ...]) -> str:
     return f"UPDATE responses SET {sets} WHERE id = $1 AND step = $2"
 
 
+# Channels whose answers replace each other: a plain /start or a deep link. Every
+# broadcast (and any future invitation) is its own interaction and always counts.
+REPLACEABLE_CHANNELS = frozenset({"start"})
+
+
+@dataclass(frozen=True)
+class Door:
+    """How a person came to a survey's question; one counted answer per person, survey and
+    door within SURVEY_COOLDOWN_DAYS.
+
+    Plain `/start` and a deep link without tags share the door ("start", "", "", ""); a deep
+    link with another source, agent or campaign tag is another door.
+    """
+
+    channel: str
+    source: str
+    agent: str
+    campaign: str
+
+
+@dataclass(frozen=True)
+class Previous:
+    """What /start needs to know before asking: a team member? an answer to replace?"""
+
+    team_member: bool = False
+    answer_id: int | None = None
+    scored_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class Replaced:
+    """An answer that stopped counting because a newer one replaced it."""
+
+    id: int
+    score: int
+
+
 @dataclass(frozen=True)
 class Context:
     """Where an answer came from (deep-link tags and channel)."""
@@ -115,6 +176,13 @@ class Context:
     start_payload: str | None = None
     payload_unknown: bool = False
     channel: str = "start"
+
+    @property
+    def door(self) -> Door | None:
+        """The door answers through it replace each other; None when each one counts."""
+        if self.channel not in REPLACEABLE_CHANNELS:
+            return None
+        return Door(self.channel, self.source or "", self.agent or "", self.campaign or "")
 
 
 class ResponseRepo:
@@ -163,7 +231,31 @@ class ResponseRepo:
         for name in _MOMENTS:
             setattr(row, name, driver.moment(getattr(row, name)))
         row.payload_unknown = bool(row.payload_unknown)
+        row.invite_pending = bool(row.invite_pending)
         return row
+
+    async def before_start(
+        self, respondent_id: int, survey_id: int, door: Door | None, since: datetime | None
+    ) -> Previous:
+        """Whether the person has a staff role, and their latest counted answer to the
+        survey through the door scored since `since` (None: no answer is replaced)."""
+        driver = self._driver
+        if door is None:
+            since = None
+            door = Door("", "", "", "")
+        row = await driver.fetchrow(
+            _BEFORE_START,
+            respondent_id,
+            survey_id,
+            door.channel,
+            door.source,
+            door.agent,
+            door.campaign,
+            driver.stamp(since),
+        )
+        assert row is not None  # one row, always
+        team, answer_id, scored_at = row
+        return Previous(bool(team), answer_id, driver.moment(scored_at))
 
     async def belongs_to(self, response: ResponseRow, user_id: int) -> bool:
         """True when the response is the user's (for anonymous ones: their open thread)."""
@@ -181,12 +273,19 @@ class ResponseRepo:
         context: Context,
         asked_at: datetime | None = None,
         anonymous: bool | None = None,
+        replaces: int | None = None,
+        invite_pending: bool = False,
     ) -> ResponseRow:
         """Opens a response at the score step, closing any older unfinished one.
 
-        For an anonymous (eNPS) survey the row gets no respondent, chat, agent or payload
-        (the agent tag of a per-employee link would name the employee); the user finds it
-        again through an anonymous thread keyed by a salted hash.
+        `replaces` names the person's answer this one will replace once scored; then, and
+        with `invite_pending` (a team member), the invitation is counted with the score,
+        not now: a question asked again is no new invitation, an owner's test is none.
+
+        For an anonymous (eNPS) survey the row gets no respondent, chat, payload and no
+        tag at all (source, agent, campaign: a per-employee link would name the employee),
+        and a random public id instead of an order (`public_id`); the user finds it again
+        through an anonymous thread keyed by a salted hash.
         """
         if anonymous is None:  # callers holding the survey pass its kind's answer
             anonymous = await self._anonymity.is_anonymous(survey_id)
@@ -195,6 +294,7 @@ class ResponseRepo:
         # Unlinks conversations nobody finished, whoever they were (no scheduler needed).
         await self._anonymity.expire_abandoned()
         agent = None if anonymous else context.agent
+        source = None if anonymous else context.source
         response = ResponseRow(
             id=0,
             survey_id=survey_id,
@@ -205,18 +305,24 @@ class ResponseRepo:
             score=None,
             why=None,
             improve=None,
-            source=context.source,
+            source=source,
             agent=agent,
-            campaign=context.campaign,
+            campaign=None if anonymous else context.campaign,
             start_payload=None if anonymous else context.start_payload,
             payload_unknown=context.payload_unknown,
             channel=context.channel,
             prompt_message_id=None,
-            asked_at=asked_at or utcnow(),
+            # Anonymous: the day from the start, so no export shows an open answer's minute.
+            asked_at=self._anonymity.day_of(asked_at or utcnow())
+            if anonymous
+            else asked_at or utcnow(),
             scored_at=None,
             why_at=None,
             improve_at=None,
             completed_at=None,
+            replaces_id=None if anonymous else replaces,
+            invite_pending=invite_pending or (replaces is not None and not anonymous),
+            public_id=new_public_id() if anonymous else None,
         )
         driver = self._driver
         values = [_param(driver, getattr(response, name)) for name in _INSERT_COLUMNS]
@@ -225,11 +331,14 @@ class ResponseRepo:
         response.id = inserted[0]
         if anonymous:
             await self._anonymity.open_thread(respondent_id, response.id, survey_id)
-        await self._stats.count_invited(
-            survey_id,
-            response.asked_at,
-            segments_of(agent, context.source, language),
-        )
+            # An employee: kept out of customer broadcasts unless they also answer as one.
+            await self._driver.execute(_MARK_ENPS_LINK, respondent_id)
+        if not response.invite_pending:
+            await self._stats.count_invited(
+                survey_id,
+                response.asked_at,
+                segments_of(agent, source, language),
+            )
         return response
 
     async def _advance(
@@ -266,17 +375,45 @@ class ResponseRepo:
             thread = await self._anonymity.thread_for_response(response_id)
         if thread is not None and not await self._anonymity.may_score(thread):
             return False
-        row = await self._driver.fetchrow(_SCORE, response_id, score, self._driver.stamp(now))
+        # An anonymous answer's time is stored at the day at once (counted on its day).
+        stored = now if thread is None else self._anonymity.day_of(now)
+        row = await self._driver.fetchrow(_SCORE, response_id, score, self._driver.stamp(stored))
         if row is None:
             return False
-        survey_id, agent, source, language = row
+        survey_id, agent, source, language, asked_at, invite_pending = row
         if thread is not None:
             await self._anonymity.mark_answered(thread)
-        await self._stats.count_score(survey_id, now, segments_of(agent, source, language), score)
+        segments = segments_of(agent, source, language)
+        await self._stats.count_score(survey_id, now, segments, score)
+        if invite_pending:
+            # Counted with the answer, in the same segments (the response rate stays <= 1).
+            moment = self._driver.moment(asked_at)
+            assert moment is not None  # asked_at is never NULL
+            await self._stats.count_invited(survey_id, moment, segments)
         if loaded is not None:
-            for name, value in (("score", score), ("scored_at", now), ("step", Step.WHY)):
+            for name, value in (("score", score), ("scored_at", stored), ("step", Step.WHY)):
                 setattr(loaded, name, value)
         return True
+
+    async def supersede_replaced(self, response: ResponseRow) -> Replaced | None:
+        """Once `response` is scored, the answer it replaces stops counting: kept, marked
+        superseded, and taken out of its day's histogram with its invitation (the new
+        answer counted both). None when it replaces nothing (or another answer did)."""
+        if response.replaces_id is None or response.respondent_id is None:
+            return None
+        driver = self._driver
+        row = await driver.fetchrow(
+            _SUPERSEDE, response.id, response.replaces_id, response.respondent_id
+        )
+        if row is None:
+            return None
+        survey_id, asked_at, scored_at, score, agent, source, language = row
+        segments = segments_of(agent, source, language)
+        asked, scored = driver.moment(asked_at), driver.moment(scored_at)
+        assert asked is not None and scored is not None  # a scored row
+        await self._stats.count_invited(survey_id, asked, segments, -1)
+        await self._stats.count_score(survey_id, scored, segments, score, -1)
+        return Replaced(response.replaces_id, score)
 
     async def record_why(self, response: ResponseRow | int, text: str | None) -> bool:
         """Stores the reason for the score (None when skipped)."""
@@ -319,9 +456,3 @@ class ResponseRepo:
         for name in _ROW_FIELDS:
             setattr(response, name, getattr(fresh, name))
         return response
-
-    async def set_language(self, response_id: int, language: str) -> None:
-        """Records the language the respondent switched to mid-survey."""
-        await self._session.execute(
-            update(Response).where(Response.id == response_id).values(language=language)
-        )

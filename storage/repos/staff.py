@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.models import StaffMember, utcnow
+from storage.models import DigestOptOut, StaffMember, utcnow
 
 ROLES = ("viewer", "admin")
 
@@ -55,6 +55,17 @@ class StaffRepo:
             update(StaffMember).where(StaffMember.user_id == user_id).values(digest=enabled)
         )
         return bool(result.rowcount)  # type: ignore[attr-defined]
+
+    async def set_owner_digest(self, user_id: int, enabled: bool) -> None:
+        """Turns an owner's daily digest on (the default) or off."""
+        await self._session.execute(delete(DigestOptOut).where(DigestOptOut.user_id == user_id))
+        if not enabled:
+            self._session.add(DigestOptOut(user_id=user_id, at=utcnow()))
+        await self._session.flush()
+
+    async def digest_optouts(self) -> set[int]:
+        """Owners who turned their digest off."""
+        return set((await self._session.scalars(select(DigestOptOut.user_id))).all())
 
     async def digest_subscribers(self) -> list[int]:
         """Staff who opted in to the daily digest."""

@@ -58,10 +58,15 @@ class StatsRepo:
         return moment.astimezone(self.tz).date()
 
     async def _bump(
-        self, survey_id: int, day: date, segments: Iterable[tuple[str, str]], column: str
+        self,
+        survey_id: int,
+        day: date,
+        segments: Iterable[tuple[str, str]],
+        column: str,
+        n: int = 1,
     ) -> None:
         stored_day = self._driver.day(day)
-        rows = [(survey_id, stored_day, d, v[:64], 1) for d, v in segments]
+        rows = [(survey_id, stored_day, d, v[:64], n) for d, v in segments]
         if rows:
             # Written by `flush`, at the end of the transaction: every answer of a day
             # updates the same few rows, and on PostgreSQL each upsert holds its row's lock
@@ -87,16 +92,22 @@ class StatsRepo:
             await self._driver.executemany(_bump_statement(column), rows)
 
     async def count_invited(
-        self, survey_id: int, moment: datetime, segments: Iterable[tuple[str, str]]
+        self, survey_id: int, moment: datetime, segments: Iterable[tuple[str, str]], n: int = 1
     ) -> None:
-        """Counts a survey question sent (the denominator of the response rate)."""
-        await self._bump(survey_id, self.local_day(moment), segments, "invited")
+        """Counts a survey question sent (the denominator of the response rate);
+        n = -1 takes one back (a replaced answer's)."""
+        await self._bump(survey_id, self.local_day(moment), segments, "invited", n)
 
     async def count_score(
-        self, survey_id: int, moment: datetime, segments: Iterable[tuple[str, str]], score: int
+        self,
+        survey_id: int,
+        moment: datetime,
+        segments: Iterable[tuple[str, str]],
+        score: int,
+        n: int = 1,
     ) -> None:
-        """Counts a score in its day's histogram."""
-        await self._bump(survey_id, self.local_day(moment), segments, SCORE_COLUMNS[score])
+        """Counts a score in its day's histogram (n = -1 takes a replaced one back)."""
+        await self._bump(survey_id, self.local_day(moment), segments, SCORE_COLUMNS[score], n)
 
     async def _sum(
         self, key: str, survey_ids: Sequence[int], start: date, end: date, dimension: str

@@ -17,7 +17,7 @@ from storage.models import Response, utcnow
 from tests.e2e.admin_helpers import grant, make_survey, seed_answers
 from tests.e2e.conftest import OWNER_ID, RunningBot, make_settings, start_survey
 
-NOT_PERMITTED = "Sorry, this command is only for the team."
+NOT_PERMITTED = "This command is not available to you. /help lists what you can do here."
 MONTHS = "Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec".split()
 # Nine hours ahead of UTC: local dates and times differ visibly from the stored UTC ones.
 ZONE = "Asia/Tokyo"

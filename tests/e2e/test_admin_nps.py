@@ -14,7 +14,7 @@ from storage.models import utcnow
 from tests.e2e.admin_helpers import grant, make_survey, seed_answers, seed_invitations
 from tests.e2e.conftest import OWNER_ID, RunningBot
 
-NOT_PERMITTED = "Sorry, this command is only for the team."
+NOT_PERMITTED = "This command is not available to you. /help lists what you can do here."
 
 
 def reference_nps(scores: list[int]) -> tuple[int, int, int, int, float]:
@@ -80,8 +80,8 @@ async def test_nps_by_agent_is_an_aligned_table_with_small_segments_marked(
     header = next(i for i, line in enumerate(lines) if line.startswith("agent"))
     olga, sasha = lines[header + 1].split(), lines[header + 2].split()
     assert olga[:3] == ["olga", "40", f"+{reference_nps([10] * 30 + [6] * 10)[3]}"]
-    assert sasha[:3] == ["sasha", "12", str(reference_nps([9] * 5 + [4] * 7)[3])]
-    assert lines[header + 2].endswith("too few answers") and sasha[3] == "—"
+    assert sasha[:3] == ["sasha", "12", str(reference_nps([9] * 5 + [4] * 7)[3]) + "*"]
+    assert sasha[3] == "—" and lines[header + 3].startswith("* too few answers")
     # Columns align: every row has the same width up to the margin column.
     assert len({len(line[: len(lines[header])]) for line in lines[header : header + 3]}) == 1
 
@@ -133,6 +133,15 @@ def _staff_commands() -> dict[str, Role]:
 STAFF_COMMANDS = _staff_commands()
 
 
+def refusal(command: str, have: Role, needed: Role) -> str:
+    """What someone below a command's role is told: team members hear which role it needs."""
+    if have == Role.NONE:
+        return NOT_PERMITTED
+    who = {Role.VIEWER: "a viewer", Role.ADMIN: "an admin"}[have]
+    audience = "admins and owners" if needed == Role.ADMIN else "owners only"
+    return f"/{command} is for {audience}; you are {who}."
+
+
 @pytest.mark.parametrize("role_name", ["outsider", "viewer", "admin", "owner"])
 async def test_every_team_command_checks_the_role_on_every_call(
     api: BotApiEmulator, bot: RunningBot, check_db: Database, role_name: str
@@ -151,9 +160,11 @@ async def test_every_team_command_checks_the_role_on_every_call(
         await bot.idle()
         replies = user.bot_messages[before:]
         if role[role_name] >= needed:
-            assert all(r.text != NOT_PERMITTED for r in replies), (name, role_name)
+            refused = (NOT_PERMITTED, f"/{name} is for ")
+            assert not any(r.text.startswith(refused) for r in replies), (name, role_name)
         else:
-            assert [r.text for r in replies] == [NOT_PERMITTED], (name, role_name)
+            expected = [refusal(name, role[role_name], needed)]
+            assert [r.text for r in replies] == expected, (name, role_name)
             assert not any(r.document or r.photo for r in replies)
     if role_name in ("viewer", "admin"):
         # Revoked: the very next call is refused.
@@ -171,11 +182,13 @@ async def test_owner_grants_lists_and_revokes_roles(
     ivan.send("/nps")
     await ivan.wait_for_message(lambda m: m.text == NOT_PERMITTED)
     owner.send("/grant @ivan_k viewer")
-    await owner.wait_for_message(lambda m: m.text == "✅ Ivan (@ivan_k · 555) is now a viewer.")
+    await owner.wait_for_message(
+        lambda m: m.text == "✅ Ivan (@ivan_k · 555) now has the viewer role."
+    )
     ivan.send("/nps")
     await ivan.wait_for_message(lambda m: m.text.startswith("NPS ·"))
     ivan.send("/grant 556 admin")  # a viewer cannot grant
-    await ivan.wait_for_message(lambda m: m.text == NOT_PERMITTED)
+    await ivan.wait_for_message(lambda m: m.text == refusal("grant", Role.VIEWER, Role.OWNER))
     owner.send("/staff")
     listing = await owner.wait_for_message(lambda m: m.text.startswith("Team"))
     assert "owner · Olga (900)" in listing.text and "viewer · Ivan (@ivan_k · 555)" in listing.text
@@ -193,4 +206,4 @@ async def test_owner_grants_lists_and_revokes_roles(
     owner.send("/revoke 555")
     await owner.wait_for_message(lambda m: "no longer has a role" in m.text)
     ivan.send("/nps")
-    await api.wait_until(lambda: [m.text for m in ivan.bot_messages].count(NOT_PERMITTED) == 3)
+    await api.wait_until(lambda: [m.text for m in ivan.bot_messages].count(NOT_PERMITTED) == 2)

@@ -45,12 +45,12 @@ async def test_confirm_sends_each_person_one_question_and_the_answer_flows(
     users = await seed_audience(check_db, api, range(1001, 1006))
     owner = admin(api)
     preview = await preview_of(owner, "/broadcast nps")
-    # Five customers and the owner, who pressed Start too.
-    assert "Recipients: 6" in preview.text
+    # Five customers; the owner, who pressed Start too, is on the team (not messaged).
+    assert "Recipients: 5" in preview.text
     assert all(api.deliveries(u.id) == 0 for u in users)  # nothing before Confirm
-    owner.press(preview, "✅ Send to 6")
+    owner.press(preview, "✅ Send to 5")
     summary = await owner.wait_for_message(lambda m: FINISHED in m.text, timeout=15)
-    assert "6 of 6 sent, 0 unreachable, 0 failed" in summary.text
+    assert "5 of 5 sent, 0 unreachable, 0 failed" in summary.text
     for user in users:
         assert api.deliveries(user.id) == 1
     anna = users[0]
@@ -90,7 +90,7 @@ async def test_preview_counts_exclusions_and_nothing_is_sent_before_confirm(
     await owner.wait_for_message(lambda m: "Contact list imported" in m.text)
     preview = await preview_of(owner, "/broadcast nps")
     lines = preview.text.splitlines()
-    assert "Recipients: 7 (en 5 · ru 2)" in lines  # 2001–2005, 2010 and the owner
+    assert "Recipients: 6 (en 4 · ru 2)" in lines  # 2001–2005 and 2010 (not the owner)
     assert "Not messaged: 4" in lines
     assert " • unreachable (blocked the bot): 1" in lines
     assert " • unsubscribed with /stop: 1" in lines
@@ -103,7 +103,7 @@ async def test_preview_counts_exclusions_and_nothing_is_sent_before_confirm(
     # The question as respondents see it, with the keyboard drawn as text.
     assert "Hi Olga! One quick question about Acme — it takes 20 seconds." in lines
     assert "How likely are you to recommend Acme to a friend or colleague?" in lines
-    assert preview.button_texts == ["✅ Send to 7", "✖ Cancel"]
+    assert preview.button_texts == ["✅ Send to 6", "✖ Cancel"]
     assert all(api.deliveries(uid) == 0 for uid in range(2001, 2012))
 
 
@@ -113,7 +113,7 @@ async def test_cancel_on_the_preview_sends_nothing(
     users = await seed_audience(check_db, api, range(3001, 3004))
     owner = admin(api)
     preview = await preview_of(owner, "/broadcast nps")
-    confirm = preview.button("✅ Send to 4")
+    confirm = preview.button("✅ Send to 3")
     assert confirm is not None and confirm.callback_data is not None
     owner.press(preview, "✖ Cancel")
     await owner.wait_for_message(lambda m: "Broadcast cancelled — nothing was sent." in m.text)
@@ -148,7 +148,9 @@ async def test_broadcast_is_for_admins_and_owners_only(
     viewer = api.user(4001, first_name="Vic")
     await grant(check_db, 4001, "viewer")
     viewer.send("/broadcast nps")
-    await viewer.wait_for_message(lambda m: "only for the team" in m.text)
+    await viewer.wait_for_message(
+        lambda m: m.text == "/broadcast is for admins and owners; you are a viewer."
+    )
     boss = api.user(4002, first_name="Ada")
     await grant(check_db, 4002, "admin")
     await preview_of(boss, "/broadcast nps")
@@ -177,7 +179,7 @@ async def test_segments_narrow_the_audience(
         "promoters": 1,
         "passives": 1,
         "detractors": 2,
-        "never": 4,  # 5001–5003 and the owner
+        "never": 3,  # 5001–5003 (the owner is on the team)
     }
     for segment, count in expected.items():
         preview = await preview_of(owner, f"/broadcast nps {segment}")
@@ -197,7 +199,7 @@ async def test_a_429_pauses_every_send_for_retry_after_and_retries(
         owner = admin(api)
         preview = await preview_of(owner, "/broadcast nps")
         api.inject_fault("sendMessage", status=429, retry_after=2, chat_id=6012)
-        owner.press(preview, "✅ Send to 31")
+        owner.press(preview, "✅ Send to 30")
         await owner.wait_for_message(lambda m: FINISHED in m.text, timeout=20)
     finally:
         await bot.stop()
@@ -222,9 +224,9 @@ async def test_a_403_marks_the_person_unreachable_and_the_broadcast_goes_on(
     users[1].deactivate()  # every send to them answers 403 "user is deactivated"
     owner = admin(api)
     preview = await preview_of(owner, "/broadcast nps")
-    owner.press(preview, "✅ Send to 6")
+    owner.press(preview, "✅ Send to 5")
     summary = await owner.wait_for_message(lambda m: FINISHED in m.text, timeout=15)
-    assert "5 of 6 sent, 1 unreachable, 0 failed" in summary.text
+    assert "4 of 5 sent, 1 unreachable, 0 failed" in summary.text
     assert len(sends_to(api, 7002)) == 1  # never retried
     respondent = await respondent_of(check_db, 7002)
     assert respondent is not None and respondent.unreachable
@@ -247,9 +249,9 @@ async def test_5xx_is_retried_with_backoff_and_a_400_fails_without_retry(
     )
     owner = admin(api)
     preview = await preview_of(owner, "/broadcast nps")
-    owner.press(preview, "✅ Send to 5")
+    owner.press(preview, "✅ Send to 4")
     summary = await owner.wait_for_message(lambda m: FINISHED in m.text, timeout=15)
-    assert "4 of 5 sent, 0 unreachable, 1 failed" in summary.text
+    assert "3 of 4 sent, 0 unreachable, 1 failed" in summary.text
     first, second, third = sends_to(api, 8001)
     assert second - first >= 0.5 and third - second >= 1.0  # doubling backoff
     assert api.deliveries(8001) == 1
@@ -263,7 +265,7 @@ async def test_5xx_is_retried_with_backoff_and_a_400_fails_without_retry(
 async def test_progress_is_edited_while_sending_then_a_summary_arrives(
     api: BotApiEmulator, db_url: str, check_db: Database
 ) -> None:
-    # 40 sends at 10/s take four seconds: a dozen progress intervals, so a busy machine
+    # 39 sends at 10/s take four seconds: a dozen progress intervals, so a busy machine
     # that skips some still shows several edits.
     bot = broadcast_bot(api, db_url, broadcast_rate=10.0, broadcast_progress_seconds=0.3)
     await bot.start()
@@ -271,7 +273,7 @@ async def test_progress_is_edited_while_sending_then_a_summary_arrives(
         await seed_audience(check_db, api, range(9001, 9040))
         owner = admin(api)
         preview = await preview_of(owner, "/broadcast nps")
-        owner.press(preview, "✅ Send to 40")
+        owner.press(preview, "✅ Send to 39")
         await owner.wait_for_message(lambda m: FINISHED in m.text, timeout=20)
     finally:
         await bot.stop()
@@ -279,10 +281,10 @@ async def test_progress_is_edited_while_sending_then_a_summary_arrives(
     assert progress is not None
     sending = [text for text in progress.history if "Sending…" in text]
     assert len(sending) >= 3  # edited every few tenths of a second
-    assert "Sending… 0 of 40" in sending[0]
+    assert "Sending… 0 of 39" in sending[0]
     assert any("remaining" in t and "about" in t and " left" in t for t in sending[1:])
     assert progress.text.splitlines()[1].startswith("✅ Finished in")
-    assert "sent 40 · unreachable 0 · failed 0 · remaining 0" in progress.text
+    assert "sent 39 · unreachable 0 · failed 0 · remaining 0" in progress.text
     assert progress.button_texts == []  # no Cancel once finished
 
 
@@ -295,7 +297,7 @@ async def test_cancel_while_sending_stops_and_nobody_gets_it_twice(
         users = await seed_audience(check_db, api, range(9101, 9160))
         owner = admin(api)
         preview = await preview_of(owner, "/broadcast nps")
-        owner.press(preview, "✅ Send to 60")
+        owner.press(preview, "✅ Send to 59")
         progress = await owner.wait_for_message(lambda m: "✖ Cancel" in m.button_texts)
         await api.wait_until(lambda: sum(api.deliveries(u.id) for u in users) >= 5, timeout=10)
         owner.press(progress, "✖ Cancel")
@@ -314,7 +316,7 @@ async def test_cancel_while_sending_stops_and_nobody_gets_it_twice(
     rows = await recipients_of(check_db, broadcast.id)
     assert {r.status for r in rows} == {"sent", "cancelled"}
     sent = sum(r.status == "sent" for r in rows)
-    assert f"{sent} of 60 sent" in summary.text
+    assert f"{sent} of 59 sent" in summary.text
     final = owner.message(progress.message_id)
     assert final is not None and "✖ Cancelled after" in final.text
     assert "not sent because of the cancel:" in final.text
@@ -328,9 +330,9 @@ async def test_someone_who_stops_after_the_preview_is_not_messaged(
     preview = await preview_of(owner, "/broadcast nps")
     users[0].send("/stop")
     await users[0].wait_for_message(lambda m: "not receive any more surveys" in m.text)
-    owner.press(preview, "✅ Send to 4")
+    owner.press(preview, "✅ Send to 3")
     summary = await owner.wait_for_message(lambda m: FINISHED in m.text, timeout=15)
-    assert "3 of 3 sent" in summary.text  # counted again at Confirm
+    assert "2 of 2 sent" in summary.text  # counted again at Confirm
     assert api.deliveries(9201) == 1  # only the /stop confirmation
     assert not [m for m in users[0].bot_messages if "recommend" in m.text]
 
@@ -341,16 +343,16 @@ async def test_the_same_survey_is_not_sent_again_within_the_quiet_period(
     users = await seed_audience(check_db, api, range(9301, 9304))
     owner = admin(api)
     preview = await preview_of(owner, "/broadcast nps")
-    owner.press(preview, "✅ Send to 4")
+    owner.press(preview, "✅ Send to 3")
     await owner.wait_for_message(lambda m: FINISHED in m.text, timeout=15)
     again = await preview_of(owner, "/broadcast nps")
     assert "Recipients: 0" in again.text
-    assert " • got this survey in the last 90 days: 4" in again.text
+    assert " • got this survey in the last 90 days: 3" in again.text
     assert "Nobody in this segment can get the survey now." in again.text
     assert again.button_texts == []
     await make_survey(check_db, "delivery", "Delivery")
     other = await preview_of(owner, "/broadcast delivery")
-    assert " • got a survey in the last 7 days: 4" in other.text
+    assert " • got a survey in the last 7 days: 3" in other.text
     assert all(api.deliveries(u.id) == 1 for u in users)
 
 
@@ -365,7 +367,7 @@ async def test_quiet_periods_are_configurable(
         preview = await preview_of(owner, "/broadcast nps")
     finally:
         await bot.stop()
-    assert "Recipients: 2" in preview.text  # 9401 (20 days > 14) and the owner
+    assert "Recipients: 1" in preview.text  # 9401 (20 days > 14); the owner is on the team
     assert "Not messaged" not in preview.text
 
 

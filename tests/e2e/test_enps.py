@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import timedelta
+from datetime import date, timedelta
 from typing import Any
 
 from sqlalchemy import select, update
@@ -62,18 +62,23 @@ async def test_an_enps_answer_carries_nothing_that_identifies_the_employee(
         "Plan shifts earlier",
         Step.DONE,
     )
-    assert row.source == "warehouse"  # a group, not a person, is kept
-    for column in ("respondent_id", "chat_id", "agent", "start_payload", "prompt_message_id"):
+    # No tag at all: a source can name a person as well as an agent can (ENPS_MIN_GROUP).
+    for column in (
+        "respondent_id",
+        "chat_id",
+        "source",
+        "agent",
+        "campaign",
+        "start_payload",
+        "prompt_message_id",
+    ):
         assert values[column] is None, column
     assert IVAN not in values.values() and "ivan_k" not in values.values()
     assert not any("ivan" in str(v) for v in values.values())
-    # Times are coarsened to the hour: they cannot be matched with "last seen" times.
+    # Times are coarsened to the day: they cannot be matched with "last seen" times.
     for moment in (row.asked_at, row.scored_at, row.why_at, row.improve_at, row.completed_at):
-        assert moment is not None and (moment.minute, moment.second, moment.microsecond) == (
-            0,
-            0,
-            0,
-        )
+        assert moment is not None
+        assert (moment.hour, moment.minute, moment.second, moment.microsecond) == (0, 0, 0, 0)
     assert await responses_of(check_db, IVAN) == []
     # Once finished, no pointer links Ivan to the row; one salted mark says he answered.
     assert await _rows(check_db, AnonymousThread) == []
@@ -104,11 +109,15 @@ async def test_a_second_answer_is_refused_politely_and_nps_still_counts_every_an
         "Насколько вероятно, что вы порекомендуете Acme как место работы другу или знакомому?",
     )
     await maria.say("3", "Что больше всего мешает вам в работе?")
-    # /nps counts both answers although neither names its author.
+    # /nps counts both answers although neither names its author; two answers are fewer
+    # than ENPS_MIN_GROUP, so their score is withheld (test_trust_enps_anonymity.py).
     owner = Talk(api, OWNER_ID)
     report = await owner.say("/nps pulse", "NPS · Team pulse")
-    assert "NPS 0 ± " in report.text and "(2 answers)" in report.text
-    assert "Promoters 1 (50%) · Passives 0 (0%) · Detractors 1 (50%)" in report.text
+    assert "fewer than 5 answers — hidden to keep them anonymous" in report.text
+    assert "NPS 0" not in report.text and "Promoters" not in report.text
+    async with check_db.snapshot() as store:
+        totals = await store.stats.totals([survey_id], date(2000, 1, 1), date(2100, 1, 1))
+    assert totals[""][1:] == (0, 0, 0, 1, 0, 0, 0, 0, 0, 1, 0)
 
 
 async def test_pressing_start_again_reuses_the_question_and_a_new_survey_unlinks_the_old(
@@ -117,13 +126,15 @@ async def test_pressing_start_again_reuses_the_question_and_a_new_survey_unlinks
     survey_id = await make_survey(check_db, "pulse", "Team pulse", kind="enps")
     ivan = Talk(api, IVAN, first_name="Ivan")
     first = await ivan.say("/start pulse", QUESTION)
-    await ivan.say("/start pulse", QUESTION)
+    again = await ivan.say("/start pulse", QUESTION)
+    # Only the newest copy keeps the buttons (issue 9, item 20).
+    assert ivan.user.message(first.message_id).keyboard == []  # type: ignore[union-attr]
     [open_row] = await _pulse_responses(check_db, survey_id)
     assert open_row.step == Step.SCORE and len(await _rows(check_db, AnonymousThread)) == 1
     # Another survey supersedes the open eNPS question: closed, unlinked, its buttons dead.
     await ivan.say("/start", "How likely are you to recommend Acme to a friend or colleague?")
     assert await _rows(check_db, AnonymousThread) == []
-    assert await ivan.alert(first, "5") == "This button is not valid."
+    assert await ivan.alert(again, "5") == "This button is not valid."
     [closed] = await _pulse_responses(check_db, survey_id)
     assert (closed.step, closed.score, closed.asked_at.minute) == (Step.CLOSED, None, 0)
     # Not answered yet, so the eNPS survey may be started again.

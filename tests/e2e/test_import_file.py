@@ -116,7 +116,7 @@ async def test_outsider_file_captioned_import_is_not_permitted(
     bot: RunningBot, api: BotApiEmulator, check_db: Database
 ) -> None:
     outsider = api.user(71, first_name="Eve")
-    await send_file(outsider, b"72\n73\n", "only for the team", caption="/import")
+    await send_file(outsider, b"72\n73\n", "not available to you", caption="/import")
     await bot.idle()
     assert api.calls_for("getFile") == []
     assert await contacts_in(check_db) == {}

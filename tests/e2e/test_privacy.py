@@ -21,7 +21,8 @@ from tests.e2e.conftest import OWNER_ID, RunningBot, respondent_of, responses_of
 from tests.e2e.dialog_helpers import Talk
 
 ANNA = 101
-NOT_PERMITTED = "Sorry, this command is only for the team."
+NOT_PERMITTED = "This command is not available to you. /help lists what you can do here."
+VIEWER_PRESSING = "This button is for admins and owners; you are a viewer."
 
 
 async def _answer_as_anna(api: BotApiEmulator) -> Talk:
@@ -163,11 +164,13 @@ async def test_outsiders_cannot_forget_others(
     await _answer_as_anna(api)
     await grant(check_db, 7_003, "viewer")
     viewer = Talk(api, 7_003, first_name="Vic")
-    refused = await viewer.say("/forget 101", NOT_PERMITTED)
+    refused = await viewer.say(
+        "/forget 101", "/forget is for admins and owners; you are a viewer."
+    )
     # A forged confirmation button is refused at every press, too.
     query = viewer.user.press_data(refused, pack(ForgetUser(ANNA, 1)))
     answer = await viewer.user.wait_callback_answer(query)
-    assert answer.text == NOT_PERMITTED and answer.show_alert
+    assert answer.text == VIEWER_PRESSING and answer.show_alert
     assert await respondent_of(check_db, ANNA) is not None
     assert len(await responses_of(check_db, ANNA)) == 1
 

@@ -101,11 +101,14 @@ async def test_words_and_out_of_range_numbers_get_the_keyboard_again(
     await start_survey(cleo)
     for wrong in ("hello", "11", "-1", "seven"):
         cleo.send(wrong)
+        sent = max(x.message_id for x in cleo.messages if x.text == wrong)
+        # A plain hint, then the question again with its buttons (issue 9, item 20).
+        hint = await cleo.wait_for_message(
+            lambda m, n=sent: "Please choose a number from 0 to 10" in m.text and m.message_id > n
+        )
+        assert hint.keyboard == [] and QUESTION not in hint.text
         retry = await cleo.wait_for_message(
-            lambda m, n=wrong: (
-                "Please choose a number from 0 to 10" in m.text
-                and m.message_id > max(x.message_id for x in cleo.messages if x.text == n)
-            )
+            lambda m, n=hint.message_id: QUESTION in m.text and m.message_id > n
         )
         assert len(retry.keyboard) == 2 and retry.keyboard[1][-1].text == "10"
     [response] = await responses_of(check_db, 103)
@@ -125,13 +128,17 @@ async def test_media_at_a_text_step_asks_for_text_and_keeps_the_state(
     dan = api.user(104, first_name="Dan", language_code="en")
     question = await start_survey(dan)
     dan.send_sticker()
-    asked_again = await dan.wait_for_message(lambda m: "Please choose a number" in m.text)
-    dan.press(question, "7")
+    hint = await dan.wait_for_message(lambda m: "Please choose a number" in m.text)
+    asked_again = await dan.wait_for_message(
+        lambda m: QUESTION in m.text and m.message_id > hint.message_id
+    )
+    dan.press(asked_again, "7")
     await dan.wait_for_message(lambda m: "main reason" in m.text)
-    # Both questions show the answer; neither keeps its 0–10 buttons.
-    for asked in (question, asked_again):
-        shown = dan.message(asked.message_id)
-        assert shown is not None and "your answer: 7" in shown.text and shown.keyboard == []
+    # The pressed copy shows the answer; no copy keeps its 0–10 buttons.
+    shown = dan.message(asked_again.message_id)
+    assert shown is not None and "your answer: 7" in shown.text and shown.keyboard == []
+    older = dan.message(question.message_id)
+    assert older is not None and older.keyboard == []
     for send_media in (dan.send_sticker, dan.send_photo, dan.send_voice):
         before = len(dan.bot_messages)
         send_media()

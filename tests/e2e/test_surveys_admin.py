@@ -15,7 +15,7 @@ from tests.e2e.dialog_helpers import Talk, all_surveys, dialog_of, survey_by_slu
 
 ADMIN_ID = 7_001
 CANCEL = "✖️ Cancel"
-NOT_PERMITTED = "Sorry, this command is only for the team."
+NOT_PERMITTED = "This command is not available to you. /help lists what you can do here."
 
 
 async def test_admin_creates_a_survey_and_a_respondent_answers_it_through_its_link(
@@ -295,7 +295,7 @@ async def test_link_builds_tagged_deep_links_and_explains_mistakes(
     for command, expected in cases:
         await owner.say(command, expected)
     reply = await owner.say("/link pulse warehouse", "start=pulse__s-warehouse")
-    assert "The survey is inactive" in reply.text and "tag groups, not people" in reply.text
+    assert "The survey is inactive" in reply.text and "source will not be recorded" in reply.text
 
 
 @pytest.mark.parametrize("who", ["outsider", "viewer"])
@@ -305,11 +305,14 @@ async def test_survey_buttons_need_the_admin_role_on_every_press(
     if who == "viewer":
         await grant(check_db, 7_002, "viewer")
     user = Talk(api, 7_002, first_name="Ivan")
-    hello = await user.say("/surveys", NOT_PERMITTED)
+    viewer = who == "viewer"
+    refusal = "/surveys is for admins and owners; you are a viewer." if viewer else NOT_PERMITTED
+    hello = await user.say("/surveys", refusal)
+    pressed = "This button is for admins and owners; you are a viewer."
     for action in ("new", "list", "on"):
         query = user.user.press_data(hello, pack(SurveyAction(1, action)))
         answer = await user.user.wait_callback_answer(query)
-        assert answer.text == NOT_PERMITTED and answer.show_alert
+        assert answer.text == (pressed if viewer else NOT_PERMITTED) and answer.show_alert
     assert await dialog_of(check_db, 7_002) is None
     surveys = await all_surveys(check_db)
     assert all(s.active for s in surveys)

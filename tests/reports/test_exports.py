@@ -459,12 +459,12 @@ async def test_xlsx_round_trip(tmp_path: Path) -> None:
         ["By agent"],
         ["agent", "answers", "NPS"],
         ["olga", 120, 41],
-        ["'=cmd", 12],  # user-supplied names are neutralised here too
+        ["=cmd", 12],  # a string cell is never evaluated: kept as typed
     ]
     assert summary_ws["A3"].font.b
 
 
-async def test_xlsx_neutralizes_dangerous_text_and_never_writes_formulas(tmp_path: Path) -> None:
+async def test_xlsx_keeps_dangerous_text_as_typed_in_string_cells(tmp_path: Path) -> None:
     out = tmp_path / "evil.xlsx"
     rows = [{"id": i, "comment": value} for i, value in enumerate(DANGEROUS)]
     await write_xlsx(rows, [Column("id", "ID", "int"), Column("comment", "Comment")], out)
@@ -472,9 +472,8 @@ async def test_xlsx_neutralizes_dangerous_text_and_never_writes_formulas(tmp_pat
     cells = [row[1] for row in ws.iter_rows(min_row=2)]
     assert len(cells) == len(DANGEROUS)
     for cell in cells:
-        assert cell.data_type != "f"
-        assert isinstance(cell.value, str) and cell.value.startswith("'")
-    assert [excel_text(c.value) for c in cells] == ["'" + value for value in DANGEROUS]
+        assert cell.data_type == "s"  # a string cell, never a formula
+    assert [excel_text(c.value) for c in cells] == DANGEROUS
 
 
 async def test_xlsx_survives_xml_illegal_control_characters(tmp_path: Path) -> None:

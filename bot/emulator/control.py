@@ -1,0 +1,323 @@
+"""The standalone emulator's control API: act as Telegram users over plain HTTP.
+
+Every route answers JSON (or the chat's transcript as text); a caller's mistake — a body
+that is not a JSON object, a missing or mistyped field, an empty text, an unknown chat,
+message or file — is a 4xx with a one-line reason as the body, never a 500. The routes are
+listed in bot/emulator/README.md.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import re
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any
+
+from aiohttp import web
+
+from bot.emulator.actors import ChatView, EmulatedUser
+
+if TYPE_CHECKING:
+    from bot.emulator.server import BotApiEmulator
+
+PREFIX = "/_emulator"
+# What a Telegram client lets a person send.
+MAX_TEXT = 4096
+MAX_CAPTION = 1024
+# IETF language tags as Telegram passes them in `language_code` ("en", "pt-br", "zh-hans").
+_LANGUAGE = re.compile(r"^[A-Za-z]{2,3}(?:[-_][A-Za-z0-9]{1,8})*$")
+MAX_LANGUAGE = 35
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def _bad(reason: str) -> web.HTTPBadRequest:
+    return web.HTTPBadRequest(text=reason)
+
+
+def _missing(reason: str) -> web.HTTPNotFound:
+    return web.HTTPNotFound(text=reason)
+
+
+async def _body(request: web.Request) -> dict[str, Any]:
+    """The request's JSON object (400 when it is not one)."""
+    try:
+        body = await request.json()
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        raise _bad("the body must be a JSON object") from None
+    if not isinstance(body, dict):
+        raise _bad("the body must be a JSON object")
+    return body
+
+
+def _int(value: Any, name: str) -> int:
+    """An integer field (numbers and digit strings; bools are not numbers here)."""
+    if isinstance(value, bool) or value is None:
+        raise _bad(f"{name} must be an integer")
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str) and re.fullmatch(r"-?\d{1,19}", value.strip()):
+        return int(value)
+    raise _bad(f"{name} must be an integer")
+
+
+def _required(body: dict[str, Any], name: str) -> Any:
+    if name not in body:
+        raise _bad(f"{name} is required")
+    return body[name]
+
+
+def _optional_text(body: dict[str, Any], name: str, limit: int) -> str | None:
+    value = body.get(name)
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise _bad(f"{name} must be a string")
+    if len(value) > limit:
+        raise _bad(f"{name} is longer than {limit} characters")
+    return value or None
+
+
+def _language(value: Any) -> str | None:
+    """A `language_code` (None clears it: some clients send none)."""
+    if value is None:
+        return None
+    if not isinstance(value, str) or len(value) > MAX_LANGUAGE or not _LANGUAGE.match(value):
+        raise _bad("language_code must be a language tag such as en, ru or pt-br, or null")
+    return value
+
+
+def _data(body: dict[str, Any]) -> bytes | None:
+    """File content: `data_base64`, or `content` (text, UTF-8); None when neither is given."""
+    if body.get("data_base64") is not None:
+        encoded = body["data_base64"]
+        if not isinstance(encoded, str):
+            raise _bad("data_base64 must be a string")
+        try:
+            data = base64.b64decode(encoded, validate=True)
+        except (binascii.Error, ValueError):
+            raise _bad("data_base64 is not valid base64") from None
+    elif body.get("content") is not None:
+        if not isinstance(body["content"], str):
+            raise _bad("content must be a string")
+        data = body["content"].encode()
+    else:
+        return None
+    if not data:
+        raise _bad("the file is empty (Telegram sends no empty files)")
+    return data
+
+
+class Control:
+    """The control routes of one emulator."""
+
+    def __init__(self, api: BotApiEmulator) -> None:
+        self.api = api
+
+    # --- looking things up ---------------------------------------------------------------
+
+    def _user(self, body: dict[str, Any]) -> EmulatedUser:
+        """The user a body names (created on first use, like a person opening Telegram)."""
+        user_id = _int(_required(body, "user_id"), "user_id")
+        if user_id <= 0:
+            raise _bad("user_id must be positive")
+        first_name = body.get("first_name", "User")
+        username = body.get("username")
+        if not isinstance(first_name, str) or not first_name.strip():
+            raise _bad("first_name must be a non-empty string")
+        if username is not None and not isinstance(username, str):
+            raise _bad("username must be a string")
+        user = self.api.user(user_id, first_name=first_name, username=username)
+        if "language_code" in body:
+            user.language_code = _language(body["language_code"])
+        return user
+
+    def _chat(self, raw: Any) -> ChatView:
+        chat_id = _int(raw, "chat_id")
+        chat = self.api._find_chat(chat_id)
+        if chat is None:
+            raise _missing(f"no chat {chat_id}")
+        return chat
+
+    def _where(self, body: dict[str, Any], user: EmulatedUser) -> ChatView:
+        """The chat a user writes in: their private chat, or a group they are in."""
+        if body.get("chat_id") is None or _int(body["chat_id"], "chat_id") == user.id:
+            return user
+        chat = self._chat(body["chat_id"])
+        if isinstance(chat, EmulatedUser):
+            raise _bad("a user writes to the bot in their own chat or in a group")
+        return chat
+
+    # --- routes ----------------------------------------------------------------------------
+
+    async def send(self, request: web.Request) -> web.Response:
+        """POST {user_id, text, [chat_id], [first_name], [username], [language_code]}."""
+        body = await _body(request)
+        text = _required(body, "text")
+        if not isinstance(text, str):
+            raise _bad("text must be a string")
+        if not text.strip():
+            raise _bad("text is empty (Telegram clients send no empty messages)")
+        if len(text) > MAX_TEXT:
+            raise _bad(f"text is longer than {MAX_TEXT} characters")
+        user = self._user(body)
+        chat = self._where(body, user)
+        if chat is user:
+            update_id = user.send(text)
+        else:
+            update_id = user.send_in(chat, text)  # type: ignore[arg-type]
+        return web.json_response({"update_id": update_id})
+
+    async def language(self, request: web.Request) -> web.Response:
+        """POST {user_id, language_code}: the language the user's next updates carry."""
+        body = await _body(request)
+        code = _language(_required(body, "language_code"))
+        user = self._user({k: v for k, v in body.items() if k != "language_code"})
+        user.language_code = code
+        return web.json_response({"user_id": user.id, "language_code": code})
+
+    async def sticker(self, request: web.Request) -> web.Response:
+        """POST {user_id, [emoji]}: the user sends a sticker."""
+        body = await _body(request)
+        emoji = _optional_text(body, "emoji", 16) or "👍"
+        user = self._user(body)
+        return web.json_response({"update_id": user.send_sticker(emoji)})
+
+    async def photo(self, request: web.Request) -> web.Response:
+        """POST {user_id, [caption], [data_base64]}: the user sends a photo (a tiny PNG
+        when no data is given)."""
+        body = await _body(request)
+        caption = _optional_text(body, "caption", MAX_CAPTION)
+        data = _data(body)
+        user = self._user(body)
+        return web.json_response({"update_id": user.send_photo(data, caption)})
+
+    async def document(self, request: web.Request) -> web.Response:
+        """POST {user_id, content | data_base64, [file_name], [mime_type], [caption]}."""
+        body = await _body(request)
+        data = _data(body)
+        if data is None:
+            raise _bad("a document needs content (text) or data_base64")
+        file_name = _optional_text(body, "file_name", 255) or "file.txt"
+        mime_type = _optional_text(body, "mime_type", 255) or "text/plain"
+        caption = _optional_text(body, "caption", MAX_CAPTION)
+        user = self._user(body)
+        update_id = user.send_document(data, file_name, mime_type, caption)
+        return web.json_response({"update_id": update_id})
+
+    async def press(self, request: web.Request) -> web.Response:
+        """POST {user_id, message_id, button | data, [chat_id]}: the user taps a button."""
+        body = await _body(request)
+        message_id = _int(_required(body, "message_id"), "message_id")
+        if "data" not in body and "button" not in body:
+            raise _bad("button (its label) or data (callback data) is required")
+        user = self._user(body)
+        chat = self._chat(body["chat_id"]) if body.get("chat_id") is not None else user
+        msg = chat.message(message_id)
+        if msg is None or msg.deleted:
+            raise _missing(f"no message #{message_id} in chat {chat.id}")
+        if "data" in body:
+            if not isinstance(body["data"], str) or not body["data"]:
+                raise _bad("data must be a non-empty string")
+            query_id = user.press_data(msg, body["data"])
+        else:
+            try:
+                query_id = user.press(msg, str(body["button"]))
+            except AssertionError as missing:  # no such button (any more): the person's slip
+                raise _bad(str(missing).splitlines()[0]) from None
+        return web.json_response({"callback_query_id": query_id})
+
+    async def transcript(self, request: web.Request) -> web.Response:
+        """GET ?chat_id=: the chat as text."""
+        if "chat_id" not in request.query:
+            raise _bad("chat_id is required")
+        chat = self._chat(request.query["chat_id"])
+        return web.Response(text=chat.transcript() + "\n")
+
+    async def files(self, request: web.Request) -> web.Response:
+        """GET [?chat_id=]: the files (documents, photos) the bot sent, oldest first."""
+        if "chat_id" in request.query:
+            chats = [self._chat(request.query["chat_id"])]
+        else:
+            chats = [*self.api.users.values(), *self.api.groups.values()]
+        found = []
+        for chat in chats:
+            for msg in chat.bot_messages:
+                info = msg.document or msg.photo
+                if info is None:
+                    continue
+                found.append(
+                    {
+                        "chat_id": chat.id,
+                        "message_id": msg.message_id,
+                        "kind": "document" if msg.document is not None else "photo",
+                        "file_id": info.file_id,
+                        "file_name": info.name,
+                        "mime_type": info.mime_type,
+                        "size": info.size,
+                        "caption": msg.text or None,
+                        "deleted": msg.deleted,
+                        "date": msg.date,
+                        "url": f"{PREFIX}/files/{info.file_id}",
+                    }
+                )
+        found.sort(key=lambda f: (f["date"], f["chat_id"], f["message_id"]))
+        return web.json_response({"files": found})
+
+    async def file(self, request: web.Request) -> web.Response:
+        """GET /files/{file_id}: a file's bytes (any file the emulator stored)."""
+        info = self.api.files.get(request.match_info["file_id"])
+        if info is None:
+            raise _missing("no such file")
+        return web.Response(
+            body=info.data,
+            content_type=info.mime_type or "application/octet-stream",
+            headers={"Content-Disposition": f'attachment; filename="{info.name or "file"}"'},
+        )
+
+    async def state(self, request: web.Request) -> web.Response:
+        """GET /: users, groups, pending updates and calls."""
+        return web.json_response(
+            {
+                "users": sorted(self.api.users),
+                "groups": sorted(self.api.groups),
+                "pending_updates": len(self.api.pending_updates),
+                "calls": len(self.api.calls),
+            }
+        )
+
+
+def _guarded(handler: Handler) -> Handler:
+    """Turns a slip the checks above did not foresee into a 400, never a 500."""
+
+    async def guarded(request: web.Request) -> web.StreamResponse:
+        try:
+            return await handler(request)
+        except web.HTTPException:
+            raise
+        except (KeyError, ValueError, TypeError) as error:
+            raise _bad(str(error).strip("'\"") or type(error).__name__) from None
+
+    return guarded
+
+
+def control_routes(api: BotApiEmulator) -> list[web.RouteDef]:
+    """HTTP endpoints that let a person (a demo, a test) act as Telegram users."""
+    control = Control(api)
+    routes = [
+        ("POST", "/send", control.send),
+        ("POST", "/press", control.press),
+        ("POST", "/language", control.language),
+        ("POST", "/sticker", control.sticker),
+        ("POST", "/photo", control.photo),
+        ("POST", "/document", control.document),
+        ("GET", "/transcript", control.transcript),
+        ("GET", "/files", control.files),
+        ("GET", "/files/{file_id}", control.file),
+        ("GET", "/", control.state),
+    ]
+    return [
+        web.route(method, PREFIX + path, _guarded(handler)) for method, path, handler in routes
+    ]

@@ -1,0 +1,153 @@
+"""Which tables hold a person's data, and how /mydata and forgetting treat each one.
+
+Every table of the schema is declared here, once: either `Personal` (rows about a person,
+found by the columns that hold their Telegram id; /mydata lists them and /forgetme or
+/forget erases them as declared) or `NotPersonal` with the reason. PrivacyRepo reads this
+registry, so a table registered as personal is exported and erased with no other code,
+and tests/storage/test_trust_personal_registry.py compares it with the SQLAlchemy metadata:
+a new table that is not declared here fails the build.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from sqlalchemy import ColumnElement, Table, or_
+
+# Every module that defines tables, so that the registry and Base.metadata agree.
+from storage import admin_models, broadcast_models, case_models, models, outbox_models
+from storage.models import Base
+
+MODEL_MODULES = (models, broadcast_models, case_models, admin_models, outbox_models)
+
+
+class Erase(StrEnum):
+    """What forgetting does to the rows about the person."""
+
+    DELETE = "delete"  # the rows go
+    DETACH = "detach"  # the person's columns (and `clear`) become NULL; the rest stays
+    KEEP = "keep"  # kept, for the reason given in `kept_because`
+
+
+class Shown(StrEnum):
+    """Where /mydata shows the rows about the person."""
+
+    PROFILE = "profile"  # the profile section (respondents)
+    ANSWERS = "answers"  # the answers section (responses)
+    ROLE = "team_role"  # the team role line (staff)
+    RECORDS = "records"  # the file's "records" section, the table's rows as stored
+
+
+@dataclass(frozen=True)
+class Personal:
+    """A table whose rows are about a person, found by the columns holding their id."""
+
+    person: tuple[str, ...]
+    erase: Erase
+    shown: Shown = Shown.RECORDS
+    # More columns about the person (name, chat, free text, message ids): cleared with
+    # the person's id by DETACH, gone with the row by DELETE.
+    clear: tuple[str, ...] = ()
+    # Other columns that look personal but are not this person's (e.g. who granted a role).
+    others: Mapping[str, str] = field(default_factory=dict)
+    kept_because: str = ""
+
+    def about(self, table: Table, user_id: int) -> ColumnElement[bool]:
+        """The condition selecting the person's rows."""
+        return or_(*(table.c[name] == user_id for name in self.person))
+
+
+@dataclass(frozen=True)
+class NotPersonal:
+    """A table with nothing about any one person; `reason` says why."""
+
+    reason: str
+
+
+Entry = Personal | NotPersonal
+
+_STAFF_ACTION = "the team member who did it: the team's record of its own actions"
+
+PERSONAL_DATA: dict[str, Entry] = {
+    # storage/models.py
+    "surveys": NotPersonal("survey definitions; `name` is the survey's"),
+    "respondents": Personal(
+        ("id",), Erase.DELETE, Shown.PROFILE, clear=("chat_id", "first_name", "username")
+    ),
+    "responses": Personal(
+        ("respondent_id",),
+        Erase.DETACH,
+        Shown.ANSWERS,
+        # Comments are free text that may name the person; the score stays, counted.
+        clear=("chat_id", "start_payload", "prompt_message_id", "why", "improve"),
+        others={"superseded_by": "the newer response that replaced this one (a response id)"},
+    ),
+    "processed_updates": NotPersonal("update ids only, to process each update once"),
+    "score_counts": NotPersonal("counters per survey, day and segment"),
+    "staff": Personal(
+        ("user_id",),
+        Erase.KEEP,
+        Shown.ROLE,
+        others={"granted_by": _STAFF_ACTION},
+        kept_because="an access right: an owner takes it away with /revoke",
+    ),
+    "digest_deliveries": Personal(("user_id",), Erase.DELETE),
+    # An owner's "/digest off": forgetting them turns their digest back on.
+    "digest_optouts": Personal(("user_id",), Erase.DELETE),
+    # storage/broadcast_models.py
+    "broadcasts": NotPersonal("created_by, cancelled_by and admin_chat_id are " + _STAFF_ACTION),
+    # A recipient row links the (detached) answer it carried back to the person.
+    "broadcast_recipients": Personal(("respondent_id", "chat_id"), Erase.DELETE),
+    "contacts": Personal(
+        ("user_id",), Erase.DELETE, clear=("name",), others={"imported_by": _STAFF_ACTION}
+    ),
+    "contact_import_requests": Personal(("user_id",), Erase.DELETE),
+    "survey_reminders": NotPersonal(
+        "keyed by response: a forgotten person's responses are detached, and reminders "
+        "go only to responses with a respondent"
+    ),
+    "broadcast_workers": NotPersonal("sending processes"),
+    # storage/case_models.py
+    "detractor_cases": Personal(
+        ("respondent_id",), Erase.DETACH, others={"resolved_by": _STAFF_ACTION}
+    ),
+    "case_alerts": NotPersonal("where a case's alert was posted: a staff chat"),
+    "pending_replies": Personal(
+        ("staff_id",), Erase.DELETE, others={"chat_id": "the staff chat the reply is typed in"}
+    ),
+    "case_threads": Personal(
+        ("respondent_id",),
+        Erase.DELETE,
+        others={
+            "staff_chat_id": "the staff chat that wrote to the person",
+            "staff_id": "the team member who pressed Reply",
+        },
+    ),
+    # An alert waiting for a chat the bot cannot write to yet (an owner who never pressed
+    # Start): the case it is about is detached when its respondent is forgotten.
+    "undelivered_alerts": Personal(("chat_id",), Erase.DELETE),
+    # storage/admin_models.py
+    "staff_dialogs": Personal(("user_id",), Erase.DELETE),
+    "anonymous_threads": NotPersonal(
+        "keyed by a salted hash, never an id; forgetting closes the person's thread "
+        "(AnonymityRepo.close_for_user)"
+    ),
+    "anonymous_answers": NotPersonal(
+        "a salted hash per survey, no time, no answer: kept so nobody answers an eNPS "
+        "survey twice; /mydata names those surveys"
+    ),
+    "app_secrets": NotPersonal("generated secrets (the anonymity salt)"),
+    # storage/outbox_models.py
+    "outbox": Personal(("chat_id",), Erase.DELETE),
+}
+
+
+def personal_tables() -> list[tuple[Table, Personal]]:
+    """The personal tables with their entries, in registry order."""
+    return [
+        (Base.metadata.tables[name], entry)
+        for name, entry in PERSONAL_DATA.items()
+        if isinstance(entry, Personal)
+    ]

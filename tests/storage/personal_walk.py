@@ -1,0 +1,47 @@
+"""The schema walk: every column of every row of every table, searched for a person."""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+from types import ModuleType
+from typing import Any
+
+from sqlalchemy import select
+
+import storage
+from storage.db import Database
+from storage.models import Base
+
+
+def model_modules() -> list[ModuleType]:
+    """Every storage module that defines tables (models.py, *_models.py), imported."""
+    return [
+        importlib.import_module(f"storage.{info.name}")
+        for info in pkgutil.iter_modules(storage.__path__)
+        if info.name == "models" or info.name.endswith("_models")
+    ]
+
+
+def _mentions(value: Any, user_id: int, names: tuple[str, ...]) -> bool:
+    if isinstance(value, bool) or value is None:
+        return False
+    if isinstance(value, int):
+        return value == user_id
+    text = value.decode(errors="replace") if isinstance(value, bytes) else str(value)
+    text = text.lower()
+    return str(user_id) in text or any(name.lower() in text for name in names)
+
+
+async def rows_about(db: Database, user_id: int, names: tuple[str, ...]) -> list[str]:
+    """ "table.column = value" for every stored value that holds the id or one of the names."""
+    model_modules()
+    found: list[str] = []
+    async with db.snapshot() as store:
+        session = store.responses._session
+        for table in Base.metadata.sorted_tables:
+            for row in (await session.execute(select(table))).all():
+                for column, value in zip(table.columns, row, strict=True):
+                    if _mentions(value, user_id, names):
+                        found.append(f"{table.name}.{column.name} = {value!r:.120}")
+    return found
