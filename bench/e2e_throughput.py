@@ -39,7 +39,7 @@ import asyncpg  # noqa: E402
 from sqlalchemy import func, select  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402
 
-from bot.emulator import BotApiEmulator  # noqa: E402
+from bot.emulator import BotApiEmulator, ChatView  # noqa: E402
 from bot.emulator.models import ChatMessage  # noqa: E402
 from storage.db import Database  # noqa: E402
 from storage.models import Response, Step  # noqa: E402
@@ -57,16 +57,15 @@ class BenchEmulator(BotApiEmulator):
         self.arrivals: dict[int, asyncio.Event] = {}
         self.answered_at: dict[str, float] = {}
 
-    def _new_message(self, chat: Any, *, from_bot: bool, kind: str, sender: Any = None) -> Any:
-        msg = super()._new_message(chat, from_bot=from_bot, kind=kind, sender=sender)
-        if from_bot:
+    def message_added(self, chat: ChatView, msg: ChatMessage) -> None:
+        if msg.from_bot:
             # The text is filled in right after, before any other task runs.
             self.arrivals.setdefault(chat.id, asyncio.Event()).set()
-        return msg
 
-    async def _api_answerCallbackQuery(self, params: dict[str, Any]) -> Any:
-        self.answered_at.setdefault(str(params.get("callback_query_id")), time.perf_counter())
-        return await super()._api_answerCallbackQuery(params)
+    async def handle(self, method: str, params: dict[str, Any]) -> Any:
+        if method == "answerCallbackQuery":
+            self.answered_at.setdefault(str(params.get("callback_query_id")), time.perf_counter())
+        return await super().handle(method, params)
 
 
 @dataclass

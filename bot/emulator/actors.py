@@ -1,24 +1,80 @@
-"""The people side of the emulator: users and group chats that talk to the bot."""
+"""The people side of the emulator: users and group chats that talk to the bot.
+
+They reach the rest of the emulator only through ``World`` (implemented by
+``users.People``), so this module imports nothing else of the emulator but its models.
+"""
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from bot.emulator.models import CallbackAnswer, ChatMessage
 
-if TYPE_CHECKING:
-    from bot.emulator.server import BotApiEmulator
-
 MessagePredicate = Callable[[ChatMessage], bool]
+
+
+class World(Protocol):
+    """What emulated people do through the emulator: each act becomes an update."""
+
+    @property
+    def callback_answers(self) -> dict[str, CallbackAnswer]:
+        """The bot's answers to button presses, by query id."""
+        ...
+
+    async def wait_until(
+        self,
+        condition: Callable[[], bool],
+        timeout: float = 5.0,  # noqa: ASYNC109 - the agreed test API
+        message: str | Callable[[], str] | None = None,
+    ) -> None:
+        """Wait for ``condition`` (re-checked on each change), else AssertionError."""
+        ...
+
+    def chat(self, chat_id: int) -> ChatView:
+        """A chat that exists."""
+        ...
+
+    def live_message(self, msg: ChatMessage) -> ChatMessage:
+        """The message as it is now (AssertionError when it is gone)."""
+        ...
+
+    def send_text(
+        self, user: EmulatedUser, chat: ChatView, text: str, *, reply_to: ChatMessage | None
+    ) -> int:
+        """The user writes ``text`` in ``chat``; return the update_id."""
+        ...
+
+    def send_media(
+        self,
+        user: EmulatedUser,
+        chat: ChatView,
+        kind: str,
+        *,
+        data: bytes | None = None,
+        caption: str | None = None,
+        emoji: str = "👍",
+        duration: int = 3,
+        file_name: str = "file.txt",
+        mime_type: str = "text/plain",
+    ) -> int:
+        """The user sends a sticker, photo, voice note or document; return the update_id."""
+        ...
+
+    def press(self, user: EmulatedUser, msg: ChatMessage, data: str) -> str:
+        """The user sends a callback query with ``data`` for ``msg``; return its id."""
+        ...
+
+    def change_membership(self, user: EmulatedUser, *, old: str, new: str) -> int:
+        """The bot's membership in the user's chat changed; return the update_id."""
+        ...
 
 
 class ChatView:
     """A chat's message log plus helpers to wait for and render bot messages."""
 
-    def __init__(self, api: BotApiEmulator, chat_id: int, chat_type: str) -> None:
-        self._api = api
+    def __init__(self, world: World, chat_id: int, chat_type: str) -> None:
+        self._world = world
         self.id = chat_id
         self.type = chat_type
         self.messages: list[ChatMessage] = []
@@ -58,7 +114,7 @@ class ChatView:
                 return True
             return False
 
-        await self._api.wait_until(
+        await self._world.wait_until(
             check,
             timeout=timeout,
             message=lambda: (
@@ -99,14 +155,14 @@ class EmulatedUser(ChatView):
 
     def __init__(
         self,
-        api: BotApiEmulator,
+        world: World,
         user_id: int,
         first_name: str,
         last_name: str | None = None,
         username: str | None = None,
         language_code: str | None = "en",
     ) -> None:
-        super().__init__(api, user_id, "private")
+        super().__init__(world, user_id, "private")
         self.first_name = first_name
         self.last_name = last_name
         self.username = username
@@ -140,26 +196,26 @@ class EmulatedUser(ChatView):
 
     def send(self, text: str, *, reply_to: ChatMessage | None = None) -> int:
         """Send a text message to the bot; return its update_id."""
-        return self._api._user_text(self, self, text, reply_to=reply_to)
+        return self._world.send_text(self, self, text, reply_to=reply_to)
 
     def send_in(
         self, group: EmulatedGroup, text: str, *, reply_to: ChatMessage | None = None
     ) -> int:
         """Send a text message in a group chat; return its update_id."""
         group.add_member(self)
-        return self._api._user_text(self, group, text, reply_to=reply_to)
+        return self._world.send_text(self, group, text, reply_to=reply_to)
 
     def send_sticker(self, emoji: str = "👍") -> int:
         """Send a sticker; return its update_id."""
-        return self._api._user_media(self, self, "sticker", emoji=emoji)
+        return self._world.send_media(self, self, "sticker", emoji=emoji)
 
     def send_photo(self, data: bytes | None = None, caption: str | None = None) -> int:
         """Send a photo; return its update_id."""
-        return self._api._user_media(self, self, "photo", data=data, caption=caption)
+        return self._world.send_media(self, self, "photo", data=data, caption=caption)
 
     def send_voice(self, data: bytes | None = None, duration: int = 3) -> int:
         """Send a voice note; return its update_id."""
-        return self._api._user_media(self, self, "voice", data=data, duration=duration)
+        return self._world.send_media(self, self, "voice", data=data, duration=duration)
 
     def send_document(
         self,
@@ -169,7 +225,7 @@ class EmulatedUser(ChatView):
         caption: str | None = None,
     ) -> int:
         """Send a document; return its update_id."""
-        return self._api._user_media(
+        return self._world.send_media(
             self,
             self,
             "document",
@@ -183,12 +239,12 @@ class EmulatedUser(ChatView):
 
     def press(self, msg: ChatMessage, text: str) -> str:
         """Press the inline button labelled ``text`` on the message's current keyboard."""
-        live = self._api._live_message(msg)
+        live = self._world.live_message(msg)
         button = live.button(text)
         if button is None:
             raise AssertionError(
                 f"no button {text!r} on message #{live.message_id} in chat {live.chat_id}; "
-                f"buttons: {live.button_texts}\n{self._api._chat(live.chat_id).transcript()}"
+                f"buttons: {live.button_texts}\n{self._world.chat(live.chat_id).transcript()}"
             )
         if button.callback_data is None:
             raise AssertionError(f"button {text!r} has no callback_data (url={button.url!r})")
@@ -196,19 +252,7 @@ class EmulatedUser(ChatView):
 
     def press_data(self, msg: ChatMessage, data: str) -> str:
         """Send a callback query with arbitrary (possibly forged) data for that message."""
-        live = self._api._live_message(msg)
-        query_id = str(secrets.randbits(62))
-        chat = self._api._chat(live.chat_id)
-        query = {
-            "id": query_id,
-            "from": self.user_payload(),
-            "message": self._api._payload_copy(live),
-            "chat_instance": chat.chat_instance,
-            "data": data,
-        }
-        self._api._callback_queries[query_id] = self.id
-        self._api.enqueue_update({"callback_query": query})
-        return query_id
+        return self._world.press(self, msg, data)
 
     async def wait_callback_answer(
         self,
@@ -216,8 +260,8 @@ class EmulatedUser(ChatView):
         timeout: float = 5.0,  # noqa: ASYNC109 - the agreed test API
     ) -> CallbackAnswer:
         """Wait until the bot answered the callback query ``query_id``."""
-        answers = self._api.callback_answers
-        await self._api.wait_until(
+        answers = self._world.callback_answers
+        await self._world.wait_until(
             lambda: query_id in answers,
             timeout=timeout,
             message=lambda: (
@@ -231,13 +275,13 @@ class EmulatedUser(ChatView):
     def block_bot(self) -> int:
         """Block the bot: sends a my_chat_member "kicked" update; sends then answer 403."""
         self.blocked = True
-        return self._api._my_chat_member(self, old="member", new="kicked")
+        return self._world.change_membership(self, old="member", new="kicked")
 
     def unblock_bot(self) -> int:
         """Unblock the bot: sends a my_chat_member "member" update."""
         self.blocked = False
         self.started = True
-        return self._api._my_chat_member(self, old="kicked", new="member")
+        return self._world.change_membership(self, old="kicked", new="member")
 
     def deactivate(self) -> None:
         """Delete the account: sends then answer ``403 Forbidden: user is deactivated``."""
@@ -252,13 +296,13 @@ class EmulatedGroup(ChatView):
 
     def __init__(
         self,
-        api: BotApiEmulator,
+        world: World,
         chat_id: int,
         title: str,
         chat_type: str,
         username: str | None = None,
     ) -> None:
-        super().__init__(api, chat_id, chat_type)
+        super().__init__(world, chat_id, chat_type)
         self.title = title
         self.username = username
         self.members: dict[int, EmulatedUser] = {}

@@ -136,7 +136,7 @@ class Control:
 
     def _chat(self, raw: Any) -> ChatView:
         chat_id = _int(raw, "chat_id")
-        chat = self.api._find_chat(chat_id)
+        chat = self.api.find_chat(chat_id)
         if chat is None:
             raise _missing(f"no chat {chat_id}")
         return chat

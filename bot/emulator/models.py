@@ -1,9 +1,14 @@
-"""Plain dataclasses holding the emulator's state, so tests can inspect it synchronously."""
+"""Plain dataclasses holding the emulator's state, so tests can inspect it synchronously,
+and the error values its parts raise."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
+
+# A Bot API method's implementation: validated parameters in, the `result` out.
+Handler = Callable[[dict[str, Any]], Awaitable[Any]]
 
 
 class ApiError(Exception):
@@ -27,6 +32,19 @@ class ApiError(Exception):
         if self.parameters:
             body["parameters"] = self.parameters
         return body
+
+
+class ProxyError(ApiError):
+    """A failure answered as a reverse proxy would: an HTML page, not the Bot API's JSON."""
+
+    def page(self) -> str:
+        """The HTML body (nginx's style)."""
+        title = f"{self.status} {self.description}"
+        return (
+            f"<html>\r\n<head><title>{title}</title></head>\r\n<body>\r\n"
+            f"<center><h1>{title}</h1></center>\r\n<hr><center>nginx</center>\r\n"
+            "</body>\r\n</html>\r\n"
+        )
 
 
 def bad_request(detail: str) -> ApiError:

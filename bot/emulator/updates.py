@@ -1,0 +1,188 @@
+"""The update queue: what getUpdates hands out, long polls, and the change signal.
+
+Updates wait here, ordered by ``update_id``, until the bot confirms them with a higher
+``offset``. One long poll runs at a time (a newer one ends the older with 409, as Telegram
+does for two running bots). Every change anywhere in the emulator is announced through
+``notify()``, which is what ``wait_until`` wakes on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+from collections.abc import Callable
+from typing import Any
+
+from bot.emulator.models import ApiError
+
+# Telegram only sends these update types when the bot asks for them explicitly.
+OPT_IN_UPDATES = {"chat_member", "message_reaction", "message_reaction_count"}
+
+
+class UpdateQueue:
+    """Unconfirmed updates, every update ever queued (for ``redeliver``), and long polls."""
+
+    def __init__(self) -> None:
+        self.allowed_updates: list[str] = []  # as the bot last asked; [] = the default set
+        self.closing = False
+        self._updates: list[dict[str, Any]] = []  # unconfirmed, ordered by update_id
+        self._history: dict[int, dict[str, Any]] = {}  # every update ever, for redeliver()
+        self._forced: set[int] = set()  # redelivered, returned once regardless of offset
+        self._next_update_id = 100_001
+        self._poll_generation = 0
+        self._updates_event = asyncio.Event()
+        self._changed_event = asyncio.Event()
+
+    # --- what goes in --------------------------------------------------------------------
+
+    def enqueue(self, update: dict[str, Any]) -> int:
+        """Queue a raw update; assign ``update_id`` if missing; return it."""
+        update = copy.deepcopy(update)
+        if "update_id" not in update:
+            update = {"update_id": self._next_update_id, **update}
+        update_id = int(update["update_id"])
+        self._next_update_id = max(self._next_update_id, update_id + 1)
+        self._history[update_id] = update
+        self._updates = [u for u in self._updates if u["update_id"] != update_id]
+        self._updates.append(update)
+        self._updates.sort(key=lambda u: u["update_id"])
+        self.wake_pollers()
+        return update_id
+
+    def redeliver(self, update_id: int) -> None:
+        """Make the next poll return an already delivered update again, as after a crash."""
+        if update_id not in self._history:
+            raise KeyError(f"no update {update_id} was ever enqueued")
+        if all(u["update_id"] != update_id for u in self._updates):
+            self._updates.append(copy.deepcopy(self._history[update_id]))
+            self._updates.sort(key=lambda u: u["update_id"])
+        self._forced.add(update_id)
+        self.wake_pollers()
+
+    def drop_pending(self) -> None:
+        """Forget unconfirmed updates (``drop_pending_updates``)."""
+        self._updates.clear()
+
+    @property
+    def pending(self) -> list[dict[str, Any]]:
+        """Updates not yet confirmed by the bot (a copy)."""
+        return copy.deepcopy(self._updates)
+
+    @property
+    def pending_count(self) -> int:
+        """How many updates are not yet confirmed."""
+        return len(self._updates)
+
+    # --- what goes out -------------------------------------------------------------------
+
+    async def poll(self, offset: int | None, limit: int, wait: float) -> list[dict[str, Any]]:
+        """One getUpdates long poll: confirm below ``offset``, then wait up to ``wait`` s."""
+        self._confirm(offset)
+        # A newer poll ends an older one with 409, as Telegram does for two running bots.
+        self._poll_generation += 1
+        generation = self._poll_generation
+        self.wake_pollers()
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + wait
+        while True:
+            if generation != self._poll_generation:
+                raise ApiError(
+                    409,
+                    "Conflict: terminated by other getUpdates request; "
+                    "make sure that only one bot instance is running",
+                )
+            batch = self._deliverable(offset, limit)
+            remaining = deadline - loop.time()
+            if batch or self.closing or remaining <= 0:
+                for update in batch:
+                    self._forced.discard(update["update_id"])
+                return batch
+            event = self._updates_event
+            try:
+                await asyncio.wait_for(event.wait(), remaining)
+            except TimeoutError:
+                pass
+
+    def _confirm(self, offset: int | None) -> None:
+        if offset is None:
+            return
+        if offset < 0:
+            keep = self._updates[offset:]
+            self._updates = keep
+            return
+        self._updates = [
+            u for u in self._updates if u["update_id"] >= offset or u["update_id"] in self._forced
+        ]
+
+    def _deliverable(self, offset: int | None, limit: int) -> list[dict[str, Any]]:
+        allowed = set(self.allowed_updates)
+        batch: list[dict[str, Any]] = []
+        for update in list(self._updates):
+            kind = next((k for k in update if k != "update_id"), "")
+            permitted = kind in allowed if allowed else kind not in OPT_IN_UPDATES
+            if not permitted:
+                # Telegram never creates updates the bot did not subscribe to.
+                self._updates.remove(update)
+                continue
+            forced = update["update_id"] in self._forced
+            if offset is None or offset < 0 or update["update_id"] >= offset or forced:
+                batch.append(copy.deepcopy(update))
+            if len(batch) >= limit:
+                break
+        return batch
+
+    # --- waking and waiting --------------------------------------------------------------
+
+    def wake_pollers(self) -> None:
+        """Wake long polls (and injected delays) to look again; counts as a change."""
+        self._updates_event.set()
+        self._updates_event = asyncio.Event()
+        self.notify()
+
+    def notify(self) -> None:
+        """Announce a change anywhere in the emulator to ``wait_until``."""
+        self._changed_event.set()
+        self._changed_event = asyncio.Event()
+
+    def open(self) -> None:
+        """Serve long polls again (the emulator started)."""
+        self.closing = False
+
+    def close(self) -> None:
+        """End pending long polls (with what they have) and injected delays."""
+        self.closing = True
+        self.wake_pollers()
+
+    async def sleep(self, seconds: float) -> None:
+        """Sleep for an injected delay, but end early when the emulator closes."""
+        deadline = asyncio.get_running_loop().time() + seconds
+        while not self.closing:
+            remaining = deadline - asyncio.get_running_loop().time()
+            if remaining <= 0:
+                return
+            event = self._updates_event
+            try:
+                await asyncio.wait_for(event.wait(), remaining)
+            except TimeoutError:
+                return
+
+    async def wait_until(
+        self,
+        condition: Callable[[], bool],
+        timeout: float = 5.0,  # noqa: ASYNC109 - the agreed test API; a deadline, not a cancel
+        message: str | Callable[[], str] | None = None,
+    ) -> None:
+        """Poll ``condition`` until true (re-checked on each change), else AssertionError."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while not condition():
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                text = message() if callable(message) else message
+                raise AssertionError(text or f"condition not met within {timeout}s")
+            # Wake on any emulator change; the short cap covers state outside the emulator.
+            event = self._changed_event
+            try:
+                await asyncio.wait_for(event.wait(), min(remaining, 0.02))
+            except TimeoutError:
+                pass
