@@ -13,16 +13,14 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
+from typing import TYPE_CHECKING
 
-import numpy as np
-from matplotlib import font_manager
-from matplotlib.axes import Axes
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.figure import Figure
-from matplotlib.font_manager import FontProperties
-from matplotlib.lines import Line2D
-from matplotlib.patches import Patch
-from matplotlib.ticker import FixedLocator, FuncFormatter
+if TYPE_CHECKING:
+    import numpy as np
+    from matplotlib.axes import Axes
+
+# numpy and matplotlib (~40 MB, ~0.5 s) are imported by the functions that draw, not with this
+# module, so that the bot starts without them (bench/footprint.py).
 
 __all__ = ["ChartLabels", "TrendPoint", "render_trend_chart"]
 
@@ -77,6 +75,9 @@ class ChartLabels:
 @cache
 def _glyphs() -> frozenset[int]:
     """Return the code points the chart font can draw."""
+    from matplotlib import font_manager
+    from matplotlib.font_manager import FontProperties
+
     path = font_manager.findfont(FontProperties(family=FONT), fallback_to_default=False)
     return frozenset(font_manager.get_font(path).get_charmap())
 
@@ -102,6 +103,12 @@ def _signed(value: float, _pos: object = None) -> str:
 
 def render_trend_chart(points: Sequence[TrendPoint], *, title: str, labels: ChartLabels) -> bytes:
     """Render the NPS trend (top) and the answer mix per bucket (bottom) as PNG bytes."""
+    import numpy as np
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+    from matplotlib.lines import Line2D
+    from matplotlib.patches import Patch
+
     fig = Figure(figsize=(WIDTH_IN, HEIGHT_IN), dpi=DPI, layout="constrained")
     FigureCanvasAgg(fig)
     top, bottom = fig.subplots(2, 1, sharex=True, gridspec_kw={"height_ratios": [3, 2]})
@@ -193,6 +200,9 @@ def _draw_nps(
     annotate: bool,
 ) -> None:
     """Draw the NPS line, its 95 % band, the zero line and the n labels."""
+    import numpy as np
+    from matplotlib.ticker import FixedLocator, FuncFormatter
+
     nps = np.array([math.nan if e else _num(p.nps) for p, e in zip(points, empty, strict=True)])
     low = np.array([math.nan if e else _num(p.low) for p, e in zip(points, empty, strict=True)])
     high = np.array([math.nan if e else _num(p.high) for p, e in zip(points, empty, strict=True)])
@@ -268,6 +278,9 @@ def _draw_mix(
     dense: bool,
 ) -> None:
     """Draw stacked promoter/passive/detractor shares per bucket with n above each bar."""
+    import numpy as np
+    from matplotlib.ticker import FixedLocator, FuncFormatter
+
     totals = np.array([p.promoters + p.passives + p.detractors for p in points], dtype=float)
     safe_totals = np.where(totals > 0, totals, 1.0)
 
@@ -308,6 +321,8 @@ def _draw_mix(
 
 def _x_labels(ax: Axes, texts: list[str], xs: np.ndarray) -> None:
     """Label the x axis, thinning and rotating the labels when there are many."""
+    from matplotlib.ticker import FixedLocator
+
     ax.xaxis.set_major_locator(FixedLocator(list(xs)))
     step = max(1, math.ceil(len(texts) / _MAX_X_LABELS))
     shown = [_safe(t) if i % step == 0 else "" for i, t in enumerate(texts)]
