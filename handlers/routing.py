@@ -20,6 +20,7 @@ from handlers import (
     staff,
     stats,
     survey,
+    survey_dialog,
     surveys_admin,
 )
 from handlers.access import Role, refresh_menu, refusal_key, role_of
@@ -245,11 +246,11 @@ def create_router() -> Router:
     router.command("newsurvey", surveys_admin.on_new_survey, role=Role.ADMIN, in_groups=False)
     router.command("link", surveys_admin.on_link, role=Role.ADMIN)
     router.button(surveys_admin.SurveyAction, surveys_admin.on_survey_action, role=Role.ADMIN)
-    router.button(surveys_admin.DialogChoice, surveys_admin.on_dialog_choice, role=Role.ADMIN)
-    router.hooks.cancellers.append(surveys_admin.cancel_dialog)
+    router.button(survey_dialog.DialogChoice, survey_dialog.on_dialog_choice, role=Role.ADMIN)
+    router.hooks.cancellers.append(survey_dialog.cancel_dialog)
     router.hooks.help_sections.append((Role.ADMIN, "sv_help"))
     # A staff member in the middle of a survey dialog: their text answers its step.
-    router.intercept(surveys_admin.intercept_dialog_text)
+    router.intercept(survey_dialog.intercept_dialog_text)
     # Privacy: everyone sees and erases their own data; admins erase a user's on request.
     router.command("mydata", privacy.on_mydata)
     router.command("forgetme", privacy.on_forget_me)
