@@ -135,8 +135,16 @@ class AfterSendWriter:
             batch, self._queue = self._queue, []
             try:
                 async with self.db.transaction() as store:
+                    sent: list[int] = []  # kept rows finished: removed in one statement
                     for job, message_id, _ in batch:
-                        await job(store, message_id)
+                        if isinstance(job, _AfterAndProgress) and job.last:
+                            if job.after is not None:
+                                await job.after(store, message_id)
+                            sent.append(job.row_id)
+                        else:
+                            await job(store, message_id)
+                    if sent:
+                        await store.outbox.sent(sent)
             except Exception:
                 await self._one_by_one(batch)
                 continue

@@ -54,7 +54,14 @@ def refusal_key(have: Role, needed: Role, *, button: bool = False) -> str:
 
 async def refresh_menu(ctx: Context, user_id: int, chat_id: int) -> None:
     """Puts a team member's commands in their menu when they press Start: someone given
-    a role before they ever wrote to the bot could not have a chat menu until now."""
-    role = await role_of(ctx, user_id)
+    a role before they ever wrote to the bot could not have a chat menu until now.
+
+    The role /start's own look-up read in this transaction is reused (no second query).
+    """
+    if user_id not in ctx.config.admin_ids and user_id in ctx.known_roles:
+        granted = ctx.known_roles[user_id]
+        role = Role[granted.upper()] if granted else Role.NONE
+    else:
+        role = await role_of(ctx, user_id)
     if role > Role.NONE:
         ctx.out.set_commands(chat_id, command_menu(ctx.hooks, ctx.texts, role))

@@ -81,6 +81,9 @@ class Context:
     hooks: Hooks = field(default_factory=Hooks)
     # Which message interceptors have work; the router looks it up once per message.
     pending: Pending = UNKNOWN
+    # Granted staff roles (or None) this update's handler already read, by user id: /start
+    # reads the role with its other look-up, and the menu refresh after it reuses it.
+    known_roles: dict[int, str | None] = field(default_factory=dict)
 
     @property
     def texts(self) -> TextsLike:

@@ -116,6 +116,7 @@ async def on_start(event: Message, command: Command, ctx: Context) -> None:
         previous = await store.responses.before_start(
             ctx.respondent.id, survey.id, answer_context.door, since
         )
+        ctx.known_roles[ctx.respondent.id] = previous.role
     open_response = await store.responses.open_for(ctx.respondent.id)
     if (
         open_response is not None

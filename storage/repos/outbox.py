@@ -15,6 +15,7 @@ _KEEP = (
 )
 _PROGRESS = "UPDATE outbox SET done = $2 WHERE id = $1 AND done < $2"
 _SENT = "DELETE FROM outbox WHERE id = $1"
+_SENT_MANY_PG = "DELETE FROM outbox WHERE id = ANY($1::bigint[])"  # one round trip
 _LEFT = "SELECT id, chat_id, done, actions FROM outbox WHERE created_at <= $1 ORDER BY id"
 
 assert KeptReplies.__tablename__ == "outbox"  # the table these statements name
@@ -48,8 +49,12 @@ class OutboxRepo:
         await self._driver.execute(_PROGRESS, row_id, done)
 
     async def sent(self, row_ids: list[int]) -> None:
-        """Forgets rows whose replies were all performed."""
-        await self._driver.executemany(_SENT, [(row_id,) for row_id in row_ids])
+        """Forgets rows whose replies were all performed (many chats' in one batch)."""
+        driver = self._driver
+        if driver.sqlite:  # inline: a prepared statement run per id is cheapest
+            await driver.executemany(_SENT, [(row_id,) for row_id in row_ids])
+        else:
+            await driver.execute(_SENT_MANY_PG, row_ids)
 
     async def left_before(self, moment: datetime) -> list[KeptRow]:
         """Rows written before `moment` (by an earlier run), oldest first."""

@@ -86,13 +86,16 @@ _SCORE = (
     f"WHERE id = $1 AND step = '{Step.SCORE.value}' "
     "RETURNING survey_id, agent, source, language, asked_at, invite_pending"
 )
-# Asked on /start: the answer this person last gave through this door, and whether they
-# are on the team (one statement; ix_responses_respondent_step finds the person's rows).
+# Asked on /start: the answer this person last gave through this door, and their staff
+# role if any (one statement; ix_responses_respondent_step finds the person's rows; the
+# role also serves the command-menu refresh that follows /start, handlers/access.py).
+# `+survey_id` keeps SQLite off ix_responses_survey_scored, which would walk every answer
+# to the survey since `since` (all respondents'), not just this person's few rows.
 # A NULL `since` (SURVEY_COOLDOWN_DAYS = 0) finds no answer: every answer counts.
 _BEFORE_START = (
-    "SELECT (SELECT 1 FROM staff WHERE user_id = $1), p.id, p.scored_at "
+    "SELECT (SELECT role FROM staff WHERE user_id = $1), p.id, p.scored_at "
     "FROM (SELECT 1 AS one) AS x LEFT JOIN ("
-    "SELECT id, scored_at FROM responses WHERE respondent_id = $1 AND survey_id = $2 "
+    "SELECT id, scored_at FROM responses WHERE respondent_id = $1 AND +survey_id = $2 "
     "AND channel = $3 AND COALESCE(source, '') = $4 AND COALESCE(agent, '') = $5 "
     "AND COALESCE(campaign, '') = $6 AND scored_at >= $7 AND superseded_by IS NULL "
     "ORDER BY scored_at DESC, id DESC LIMIT 1) AS p ON 1 = 1"
@@ -153,9 +156,14 @@ class Door:
 class Previous:
     """What /start needs to know before asking: a team member? an answer to replace?"""
 
-    team_member: bool = False
+    role: str | None = None  # the granted staff role ("viewer" / "admin"), or None
     answer_id: int | None = None
     scored_at: datetime | None = None
+
+    @property
+    def team_member(self) -> bool:
+        """Whether the person has a granted staff role."""
+        return self.role is not None
 
 
 @dataclass(frozen=True)
@@ -237,7 +245,7 @@ class ResponseRepo:
     async def before_start(
         self, respondent_id: int, survey_id: int, door: Door | None, since: datetime | None
     ) -> Previous:
-        """Whether the person has a staff role, and their latest counted answer to the
+        """The person's staff role (None: none), and their latest counted answer to the
         survey through the door scored since `since` (None: no answer is replaced)."""
         driver = self._driver
         if door is None:
@@ -254,8 +262,8 @@ class ResponseRepo:
             driver.stamp(since),
         )
         assert row is not None  # one row, always
-        team, answer_id, scored_at = row
-        return Previous(bool(team), answer_id, driver.moment(scored_at))
+        role, answer_id, scored_at = row
+        return Previous(role, answer_id, driver.moment(scored_at))
 
     async def belongs_to(self, response: ResponseRow, user_id: int) -> bool:
         """True when the response is the user's (for anonymous ones: their open thread)."""
