@@ -52,8 +52,8 @@ from sqlalchemy import select  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402
 
 from bot.i18n import Catalogs  # noqa: E402
-from bot.reports.nps_report import build_report, render_report  # noqa: E402
-from bot.reports.scope import parse_report_args  # noqa: E402
+from nps.nps_report import build_report, render_report  # noqa: E402
+from nps.scope import parse_report_args  # noqa: E402
 from storage.db import Database  # noqa: E402
 from storage.models import SCORE_COLUMNS, ScoreCount, Survey  # noqa: E402
 from storage.repos.responses import Context  # noqa: E402
@@ -493,9 +493,9 @@ async def nps_latency(
 
 async def export_child(url: str, tz_name: str, out: Path) -> dict[str, Any]:
     """Runs in the child process: one CSV export of every answer, as /export csv does."""
-    from bot.reports.periods import Period
-    from bot.reports.scope import Scope
     from handlers.export import write_export
+    from nps.periods import Period
+    from nps.scope import Scope
 
     tz = ZoneInfo(tz_name)
     db = Database(url, tz=tz)

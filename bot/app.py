@@ -13,6 +13,7 @@ from datetime import datetime
 from bot.broadcast import broadcast_jobs
 from bot.digest import digest_job
 from bot.i18n import Catalogs
+from bot.jobs import BackgroundJob
 from bot.pipeline import Pipeline
 from bot.settings import Settings
 from handlers import alerts
@@ -142,11 +143,6 @@ async def held_alerts(app: Application, port: ChatPort) -> None:
             )
 
 
-# A long-running task beside the update loop (digests, broadcasts, reminders). It gets the
-# application and a ChatPort for sending without an incoming update, and runs until cancelled.
-BackgroundJob = Callable[["Application", ChatPort], Awaitable[None]]
-
-
 @dataclass
 class Application:
     """Everything a runtime needs once the bot is identified: database, catalogs, pipeline."""
@@ -181,7 +177,9 @@ class Application:
         await app.pipeline.resend_kept(port, before=app.started_at)
         await held_alerts(app, port)  # after the kept replies: an alert is sent once
 
-    async def _guard(self, job: BackgroundJob, port: ChatPort) -> None:
+    async def _guard(
+        self, job: Callable[[Application, ChatPort], Awaitable[None]], port: ChatPort
+    ) -> None:
         try:
             await job(self, port)
         except asyncio.CancelledError:

@@ -19,10 +19,10 @@ from sqlalchemy.exc import SQLAlchemyError
 from bot.app import StartupError
 from bot.i18n import Catalogs
 from bot.logs import redact_secrets
-from bot.reports.nps_report import build_report, build_segments, render_report, render_segments
-from bot.reports.periods import PeriodError, parse_period
-from bot.reports.scope import SEGMENTS, Scope, reportable
 from bot.settings import Settings, SettingsError, load_settings
+from nps.nps_report import build_report, build_segments, render_report, render_segments
+from nps.periods import PeriodError, parse_period
+from nps.scope import SEGMENTS, Scope, reportable
 from storage.db import Database, DatabaseError
 from storage.models import utcnow
 from storage.streams import count_responses

@@ -24,16 +24,16 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, tzinfo
 from typing import TYPE_CHECKING
 
-from bot.reports.anonymity import DEFAULT_MIN_GROUP, anonymous_scope, too_few
-from bot.reports.nps_math import NpsSummary, format_margin, format_nps
-from bot.reports.nps_report import NpsReport, Texts, build_report, describe_period, number, shorten
-from bot.reports.periods import DEFAULT_DAYS, Period
-from bot.reports.scope import Scope, reportable
 from handlers.port import ChatPort, Outbox
+from nps.anonymity import DEFAULT_MIN_GROUP, anonymous_scope, too_few
+from nps.nps_math import NpsSummary, format_margin, format_nps
+from nps.nps_report import NpsReport, Texts, build_report, describe_period, number, shorten
+from nps.periods import DEFAULT_DAYS, Period
+from nps.scope import Scope, reportable
 from storage.repos.digests import DetractorComment
 
 if TYPE_CHECKING:
-    from bot.app import Application
+    from bot.jobs import JobHost
 
 log = logging.getLogger(__name__)
 
@@ -98,7 +98,7 @@ def seconds_until_next_check(now: datetime, at: time, tz: tzinfo, done: date | N
     return min(MAX_WAIT, max(MIN_WAIT, (target - now).total_seconds()))
 
 
-async def digest_job(app: Application, port: ChatPort) -> None:
+async def digest_job(app: JobHost, port: ChatPort) -> None:
     """Runs until cancelled: sends each day's digest once its time has come."""
     at = app.settings.digest_at
     if at is None:
@@ -112,7 +112,7 @@ async def digest_job(app: Application, port: ChatPort) -> None:
         await asyncio.sleep(seconds_until_next_check(app.clock(), at, tz, done))
 
 
-async def recipients(app: Application) -> list[tuple[int, str]]:
+async def recipients(app: JobHost) -> list[tuple[int, str]]:
     """(user id, language) of everyone who gets the digest: owners (unless they turned it
     off) and opted-in staff."""
     catalogs = app.catalogs
@@ -134,7 +134,7 @@ async def recipients(app: Application) -> list[tuple[int, str]]:
         return found
 
 
-async def gather(app: Application, day: date) -> DigestData:
+async def gather(app: JobHost, day: date) -> DigestData:
     """Reads the figures and comments of the digest sent on `day`, in one snapshot."""
     tz = app.settings.tz
     yesterday = day - timedelta(days=1)
@@ -166,7 +166,7 @@ async def gather(app: Application, day: date) -> DigestData:
     )
 
 
-async def send_digests(app: Application, port: ChatPort, day: date) -> bool:
+async def send_digests(app: JobHost, port: ChatPort, day: date) -> bool:
     """Sends the day's digest to every recipient not served yet; True when all were tried."""
     try:
         people = await recipients(app)

@@ -8,14 +8,14 @@ import re
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
-from bot.reports.nps_math import Group, classify
-from bot.reports.scope import Scope
 from handlers.access import Role, role_of
 from handlers.callbacks import CaseReply, CaseResolve, pack
 from handlers.context import Context, TextsLike
 from handlers.events import BlockChange, ButtonPress, Event, Message
 from handlers.kinds import is_anonymous
 from handlers.port import Button, Keyboard, SendText, after_send_kind
+from nps.nps_math import Group, classify
+from nps.scope import Scope
 from storage.case_models import DetractorCase
 from storage.models import Respondent
 from storage.repos.respondents import Visitor

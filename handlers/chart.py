@@ -8,9 +8,13 @@ import logging
 from collections.abc import Mapping, Sequence
 from datetime import date, timedelta
 
-from bot.reports.anonymity import anonymous_scope, too_few
-from bot.reports.charts import ChartLabels, TrendPoint, render_trend_chart
-from bot.reports.nps_math import (
+from handlers.context import Context, TextsLike
+from handlers.events import Command, Message
+from handlers.port import Outbox, Reader
+from handlers.stats import report_args
+from nps.anonymity import anonymous_scope, too_few
+from nps.charts import ChartLabels, TrendPoint, render_trend_chart
+from nps.nps_math import (
     Histogram,
     NpsSummary,
     add_histograms,
@@ -19,12 +23,8 @@ from bot.reports.nps_math import (
     format_nps,
     summarize,
 )
-from bot.reports.nps_report import scope_title
-from bot.reports.periods import Period, Unit, choose_unit, iter_buckets
-from handlers.context import Context, TextsLike
-from handlers.events import Command, Message
-from handlers.port import Outbox, Reader
-from handlers.stats import report_args
+from nps.nps_report import scope_title
+from nps.periods import Period, Unit, choose_unit, iter_buckets
 
 log = logging.getLogger(__name__)
 

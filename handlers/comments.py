@@ -7,16 +7,16 @@ import html
 import re
 from datetime import datetime
 
-from bot.reports.anonymity import anonymous_scope, too_few
-from bot.reports.nps_math import Group, classify
-from bot.reports.nps_report import scope_title, shorten
-from bot.reports.periods import Period
-from bot.reports.scope import Scope, reportable
 from handlers.callbacks import CommentsPage, pack
 from handlers.context import Context, TextsLike
 from handlers.events import ButtonPress, Command, Message
 from handlers.port import Button, Keyboard
 from handlers.stats import report_args
+from nps.anonymity import anonymous_scope, too_few
+from nps.nps_math import Group, classify
+from nps.nps_report import scope_title, shorten
+from nps.periods import Period
+from nps.scope import Scope, reportable
 from storage.repos.comments import Comment
 
 PAGE_SIZE = 5

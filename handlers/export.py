@@ -23,10 +23,12 @@ from datetime import UTC, datetime, tzinfo
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
-from sqlalchemy import ColumnElement, Select, case
-
-from bot.reports.anonymity import DEFAULT_MIN_GROUP, anonymous_scope, hidden_rows, too_few
-from bot.reports.exports import (
+from handlers.context import Context, TextsLike
+from handlers.events import Command, Message
+from handlers.port import Deferred, Outbox, Reader
+from handlers.stats import report_args
+from nps.anonymity import DEFAULT_MIN_GROUP, anonymous_scope, hidden_rows, too_few
+from nps.exports import (
     FORMULA_PREFIXES,
     TELEGRAM_UPLOAD_LIMIT,
     Batches,
@@ -38,24 +40,17 @@ from bot.reports.exports import (
     write_csv_rows,
     write_xlsx,
 )
-from bot.reports.nps_math import classify
-from bot.reports.nps_report import Figures, build_report, build_segments, number, scope_title
-from bot.reports.scope import SEGMENTS, Scope
-from handlers.context import Context, TextsLike
-from handlers.events import Command, Message
-from handlers.port import Deferred, Outbox, Reader
-from handlers.stats import report_args
+from nps.nps_math import classify
+from nps.nps_report import Figures, build_report, build_segments, number, scope_title
+from nps.scope import SEGMENTS, Scope
 from storage.store import Store
 from storage.streams import (
-    EXPORTED_ID,
-    RESPONSE_SOURCES,
+    AnswersQuery,
     SessionSource,
-    answers_query,
     count_responses,
+    csv_answers_query,
     open_rows,
-    prefixed,
     stream_response_batches,
-    utc_seconds,
 )
 
 log = logging.getLogger(__name__)
@@ -277,26 +272,18 @@ async def _export_batches(
             yield rows
 
 
-def _csv_cell(key: str, kind: ColumnKind) -> ColumnElement[Any]:
-    """A response column as the CSV file shows it, computed by the database."""
-    if key == "group":
-        return case(GROUP_OF_SCORE, value=RESPONSE_SOURCES["score"])
-    if key == "id":
-        return EXPORTED_ID  # an anonymous answer's random public id, never its row id
-    column = RESPONSE_SOURCES[key]
-    if kind == "datetime":
-        return utc_seconds(column)  # stored as naive UTC: the file's zone
-    if kind == "text":
-        # The SQL twin of exports.neutralize; illegal characters are replaced by the writer.
-        return prefixed(column, FORMULA_PREFIXES, "'")
-    return column.expression
-
-
-def csv_query(scope: Scope, tz: tzinfo) -> Select[Any]:
-    """The answers to export as CSV cells, in RESPONSE_COLUMNS order."""
+def csv_query(scope: Scope, tz: tzinfo) -> AnswersQuery:
+    """The answers to export as CSV cells, in RESPONSE_COLUMNS order (storage builds the SQL;
+    text cells are neutralised like exports.neutralize, illegal characters by the writer)."""
     start, end = scope.period.bounds(tz)
-    cells = [_csv_cell(key, kind).label(key) for key, kind in RESPONSE_COLUMNS]
-    return answers_query(cells, scope.survey_ids, start, end)
+    return csv_answers_query(
+        RESPONSE_COLUMNS,
+        scope.survey_ids,
+        start,
+        end,
+        group_of_score=GROUP_OF_SCORE,
+        formula_prefixes=FORMULA_PREFIXES,
+    )
 
 
 async def write_export(

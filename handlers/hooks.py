@@ -7,10 +7,10 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from bot.reports.scope import Scope
     from handlers.access import Role
     from handlers.context import Context
     from handlers.events import Message
+    from nps.scope import Scope
     from storage.repos.responses import ResponseRow
     from storage.repos.surveys import SurveyLike
 

@@ -13,7 +13,7 @@ tests/storage/test_conversation_states.py fails when they disagree with it.
 
 from __future__ import annotations
 
-from bot.reports.nps_math import classify
+from nps.nps_math import classify
 from storage.models import OPEN_STEPS, Step
 
 __all__ = ["FINAL_STEPS", "INTERRUPTED", "NEXT_STEP", "OPEN_STEPS", "TEXT_STEPS", "Step"]

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from bot.reports.nps_report import build_report, build_segments, render_report, render_segments
-from bot.reports.scope import ArgumentError, ReportArgs, parse_report_args
 from handlers.context import Context
 from handlers.events import Command, Message
+from nps.nps_report import build_report, build_segments, render_report, render_segments
+from nps.scope import ArgumentError, ReportArgs, parse_report_args
 
 
 async def report_args(

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from bot.reports.scope import Scope
+from nps.scope import Scope
 from storage.admin_models import ANONYMOUS_KINDS
 
 #: ENPS_MIN_GROUP's default.

@@ -17,8 +17,8 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, Protocol
 
-from bot.reports.export_stream import Progress, Rows, _drive, _in_thread
-from bot.reports.export_text import (
+from nps.export_stream import Progress, Rows, _drive, _in_thread
+from nps.export_text import (
     _ILLEGAL_CHARS,
     _REPLACEMENT,
     Column,

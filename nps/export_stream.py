@@ -13,7 +13,7 @@ from contextlib import aclosing
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
-from bot.reports.export_text import Row
+from nps.export_text import Row
 
 __all__ = ["Batches", "Progress", "Rows", "Sink"]
 

@@ -14,8 +14,8 @@ from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from bot.reports.export_stream import Progress, Rows, _drive
-from bot.reports.export_text import (
+from nps.export_stream import Progress, Rows, _drive
+from nps.export_text import (
     Column,
     Row,
     SummaryTable,

@@ -11,10 +11,10 @@ The public names, gathered from the modules that hold them:
 
 from __future__ import annotations
 
-from bot.reports.export_csv import BatchCursor, write_csv, write_csv_rows
-from bot.reports.export_package import TELEGRAM_UPLOAD_LIMIT, package_for_upload
-from bot.reports.export_stream import Batches, Progress, Rows
-from bot.reports.export_text import (
+from nps.export_csv import BatchCursor, write_csv, write_csv_rows
+from nps.export_package import TELEGRAM_UPLOAD_LIMIT, package_for_upload
+from nps.export_stream import Batches, Progress, Rows
+from nps.export_text import (
     FORMULA_PREFIXES,
     Column,
     ColumnKind,
@@ -23,7 +23,7 @@ from bot.reports.export_text import (
     _clean_text,
     neutralize,
 )
-from bot.reports.export_xlsx import EXCEL_MAX_ROWS, write_xlsx
+from nps.export_xlsx import EXCEL_MAX_ROWS, write_xlsx
 
 __all__ = [
     "EXCEL_MAX_ROWS",

@@ -8,8 +8,8 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any, Protocol
 
-from bot.reports.anonymity import DEFAULT_MIN_GROUP, anonymous_scope, hidden_rows, too_few
-from bot.reports.nps_math import (
+from nps.anonymity import DEFAULT_MIN_GROUP, anonymous_scope, hidden_rows, too_few
+from nps.nps_math import (
     MIN_RELIABLE_ANSWERS,
     Comparison,
     NpsSummary,
@@ -20,8 +20,8 @@ from bot.reports.nps_math import (
     format_pct,
     summarize,
 )
-from bot.reports.periods import Period, previous
-from bot.reports.scope import Scope
+from nps.periods import Period, previous
+from nps.scope import Scope
 from storage.store import Store
 
 Counts = tuple[int, ...]

@@ -7,7 +7,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 
-from bot.reports.periods import Period, PeriodError, parse_period
+from nps.periods import Period, PeriodError, parse_period
 from storage.models import Survey
 
 SEGMENTS = ("agent", "source", "language", "survey")

@@ -301,6 +301,44 @@ def prefixed(
     return case((_FirstCode(text).in_(codes), literal(mark, Text()) + text), else_=text)
 
 
+# A SELECT of answers for open_rows, built here so that no caller needs SQLAlchemy's types.
+AnswersQuery = Select[Any]
+
+
+def csv_answers_query(
+    columns: Iterable[tuple[str, str]],
+    survey_ids: Sequence[int],
+    start: datetime,
+    end: datetime,
+    *,
+    group_of_score: Mapping[int, str],
+    formula_prefixes: Iterable[str],
+) -> AnswersQuery:
+    """The answers scored in [start, end) as CSV cells, computed by the database.
+
+    `columns` are (RESPONSE_SOURCES key or "group", kind) pairs in the file's order: a
+    "datetime" becomes `YYYY-MM-DD HH:MM:SS` UTC text, a "text" gets a leading `'` when it
+    starts with one of `formula_prefixes` (the SQL twin of the domain's neutralize), "group"
+    is the score's NPS group by `group_of_score`, "id" an anonymous answer's public id.
+    """
+    starts = tuple(formula_prefixes)
+
+    def cell(key: str, kind: str) -> ColumnElement[Any]:
+        if key == "group":
+            return case(dict(group_of_score), value=RESPONSE_SOURCES["score"])
+        if key == "id":
+            return EXPORTED_ID  # an anonymous answer's random public id, never its row id
+        column = RESPONSE_SOURCES[key]
+        if kind == "datetime":
+            return utc_seconds(column)  # stored as naive UTC: the file's zone
+        if kind == "text":
+            return prefixed(column, starts, "'")
+        return column.expression
+
+    cells = [cell(key, kind).label(key) for key, kind in columns]
+    return answers_query(cells, survey_ids, start, end)
+
+
 # --------------------------------------------------------------------------- raw driver rows
 
 

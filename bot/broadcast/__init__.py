@@ -15,18 +15,18 @@ from bot.settings import Settings
 from handlers.port import ChatPort
 
 if TYPE_CHECKING:
-    from bot.app import Application, BackgroundJob
+    from bot.jobs import BackgroundJob, JobHost
 
 
 def broadcast_jobs(settings: Settings) -> list[BackgroundJob]:
     """The broadcast worker and (unless REMINDER_AFTER_HOURS=0) the reminder job."""
     process = SendingProcess(settings)
 
-    async def broadcast_job(app: Application, port: ChatPort) -> None:
+    async def broadcast_job(app: JobHost, port: ChatPort) -> None:
         """Sends confirmed broadcasts until cancelled."""
         await BroadcastWorker(app, port, process).run()
 
-    async def reminder_job(app: Application, port: ChatPort) -> None:
+    async def reminder_job(app: JobHost, port: ChatPort) -> None:
         """Sends one reminder per unanswered question until cancelled."""
         await ReminderWorker(app, port, process).run()
 

@@ -27,7 +27,7 @@ from storage.models import Survey
 from storage.repos.broadcasts import DueReminder, Outcome
 
 if TYPE_CHECKING:
-    from bot.app import Application
+    from bot.jobs import JobHost
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +39,7 @@ BATCH = 50
 class ReminderWorker(StoppableJob):
     """Sends due reminders until cancelled."""
 
-    def __init__(self, app: Application, port: ChatPort, process: SendingProcess) -> None:
+    def __init__(self, app: JobHost, port: ChatPort, process: SendingProcess) -> None:
         super().__init__()
         self.app = app
         self.port = port

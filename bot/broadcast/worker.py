@@ -65,7 +65,7 @@ from storage.repos.audience import Fatigue
 from storage.repos.broadcasts import Claimed, Outcome, Tally
 
 if TYPE_CHECKING:
-    from bot.app import Application
+    from bot.jobs import JobHost
 
 log = logging.getLogger(__name__)
 
@@ -188,7 +188,7 @@ class _Run:
 class BroadcastWorker(StoppableJob):
     """Sends running broadcasts, edits their progress message, reports when done."""
 
-    def __init__(self, app: Application, port: ChatPort, process: SendingProcess) -> None:
+    def __init__(self, app: JobHost, port: ChatPort, process: SendingProcess) -> None:
         super().__init__()
         self.app = app
         self.port = port

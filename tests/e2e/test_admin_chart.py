@@ -17,7 +17,7 @@ from tests.e2e.admin_helpers import make_survey, seed_answers
 from tests.e2e.conftest import OWNER_ID, RunningBot
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
-# bot/reports/charts.py draws 8 × 6 inches at 150 dpi.
+# nps/charts.py draws 8 × 6 inches at 150 dpi.
 WIDTH, HEIGHT = 1200, 900
 
 

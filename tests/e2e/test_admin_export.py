@@ -22,10 +22,10 @@ from bot.emulator import BotApiEmulator
 from bot.emulator.actors import EmulatedUser
 from bot.emulator.models import ChatMessage
 from bot.i18n import Catalogs
-from bot.reports.periods import Period
-from bot.reports.scope import Scope
 from handlers.export import RESPONSE_COLUMNS, ExportSource, export_job
 from handlers.port import Outbox, SendDocument
+from nps.periods import Period
+from nps.scope import Scope
 from storage.db import Database
 from storage.models import Response, utcnow
 from storage.streams import RESPONSE_FIELDS, stream_responses

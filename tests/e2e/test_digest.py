@@ -90,7 +90,7 @@ def figures(scores: list[int]) -> tuple[int, int, int, float, float, float]:
     """Promoters, passives, detractors, NPS, the adjusted-Wald margin and the plain SE.
 
     Written out from NPS.md and the adjusted-Wald method (3/4 of an answer added to
-    promoters and to detractors, 3/2 to passives), independently of bot.reports.
+    promoters and to detractors, 3/2 to passives), independently of nps.
     """
     n = len(scores)
     promoters = sum(s >= 9 for s in scores)

@@ -16,9 +16,9 @@ from sqlalchemy import select
 from bot.digest import DigestData, local_midnight, render_digest
 from bot.emulator import BotApiEmulator
 from bot.i18n import Catalogs
-from bot.reports.nps_report import build_report
-from bot.reports.periods import Period
-from bot.reports.scope import Scope
+from nps.nps_report import build_report
+from nps.periods import Period
+from nps.scope import Scope
 from storage.db import Database
 from storage.models import Response, utcnow
 from tests.e2e.admin_helpers import make_survey, seed_answers

@@ -10,7 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from matplotlib.image import imread
 
-from bot.reports.charts import (
+from nps.charts import (
     DPI,
     HEIGHT_IN,
     WIDTH_IN,

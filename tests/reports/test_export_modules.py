@@ -1,7 +1,7 @@
 """The export code in modules a reader can hold in their head (issue 10).
 
 Sanitising, the batch plumbing, CSV, XLSX and packaging live in their own modules; the old
-`bot.reports.exports` still offers every public name, as the same objects.
+`nps.exports` still offers every public name, as the same objects.
 """
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from __future__ import annotations
 import importlib
 from pathlib import Path
 
-import bot.reports.exports as exports
+import nps.exports as exports
 
 REPORTS = Path(exports.__file__).parent
 HOMES = {
@@ -32,7 +32,7 @@ def test_no_export_module_is_over_400_lines() -> None:
 
 def test_every_public_name_is_importable_from_its_module_and_from_exports() -> None:
     for module_name, names in HOMES.items():
-        module = importlib.import_module(f"bot.reports.{module_name}")
+        module = importlib.import_module(f"nps.{module_name}")
         for name in names:
             assert name in module.__all__, (module_name, name)
             assert getattr(exports, name) is getattr(module, name), name

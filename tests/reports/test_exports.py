@@ -23,7 +23,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from xlsxwriter.exceptions import InvalidWorksheetName
 
-from bot.reports.exports import (
+from nps.exports import (
     Column,
     SummaryTable,
     _clean_text,

@@ -1,4 +1,4 @@
-"""Tests for bot.reports.nps_math: hand-checked cases and properties against a plain reference."""
+"""Tests for nps.nps_math: hand-checked cases and properties against a plain reference."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.reports.nps_math import (
+from nps.nps_math import (
     MIN_RELIABLE_ANSWERS,
     Group,
     NpsSummary,

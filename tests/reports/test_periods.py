@@ -1,4 +1,4 @@
-"""Tests for bot.reports.periods: every accepted form, every error, previous() and buckets."""
+"""Tests for nps.periods: every accepted form, every error, previous() and buckets."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.reports.periods import (
+from nps.periods import (
     MAX_DAYS,
     Period,
     PeriodError,

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import openpyxl
 
-from bot.reports.exports import Column, SummaryTable, write_csv, write_xlsx
+from nps.exports import Column, SummaryTable, write_csv, write_xlsx
 
 TYPED = ["-", "+1 faster", "@everything", "=1+1", "'quoted", "plain"]
 COLUMNS = [Column("id", "ID", "int"), Column("comment", "Comment")]

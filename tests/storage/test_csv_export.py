@@ -17,10 +17,10 @@ import pytest
 from sqlalchemy import insert
 
 from bot.i18n import Catalogs
-from bot.reports.exports import BatchCursor, write_csv, write_csv_rows
-from bot.reports.periods import Period
-from bot.reports.scope import Scope
 from handlers.export import RESPONSE_COLUMNS, csv_query, export_columns, export_rows, write_export
+from nps.exports import BatchCursor, write_csv, write_csv_rows
+from nps.periods import Period
+from nps.scope import Scope
 from storage.db import Database
 from storage.models import Respondent, Response, Survey
 from storage.streams import open_rows

@@ -32,7 +32,7 @@ def _loaded_after(imports: str) -> str:
 def test_everything_npsbot_run_imports_leaves_charts_and_xlsx_libraries_unloaded() -> None:
     loaded = _loaded_after(
         "bot.app, bot.cli, handlers.routing, bot.runtime.aiogram_runtime, "
-        "bot.runtime.ptb_runtime, bot.reports.exports, bot.reports.charts"
+        "bot.runtime.ptb_runtime, nps.exports, nps.charts"
     )
     assert loaded == "[]"
 
@@ -41,8 +41,8 @@ def test_drawing_a_chart_and_writing_a_workbook_still_load_them(tmp_path: Path) 
     # The other side of laziness: the import really happens where it is needed.
     code = (
         "import asyncio, sys; from pathlib import Path; "
-        "from bot.reports.charts import ChartLabels, TrendPoint, render_trend_chart; "
-        "from bot.reports.exports import Column, write_xlsx; "
+        "from nps.charts import ChartLabels, TrendPoint, render_trend_chart; "
+        "from nps.exports import Column, write_xlsx; "
         "png = render_trend_chart([TrendPoint('W1', 2, 0.0, -90.0, 90.0, 1, 0, 1)], "
         "title='t', labels=ChartLabels()); "
         f"out = Path({str(tmp_path / 'a.xlsx')!r}); "

@@ -9,12 +9,12 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from bot.i18n import Catalogs
-from bot.reports.anonymity import DEFAULT_MIN_GROUP, anonymous_scope, hidden_rows, too_few
-from bot.reports.nps_math import compare
-from bot.reports.nps_report import Figures, NpsReport, render_report, render_segments
-from bot.reports.periods import Period
-from bot.reports.scope import Scope
 from bot.settings import Settings
+from nps.anonymity import DEFAULT_MIN_GROUP, anonymous_scope, hidden_rows, too_few
+from nps.nps_math import compare
+from nps.nps_report import Figures, NpsReport, render_report, render_segments
+from nps.periods import Period
+from nps.scope import Scope
 from storage.models import Survey
 from storage.repos.privacy import coarse, new_public_id
 
