@@ -52,20 +52,25 @@ async def lag_monitor() -> AsyncIterator[LagMonitor]:
     monitor = LagMonitor()
     loop = asyncio.get_running_loop()
 
-    async def tick() -> None:
-        while True:
-            due, waited = loop.time() + TICK, _runqueue_wait()
-            await asyncio.sleep(TICK)
-            lag = loop.time() - due - (_runqueue_wait() - waited)
-            monitor.max_lag = max(monitor.max_lag, lag)
-            monitor.ticks += 1
+    # A timer callback re-armed every TICK: how late each one fires is the loop's lag.
+    handle: asyncio.TimerHandle | None = None
 
-    task = asyncio.create_task(tick())
-    await asyncio.sleep(0)
+    def tick(due: float, waited: float) -> None:
+        lag = loop.time() - due - (_runqueue_wait() - waited)
+        monitor.max_lag = max(monitor.max_lag, lag)
+        monitor.ticks += 1
+        arm()
+
+    def arm() -> None:
+        nonlocal handle
+        handle = loop.call_later(TICK, tick, loop.time() + TICK, _runqueue_wait())
+
+    arm()
     try:
         yield monitor
     finally:
-        task.cancel()
+        if handle is not None:
+            handle.cancel()
 
 
 class LockHolder(threading.Thread):

@@ -138,19 +138,14 @@ def _fields(template: str) -> dict[str, set[str]]:
 
 
 @pytest.mark.parametrize("language", [lang for lang in CATALOGS.languages if lang != "en"])
-def test_catalog_is_complete_and_uses_its_languages_plural_categories(language: str) -> None:
-    reference = CATALOGS.texts("en")
+def test_plural_specs_use_their_languages_categories(language: str) -> None:
+    """Every count names exactly the CLDR categories its language has (keys and
+    placeholders matching English are checked by tests/unit/test_i18n.py)."""
     texts = CATALOGS.texts(language)
-    missing = CATALOGS.keys("en") - CATALOGS.keys(language)
-    assert not missing, f"{language} lacks {sorted(missing)}"
     needed = plural_categories(language)
     problems = []
-    for key in sorted(CATALOGS.keys("en")):
-        ours = _fields(texts._template(key)[0])
-        theirs = _fields(reference._template(key)[0])
-        if set(ours) != set(theirs):
-            problems.append(f"{key}: placeholders {sorted(ours)} ≠ English {sorted(theirs)}")
-        for name, specs in ours.items():
+    for key in sorted(CATALOGS.keys(language)):
+        for name, specs in _fields(texts._template(key)[0]).items():
             for spec in specs:
                 forms = plural_forms(spec)
                 if forms is None:
