@@ -109,6 +109,15 @@ class DeleteMessage:
 
 
 @dataclass
+class DropKeyboard:
+    """Remove a message's inline buttons and leave its text as it is (an answered prompt,
+    whether it is the question or a hint that repeated its buttons)."""
+
+    chat_id: int
+    message_id: int
+
+
+@dataclass
 class AnswerButton:
     """Acknowledge a button press, optionally with a toast or an alert."""
 
@@ -189,6 +198,7 @@ Action = (
     SendText
     | EditText
     | DeleteMessage
+    | DropKeyboard
     | AnswerButton
     | SendDocument
     | SendPhoto
@@ -228,6 +238,10 @@ class Outbox:
     ) -> None:
         """Queues an edit of an earlier message."""
         self.actions.append(EditText(chat_id, message_id, html, keyboard))
+
+    def drop_keyboard(self, chat_id: int, message_id: int) -> None:
+        """Queues the removal of a message's buttons, keeping its text."""
+        self.actions.append(DropKeyboard(chat_id, message_id))
 
     def delete(self, chat_id: int, message_id: int) -> None:
         """Queues the deletion of a message the bot sent."""

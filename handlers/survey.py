@@ -264,6 +264,11 @@ def _close_prompt(
     target = message_id or response.prompt_message_id
     if target is None:
         return
+    if note is None:
+        # Only the buttons go: the prompt may be the "please type text" hint that repeated
+        # Skip, and rewriting its text would turn it into a second copy of the question.
+        ctx.out.drop_keyboard(_chat_of(ctx, response), target)
+        return
     texts = ctx.survey_texts(survey)
     assert response.score is not None
     question = texts(f"{step.value}_{group_of(response.score)}", brand=ctx.brand_of(survey))

@@ -63,6 +63,7 @@ from handlers.port import (
     Action,
     AnswerButton,
     DeleteMessage,
+    DropKeyboard,
     EditText,
     Keyboard,
     Rejected,
@@ -174,6 +175,11 @@ class AiogramPort:
             return action.message_id
         if isinstance(action, DeleteMessage):
             await bot.delete_message(action.chat_id, action.message_id)
+            return None
+        if isinstance(action, DropKeyboard):
+            await bot.edit_message_reply_markup(
+                chat_id=action.chat_id, message_id=action.message_id, reply_markup=None
+            )
             return None
         if isinstance(action, AnswerButton):
             await bot.answer_callback_query(

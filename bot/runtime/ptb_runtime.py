@@ -78,6 +78,7 @@ from handlers.port import (
     Action,
     AnswerButton,
     DeleteMessage,
+    DropKeyboard,
     EditText,
     Keyboard,
     Rejected,
@@ -245,6 +246,11 @@ class PtbPort:
             return action.message_id
         if isinstance(action, DeleteMessage):
             await bot.delete_message(chat_id=action.chat_id, message_id=action.message_id)
+            return None
+        if isinstance(action, DropKeyboard):
+            await bot.edit_message_reply_markup(
+                chat_id=action.chat_id, message_id=action.message_id, reply_markup=None
+            )
             return None
         if isinstance(action, AnswerButton):
             await bot.answer_callback_query(

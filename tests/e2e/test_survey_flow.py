@@ -152,6 +152,9 @@ async def test_media_at_a_text_step_asks_for_text_and_keeps_the_state(
     assert response.step == Step.WHY and response.why is None
     dan.send("Prices are fine")
     await dan.wait_for_message(lambda m: "give us a 10" in m.text)
+    # The last hint loses its Skip but stays a hint, not a second copy of the question.
+    await api.wait_until(lambda: dan.message(hint.message_id).keyboard == [], timeout=5)  # type: ignore[union-attr]
+    assert "I can only read text here" in dan.message(hint.message_id).text  # type: ignore[union-attr]
     [response] = await responses_of(check_db, 104)
     assert response.why == "Prices are fine"
 
