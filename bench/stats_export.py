@@ -56,7 +56,7 @@ from nps.nps_report import build_report, render_report  # noqa: E402
 from nps.scope import parse_report_args  # noqa: E402
 from storage.db import Database  # noqa: E402
 from storage.models import SCORE_COLUMNS, ScoreCount, Survey  # noqa: E402
-from storage.repos.responses import Context  # noqa: E402
+from storage.repos.responses import AnswerContext  # noqa: E402
 from storage.repos.stats import segments_of  # noqa: E402
 
 DEFAULT_PG = "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
@@ -384,7 +384,7 @@ async def recorded_fill(
                         respondent_id=a.respondent_id,
                         chat_id=a.respondent_id,
                         language=a.language,
-                        context=Context(agent=a.agent, source=a.source),
+                        context=AnswerContext(agent=a.agent, source=a.source),
                         asked_at=a.asked_at.replace(tzinfo=UTC),
                     )
                     if a.score is not None and a.scored_at is not None:

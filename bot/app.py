@@ -17,10 +17,11 @@ from bot.jobs import BackgroundJob
 from bot.pipeline import Pipeline
 from bot.settings import Settings
 from handlers import alerts
-from handlers.access import Role, command_menu
-from handlers.context import BotConfig, Context
+from handlers.access import command_menu
+from handlers.context import BotConfig, UpdateContext
 from handlers.port import ChatPort, Outbox
-from handlers.routing import Router, create_router
+from handlers.roles import Role
+from handlers.routing import Routes, create_router
 from storage.db import Database, DatabaseError
 from storage.models import utcnow
 from storage.store import Store
@@ -61,7 +62,7 @@ def build_pipeline(
     me: BotIdentity,
     *,
     catalogs: Catalogs | None = None,
-    router: Router | None = None,
+    router: Routes | None = None,
 ) -> Pipeline:
     """The pipeline the runtimes feed events into."""
     catalogs = catalogs or Catalogs(default=settings.default_language)
@@ -81,7 +82,7 @@ def build_pipeline(
     return Pipeline(db=db, router=router or create_router(), catalogs=catalogs, config=config)
 
 
-def bot_commands(catalogs: Catalogs, router: Router) -> dict[str, list[tuple[str, str]]]:
+def bot_commands(catalogs: Catalogs, router: Routes) -> dict[str, list[tuple[str, str]]]:
     """The command menu per language: {"en": [("start", "Answer the survey"), …]}."""
     menu: dict[str, list[tuple[str, str]]] = {}
     for language in catalogs.languages:
@@ -90,7 +91,7 @@ def bot_commands(catalogs: Catalogs, router: Router) -> dict[str, list[tuple[str
     return menu
 
 
-async def staff_menus(app: Application) -> Outbox:
+async def staff_menus(app: BotApp) -> Outbox:
     """Each team member's own command menu (Telegram's chat scope), in their language.
 
     Set at start-up; /grant and /revoke change one person's. Someone who never pressed
@@ -112,16 +113,16 @@ async def staff_menus(app: Application) -> Outbox:
     return outbox
 
 
-async def held_alerts(app: Application, port: ChatPort) -> None:
+async def held_alerts(app: BotApp, port: ChatPort) -> None:
     """At start-up: alerts an earlier run could not deliver go to the chats that may be
     reachable now (a group the bot was added to since); then one WARNING per owner or
     alert chat that still cannot be reached, saying why. An owner who never pressed Start
     or blocked the bot gets theirs when they write to it (handlers/alerts.py)."""
     pipeline = app.pipeline
 
-    def context(store: Store, outbox: Outbox) -> Context:
+    def context(store: Store, outbox: Outbox) -> UpdateContext:
         language = app.catalogs.default
-        return Context(store, outbox, app.catalogs, pipeline.config, language, utcnow())
+        return UpdateContext(store, outbox, app.catalogs, pipeline.config, language, utcnow())
 
     outbox = Outbox()
     async with app.db.snapshot() as store:
@@ -144,7 +145,7 @@ async def held_alerts(app: Application, port: ChatPort) -> None:
 
 
 @dataclass
-class Application:
+class BotApp:
     """Everything a runtime needs once the bot is identified: database, catalogs, pipeline."""
 
     settings: Settings
@@ -161,7 +162,7 @@ class Application:
         """ "Now" for the background jobs (aware UTC).
 
         A method, so a test can move time for a bot that a runtime builds:
-        monkeypatch.setattr(Application, "clock", lambda self: moment).
+        monkeypatch.setattr(BotApp, "clock", lambda self: moment).
         """
         return utcnow()
 
@@ -172,13 +173,13 @@ class Application:
         self._tasks.append(asyncio.create_task(self._guard(self._resend_kept, port)))
 
     @staticmethod
-    async def _resend_kept(app: Application, port: ChatPort) -> None:
+    async def _resend_kept(app: BotApp, port: ChatPort) -> None:
         """Sends the replies an earlier run committed but never sent (bot/outbox.py)."""
         await app.pipeline.resend_kept(port, before=app.started_at)
         await held_alerts(app, port)  # after the kept replies: an alert is sent once
 
     async def _guard(
-        self, job: Callable[[Application, ChatPort], Awaitable[None]], port: ChatPort
+        self, job: Callable[[BotApp, ChatPort], Awaitable[None]], port: ChatPort
     ) -> None:
         try:
             await job(self, port)
@@ -233,10 +234,10 @@ def thaw_startup_heap() -> None:
 
 
 async def start_application(
-    settings: Settings, me: BotIdentity, *, router: Router | None = None
-) -> Application:
+    settings: Settings, me: BotIdentity, *, router: Routes | None = None
+) -> BotApp:
     """Opens the database and builds the pipeline, for whichever runtime is in use."""
     db = await open_database(settings)
     catalogs = Catalogs(default=settings.default_language)
     pipeline = build_pipeline(settings, db, me, catalogs=catalogs, router=router)
-    return Application(settings, db, catalogs, pipeline, me, background_jobs(settings))
+    return BotApp(settings, db, catalogs, pipeline, me, background_jobs(settings))

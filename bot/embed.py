@@ -22,7 +22,7 @@ import logging
 from collections.abc import Collection
 from typing import TYPE_CHECKING, Any
 
-from bot.app import Application, BotIdentity, start_application
+from bot.app import BotApp, BotIdentity, start_application
 from bot.pipeline import Claim
 from bot.settings import Settings
 from handlers.callbacks import is_ours
@@ -45,7 +45,7 @@ def _settings(settings: Settings | str, token: str) -> Settings:
     return Settings(_env_file=None, database_url=settings, bot_token=token)  # type: ignore[call-arg]
 
 
-def claim_for(app: Application) -> Claim:
+def claim_for(app: BotApp) -> Claim:
     """What an embedded npsbot takes: its commands, its buttons, answers to an open survey."""
     router = app.pipeline.router
     db = app.db
@@ -72,7 +72,7 @@ def claim_for(app: Application) -> Claim:
 class Embedding:
     """npsbot running inside a host bot: its application and how to stop it."""
 
-    def __init__(self, app: Application) -> None:
+    def __init__(self, app: BotApp) -> None:
         self.app = app
         self.claim = claim_for(app)
         self._closed = False
@@ -116,14 +116,11 @@ async def npsbot_router(
     database when the dispatcher shuts down; `router.npsbot.close()` does it by hand.
     """
     # Imported here: a host of one framework never loads (or configures) the other.
-    from aiogram import Bot as AiogramBot
-    from aiogram import F
-    from aiogram import Router as AiogramRouter
+    from aiogram import Bot, F, Router
     from aiogram.client.default import DefaultBotProperties
     from aiogram.dispatcher.event.bases import UNHANDLED
     from aiogram.enums import ParseMode
-    from aiogram.types import CallbackQuery, ChatMemberUpdated, LinkPreviewOptions, Update
-    from aiogram.types import Message as TgMessage
+    from aiogram.types import CallbackQuery, ChatMemberUpdated, LinkPreviewOptions, Message, Update
 
     from bot.runtime.aiogram_runtime import AiogramPort, block_event, button_event, message_event
 
@@ -140,7 +137,7 @@ async def npsbot_router(
     claim = embedding.claim
     # npsbot writes HTML whatever the host's defaults are: its own Bot on the host's session.
     port = AiogramPort(
-        AiogramBot(
+        Bot(
             bot.token,
             session=bot.session,
             default=DefaultBotProperties(
@@ -148,10 +145,10 @@ async def npsbot_router(
             ),
         )
     )
-    router = AiogramRouter(name=name)
+    router = Router(name=name)
 
     @router.message()
-    async def on_message(message: TgMessage, event_update: Update) -> Any:
+    async def on_message(message: Message, event_update: Update) -> Any:
         """Takes npsbot's commands and answers to an open survey; the rest goes on."""
         event = message_event(event_update.update_id, message)
         if event is None or not await pipeline.handle(event, port, claim=claim):

@@ -1,7 +1,7 @@
 """What a background job (digest, broadcasts, reminders) gets from the application.
 
 This module sits below `bot/app.py`: the jobs are typed against `JobHost`, and
-`bot.app.Application` satisfies it, so no job module imports the application back.
+`bot.app.BotApp` satisfies it, so no job module imports the application back.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 
 
 class JobHost(Protocol):
-    """The parts of `bot.app.Application` the background jobs use."""
+    """The parts of `bot.app.BotApp` the background jobs use."""
 
     @property
     def settings(self) -> Settings: ...

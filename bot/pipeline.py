@@ -12,8 +12,8 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from bot.outbox import dumps, keepable, loads
-from handlers.context import BotConfig, CatalogsLike, Context
-from handlers.events import BlockChange, ButtonPress, Event, Message
+from handlers.context import BotConfig, UpdateContext
+from handlers.events import BlockChange, ButtonPress, Event, IncomingMessage
 from handlers.port import (
     Action,
     AfterSend,
@@ -28,7 +28,8 @@ from handlers.port import (
     Transient,
     Unreachable,
 )
-from handlers.routing import Router
+from handlers.routing import Routes
+from handlers.texts import CatalogsLike
 from storage.db import Database
 from storage.models import utcnow
 from storage.repos.respondents import Profile
@@ -196,7 +197,7 @@ class Pipeline:
     """Handles one event at a time per chat, exactly once per update_id."""
 
     db: Database
-    router: Router
+    router: Routes
     catalogs: CatalogsLike
     config: BotConfig
     policy: DeliveryPolicy = field(default_factory=DeliveryPolicy)
@@ -316,7 +317,7 @@ class Pipeline:
                         language = self.catalogs.resolve(
                             respondent.language_override, event.sender.language_code
                         )
-                    ctx = Context(
+                    ctx = UpdateContext(
                         store=store,
                         out=outbox,
                         catalogs=self.catalogs,
@@ -372,7 +373,7 @@ class Pipeline:
         texts = self.catalogs.texts(language)
         if isinstance(event, ButtonPress):
             outbox.answer(event.callback_id, texts.plain("something_wrong"), alert=True)
-        elif isinstance(event, Message) and event.private:
+        elif isinstance(event, IncomingMessage) and event.private:
             outbox.send(event.chat_id, texts("something_wrong"))
         elif isinstance(event, BlockChange):
             pass

@@ -2,25 +2,17 @@
 
 from __future__ import annotations
 
-from enum import IntEnum
 from typing import TYPE_CHECKING
 
-from handlers.context import Context, TextsLike
+from handlers.context import UpdateContext
+from handlers.roles import Role
+from handlers.texts import TextsLike
 
 if TYPE_CHECKING:
-    from handlers.hooks import Hooks
+    from handlers.context import Hooks
 
 
-class Role(IntEnum):
-    """Roles in increasing power; a command names the least role it needs."""
-
-    NONE = 0
-    VIEWER = 1  # statistics, comments, charts, exports
-    ADMIN = 2  # also surveys and broadcasts
-    OWNER = 3  # also grants and revokes roles (ADMIN_IDS)
-
-
-async def role_of(ctx: Context, user_id: int) -> Role:
+async def role_of(ctx: UpdateContext, user_id: int) -> Role:
     """The user's role: owner from settings, else the granted one, else none."""
     if user_id in ctx.config.admin_ids:
         return Role.OWNER
@@ -52,7 +44,7 @@ def refusal_key(have: Role, needed: Role, *, button: bool = False) -> str:
     return f"needs_{needed.name.lower()}_{have.name.lower()}"
 
 
-async def refresh_menu(ctx: Context, user_id: int, chat_id: int) -> None:
+async def refresh_menu(ctx: UpdateContext, user_id: int, chat_id: int) -> None:
     """Puts a team member's commands in their menu when they press Start: someone given
     a role before they ever wrote to the bot could not have a chat menu until now.
 

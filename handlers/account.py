@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from handlers.access import role_of
 from handlers.callbacks import LanguageChoice, pack
-from handlers.context import Context
-from handlers.events import BlockChange, ButtonPress, Command, Message
+from handlers.context import UpdateContext
+from handlers.events import BlockChange, ButtonPress, Command, IncomingMessage
 from handlers.port import Button, Keyboard
 from handlers.survey import reask_current
 
 
-async def on_help(event: Message, command: Command, ctx: Context) -> None:
+async def on_help(event: IncomingMessage, command: Command, ctx: UpdateContext) -> None:
     """Explains what the bot does and lists its commands (team commands for the team)."""
     parts = [ctx.texts("help", brand=ctx.config.brand)]
     role = await role_of(ctx, event.sender.id)
@@ -20,14 +20,14 @@ async def on_help(event: Message, command: Command, ctx: Context) -> None:
     ctx.out.send(event.chat_id, "\n\n".join(parts))
 
 
-async def on_stop(event: Message, command: Command, ctx: Context) -> None:
+async def on_stop(event: IncomingMessage, command: Command, ctx: UpdateContext) -> None:
     """Unsubscribes the user from surveys; /start subscribes again."""
     assert ctx.respondent is not None
     await ctx.store.respondents.set_subscribed(ctx.respondent.id, False)
     ctx.out.send(event.chat_id, ctx.texts("stopped"))
 
 
-async def on_language(event: Message, command: Command, ctx: Context) -> None:
+async def on_language(event: IncomingMessage, command: Command, ctx: UpdateContext) -> None:
     """Offers the supported languages as buttons (or sets one given as `/language ru`)."""
     wanted = command.args.strip().lower()
     if wanted and ctx.catalogs.supports(wanted):
@@ -42,7 +42,9 @@ async def on_language(event: Message, command: Command, ctx: Context) -> None:
     )
 
 
-async def on_language_pressed(event: ButtonPress, choice: LanguageChoice, ctx: Context) -> None:
+async def on_language_pressed(
+    event: ButtonPress, choice: LanguageChoice, ctx: UpdateContext
+) -> None:
     """Switches the user's language and repeats the pending question in it."""
     if not ctx.catalogs.supports(choice.code):
         ctx.out.answer(event.callback_id, ctx.texts.plain("bad_button"), alert=True)
@@ -56,7 +58,9 @@ async def on_language_pressed(event: ButtonPress, choice: LanguageChoice, ctx: C
         await _set_language(ctx, event.chat_id, choice.code)
 
 
-async def _set_language(ctx: Context, chat_id: int, code: str, *, confirm: bool = True) -> None:
+async def _set_language(
+    ctx: UpdateContext, chat_id: int, code: str, *, confirm: bool = True
+) -> None:
     assert ctx.respondent is not None
     await ctx.store.respondents.set_language(ctx.respondent.id, code)
     ctx.language = code
@@ -69,12 +73,12 @@ async def _set_language(ctx: Context, chat_id: int, code: str, *, confirm: bool 
         await reask_current(ctx, response)
 
 
-async def on_block_change(event: BlockChange, ctx: Context) -> None:
+async def on_block_change(event: BlockChange, ctx: UpdateContext) -> None:
     """Marks a user who blocked the bot unreachable (and reachable again on unblock)."""
     await ctx.store.respondents.set_reachable(event.sender.id, not event.blocked)
 
 
-async def on_cancel(event: Message, command: Command, ctx: Context) -> None:
+async def on_cancel(event: IncomingMessage, command: Command, ctx: UpdateContext) -> None:
     """Cancels whatever the user is in the middle of (a dialog, a reply)."""
     for cancel in ctx.hooks.cancellers:
         if await cancel(event, ctx):
@@ -82,6 +86,6 @@ async def on_cancel(event: Message, command: Command, ctx: Context) -> None:
     ctx.out.send(event.chat_id, ctx.texts("nothing_to_cancel"))
 
 
-async def on_unknown_command(event: Message, command: Command, ctx: Context) -> None:
+async def on_unknown_command(event: IncomingMessage, command: Command, ctx: UpdateContext) -> None:
     """Answers a command the bot does not know with a pointer to /help."""
     ctx.out.send(event.chat_id, ctx.texts("unknown_command"))

@@ -8,12 +8,14 @@ import re
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
-from handlers.access import Role, role_of
+from handlers.access import role_of
 from handlers.callbacks import CaseReply, CaseResolve, pack
-from handlers.context import Context, TextsLike
-from handlers.events import BlockChange, ButtonPress, Event, Message
+from handlers.context import UpdateContext
+from handlers.events import BlockChange, ButtonPress, Event, IncomingMessage
 from handlers.kinds import is_anonymous
 from handlers.port import Button, Keyboard, SendText, after_send_kind
+from handlers.roles import Role
+from handlers.texts import TextsLike
 from nps.nps_math import Group, classify
 from nps.scope import Scope
 from storage.case_models import DetractorCase
@@ -34,12 +36,12 @@ TEXT_LIMIT = 4096
 _PART_MARK = len("\n(99/99)")
 
 
-def _staff_texts(ctx: Context) -> TextsLike:
+def _staff_texts(ctx: UpdateContext) -> TextsLike:
     """Texts for shared staff chats, whose readers may speak different languages."""
     return ctx.catalogs.texts(ctx.config.staff_language)
 
 
-def _when(ctx: Context, texts: TextsLike, moment: datetime | None) -> str:
+def _when(ctx: UpdateContext, texts: TextsLike, moment: datetime | None) -> str:
     """ "22 Nov 14:03" in the reporting time zone."""
     if moment is None:
         return texts.plain("alert_none")
@@ -48,7 +50,7 @@ def _when(ctx: Context, texts: TextsLike, moment: datetime | None) -> str:
     return f"{local.day} {month} {local:%H:%M}"
 
 
-async def _who(ctx: Context, user_id: int | None) -> str:
+async def _who(ctx: UpdateContext, user_id: int | None) -> str:
     """ "Anna (@anna · id 123456)", or the id when the profile was erased."""
     if user_id is None:
         return "?"
@@ -62,7 +64,7 @@ async def _who(ctx: Context, user_id: int | None) -> str:
     return f"{respondent.first_name or '?'} ({handle}id {user_id})"
 
 
-async def _short_who(ctx: Context, user_id: int | None) -> str:
+async def _short_who(ctx: UpdateContext, user_id: int | None) -> str:
     """The respondent's first name (or id) for staff confirmations."""
     respondent = await ctx.store.respondents.get(user_id) if user_id else None
     return (respondent.first_name if respondent else None) or f"id {user_id}"
@@ -80,7 +82,7 @@ def _keyboard(texts: TextsLike, case: DetractorCase) -> Keyboard | None:
 
 
 async def render_alert(
-    ctx: Context, case: DetractorCase, survey: SurveyLike, response: ResponseRow
+    ctx: UpdateContext, case: DetractorCase, survey: SurveyLike, response: ResponseRow
 ) -> str:
     """The alert as staff see it (HTML), with whatever answers have arrived."""
     texts = _staff_texts(ctx)
@@ -182,7 +184,7 @@ def _chain(
     return chain
 
 
-async def on_score(ctx: Context, survey: SurveyLike, response: ResponseRow) -> None:
+async def on_score(ctx: UpdateContext, survey: SurveyLike, response: ResponseRow) -> None:
     """Opens a case for a detractor score and posts the alert to the staff chat(s)."""
     if response.score is None or classify(response.score) is not Group.DETRACTOR:
         return
@@ -198,7 +200,7 @@ async def on_score(ctx: Context, survey: SurveyLike, response: ResponseRow) -> N
         ctx.out.send(chat_id, html, keyboard, after=_alert_delivered(case.id, chat_id))
 
 
-async def deliver_held(ctx: Context, chat_id: int) -> int:
+async def deliver_held(ctx: UpdateContext, chat_id: int) -> int:
     """Queues the alerts this chat has not received yet (each is released once
     delivered, so it arrives once); how many."""
     cases = await ctx.store.cases.undelivered_to(chat_id)
@@ -214,7 +216,7 @@ async def deliver_held(ctx: Context, chat_id: int) -> int:
     return len(cases)
 
 
-async def on_owner_seen(event: Event, ctx: Context) -> None:
+async def on_owner_seen(event: Event, ctx: UpdateContext) -> None:
     """An alert chat's owner wrote to the bot (pressed Start) or unblocked it: the alerts
     it could not deliver to them go now."""
     if not event.private or event.chat_id not in ctx.config.alert_chats:
@@ -224,7 +226,7 @@ async def on_owner_seen(event: Event, ctx: Context) -> None:
     await deliver_held(ctx, event.chat_id)
 
 
-async def unreachable_targets(ctx: Context) -> list[tuple[int, str, int]]:
+async def unreachable_targets(ctx: UpdateContext) -> list[tuple[int, str, int]]:
     """The owners and the alert chat the bot cannot write to: (chat, reason key, alerts
     waiting). An owner who never wrote to the bot, or blocked it, is known from their
     row; a group, from the alerts it did not receive."""
@@ -251,7 +253,7 @@ async def unreachable_targets(ctx: Context) -> list[tuple[int, str, int]]:
 
 
 async def refresh_alerts(
-    ctx: Context,
+    ctx: UpdateContext,
     case: DetractorCase,
     pressed: tuple[int, int | None] | None = None,
     posted: dict[int, int] | None = None,
@@ -282,7 +284,7 @@ async def refresh_alerts(
         ctx.out.edit(chat_id, message_id, html, keyboard)
 
 
-async def on_text(ctx: Context, survey: SurveyLike, response: ResponseRow) -> None:
+async def on_text(ctx: UpdateContext, survey: SurveyLike, response: ResponseRow) -> None:
     """Adds the "why" and "improve" answers to the case's alert as they arrive."""
     if response.score is None or classify(response.score) is not Group.DETRACTOR:
         return  # only detractor scores open cases: nothing to look up
@@ -296,12 +298,12 @@ async def on_text(ctx: Context, survey: SurveyLike, response: ResponseRow) -> No
         await refresh_alerts(ctx, case, posted=posted)
 
 
-async def _may_act(ctx: Context, event: ButtonPress) -> bool:
+async def _may_act(ctx: UpdateContext, event: ButtonPress) -> bool:
     """Members of the alert chat, and anyone with a team role, may act on cases."""
     return await _allowed(ctx, event.chat_id, event.sender.id)
 
 
-async def _allowed(ctx: Context, chat_id: int, staff_id: int | None) -> bool:
+async def _allowed(ctx: UpdateContext, chat_id: int, staff_id: int | None) -> bool:
     """Whether cases may be handled by this person in this chat: any member of the alert
     chat, elsewhere only someone whose team role is still in force (checked at every
     relay: a revoked role closes the conversation at once)."""
@@ -312,11 +314,11 @@ async def _allowed(ctx: Context, chat_id: int, staff_id: int | None) -> bool:
     return await role_of(ctx, staff_id) >= Role.VIEWER
 
 
-def _expired(ctx: Context, since: datetime) -> bool:
+def _expired(ctx: UpdateContext, since: datetime) -> bool:
     return ctx.now - since > RELAY_EXPIRY
 
 
-async def _case_for(ctx: Context, event: ButtonPress, case_id: int) -> DetractorCase | None:
+async def _case_for(ctx: UpdateContext, event: ButtonPress, case_id: int) -> DetractorCase | None:
     texts = _staff_texts(ctx)
     if not await _may_act(ctx, event):
         ctx.out.answer(event.callback_id, texts.plain("case_not_allowed"), alert=True)
@@ -327,7 +329,7 @@ async def _case_for(ctx: Context, event: ButtonPress, case_id: int) -> Detractor
     return case
 
 
-async def on_reply_pressed(event: ButtonPress, choice: CaseReply, ctx: Context) -> None:
+async def on_reply_pressed(event: ButtonPress, choice: CaseReply, ctx: UpdateContext) -> None:
     """Puts the staff member in reply mode: their next message goes to the respondent."""
     case = await _case_for(ctx, event, choice.case_id)
     if case is None:
@@ -342,7 +344,7 @@ async def on_reply_pressed(event: ButtonPress, choice: CaseReply, ctx: Context) 
     ctx.out.send(event.chat_id, texts("reply_prompt", who=who))
 
 
-async def on_resolve_pressed(event: ButtonPress, choice: CaseResolve, ctx: Context) -> None:
+async def on_resolve_pressed(event: ButtonPress, choice: CaseResolve, ctx: UpdateContext) -> None:
     """Marks the case resolved (who and when) and updates its alerts."""
     case = await _case_for(ctx, event, choice.case_id)
     if case is None:
@@ -357,7 +359,7 @@ async def on_resolve_pressed(event: ButtonPress, choice: CaseResolve, ctx: Conte
     await refresh_alerts(ctx, case, pressed=(event.chat_id, event.message_id))
 
 
-async def relay_staff_reply(event: Message, ctx: Context) -> bool:
+async def relay_staff_reply(event: IncomingMessage, ctx: UpdateContext) -> bool:
     """Delivers a staff member's message to the respondent while in reply mode."""
     if not ctx.pending.reply:
         return False
@@ -404,7 +406,7 @@ async def relay_staff_reply(event: Message, ctx: Context) -> bool:
     return True
 
 
-async def relay_respondent_answer(event: Message, ctx: Context) -> bool:
+async def relay_respondent_answer(event: IncomingMessage, ctx: UpdateContext) -> bool:
     """Passes a respondent's answer to the team back to the staff chat that wrote."""
     if not event.private or ctx.respondent is None or event.kind != "text":
         return False
@@ -441,7 +443,7 @@ async def relay_respondent_answer(event: Message, ctx: Context) -> bool:
     return True
 
 
-async def cancel_reply(event: Message, ctx: Context) -> bool:
+async def cancel_reply(event: IncomingMessage, ctx: UpdateContext) -> bool:
     """/cancel while in reply mode."""
     if not await ctx.store.cases.finish_reply(event.sender.id, event.chat_id):
         return False
@@ -449,12 +451,12 @@ async def cancel_reply(event: Message, ctx: Context) -> bool:
     return True
 
 
-async def forget_person(ctx: Context, user_id: int) -> None:
+async def forget_person(ctx: UpdateContext, user_id: int) -> None:
     """/forgetme and /forget: cases keep their counts but no longer point at the person."""
     await ctx.store.cases.forget_person(user_id)
 
 
-async def cases_line(ctx: Context, scope: Scope) -> list[str]:
+async def cases_line(ctx: UpdateContext, scope: Scope) -> list[str]:
     """ "Detractor cases: 12 open · 58 resolved" under the /nps figures."""
     start, end = scope.period.bounds(ctx.store.stats.tz)
     counts = await ctx.store.cases.counts(scope.survey_ids, start, end)

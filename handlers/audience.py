@@ -23,10 +23,11 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
 
-from handlers.access import Role, refusal_key, role_of
-from handlers.context import Context
-from handlers.events import Attachment, Command, Message
+from handlers.access import refusal_key, role_of
+from handlers.context import UpdateContext
+from handlers.events import Attachment, Command, IncomingMessage
 from handlers.port import Outbox, SendText
+from handlers.roles import Role
 from storage.repos.audience import GROUPS, ContactRow, Segment
 from storage.store import Store
 
@@ -251,7 +252,7 @@ def _row(
 # --- /import ------------------------------------------------------------------------------
 
 
-async def on_import(event: Message, command: Command, ctx: Context) -> None:
+async def on_import(event: IncomingMessage, command: Command, ctx: UpdateContext) -> None:
     """Imports a contact list pasted after /import (or a file captioned /import), or asks
     for it as the next message."""
     if event.document is not None:
@@ -271,7 +272,7 @@ def _inline_list(text: str | None) -> str | None:
     return rest if newline and name == "/import" else None
 
 
-async def intercept_import(event: Message, ctx: Context) -> bool:
+async def intercept_import(event: IncomingMessage, ctx: UpdateContext) -> bool:
     """Takes the admin's message after /import (or "/import" + rows) as the contact list."""
     if not event.private:
         return False
@@ -300,7 +301,7 @@ async def intercept_import(event: Message, ctx: Context) -> bool:
     return True
 
 
-async def cancel_import(event: Message, ctx: Context) -> bool:
+async def cancel_import(event: IncomingMessage, ctx: UpdateContext) -> bool:
     """/cancel while the bot waits for a contact list."""
     if not await ctx.store.audience.has_import_request(event.sender.id):
         return False
@@ -327,7 +328,7 @@ def _decode(data: bytes) -> str:
         return data.decode("cp1251", errors="replace")  # Excel's CSV on Cyrillic Windows
 
 
-async def _import_file(event: Message, document: Attachment, ctx: Context) -> bool:
+async def _import_file(event: IncomingMessage, document: Attachment, ctx: UpdateContext) -> bool:
     """Queues the download and import of a CSV file; False when it was refused at once."""
     texts = ctx.texts
     if not _is_list_file(document):
@@ -356,7 +357,7 @@ async def _import_file(event: Message, document: Attachment, ctx: Context) -> bo
     return True
 
 
-async def _import(event: Message, text: str, ctx: Context) -> None:
+async def _import(event: IncomingMessage, text: str, ctx: UpdateContext) -> None:
     """Parses, stores and reports (in steps that leave the event loop to other chats)."""
     parsed = await parse_contacts_yielding(text)
     texts = ctx.texts

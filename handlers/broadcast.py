@@ -13,11 +13,12 @@ from datetime import timedelta
 
 from handlers.audience import SegmentError, describe_segment, parse_segment
 from handlers.callbacks import Payload, pack, payload
-from handlers.context import Context, TextsLike
-from handlers.events import ButtonPress, Command, Message
+from handlers.context import UpdateContext
+from handlers.events import ButtonPress, Command, IncomingMessage
 from handlers.kinds import is_anonymous
 from handlers.port import Button, Keyboard, after_send_kind
 from handlers.survey import score_question
+from handlers.texts import TextsLike
 from storage.broadcast_models import Broadcast, BroadcastStatus, RecipientStatus
 from storage.models import Survey
 from storage.repos.audience import EXCLUSIONS, AudiencePreview, Fatigue
@@ -154,17 +155,17 @@ def stop_keyboard(texts: TextsLike, broadcast_id: int) -> Keyboard:
 # --- /broadcast ---------------------------------------------------------------------------
 
 
-def fatigue_of(ctx: Context) -> Fatigue:
+def fatigue_of(ctx: UpdateContext) -> Fatigue:
     """The quiet periods from the settings."""
     return Fatigue(ctx.config.survey_cooldown_days, ctx.config.any_survey_cooldown_days)
 
 
-async def _active_slugs(ctx: Context) -> str:
+async def _active_slugs(ctx: UpdateContext) -> str:
     surveys = await ctx.store.surveys.all()
     return ", ".join(s.slug for s in surveys if s.active) or "—"
 
 
-async def on_broadcast(event: Message, command: Command, ctx: Context) -> None:
+async def on_broadcast(event: IncomingMessage, command: Command, ctx: UpdateContext) -> None:
     """Previews a broadcast: the question, who gets it, who not and why, how long it takes."""
     texts = ctx.texts
     slug, _, rest = command.args.strip().partition(" ")
@@ -232,7 +233,7 @@ async def _remember_preview(store: Store, message_id: int, broadcast_id: int) ->
     await store.broadcasts.remember_preview(broadcast_id, message_id)
 
 
-def _preview_language(ctx: Context, preview: AudiencePreview) -> tuple[str, list[str]]:
+def _preview_language(ctx: UpdateContext, preview: AudiencePreview) -> tuple[str, list[str]]:
     """The most common recipient language (the preview shows the question in it)."""
     counts: dict[str, int] = {}
     for code, count in preview.languages.items():
@@ -244,7 +245,7 @@ def _preview_language(ctx: Context, preview: AudiencePreview) -> tuple[str, list
 
 
 def _preview_html(
-    ctx: Context,
+    ctx: UpdateContext,
     survey: Survey,
     segment_text: str,
     preview: AudiencePreview,
@@ -303,7 +304,7 @@ def _preview_html(
     return "\n".join(lines)
 
 
-def _not_customers(ctx: Context, preview: AudiencePreview) -> str:
+def _not_customers(ctx: UpdateContext, preview: AudiencePreview) -> str:
     """ "Not included: 3 team members and 2 employees" (only the non-zero parts)."""
     texts = ctx.texts
     parts = []
@@ -317,7 +318,9 @@ def _not_customers(ctx: Context, preview: AudiencePreview) -> str:
     return texts("bc_not_customers", who=joined)
 
 
-async def _broadcast_of(event: ButtonPress, broadcast_id: int, ctx: Context) -> Broadcast | None:
+async def _broadcast_of(
+    event: ButtonPress, broadcast_id: int, ctx: UpdateContext
+) -> Broadcast | None:
     """The broadcast a button names (a "bad button" alert when it is gone)."""
     broadcast = await ctx.store.broadcasts.get(broadcast_id)
     if broadcast is None:
@@ -325,7 +328,7 @@ async def _broadcast_of(event: ButtonPress, broadcast_id: int, ctx: Context) -> 
     return broadcast
 
 
-def _pressed_on_its_message(event: ButtonPress, broadcast: Broadcast, ctx: Context) -> bool:
+def _pressed_on_its_message(event: ButtonPress, broadcast: Broadcast, ctx: UpdateContext) -> bool:
     """False (with an alert) for a button pressed anywhere but on the broadcast's own message.
 
     A Confirm or Cancel carries only the broadcast id, which anyone can copy into a button
@@ -341,7 +344,7 @@ def _pressed_on_its_message(event: ButtonPress, broadcast: Broadcast, ctx: Conte
     return False
 
 
-async def on_confirm(event: ButtonPress, confirm: BroadcastConfirm, ctx: Context) -> None:
+async def on_confirm(event: ButtonPress, confirm: BroadcastConfirm, ctx: UpdateContext) -> None:
     """Starts sending a previewed broadcast; the preview becomes the progress message."""
     broadcast = await _broadcast_of(event, confirm.broadcast_id, ctx)
     if broadcast is None or not _pressed_on_its_message(event, broadcast, ctx):
@@ -394,7 +397,7 @@ async def on_confirm(event: ButtonPress, confirm: BroadcastConfirm, ctx: Context
         )
 
 
-async def on_stop(event: ButtonPress, stop: BroadcastStop, ctx: Context) -> None:
+async def on_stop(event: ButtonPress, stop: BroadcastStop, ctx: UpdateContext) -> None:
     """Cancel: drops a preview, or stops a running broadcast (messages in flight finish)."""
     broadcast = await _broadcast_of(event, stop.broadcast_id, ctx)
     if broadcast is None or not _pressed_on_its_message(event, broadcast, ctx):

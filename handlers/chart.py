@@ -8,10 +8,11 @@ import logging
 from collections.abc import Mapping, Sequence
 from datetime import date, timedelta
 
-from handlers.context import Context, TextsLike
-from handlers.events import Command, Message
+from handlers.context import UpdateContext
+from handlers.events import Command, IncomingMessage
 from handlers.port import Outbox, Reader
 from handlers.stats import report_args
+from handlers.texts import TextsLike
 from nps.anonymity import anonymous_scope, too_few
 from nps.charts import ChartLabels, TrendPoint, render_trend_chart
 from nps.nps_math import (
@@ -128,7 +129,7 @@ def chart_caption(summary: NpsSummary, heading: str, texts: TextsLike) -> str:
     )
 
 
-async def on_chart(event: Message, command: Command, ctx: Context) -> None:
+async def on_chart(event: IncomingMessage, command: Command, ctx: UpdateContext) -> None:
     """Sends a picture of NPS per day, week or month with its band and the answer mix."""
     args = await report_args(event, command, ctx)
     if args is None:

@@ -8,10 +8,11 @@ import re
 from datetime import datetime
 
 from handlers.callbacks import CommentsPage, pack
-from handlers.context import Context, TextsLike
-from handlers.events import ButtonPress, Command, Message
+from handlers.context import UpdateContext
+from handlers.events import ButtonPress, Command, IncomingMessage
 from handlers.port import Button, Keyboard
 from handlers.stats import report_args
+from handlers.texts import TextsLike
 from nps.anonymity import anonymous_scope, too_few
 from nps.nps_math import Group, classify
 from nps.nps_report import scope_title, shorten
@@ -49,7 +50,7 @@ def _visible_length(markup: str) -> int:
     return len(plain.encode("utf-16-le")) // 2
 
 
-def _when(moment: datetime, ctx: Context, *, day_only: bool = False) -> str:
+def _when(moment: datetime, ctx: UpdateContext, *, day_only: bool = False) -> str:
     """ "22 Nov 14:03" in the team's time zone (with the year when it is not this one);
     "22 Nov" for an anonymous answer, whose time of day is not kept."""
     local = moment.astimezone(ctx.store.stats.tz)
@@ -59,7 +60,7 @@ def _when(moment: datetime, ctx: Context, *, day_only: bool = False) -> str:
     return day if day_only else f"{day} {local:%H:%M}"
 
 
-def _entry(comment: Comment, ctx: Context, cap: int, *, anonymous: bool = False) -> str:
+def _entry(comment: Comment, ctx: UpdateContext, cap: int, *, anonymous: bool = False) -> str:
     """One comment: score, date, survey and agent, then its texts (HTML)."""
     texts = ctx.texts
     head = [
@@ -87,7 +88,7 @@ def _title(scope: Scope, group: str, texts: TextsLike) -> str:
 
 
 async def render_page(
-    ctx: Context, page: CommentsPage, scope: Scope
+    ctx: UpdateContext, page: CommentsPage, scope: Scope
 ) -> tuple[str, Keyboard | None]:
     """The listing for one page and its ◀ / ▶ buttons (None when everything fits one page)."""
     start, end = scope.period.bounds(ctx.store.stats.tz)
@@ -140,7 +141,7 @@ async def render_page(
     return text, Keyboard.of(buttons) if buttons else None
 
 
-async def on_comments(event: Message, command: Command, ctx: Context) -> None:
+async def on_comments(event: IncomingMessage, command: Command, ctx: UpdateContext) -> None:
     """Lists the latest comments, newest first, five a page with ◀ / ▶ buttons."""
     args = await report_args(event, command, ctx, options={"group": tuple(GROUP_WORDS)})
     if args is None:
@@ -164,7 +165,7 @@ async def on_comments(event: Message, command: Command, ctx: Context) -> None:
     ctx.out.send(event.chat_id, text, keyboard)
 
 
-async def _scope_of(ctx: Context, page: CommentsPage) -> Scope | None:
+async def _scope_of(ctx: UpdateContext, page: CommentsPage) -> Scope | None:
     """The surveys and period a page button names (None when its survey is gone)."""
     surveys = await ctx.store.surveys.all()
     period = Period(page.first_day, page.last_day)
@@ -177,7 +178,7 @@ async def _scope_of(ctx: Context, page: CommentsPage) -> Scope | None:
     return Scope(reportable(surveys), period, True, bool(page.default_period))
 
 
-async def on_comments_page(event: ButtonPress, page: CommentsPage, ctx: Context) -> None:
+async def on_comments_page(event: ButtonPress, page: CommentsPage, ctx: UpdateContext) -> None:
     """Turns the /comments listing to another page, editing the message in place."""
     if event.message_id is None:
         # Only inline-mode messages lack an id, and /comments never sends one.

@@ -2,50 +2,49 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Protocol
+from typing import TYPE_CHECKING
 
-from handlers.hooks import Hooks
 from handlers.kinds import for_kind
 from handlers.port import Outbox
+from handlers.roles import Role
 from storage.repos.pending import UNKNOWN, Pending
 from storage.repos.respondents import Visitor
 from storage.repos.surveys import SurveyLike
 from storage.store import Store
 
-
-class TextsLike(Protocol):
-    """A language's catalog: `texts(key, **values)` gives HTML, `.plain` plain text."""
-
-    language: str
-
-    def __call__(self, key: str, **values: Any) -> str:
-        """The text as HTML."""
-        ...
-
-    def plain(self, key: str, **values: Any) -> str:
-        """The text without markup."""
-        ...
+if TYPE_CHECKING:
+    from handlers.events import IncomingMessage
+    from handlers.texts import CatalogsLike, TextsLike
+    from nps.scope import Scope
+    from storage.repos.responses import ResponseRow
 
 
-class CatalogsLike(Protocol):
-    """The loaded languages (bot.i18n.Catalogs)."""
+# Reacts to a stored score or follow-up answer (e.g. a detractor alert).
+AnswerListener = Callable[["UpdateContext", "SurveyLike", "ResponseRow"], Awaitable[None]]
+# Adds lines under the /nps figures (e.g. open detractor cases).
+ReportExtra = Callable[["UpdateContext", "Scope"], Awaitable[list[str]]]
+# Cancels what the user is in the middle of; True when something was cancelled.
+Canceller = Callable[["IncomingMessage", "UpdateContext"], Awaitable[bool]]
+# Erases a feature's own data about a user id (/forgetme, /forget), in the same transaction.
+Forgetter = Callable[["UpdateContext", int], Awaitable[None]]
 
-    languages: list[str]
 
-    def supports(self, code: str | None) -> bool:
-        """True when a catalog exists for the code."""
-        ...
+@dataclass
+class Hooks:
+    """Listeners and extra sections, filled once per router."""
 
-    def texts(self, language: str, survey_texts: Mapping[str, Any] | None = None) -> TextsLike:
-        """Texts of a language, with a survey's own wording on top."""
-        ...
-
-    def resolve(self, override: str | None, telegram_code: str | None) -> str:
-        """The language to talk to a user in."""
-        ...
+    on_score: list[AnswerListener] = field(default_factory=list)
+    on_text: list[AnswerListener] = field(default_factory=list)
+    report_extras: list[ReportExtra] = field(default_factory=list)
+    cancellers: list[Canceller] = field(default_factory=list)
+    forgetters: list[Forgetter] = field(default_factory=list)
+    # Extra /help sections by the least role that sees them (catalog keys).
+    help_sections: list[tuple[Role, str]] = field(default_factory=list)
+    # Commands in the Telegram menu of a user with this role (Routes.menu_for).
+    menu: Callable[[Role], list[str]] = field(default=lambda role: [])
 
 
 @dataclass(frozen=True)
@@ -68,7 +67,7 @@ class BotConfig:
 
 
 @dataclass
-class Context:
+class UpdateContext:
     """One update's view of the world; built by the boundary, discarded after."""
 
     store: Store

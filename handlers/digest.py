@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from handlers.context import Context
-from handlers.events import Command, Message
+from handlers.context import UpdateContext
+from handlers.events import Command, IncomingMessage
 
 
-async def on_digest(event: Message, command: Command, ctx: Context) -> None:
+async def on_digest(event: IncomingMessage, command: Command, ctx: UpdateContext) -> None:
     """Turns the daily digest on or off for a team member, or says whether it is on."""
     choice = command.args.strip().lower()
     if choice not in ("", "on", "off"):

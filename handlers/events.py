@@ -41,7 +41,7 @@ class Attachment:
 
 
 @dataclass(frozen=True, kw_only=True)
-class Message(ChatEvent):
+class IncomingMessage(ChatEvent):
     """A message a user sent; `kind` is "text" or the media type (sticker, photo…).
 
     `text` is None for media; their caption is in `caption`, a document in `document`.
@@ -70,7 +70,7 @@ class BlockChange(ChatEvent):
     blocked: bool
 
 
-Event = Message | ButtonPress | BlockChange
+Event = IncomingMessage | ButtonPress | BlockChange
 
 
 @dataclass(frozen=True)

@@ -23,10 +23,11 @@ from datetime import UTC, datetime, tzinfo
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
-from handlers.context import Context, TextsLike
-from handlers.events import Command, Message
+from handlers.context import UpdateContext
+from handlers.events import Command, IncomingMessage
 from handlers.port import Deferred, Outbox, Reader
 from handlers.stats import report_args
+from handlers.texts import TextsLike
 from nps.anonymity import DEFAULT_MIN_GROUP, anonymous_scope, hidden_rows, too_few
 from nps.exports import (
     FORMULA_PREFIXES,
@@ -409,7 +410,7 @@ def export_job(
     return run
 
 
-async def on_export(event: Message, command: Command, ctx: Context) -> None:
+async def on_export(event: IncomingMessage, command: Command, ctx: UpdateContext) -> None:
     """Sends every answer of a survey and period as an XLSX (default) or CSV file."""
     for token in command.args.lower().split():
         if token.lstrip(".") in _OTHER_FORMATS:

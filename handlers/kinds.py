@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 from storage.admin_models import ANONYMOUS_KINDS
 
 if TYPE_CHECKING:
-    from handlers.context import TextsLike
+    from handlers.texts import TextsLike
 
 NPS = "nps"
 ENPS = "enps"

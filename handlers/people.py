@@ -7,16 +7,18 @@ guess: they list the candidates and ask for the id.
 
 from __future__ import annotations
 
-from handlers.context import Context
+from handlers.context import UpdateContext
 from storage.models import Respondent
 
 
-def _last_seen(ctx: Context, person: Respondent) -> str:
+def _last_seen(ctx: UpdateContext, person: Respondent) -> str:
     seen = person.last_seen_at
     return seen.astimezone(ctx.store.stats.tz).date().isoformat() if seen else "—"
 
 
-async def resolve_person(ctx: Context, chat_id: int, who: str, unknown_key: str) -> int | None:
+async def resolve_person(
+    ctx: UpdateContext, chat_id: int, who: str, unknown_key: str
+) -> int | None:
     """The user id `who` names; else says why not in the chat (unknown, or ambiguous) and
     returns None. `unknown_key` is the caller's catalog text for a name nobody has."""
     who = who.strip()

@@ -14,11 +14,12 @@ from typing import Any
 
 from handlers.access import role_of
 from handlers.callbacks import Payload, pack, payload
-from handlers.context import Context, TextsLike
-from handlers.events import ButtonPress, Command, Message
+from handlers.context import UpdateContext
+from handlers.events import ButtonPress, Command, IncomingMessage
 from handlers.people import resolve_person
 from handlers.port import Button, Keyboard
 from handlers.staff import describe_user
+from handlers.texts import TextsLike
 from storage.repos.privacy import Erased, PersonalData
 
 # Answers listed in the /mydata message; the attached file has all of them.
@@ -47,7 +48,7 @@ def _iso(moment: datetime | None) -> str | None:
     return moment.isoformat() if moment is not None else None
 
 
-def _day(ctx: Context, moment: datetime | None) -> str:
+def _day(ctx: UpdateContext, moment: datetime | None) -> str:
     return moment.astimezone(ctx.store.stats.tz).date().isoformat() if moment else "—"
 
 
@@ -110,7 +111,7 @@ def as_json(data: PersonalData, role: str | None, now: datetime) -> dict[str, An
     }
 
 
-def render(ctx: Context, data: PersonalData, role: str | None) -> str:
+def render(ctx: UpdateContext, data: PersonalData, role: str | None) -> str:
     """The /mydata message: the profile, the latest answers, anonymous participation."""
     texts = ctx.texts
     lines = [texts("pv_mydata_title")]
@@ -188,7 +189,7 @@ def render(ctx: Context, data: PersonalData, role: str | None) -> str:
     return "\n".join(lines)
 
 
-async def on_mydata(event: Message, command: Command, ctx: Context) -> None:
+async def on_mydata(event: IncomingMessage, command: Command, ctx: UpdateContext) -> None:
     """Sends the user what the bot stores about them: a summary and a JSON file."""
     user_id = event.sender.id
     data = await ctx.store.privacy.collect(user_id)
@@ -211,7 +212,7 @@ def _confirm_keyboard(texts: TextsLike, yes: Payload, no: Payload) -> Keyboard:
     )
 
 
-async def on_forget_me(event: Message, command: Command, ctx: Context) -> None:
+async def on_forget_me(event: IncomingMessage, command: Command, ctx: UpdateContext) -> None:
     """Explains what erasing means and asks the user to confirm it."""
     data = await ctx.store.privacy.collect(event.sender.id)
     ctx.out.send(
@@ -221,7 +222,7 @@ async def on_forget_me(event: Message, command: Command, ctx: Context) -> None:
     )
 
 
-async def erase(ctx: Context, user_id: int) -> Erased:
+async def erase(ctx: UpdateContext, user_id: int) -> Erased:
     """Erases a user's personal data here and in every feature that keeps some."""
     erased = await ctx.store.privacy.forget(user_id)
     for forget in ctx.hooks.forgetters:
@@ -229,7 +230,7 @@ async def erase(ctx: Context, user_id: int) -> Erased:
     return erased
 
 
-def _reply(ctx: Context, event: ButtonPress, html: str) -> None:
+def _reply(ctx: UpdateContext, event: ButtonPress, html: str) -> None:
     """Replaces the confirmation (its buttons go), or says it anew."""
     if event.message_id is not None:
         ctx.out.edit(event.chat_id, event.message_id, html)
@@ -237,7 +238,7 @@ def _reply(ctx: Context, event: ButtonPress, html: str) -> None:
         ctx.out.send(event.chat_id, html)
 
 
-async def on_forget_me_pressed(event: ButtonPress, choice: ForgetMe, ctx: Context) -> None:
+async def on_forget_me_pressed(event: ButtonPress, choice: ForgetMe, ctx: UpdateContext) -> None:
     """Erases the user's data once they confirmed; Cancel leaves everything as it was."""
     ctx.out.answer(event.callback_id)
     if not choice.confirm:
@@ -247,7 +248,7 @@ async def on_forget_me_pressed(event: ButtonPress, choice: ForgetMe, ctx: Contex
     _reply(ctx, event, ctx.texts("pv_forgetme_done", answers=erased.answers))
 
 
-async def on_forget(event: Message, command: Command, ctx: Context) -> None:
+async def on_forget(event: IncomingMessage, command: Command, ctx: UpdateContext) -> None:
     """Asks an admin to confirm erasing a user's data (`/forget <user id or @username>`)."""
     parts = command.args.split()
     if len(parts) != 1:
@@ -269,7 +270,9 @@ async def on_forget(event: Message, command: Command, ctx: Context) -> None:
     )
 
 
-async def on_forget_user_pressed(event: ButtonPress, choice: ForgetUser, ctx: Context) -> None:
+async def on_forget_user_pressed(
+    event: ButtonPress, choice: ForgetUser, ctx: UpdateContext
+) -> None:
     """Erases the user's data once the admin confirmed; Cancel keeps it."""
     ctx.out.answer(event.callback_id)
     if not choice.confirm:

@@ -23,7 +23,7 @@ from handlers import (
     survey_dialog,
     surveys_admin,
 )
-from handlers.access import Role, refresh_menu, refusal_key, role_of
+from handlers.access import refresh_menu, refusal_key, role_of
 from handlers.callbacks import (
     CaseReply,
     CaseResolve,
@@ -35,19 +35,26 @@ from handlers.callbacks import (
     SkipStep,
     unpack,
 )
-from handlers.context import Context
-from handlers.events import BlockChange, ButtonPress, Command, Event, Message, parse_command
-from handlers.hooks import Hooks
+from handlers.context import Hooks, UpdateContext
+from handlers.events import (
+    BlockChange,
+    ButtonPress,
+    Command,
+    Event,
+    IncomingMessage,
+    parse_command,
+)
+from handlers.roles import Role
 
 log = logging.getLogger(__name__)
 
 # What everyone sees in Telegram's command menu (the default scope).
 RESPONDENT_MENU = ("start", "help", "language", "stop")
 
-CommandHandler = Callable[[Message, Command, Context], Awaitable[None]]
-ButtonHandler = Callable[[ButtonPress, Any, Context], Awaitable[None]]
+CommandHandler = Callable[[IncomingMessage, Command, UpdateContext], Awaitable[None]]
+ButtonHandler = Callable[[ButtonPress, Any, UpdateContext], Awaitable[None]]
 # Returns True when it consumed the message (e.g. the next step of a staff dialog).
-Interceptor = Callable[[Message, Context], Awaitable[bool]]
+Interceptor = Callable[[IncomingMessage, UpdateContext], Awaitable[bool]]
 
 
 @dataclass(frozen=True)
@@ -67,15 +74,15 @@ class ButtonRoute:
     role: Role = Role.NONE
 
 
-class Router:
+class Routes:
     """Maps commands, button payload types and other events to handlers."""
 
     def __init__(self) -> None:
         self._commands: dict[str, CommandRoute] = {}
         self._buttons: dict[type[Payload], ButtonRoute] = {}
-        self._message: Callable[[Message, Context], Awaitable[None]] | None = None
+        self._message: Callable[[IncomingMessage, UpdateContext], Awaitable[None]] | None = None
         self._unknown_command: CommandHandler | None = None
-        self._block_change: Callable[[BlockChange, Context], Awaitable[None]] | None = None
+        self._block_change: Callable[[BlockChange, UpdateContext], Awaitable[None]] | None = None
         self._interceptors: list[Interceptor] = []
         self.hooks = Hooks()
         self.hooks.menu = self.menu_for
@@ -119,7 +126,9 @@ class Router:
         """
         self._interceptors.append(interceptor)
 
-    def messages(self, handler: Callable[[Message, Context], Awaitable[None]]) -> None:
+    def messages(
+        self, handler: Callable[[IncomingMessage, UpdateContext], Awaitable[None]]
+    ) -> None:
         """The handler for private messages that are not commands."""
         self._message = handler
 
@@ -127,7 +136,9 @@ class Router:
         """The handler for commands nobody registered."""
         self._unknown_command = handler
 
-    def block_changes(self, handler: Callable[[BlockChange, Context], Awaitable[None]]) -> None:
+    def block_changes(
+        self, handler: Callable[[BlockChange, UpdateContext], Awaitable[None]]
+    ) -> None:
         """The handler for the user blocking or unblocking the bot."""
         self._block_change = handler
 
@@ -150,19 +161,19 @@ class Router:
         self._commands = restricted
         self._unknown_command = None
 
-    async def route(self, event: Event, ctx: Context) -> None:
+    async def route(self, event: Event, ctx: UpdateContext) -> None:
         """Runs the handler the event belongs to (or none, for foreign group chatter)."""
         if not isinstance(event, ButtonPress) and event.chat_id in ctx.config.alert_chats:
             # An owner who could not get their alerts wrote (or unblocked): they go now.
             await alerts.on_owner_seen(event, ctx)
-        if isinstance(event, Message):
+        if isinstance(event, IncomingMessage):
             await self._route_message(event, ctx)
         elif isinstance(event, ButtonPress):
             await self._route_button(event, ctx)
         elif isinstance(event, BlockChange) and self._block_change is not None:
             await self._block_change(event, ctx)
 
-    async def _route_message(self, event: Message, ctx: Context) -> None:
+    async def _route_message(self, event: IncomingMessage, ctx: UpdateContext) -> None:
         # A media message's command is its caption (a .csv file captioned /import).
         source = event.text if event.kind == "text" else event.caption
         command = parse_command(source, ctx.config.bot_username)
@@ -188,7 +199,7 @@ class Router:
         if event.private and self._message is not None:
             await self._message(event, ctx)
 
-    async def _route_button(self, event: ButtonPress, ctx: Context) -> None:
+    async def _route_button(self, event: ButtonPress, ctx: UpdateContext) -> None:
         try:
             payload = unpack(event.data)
         except MalformedCallback as exc:
@@ -206,9 +217,9 @@ class Router:
         await route.handler(event, payload, ctx)
 
 
-def create_router() -> Router:
+def create_router() -> Routes:
     """Registers every feature's routes in one place, in a fixed order."""
-    router = Router()
+    router = Routes()
     # The respondent's survey.
     router.command("start", survey.on_start)
     router.button(ScoreChoice, survey.on_score_pressed)
@@ -274,7 +285,7 @@ def create_router() -> Router:
 
 def create_embedded_router(
     *, entry_command: str = "survey", take_start: bool = False, commands: Collection[str] = ()
-) -> Router:
+) -> Routes:
     """npsbot's routes inside a host bot (bot/embed.py).
 
     The survey starts with `/<entry_command>` (and with `/start` only when `take_start`);

@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 from handlers import alerts
-from handlers.access import Role, command_menu
-from handlers.context import Context
-from handlers.events import Command, Message
+from handlers.access import command_menu
+from handlers.context import UpdateContext
+from handlers.events import Command, IncomingMessage
 from handlers.people import resolve_person
 from handlers.port import SendText
+from handlers.roles import Role
 
 GRANTABLE = ("viewer", "admin")
 
 
-async def describe_user(ctx: Context, user_id: int) -> str:
+async def describe_user(ctx: UpdateContext, user_id: int) -> str:
     """ "Anna (@anna · 123)" when the user talked to the bot, else the id."""
     respondent = await ctx.store.respondents.get(user_id)
     if respondent is None:
@@ -21,7 +22,7 @@ async def describe_user(ctx: Context, user_id: int) -> str:
     return f"{respondent.first_name or ''} ({handle}{user_id})".strip()
 
 
-async def on_grant(event: Message, command: Command, ctx: Context) -> None:
+async def on_grant(event: IncomingMessage, command: Command, ctx: UpdateContext) -> None:
     """Gives a user the viewer or admin role (owners only)."""
     parts = command.args.split()
     if len(parts) != 2 or parts[1].lower() not in GRANTABLE:
@@ -43,7 +44,7 @@ async def on_grant(event: Message, command: Command, ctx: Context) -> None:
 
 
 async def tell_granted(
-    ctx: Context, user_id: int, role: Role, *, who: str, owner_chat: int
+    ctx: UpdateContext, user_id: int, role: Role, *, who: str, owner_chat: int
 ) -> None:
     """Tells a person the role they were given and the commands it opens, in their own
     language, and puts those commands in their Telegram menu.
@@ -65,7 +66,7 @@ async def tell_granted(
     ctx.out.set_commands(user_id, command_menu(ctx.hooks, texts, role))
 
 
-async def on_revoke(event: Message, command: Command, ctx: Context) -> None:
+async def on_revoke(event: IncomingMessage, command: Command, ctx: UpdateContext) -> None:
     """Takes a user's role away (owners only)."""
     parts = command.args.split()
     if len(parts) != 1:
@@ -86,7 +87,7 @@ async def on_revoke(event: Message, command: Command, ctx: Context) -> None:
         ctx.out.send(event.chat_id, ctx.texts("not_staff", who=who))
 
 
-async def on_staff(event: Message, command: Command, ctx: Context) -> None:
+async def on_staff(event: IncomingMessage, command: Command, ctx: UpdateContext) -> None:
     """Lists owners and everyone with a role (owners only)."""
     lines = [ctx.texts("staff_list_title")]
     for owner_id in sorted(ctx.config.admin_ids):

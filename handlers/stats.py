@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-from handlers.context import Context
-from handlers.events import Command, Message
+from handlers.context import UpdateContext
+from handlers.events import Command, IncomingMessage
 from nps.nps_report import build_report, build_segments, render_report, render_segments
 from nps.scope import ArgumentError, ReportArgs, parse_report_args
 
 
 async def report_args(
-    event: Message,
+    event: IncomingMessage,
     command: Command,
-    ctx: Context,
+    ctx: UpdateContext,
     *,
     options: dict[str, tuple[str, ...]] | None = None,
     allow_segment: bool = False,
@@ -38,7 +38,7 @@ async def report_args(
         return None
 
 
-async def on_nps(event: Message, command: Command, ctx: Context) -> None:
+async def on_nps(event: IncomingMessage, command: Command, ctx: UpdateContext) -> None:
     """Shows the live NPS for a survey and period, or a table per segment with `by`."""
     args = await report_args(event, command, ctx, allow_segment=True)
     if args is None:

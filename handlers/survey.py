@@ -8,15 +8,15 @@ from datetime import datetime, timedelta
 from babel.dates import format_date
 
 from handlers.callbacks import ScoreChoice, SkipStep, pack
-from handlers.context import Context, TextsLike
+from handlers.context import UpdateContext
 from handlers.deeplink import parse_payload
-from handlers.events import ButtonPress, Command, Message
+from handlers.events import ButtonPress, Command, IncomingMessage
 from handlers.kinds import is_anonymous
 from handlers.port import Button, Keyboard, after_send_kind
 from handlers.states import TEXT_STEPS, group_of
+from handlers.texts import TextsLike
 from storage.models import Step
-from storage.repos.responses import Context as AnswerContext
-from storage.repos.responses import Previous, ResponseRow
+from storage.repos.responses import AnswerContext, Previous, ResponseRow
 from storage.repos.surveys import SurveyLike, SurveyView
 from storage.store import Store
 
@@ -48,16 +48,16 @@ def score_question(texts: TextsLike, brand: str) -> str:
     return f"{texts('question', brand=brand)}\n<i>{texts('scale_hint')}</i>"
 
 
-def _question_html(ctx: Context, survey: SurveyLike) -> str:
+def _question_html(ctx: UpdateContext, survey: SurveyLike) -> str:
     return score_question(ctx.survey_texts(survey), ctx.brand_of(survey))
 
 
-def _name(ctx: Context) -> str:
+def _name(ctx: UpdateContext) -> str:
     respondent = ctx.respondent
     return (respondent.first_name if respondent else None) or ctx.texts.plain("friend")
 
 
-def _chat_of(ctx: Context, response: ResponseRow) -> int:
+def _chat_of(ctx: UpdateContext, response: ResponseRow) -> int:
     """The chat a response's conversation is in.
 
     eNPS: anonymous rows keep no chat id; the conversation is always with the user whose
@@ -78,7 +78,7 @@ async def _remember_prompt(store: Store, message_id: int, response_id: int) -> N
     await store.responses.set_prompt_message(response_id, message_id)
 
 
-async def on_start(event: Message, command: Command, ctx: Context) -> None:
+async def on_start(event: IncomingMessage, command: Command, ctx: UpdateContext) -> None:
     """Greets the user and asks the survey's question (a deep link picks the survey)."""
     assert ctx.respondent is not None
     store = ctx.store
@@ -154,7 +154,7 @@ async def on_start(event: Message, command: Command, ctx: Context) -> None:
     ask_score(ctx, survey, response, prefix=notice)
 
 
-def _local_date(ctx: Context, moment: datetime) -> str:
+def _local_date(ctx: UpdateContext, moment: datetime) -> str:
     """ "3 December" in the user's language (with the year when it is not this one)."""
     tz = ctx.store.stats.tz
     local = moment.astimezone(tz).date()
@@ -163,7 +163,7 @@ def _local_date(ctx: Context, moment: datetime) -> str:
 
 
 def ask_score(
-    ctx: Context, survey: SurveyLike, response: ResponseRow, *, prefix: str | None = None
+    ctx: UpdateContext, survey: SurveyLike, response: ResponseRow, *, prefix: str | None = None
 ) -> None:
     """Sends the 0–10 question (optionally after a one-line notice).
 
@@ -179,7 +179,9 @@ def ask_score(
     ctx.out.send(chat_id, html, score_keyboard(response.id), after=_remember_prompt(response.id))
 
 
-async def _score_prompts(ctx: Context, response: ResponseRow, message_id: int | None) -> list[int]:
+async def _score_prompts(
+    ctx: UpdateContext, response: ResponseRow, message_id: int | None
+) -> list[int]:
     """Every message that may still carry this response's 0–10 buttons: the one pressed,
     the latest copy, and for a broadcast its question and reminder."""
     shown = {message_id, response.prompt_message_id}
@@ -188,7 +190,9 @@ async def _score_prompts(ctx: Context, response: ResponseRow, message_id: int | 
     return sorted(t for t in shown if t is not None)
 
 
-def ask_follow_up(ctx: Context, survey: SurveyLike, response: ResponseRow, step: Step) -> None:
+def ask_follow_up(
+    ctx: UpdateContext, survey: SurveyLike, response: ResponseRow, step: Step
+) -> None:
     """Asks "why?" or "what to improve?", worded for the respondent's group."""
     assert response.score is not None
     texts = ctx.survey_texts(survey)
@@ -201,7 +205,7 @@ def ask_follow_up(ctx: Context, survey: SurveyLike, response: ResponseRow, step:
     )
 
 
-def thank(ctx: Context, survey: SurveyLike, response: ResponseRow) -> None:
+def thank(ctx: UpdateContext, survey: SurveyLike, response: ResponseRow) -> None:
     """Thanks the respondent, inviting promoters to a public review when there is a link."""
     assert response.score is not None
     texts = ctx.survey_texts(survey)
@@ -218,7 +222,7 @@ def thank(ctx: Context, survey: SurveyLike, response: ResponseRow) -> None:
     )
 
 
-async def _survey_of(ctx: Context, response: ResponseRow) -> SurveyView:
+async def _survey_of(ctx: UpdateContext, response: ResponseRow) -> SurveyView:
     # Rows loaded for a step carry their survey (read with them in one statement).
     survey = response.survey or await ctx.store.surveys.view(response.survey_id)
     assert survey is not None  # foreign key
@@ -226,7 +230,7 @@ async def _survey_of(ctx: Context, response: ResponseRow) -> SurveyView:
 
 
 async def _accept_score(
-    ctx: Context, response: ResponseRow, score: int, message_id: int | None
+    ctx: UpdateContext, response: ResponseRow, score: int, message_id: int | None
 ) -> bool:
     """Stores the score, shows it in the question message, asks why; False if beaten."""
     if not await ctx.store.responses.record_score(response, score):
@@ -246,14 +250,14 @@ async def _accept_score(
     return True
 
 
-async def _after_score(ctx: Context, survey: SurveyLike, response: ResponseRow) -> None:
+async def _after_score(ctx: UpdateContext, survey: SurveyLike, response: ResponseRow) -> None:
     """Hook for what follows a score besides the next question (alerts, integrations)."""
     for listener in ctx.hooks.on_score:
         await listener(ctx, survey, response)
 
 
 def _close_prompt(
-    ctx: Context,
+    ctx: UpdateContext,
     survey: SurveyLike,
     response: ResponseRow,
     step: Step,
@@ -277,7 +281,7 @@ def _close_prompt(
 
 
 async def _accept_text(
-    ctx: Context, response: ResponseRow, text: str | None, message_id: int | None = None
+    ctx: UpdateContext, response: ResponseRow, text: str | None, message_id: int | None = None
 ) -> bool:
     """Stores a follow-up answer (None = skipped) and moves to the next step."""
     repo = ctx.store.responses
@@ -303,7 +307,7 @@ async def _accept_text(
     return True
 
 
-async def on_message(event: Message, ctx: Context) -> None:
+async def on_message(event: IncomingMessage, ctx: UpdateContext) -> None:
     """Takes a typed score or follow-up answer; anything else gets a clear hint."""
     assert ctx.respondent is not None
     response = await ctx.store.responses.open_for(ctx.respondent.id)
@@ -334,7 +338,7 @@ async def on_message(event: Message, ctx: Context) -> None:
 
 
 async def _owned_response(
-    event: ButtonPress, response_id: int, ctx: Context
+    event: ButtonPress, response_id: int, ctx: UpdateContext
 ) -> ResponseRow | None:
     """The response a button refers to, if it belongs to the presser; else alerts."""
     response = await ctx.store.responses.get(response_id)
@@ -345,7 +349,7 @@ async def _owned_response(
     return response
 
 
-async def on_score_pressed(event: ButtonPress, choice: ScoreChoice, ctx: Context) -> None:
+async def on_score_pressed(event: ButtonPress, choice: ScoreChoice, ctx: UpdateContext) -> None:
     """Records a tapped score (the first tap wins) and asks why."""
     response = await _owned_response(event, choice.response_id, ctx)
     if response is None:
@@ -370,7 +374,9 @@ async def on_score_pressed(event: ButtonPress, choice: ScoreChoice, ctx: Context
         ctx.out.answer(event.callback_id, ctx.texts.plain("already_scored", score=response.score))
 
 
-async def _reask_after_press(ctx: Context, response: ResponseRow, message_id: int | None) -> None:
+async def _reask_after_press(
+    ctx: UpdateContext, response: ResponseRow, message_id: int | None
+) -> None:
     """A score keyboard pressed after the score was taken: shows the taken score on that
     message (its buttons go) and asks the pending follow-up question again."""
     survey = await _survey_of(ctx, response)
@@ -381,7 +387,7 @@ async def _reask_after_press(ctx: Context, response: ResponseRow, message_id: in
     await reask_current(ctx, response)
 
 
-async def on_skip_pressed(event: ButtonPress, skip: SkipStep, ctx: Context) -> None:
+async def on_skip_pressed(event: ButtonPress, skip: SkipStep, ctx: UpdateContext) -> None:
     """Skips the follow-up question the response is waiting for."""
     response = await _owned_response(event, skip.response_id, ctx)
     if response is None:
@@ -393,7 +399,7 @@ async def on_skip_pressed(event: ButtonPress, skip: SkipStep, ctx: Context) -> N
     await _accept_text(ctx, response, None, event.message_id)
 
 
-async def reask_current(ctx: Context, response: ResponseRow) -> None:
+async def reask_current(ctx: UpdateContext, response: ResponseRow) -> None:
     """Asks the question a response is waiting for again (e.g. after /language)."""
     survey = await _survey_of(ctx, response)
     if response.step == Step.SCORE:

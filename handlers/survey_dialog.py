@@ -12,10 +12,11 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from handlers.access import Role, role_of
-from handlers.context import Context
-from handlers.events import ButtonPress, Message
+from handlers.access import role_of
+from handlers.context import UpdateContext
+from handlers.events import ButtonPress, IncomingMessage
 from handlers.port import Keyboard
+from handlers.roles import Role
 from handlers.survey_fields import Invalid, clean_texts
 from handlers.survey_questions import CREATE, EDIT, DialogChoice, DialogStep, Question
 from handlers.survey_steps import CREATE_ORDER, CREATE_SURVEY, SAME, STEPS, Goto, StepSpec
@@ -27,14 +28,14 @@ from storage.models import Survey
 DIALOG_TTL = timedelta(hours=24)
 
 
-async def start_create(ctx: Context, chat_id: int, user_id: int) -> None:
+async def start_create(ctx: UpdateContext, chat_id: int, user_id: int) -> None:
     """Opens the creation dialog (replacing any other dialog of the user)."""
     dialog = await ctx.store.dialogs.start(user_id, CREATE, CREATE_ORDER[0], data={"texts": {}})
     await _ask(ctx, dialog, chat_id)
 
 
 async def start_edit(
-    ctx: Context, chat_id: int, user_id: int, survey: Survey, step: DialogStep
+    ctx: UpdateContext, chat_id: int, user_id: int, survey: Survey, step: DialogStep
 ) -> None:
     """Opens a one-field edit dialog on an existing survey."""
     data = {
@@ -49,7 +50,7 @@ async def start_edit(
     await _ask(ctx, dialog, chat_id)
 
 
-async def intercept_dialog_text(event: Message, ctx: Context) -> bool:
+async def intercept_dialog_text(event: IncomingMessage, ctx: UpdateContext) -> bool:
     """Feeds a staff member's message to their open survey dialog (before the survey)."""
     if not event.private or not ctx.pending.dialog:
         return False
@@ -82,7 +83,7 @@ async def intercept_dialog_text(event: Message, ctx: Context) -> bool:
     return True
 
 
-async def cancel_dialog(event: Message, ctx: Context) -> bool:
+async def cancel_dialog(event: IncomingMessage, ctx: UpdateContext) -> bool:
     """/cancel: ends the user's survey dialog, if there is one."""
     dialog = await ctx.store.dialogs.of(event.sender.id)
     if dialog is None:
@@ -91,7 +92,7 @@ async def cancel_dialog(event: Message, ctx: Context) -> bool:
     return True
 
 
-async def on_dialog_choice(event: ButtonPress, choice: DialogChoice, ctx: Context) -> None:
+async def on_dialog_choice(event: ButtonPress, choice: DialogChoice, ctx: UpdateContext) -> None:
     """Takes a button of the survey dialog; Cancel works from any of its messages."""
     dialog = await ctx.store.dialogs.of(event.sender.id)
     if dialog is None or dialog.id != choice.dialog_id:
@@ -118,14 +119,14 @@ async def on_dialog_choice(event: ButtonPress, choice: DialogChoice, ctx: Contex
         await _ask(ctx, dialog, event.chat_id, error=ctx.texts(bad.key, **bad.values))
 
 
-async def _cancel(ctx: Context, dialog: StaffDialog, chat_id: int) -> None:
+async def _cancel(ctx: UpdateContext, dialog: StaffDialog, chat_id: int) -> None:
     await ctx.store.dialogs.end(dialog.user_id)
     key = "sv_cancelled_edit" if dialog.flow == EDIT else "sv_cancelled_new"
     ctx.out.send(chat_id, ctx.texts(key, name=dialog.data.get("name") or ""))
 
 
 async def _ask(
-    ctx: Context, dialog: StaffDialog, chat_id: int, *, error: str | None = None
+    ctx: UpdateContext, dialog: StaffDialog, chat_id: int, *, error: str | None = None
 ) -> None:
     """Sends the prompt of the dialog's current step (after a one-line error, if any)."""
     texts = ctx.texts
@@ -147,7 +148,7 @@ async def _ask(
 
 
 async def _apply(
-    ctx: Context, dialog: StaffDialog, chat_id: int, spec: StepSpec, value: Any
+    ctx: UpdateContext, dialog: StaffDialog, chat_id: int, spec: StepSpec, value: Any
 ) -> None:
     """Acts on a step's answer: a value for its field, or a jump, or the final create."""
     if value is CREATE_SURVEY:
@@ -162,7 +163,7 @@ async def _apply(
 
 
 async def _advance(
-    ctx: Context, dialog: StaffDialog, chat_id: int, spec: StepSpec, **changes: Any
+    ctx: UpdateContext, dialog: StaffDialog, chat_id: int, spec: StepSpec, **changes: Any
 ) -> None:
     """Stores the step's answer and asks the next step (an edit of one field saves it)."""
     if dialog.flow == EDIT and not spec.loop:
@@ -174,7 +175,7 @@ async def _advance(
         await _ask(ctx, dialog, chat_id)
 
 
-async def _create(ctx: Context, dialog: StaffDialog, chat_id: int) -> None:
+async def _create(ctx: UpdateContext, dialog: StaffDialog, chat_id: int) -> None:
     """Creates the survey the dialog collected and shows its card and link."""
     data = dialog.data
     if await ctx.store.surveys.by_slug(data["slug"]) is not None:
@@ -201,7 +202,9 @@ async def _create(ctx: Context, dialog: StaffDialog, chat_id: int) -> None:
     await send_card(ctx, chat_id, survey)
 
 
-async def _finish_edit(ctx: Context, dialog: StaffDialog, chat_id: int, *, changed: bool) -> None:
+async def _finish_edit(
+    ctx: UpdateContext, dialog: StaffDialog, chat_id: int, *, changed: bool
+) -> None:
     """Saves an edited field to the survey, ends the dialog and shows the card again."""
     await ctx.store.dialogs.end(dialog.user_id)
     survey = await ctx.store.surveys.get(dialog.survey_id or 0)

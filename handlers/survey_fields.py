@@ -12,7 +12,7 @@ import unicodedata
 from typing import Any
 from urllib.parse import urlsplit
 
-from handlers.context import Context
+from handlers.context import UpdateContext
 
 MAX_NAME = 100
 MAX_SUBJECT = 100
@@ -68,7 +68,7 @@ def suggest_slug(name: str, taken: set[str]) -> str:
     return slug
 
 
-async def free_slug(ctx: Context, text: str, survey_id: int | None) -> str:
+async def free_slug(ctx: UpdateContext, text: str, survey_id: int | None) -> str:
     """A well-formed deep-link name that no other survey than `survey_id` uses."""
     slug = text.strip().lower()
     if not SLUG_RE.match(slug):

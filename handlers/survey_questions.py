@@ -11,7 +11,7 @@ from enum import StrEnum
 from typing import Any
 
 from handlers.callbacks import Payload, pack, payload
-from handlers.context import Context
+from handlers.context import UpdateContext
 from handlers.kinds import ENPS, NPS, for_kind
 from handlers.port import Button
 from handlers.survey_fields import MAX_SLUG, fields_hint, suggest_slug
@@ -76,7 +76,7 @@ TEXT_FIELDS: dict[DialogStep, frozenset[str]] = {
 class Question:
     """A step's question being built: its catalog key, the values it shows, its buttons."""
 
-    ctx: Context
+    ctx: UpdateContext
     dialog: StaffDialog
     key: str
     values: dict[str, Any] = field(default_factory=dict)
@@ -150,7 +150,9 @@ async def ask_language(q: Question) -> None:
     q.rows.append([Button(language_name(q.ctx, code), q.pick(code)) for code in languages])
 
 
-def _defaults(ctx: Context, dialog: StaffDialog, language: str, step: DialogStep) -> list[str]:
+def _defaults(
+    ctx: UpdateContext, dialog: StaffDialog, language: str, step: DialogStep
+) -> list[str]:
     """The standard wording of a text step in a language, as a respondent would read it."""
     texts = for_kind(ctx.catalogs.texts(language), dialog.data.get("kind", NPS), None, language)
     brand = dialog.data.get("subject") or ctx.config.brand

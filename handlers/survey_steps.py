@@ -17,7 +17,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
-from handlers.context import Context
+from handlers.context import UpdateContext
 from handlers.kinds import KINDS
 from handlers.survey_fields import (
     MAX_NAME,
@@ -62,7 +62,7 @@ class Goto:
 SAME = object()  # nothing to store: go on as after an answer
 CREATE_SURVEY = object()  # the last step: create the survey from the dialog's data
 
-Parse = Callable[[Context, StaffDialog, str], Awaitable[Any]]
+Parse = Callable[[UpdateContext, StaffDialog, str], Awaitable[Any]]
 
 
 @dataclass(frozen=True)
@@ -83,7 +83,7 @@ class StepSpec:
 def _only(*accepted: str, value: Callable[[str], Any] = lambda picked: picked) -> Parse:
     """A button answer among `accepted`, turned into the field's value."""
 
-    async def parse(ctx: Context, dialog: StaffDialog, picked: str) -> Any:
+    async def parse(ctx: UpdateContext, dialog: StaffDialog, picked: str) -> Any:
         if picked not in accepted:
             raise Invalid("sv_err_use_buttons")
         return value(picked)
@@ -94,25 +94,25 @@ def _only(*accepted: str, value: Callable[[str], Any] = lambda picked: picked) -
 # ------------------------------------------------------------------ typed answers
 
 
-async def _name(ctx: Context, dialog: StaffDialog, text: str) -> str:
+async def _name(ctx: UpdateContext, dialog: StaffDialog, text: str) -> str:
     return one_line(text, MAX_NAME, "sv_err_name")
 
 
-async def _kind(ctx: Context, dialog: StaffDialog, text: str) -> str:
+async def _kind(ctx: UpdateContext, dialog: StaffDialog, text: str) -> str:
     if text.lower() not in KINDS:
         raise Invalid("sv_err_kind")
     return text.lower()
 
 
-async def _slug(ctx: Context, dialog: StaffDialog, text: str) -> str:
+async def _slug(ctx: UpdateContext, dialog: StaffDialog, text: str) -> str:
     return await free_slug(ctx, text, dialog.survey_id)
 
 
-async def _subject(ctx: Context, dialog: StaffDialog, text: str) -> str:
+async def _subject(ctx: UpdateContext, dialog: StaffDialog, text: str) -> str:
     return one_line(text, MAX_SUBJECT, "sv_err_subject")
 
 
-async def _language(ctx: Context, dialog: StaffDialog, text: str) -> str:
+async def _language(ctx: UpdateContext, dialog: StaffDialog, text: str) -> str:
     wanted = text.lower()
     for code in ctx.catalogs.languages:
         if wanted in (code, language_name(ctx, code).lower()):
@@ -120,7 +120,7 @@ async def _language(ctx: Context, dialog: StaffDialog, text: str) -> str:
     raise Invalid("sv_err_language")
 
 
-async def _text(ctx: Context, dialog: StaffDialog, text: str) -> dict[str, Any]:
+async def _text(ctx: UpdateContext, dialog: StaffDialog, text: str) -> dict[str, Any]:
     """Every per-language text, with this step's wording in the chosen language."""
     step = DialogStep(dialog.step)
     check_text(text, TEXT_FIELDS[step])
@@ -129,32 +129,32 @@ async def _text(ctx: Context, dialog: StaffDialog, text: str) -> dict[str, Any]:
     return all_texts
 
 
-async def _review(ctx: Context, dialog: StaffDialog, text: str) -> str:
+async def _review(ctx: UpdateContext, dialog: StaffDialog, text: str) -> str:
     return check_url(text)
 
 
 # ------------------------------------------------------------------ buttons
 
 
-async def _suggested_slug(ctx: Context, dialog: StaffDialog, picked: str) -> str:
+async def _suggested_slug(ctx: UpdateContext, dialog: StaffDialog, picked: str) -> str:
     if picked != "suggested" or not dialog.data.get("suggested"):
         raise Invalid("sv_err_use_buttons")
     return await free_slug(ctx, dialog.data["suggested"], dialog.survey_id)
 
 
-async def _review_button(ctx: Context, dialog: StaffDialog, picked: str) -> str | None:
+async def _review_button(ctx: UpdateContext, dialog: StaffDialog, picked: str) -> str | None:
     if picked not in ("keep", "none"):
         raise Invalid("sv_err_use_buttons")
     return dialog.data.get("review_url") if picked == "keep" else None
 
 
-async def _language_button(ctx: Context, dialog: StaffDialog, picked: str) -> str:
+async def _language_button(ctx: UpdateContext, dialog: StaffDialog, picked: str) -> str:
     if not ctx.catalogs.supports(picked):
         raise Invalid("sv_err_use_buttons")
     return picked
 
 
-async def _text_button(ctx: Context, dialog: StaffDialog, picked: str) -> object:
+async def _text_button(ctx: UpdateContext, dialog: StaffDialog, picked: str) -> object:
     """Keep goes on; Default drops this step's wording in the chosen language."""
     if picked == "keep":
         return SAME

@@ -6,10 +6,11 @@ from dataclasses import dataclass
 from datetime import date
 
 from handlers.callbacks import Payload, pack, payload
-from handlers.context import Context, TextsLike
+from handlers.context import UpdateContext
 from handlers.events import ButtonPress
 from handlers.kinds import ENPS, is_anonymous
 from handlers.port import Button, Keyboard
+from handlers.texts import TextsLike
 from storage.models import Survey
 
 
@@ -22,7 +23,7 @@ class SurveyAction(Payload):
     action: str
 
 
-def deep_link(ctx: Context, payload_text: str) -> str:
+def deep_link(ctx: UpdateContext, payload_text: str) -> str:
     """`https://t.me/<bot>?start=<payload>`, or the bare payload when the name is unknown."""
     if ctx.config.bot_username:
         return f"https://t.me/{ctx.config.bot_username}?start={payload_text}"
@@ -34,12 +35,12 @@ def kind_label(texts: TextsLike, kind: str) -> str:
     return texts.plain("sv_kind_enps" if kind == ENPS else "sv_kind_nps")
 
 
-def language_name(ctx: Context, code: str) -> str:
+def language_name(ctx: UpdateContext, code: str) -> str:
     """A language as its own speakers name it ("Русский")."""
     return ctx.catalogs.texts(code).plain("language_name")
 
 
-def languages_line(ctx: Context, texts_by_language: dict[str, dict[str, str]]) -> str:
+def languages_line(ctx: UpdateContext, texts_by_language: dict[str, dict[str, str]]) -> str:
     """The languages that have their own texts, or "none"."""
     own = sorted(code for code, entries in texts_by_language.items() if entries)
     return ", ".join(language_name(ctx, c) for c in own) or ctx.texts.plain("sv_none")
@@ -52,7 +53,7 @@ def _state_label(texts: TextsLike, survey: Survey) -> str:
     return " · ".join(parts)
 
 
-async def _answer_counts(ctx: Context, surveys: list[Survey]) -> dict[int, int]:
+async def _answer_counts(ctx: UpdateContext, surveys: list[Survey]) -> dict[int, int]:
     """Scored answers per survey, from the histograms (they survive erasure)."""
     if not surveys:
         return {}
@@ -60,7 +61,7 @@ async def _answer_counts(ctx: Context, surveys: list[Survey]) -> dict[int, int]:
     return {survey_id: sum(counts[1:]) for survey_id, counts in totals.items()}
 
 
-async def listing(ctx: Context) -> tuple[str, Keyboard]:
+async def listing(ctx: UpdateContext) -> tuple[str, Keyboard]:
     """The /surveys message: every survey with its counts and link, and buttons."""
     texts = ctx.texts
     surveys = await ctx.store.surveys.all()
@@ -87,7 +88,7 @@ async def listing(ctx: Context) -> tuple[str, Keyboard]:
     return "\n".join(lines), Keyboard.of(*rows)
 
 
-async def card(ctx: Context, survey: Survey) -> tuple[str, Keyboard]:
+async def card(ctx: UpdateContext, survey: Survey) -> tuple[str, Keyboard]:
     """One survey: its settings, answers, link, and buttons to change them."""
     texts = ctx.texts
     counts = await _answer_counts(ctx, [survey])
@@ -124,13 +125,13 @@ async def card(ctx: Context, survey: Survey) -> tuple[str, Keyboard]:
     return "\n".join(lines), Keyboard.of(*rows)
 
 
-async def send_card(ctx: Context, chat_id: int, survey: Survey) -> None:
+async def send_card(ctx: UpdateContext, chat_id: int, survey: Survey) -> None:
     """Sends a survey's card as a new message."""
     html, keyboard = await card(ctx, survey)
     ctx.out.send(chat_id, html, keyboard)
 
 
-def show(ctx: Context, event: ButtonPress, html: str, keyboard: Keyboard) -> None:
+def show(ctx: UpdateContext, event: ButtonPress, html: str, keyboard: Keyboard) -> None:
     """Replaces the pressed message (list ⇄ card), or sends a new one."""
     if event.message_id is not None:
         ctx.out.edit(event.chat_id, event.message_id, html, keyboard)

@@ -7,9 +7,9 @@ the guided create / edit dialog as a table of steps and handlers/survey_dialog.p
 
 from __future__ import annotations
 
-from handlers.context import Context
+from handlers.context import UpdateContext
 from handlers.deeplink import build_payload
-from handlers.events import ButtonPress, Command, Message
+from handlers.events import ButtonPress, Command, IncomingMessage
 from handlers.kinds import is_anonymous
 from handlers.survey_dialog import start_create, start_edit
 from handlers.survey_fields import TAG_RE
@@ -19,7 +19,7 @@ from handlers.survey_views import SurveyAction, card, deep_link, listing, show
 __all__ = ["SurveyAction", "on_link", "on_new_survey", "on_survey_action", "on_surveys"]
 
 
-async def on_surveys(event: Message, command: Command, ctx: Context) -> None:
+async def on_surveys(event: IncomingMessage, command: Command, ctx: UpdateContext) -> None:
     """Lists the surveys with answer counts and deep links; `/surveys <slug>` opens one."""
     wanted = command.args.strip()
     if wanted:
@@ -34,12 +34,12 @@ async def on_surveys(event: Message, command: Command, ctx: Context) -> None:
     ctx.out.send(event.chat_id, html, keyboard)
 
 
-async def on_new_survey(event: Message, command: Command, ctx: Context) -> None:
+async def on_new_survey(event: IncomingMessage, command: Command, ctx: UpdateContext) -> None:
     """Starts the guided dialog that creates a survey."""
     await start_create(ctx, event.chat_id, event.sender.id)
 
 
-async def on_link(event: Message, command: Command, ctx: Context) -> None:
+async def on_link(event: IncomingMessage, command: Command, ctx: UpdateContext) -> None:
     """Builds a survey's deep link with optional source and agent tags."""
     texts = ctx.texts
     parts = command.args.split()
@@ -73,7 +73,7 @@ async def on_link(event: Message, command: Command, ctx: Context) -> None:
     ctx.out.send(event.chat_id, "\n".join(lines))
 
 
-async def on_survey_action(event: ButtonPress, action: SurveyAction, ctx: Context) -> None:
+async def on_survey_action(event: ButtonPress, action: SurveyAction, ctx: UpdateContext) -> None:
     """Opens a survey's card, starts an edit, (de)activates it or makes it the default."""
     texts = ctx.texts
     if action.action == "new":

@@ -120,7 +120,7 @@ class SendingProcess:
 class StoppableJob:
     """Runs `_main` so that cancelling the job stops it cleanly instead of mid-write.
 
-    The job's task is what `Application.close()` cancels (and what `RunningBot.crash()`
+    The job's task is what `BotApp.close()` cancels (and what `RunningBot.crash()`
     cancels through it). The real work runs in an inner task that is never cancelled
     directly: cancellation sets `stopping`, and `_main` winds down — no new sends, calls
     in flight answered, everything recorded — within SHUTDOWN_GRACE.

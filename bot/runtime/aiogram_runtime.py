@@ -37,12 +37,12 @@ from aiogram.types import (
     InlineKeyboardButton,
     InlineKeyboardMarkup,
     LinkPreviewOptions,
+    Message,
     Update,
 )
-from aiogram.types import Message as TgMessage
 
 from bot.app import (
-    Application,
+    BotApp,
     BotIdentity,
     StartupError,
     bot_commands,
@@ -58,7 +58,7 @@ from bot.runtime import conversion
 from bot.runtime.conversion import block_event, button_event
 from bot.settings import Settings
 from handlers.callbacks import is_ours
-from handlers.events import Message
+from handlers.events import IncomingMessage
 from handlers.port import (
     Action,
     AnswerButton,
@@ -107,7 +107,7 @@ def render_keyboard(keyboard: Keyboard | None) -> InlineKeyboardMarkup | None:
     )
 
 
-def message_event(update_id: int, message: TgMessage) -> Message | None:
+def message_event(update_id: int, message: Message) -> IncomingMessage | None:
     """A user's message as a plain event (None for messages without a sender)."""
     # .value: str() of aiogram's ContentType gives "ContentType.STICKER", not "sticker".
     kind = "text" if message.text is not None else ContentType(message.content_type).value
@@ -225,7 +225,7 @@ def create_router(pipeline: Pipeline, *, name: str = "npsbot", all_buttons: bool
     # Group messages too: staff commands and replies work in the staff chat; the pipeline's
     # router ignores other group chatter.
     @router.message()
-    async def on_message(message: TgMessage, bot: Bot, event_update: Update) -> None:
+    async def on_message(message: Message, bot: Bot, event_update: Update) -> None:
         """Passes a message to the pipeline (survey answers, commands, staff replies)."""
         event = message_event(event_update.update_id, message)
         if event is not None:
@@ -308,7 +308,7 @@ async def run_polling(
     settings: Settings,
     *,
     stop: asyncio.Event | None = None,
-    on_start: Callable[[Application], None] | None = None,
+    on_start: Callable[[BotApp], None] | None = None,
 ) -> None:
     """Runs the bot in long-polling mode until `stop` is set (or SIGINT/SIGTERM).
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from handlers.events import Attachment, BlockChange, ButtonPress, Message, Sender
+from handlers.events import Attachment, BlockChange, ButtonPress, IncomingMessage, Sender
 
 
 def sender(user: Any) -> Sender:
@@ -25,11 +25,11 @@ def attachment(message: Any) -> Attachment | None:
     return Attachment(doc.file_id, doc.file_name, doc.mime_type, doc.file_size)
 
 
-def message_event(update_id: int, message: Any, kind: str) -> Message | None:
+def message_event(update_id: int, message: Any, kind: str) -> IncomingMessage | None:
     """A user's message as a plain event (None for messages without a sender)."""
     if message.from_user is None:
         return None
-    return Message(
+    return IncomingMessage(
         update_id=update_id,
         chat_id=message.chat.id,
         sender=sender(message.from_user),

@@ -31,9 +31,9 @@ from telegram import (
     InlineKeyboardMarkup,
     InputFile,
     LinkPreviewOptions,
+    Message,
     Update,
 )
-from telegram import Message as TgMessage
 from telegram.constants import ParseMode
 from telegram.error import (
     BadRequest,
@@ -56,8 +56,8 @@ from telegram.ext import (
 )
 from telegram.request import HTTPXRequest
 
-from bot.app import Application as NpsApplication
 from bot.app import (
+    BotApp,
     BotIdentity,
     StartupError,
     bot_commands,
@@ -73,7 +73,7 @@ from bot.runtime import conversion
 from bot.runtime.conversion import block_event, button_event
 from bot.settings import Settings
 from handlers.callbacks import is_ours
-from handlers.events import Event, Message
+from handlers.events import Event, IncomingMessage
 from handlers.port import (
     Action,
     AnswerButton,
@@ -159,7 +159,7 @@ def render_keyboard(keyboard: Keyboard | None) -> InlineKeyboardMarkup | None:
     )
 
 
-def content_kind(message: TgMessage) -> str:
+def content_kind(message: Message) -> str:
     """ "text", or the media type name ("sticker", "photo", "voice"…) aiogram would give."""
     if message.text is not None:
         return "text"
@@ -169,7 +169,7 @@ def content_kind(message: TgMessage) -> str:
     return "unknown"
 
 
-def message_event(update_id: int, message: TgMessage) -> Message | None:
+def message_event(update_id: int, message: Message) -> IncomingMessage | None:
     """A user's message as a plain event (None for messages without a sender)."""
     return conversion.message_event(update_id, message, content_kind(message))
 
@@ -446,7 +446,7 @@ async def run_polling(
     settings: Settings,
     *,
     stop: asyncio.Event | None = None,
-    on_start: Callable[[NpsApplication], None] | None = None,
+    on_start: Callable[[BotApp], None] | None = None,
 ) -> None:
     """Runs the bot in long-polling mode until `stop` is set (or SIGINT/SIGTERM).
 

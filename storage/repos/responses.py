@@ -175,7 +175,7 @@ class Replaced:
 
 
 @dataclass(frozen=True)
-class Context:
+class AnswerContext:
     """Where an answer came from (deep-link tags and channel)."""
 
     source: str | None = None
@@ -278,7 +278,7 @@ class ResponseRepo:
         respondent_id: int,
         chat_id: int,
         language: str,
-        context: Context,
+        context: AnswerContext,
         asked_at: datetime | None = None,
         anonymous: bool | None = None,
         replaces: int | None = None,

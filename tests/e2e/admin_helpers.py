@@ -9,7 +9,7 @@ from typing import Any
 from storage.db import Database
 from storage.models import Survey
 from storage.repos.respondents import Profile
-from storage.repos.responses import Context
+from storage.repos.responses import AnswerContext
 
 ROLES = ("outsider", "viewer", "admin", "owner")
 
@@ -41,7 +41,7 @@ async def seed_answers(
                 respondent_id=user_id,
                 chat_id=user_id,
                 language=language,
-                context=Context(agent=agent, source=source),
+                context=AnswerContext(agent=agent, source=source),
                 asked_at=at,
             )
             await store.responses.record_score(response.id, score, at=at)
@@ -65,7 +65,7 @@ async def seed_invitations(db: Database, count: int, *, first_user: int = 50_000
                 respondent_id=user_id,
                 chat_id=user_id,
                 language="en",
-                context=Context(),
+                context=AnswerContext(),
             )
             ids.append(response.id)
     return ids

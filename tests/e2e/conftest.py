@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from bot.app import Application
+from bot.app import BotApp
 from bot.emulator import BotApiEmulator
 from bot.runtime import aiogram_runtime, ptb_runtime
 from bot.settings import Settings
@@ -35,7 +35,7 @@ class RunningBot:
     api: BotApiEmulator
     task: asyncio.Task[None] | None = None
     stop_event: asyncio.Event = field(default_factory=asyncio.Event)
-    app: Application | None = None
+    app: BotApp | None = None
 
     async def start(self) -> None:
         """Starts polling and waits until the bot asks for updates."""
@@ -69,7 +69,7 @@ class RunningBot:
             await self.task
         self.task = None
 
-    def _started(self, app: Application) -> None:
+    def _started(self, app: BotApp) -> None:
         self.app = app
 
     def _quiet(self) -> bool:

@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 
 from bot.emulator import BotApiEmulator
-from handlers.access import Role
+from handlers.roles import Role
 from handlers.routing import create_router
 from storage.db import Database
 from storage.models import utcnow

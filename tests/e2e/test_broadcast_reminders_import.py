@@ -6,13 +6,13 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from bot.app import Application
+from bot.app import BotApp
 from bot.broadcast import reminders
 from bot.emulator import BotApiEmulator, ChatMessage, EmulatedUser
 from storage.db import Database
 from storage.models import utcnow
 from storage.repos.respondents import Profile
-from storage.repos.responses import Context as AnswerContext
+from storage.repos.responses import AnswerContext
 from tests.e2e.broadcast_helpers import (
     admin,
     broadcast_bot,
@@ -52,7 +52,7 @@ async def test_one_reminder_after_the_delay_only_to_who_did_not_answer(
     monkeypatch.setattr(reminders, "POLL_SECONDS", 0.05)
     start = utcnow()
     clock = {"now": start}
-    monkeypatch.setattr(Application, "clock", staticmethod(lambda: clock["now"]))
+    monkeypatch.setattr(BotApp, "clock", staticmethod(lambda: clock["now"]))
     bot = broadcast_bot(api, db_url)
     await bot.start()
     try:

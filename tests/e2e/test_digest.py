@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import select
 
-from bot.app import Application, BotIdentity, start_application
+from bot.app import BotApp, BotIdentity, start_application
 from bot.digest import MAX_WAIT, MIN_WAIT, due_day, seconds_until_next_check, send_digests
 from bot.emulator import BotApiEmulator
 from bot.emulator.actors import EmulatedUser
@@ -47,14 +47,14 @@ def local(day: date, hour: int, minute: int = 0, second: int = 0) -> datetime:
 
 def freeze_clock(monkeypatch: pytest.MonkeyPatch, moment: datetime) -> None:
     """Every bot started from now on believes it is `moment`."""
-    monkeypatch.setattr(Application, "clock", lambda self: moment)
+    monkeypatch.setattr(BotApp, "clock", lambda self: moment)
 
 
 def run_clock_from(monkeypatch: pytest.MonkeyPatch, moment: datetime) -> None:
     """Time starts at `moment` now and runs at the real pace."""
     started = time.monotonic()
     monkeypatch.setattr(
-        Application,
+        BotApp,
         "clock",
         lambda self: moment + timedelta(seconds=time.monotonic() - started),
     )

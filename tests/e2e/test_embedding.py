@@ -14,8 +14,7 @@ from aiogram import Bot, Dispatcher, F, Router
 from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.filters import Command, CommandStart
-from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup
-from aiogram.types import Message as AiogramMessage
+from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message
 
 from bot.embed import add_npsbot_handlers, npsbot_router
 from bot.emulator import BotApiEmulator, EmulatedUser
@@ -38,12 +37,12 @@ async def aiogram_host(api: BotApiEmulator, db_url: str, **options: Any) -> Asyn
     host = Router(name="host")
 
     @host.message(CommandStart())
-    async def start(message: AiogramMessage) -> None:
+    async def start(message: Message) -> None:
         """The host's own greeting."""
         await message.answer(WELCOME)
 
     @host.message(Command("hello"))
-    async def hello(message: AiogramMessage) -> None:
+    async def hello(message: Message) -> None:
         """The host's own command, with the host's own button."""
         ping = InlineKeyboardButton(text="Ping", callback_data="host:ping")
         await message.answer(HELLO, reply_markup=InlineKeyboardMarkup(inline_keyboard=[[ping]]))
@@ -56,7 +55,7 @@ async def aiogram_host(api: BotApiEmulator, db_url: str, **options: Any) -> Asyn
     echo = Router(name="host-echo")
 
     @echo.message(F.text)
-    async def repeat(message: AiogramMessage) -> None:
+    async def repeat(message: Message) -> None:
         """The host's catch-all, registered last as aiogram's style has it."""
         await message.answer(f"Host heard: {message.text}")
 

@@ -13,7 +13,7 @@ from storage.admin_models import AnonymousAnswer, AnonymousThread, AppSecret
 from storage.db import Database
 from storage.models import Response, Step, utcnow
 from storage.repos.respondents import Profile
-from storage.repos.responses import Context as AnswerContext
+from storage.repos.responses import AnswerContext
 from tests.e2e.admin_helpers import make_survey
 from tests.e2e.conftest import OWNER_ID, RunningBot, respondent_of, responses_of
 from tests.e2e.dialog_helpers import Talk

@@ -9,8 +9,7 @@ from sqlalchemy import select
 from bot.emulator import BotApiEmulator
 from bot.i18n import Catalogs
 from handlers.callbacks import pack
-from handlers.context import BotConfig, Context
-from handlers.hooks import Hooks
+from handlers.context import BotConfig, Hooks, UpdateContext
 from handlers.port import Outbox
 from handlers.privacy import ForgetUser, erase
 from storage.db import Database
@@ -178,11 +177,11 @@ async def test_outsiders_cannot_forget_others(
 async def test_features_erase_their_own_data_through_the_forgetters_hook(db: Database) -> None:
     erased_by_feature: list[int] = []
 
-    async def forget_feature_data(ctx: Context, user_id: int) -> None:
+    async def forget_feature_data(ctx: UpdateContext, user_id: int) -> None:
         erased_by_feature.append(user_id)
 
     async with db.transaction() as store:
-        ctx = Context(
+        ctx = UpdateContext(
             store=store,
             out=Outbox(),
             catalogs=Catalogs(),

@@ -18,7 +18,7 @@ from storage.case_models import DetractorCase
 from storage.db import Database
 from storage.models import Response, ScoreCount
 from storage.repos.respondents import Profile
-from storage.repos.responses import Context
+from storage.repos.responses import AnswerContext
 from tests.e2e.admin_helpers import grant
 from tests.e2e.conftest import OWNER_ID, QUESTION, RunningBot, make_settings, responses_of
 from tests.e2e.test_admin_export import csv_rows, export
@@ -145,7 +145,7 @@ async def test_a_broadcast_answer_counts_apart_from_a_start_answer(
             respondent_id=7303,
             chat_id=7303,
             language="en",
-            context=Context(channel="broadcast"),
+            context=AnswerContext(channel="broadcast"),
         )
         assert await store.responses.record_score(sent, 8)
     user = api.user(7303, first_name="Pia", language_code="en")

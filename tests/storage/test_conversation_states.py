@@ -10,7 +10,7 @@ import pytest
 from handlers.states import FINAL_STEPS, INTERRUPTED, NEXT_STEP, OPEN_STEPS, TEXT_STEPS, Step
 from storage.db import Database
 from storage.repos.respondents import Profile
-from storage.repos.responses import Context, ResponseRepo, ResponseRow
+from storage.repos.responses import AnswerContext, ResponseRepo, ResponseRow
 
 USER = 42
 Answer = Callable[[ResponseRepo, ResponseRow], Awaitable[bool]]
@@ -28,7 +28,11 @@ async def _start(db: Database) -> int:
         survey = await store.surveys.ensure_default()
         await store.respondents.touch(Profile(USER, USER, "Anna", "anna", "en"))
         response = await store.responses.start(
-            survey_id=survey.id, respondent_id=USER, chat_id=USER, language="en", context=Context()
+            survey_id=survey.id,
+            respondent_id=USER,
+            chat_id=USER,
+            language="en",
+            context=AnswerContext(),
         )
         return response.id
 

@@ -12,7 +12,7 @@ from sqlalchemy import select
 from storage.db import Database
 from storage.models import Response, Step
 from storage.repos.respondents import Profile
-from storage.repos.responses import Context
+from storage.repos.responses import AnswerContext
 
 
 async def _respondent_and_response(db: Database, user_id: int = 42) -> int:
@@ -24,7 +24,9 @@ async def _respondent_and_response(db: Database, user_id: int = 42) -> int:
             respondent_id=user_id,
             chat_id=user_id,
             language="en",
-            context=Context(source="call", agent="olga", start_payload="nps__s-call__a-olga"),
+            context=AnswerContext(
+                source="call", agent="olga", start_payload="nps__s-call__a-olga"
+            ),
         )
         return response.id
 

@@ -9,7 +9,7 @@ import telegram
 from aiogram.types import Update as AiogramUpdate
 
 from bot.runtime import aiogram_runtime, ptb_runtime
-from handlers.events import Message
+from handlers.events import IncomingMessage
 
 USER = {"id": 7, "is_bot": False, "first_name": "Anna", "username": "anna", "language_code": "ru"}
 PRIVATE = {"id": 7, "type": "private", "first_name": "Anna"}
@@ -64,7 +64,7 @@ def test_messages_convert_alike(kind: str, chat: dict[str, Any]) -> None:
     a, p = _both({"update_id": 11, "message": raw})
     assert a.message is not None and p.message is not None
     expected = aiogram_runtime.message_event(11, a.message)
-    assert isinstance(expected, Message) and expected.kind == kind
+    assert isinstance(expected, IncomingMessage) and expected.kind == kind
     assert ptb_runtime.message_event(11, p.message) == expected
     assert expected.chat_type == chat["type"]
 
