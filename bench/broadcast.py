@@ -36,12 +36,11 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # run from a checkout without installing
 
 import asyncpg  # noqa: E402
-from sqlalchemy import insert  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402
 
 from bot.emulator import BotApiEmulator  # noqa: E402
 from storage.db import Database  # noqa: E402
-from storage.models import Respondent, utcnow  # noqa: E402
+from storage.models import utcnow  # noqa: E402
 
 TOKEN = "123456:BENCH-token"
 OWNER = 900
@@ -111,8 +110,7 @@ async def seed(url: str, api: BotApiEmulator, people: int) -> list[int]:
     now = utcnow()
     rows = [
         {
-            "id": uid,
-            "chat_id": uid,
+            "telegram_id": uid,
             "first_name": f"P{uid}",
             "telegram_language": "en",
             "subscribed": True,
@@ -125,9 +123,7 @@ async def seed(url: str, api: BotApiEmulator, people: int) -> list[int]:
     db = Database(url)
     try:
         async with db.transaction() as store:
-            session = store.responses._session
-            for start in range(0, len(rows), 1000):
-                await session.execute(insert(Respondent), rows[start : start + 1000])
+            await store.respondents.add_people(rows)
     finally:
         await db.dispose()
     for uid in ids:

@@ -55,8 +55,8 @@ from bot.i18n import Catalogs  # noqa: E402
 from nps.nps_report import build_report, render_report  # noqa: E402
 from nps.scope import parse_report_args  # noqa: E402
 from storage.db import Database  # noqa: E402
-from storage.models import SCORE_COLUMNS, ScoreCount, Survey  # noqa: E402
-from storage.repos.responses import AnswerContext  # noqa: E402
+from storage.models import SCORE_COLUMNS, ScoreCount  # noqa: E402
+from storage.repos.response_start import AnswerContext  # noqa: E402
 from storage.repos.stats import segments_of  # noqa: E402
 
 DEFAULT_PG = "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
@@ -304,7 +304,7 @@ async def prepare(url: str, tz: tzinfo) -> list[int]:
         async with db.transaction() as store:
             ids = [(await store.surveys.ensure_default()).id]
             for slug, name, _ in SURVEYS[1:]:
-                survey = await store.surveys.add(Survey(slug=slug, name=name, texts={}))
+                survey = await store.surveys.add(slug=slug, name=name)
                 ids.append(survey.id)
         return ids
     finally:
@@ -493,7 +493,7 @@ async def nps_latency(
 
 async def export_child(url: str, tz_name: str, out: Path) -> dict[str, Any]:
     """Runs in the child process: one CSV export of every answer, as /export csv does."""
-    from handlers.export import write_export
+    from handlers.export_file import write_export
     from nps.periods import Period
     from nps.scope import Scope
 
@@ -510,7 +510,7 @@ async def export_child(url: str, tz_name: str, out: Path) -> dict[str, Any]:
         started = time.perf_counter()
         # The /export csv handler's own path (rows with their NPS group).
         rows = await write_export(db, scope, "csv", texts, out, exported_at=datetime.now(UTC))
-        path = "handlers.export.write_export"
+        path = "handlers.export_file.write_export"
         seconds = time.perf_counter() - started
     finally:
         await db.dispose()

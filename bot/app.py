@@ -104,7 +104,7 @@ async def staff_menus(app: BotApp) -> Outbox:
         for member in await store.staff.all():
             members.setdefault(member.user_id, Role[member.role.upper()])
         for user_id, role in sorted(members.items()):
-            person = await store.respondents.get(user_id)
+            person = await store.respondents.by_telegram(user_id)
             if person is None:
                 continue  # never pressed Start: their menu is set when they do
             language = catalogs.resolve(person.language_override, person.telegram_language)

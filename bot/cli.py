@@ -186,7 +186,7 @@ def _export_target(out: str, fmt: str | None) -> tuple[Path, str]:
 
 async def _export(settings: Settings, args: argparse.Namespace) -> None:
     # Imported here: the bot's handlers are not needed by run/migrate's argument errors.
-    from handlers.export import write_export
+    from handlers.export_file import write_export
 
     out, fmt = _export_target(args.out, args.format)
     db = await _open_for_reading(settings)

@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING
 
 from handlers.port import ChatPort, Outbox
 from nps.anonymity import DEFAULT_MIN_GROUP, anonymous_scope, too_few
+from nps.cases_text import cases_text
 from nps.nps_math import NpsSummary, format_margin, format_nps
 from nps.nps_report import NpsReport, Texts, build_report, describe_period, number, shorten
 from nps.periods import DEFAULT_DAYS, Period
@@ -121,7 +122,7 @@ async def recipients(app: JobHost) -> list[tuple[int, str]]:
         users = sorted(owners | set(await store.staff.digest_subscribers()))
         found = []
         for user_id in users:
-            respondent = await store.respondents.get(user_id)
+            respondent = await store.respondents.by_telegram(user_id)
             if respondent is None:
                 found.append((user_id, catalogs.default))
             elif not respondent.unreachable:
@@ -273,7 +274,7 @@ def render_figures(data: DigestData, texts: Texts) -> list[str]:
         )
     # Cases are detractors too: no count of them where the figures are withheld.
     if (data.cases["open"] or data.cases["resolved"]) and not data.hidden(month.n):
-        lines.append(texts("cases_line", open=data.cases["open"], resolved=data.cases["resolved"]))
+        lines.append(cases_text(texts, data.cases["open"], data.cases["resolved"]))
     return lines
 
 

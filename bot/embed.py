@@ -42,7 +42,7 @@ def _settings(settings: Settings | str, token: str) -> Settings:
     """The host's Settings, or settings built around a database URL."""
     if isinstance(settings, Settings):
         return settings
-    return Settings(_env_file=None, database_url=settings, bot_token=token)  # type: ignore[call-arg]
+    return Settings(_env_file=None, database_url=settings, bot_token=token)
 
 
 def claim_for(app: BotApp) -> Claim:
@@ -57,14 +57,15 @@ def claim_for(app: BotApp) -> Claim:
         if isinstance(event, BlockChange):
             # Only people who talked to npsbot become (un)reachable respondents.
             async with db.snapshot() as store:
-                return await store.respondents.get(event.sender.id) is not None
+                return await store.respondents.by_telegram(event.sender.id) is not None
         command = parse_command(event.text, username) if event.kind == "text" else None
         if command is not None:
             return router.accepts(command.name, private=event.private)
         if not event.private:
             return False
         async with db.snapshot() as store:
-            return await store.responses.open_for(event.sender.id) is not None
+            person = await store.respondents.person_of(event.sender.id)
+            return person is not None and await store.responses.open_for(person) is not None
 
     return claim
 
@@ -176,7 +177,7 @@ async def npsbot_router(
 
 
 async def add_npsbot_handlers(
-    application: telegram.ext.Application,  # type: ignore[type-arg]
+    application: telegram.ext.Application,
     settings: Settings | str,
     *,
     entry_command: str = DEFAULT_ENTRY_COMMAND,
@@ -192,7 +193,8 @@ async def add_npsbot_handlers(
     with `await embedding.close()`.
     """
     # Imported here: a host of one framework never loads (or configures) the other.
-    from bot.runtime.ptb_runtime import PtbPort, npsbot_handlers
+    from bot.runtime.ptb_port import PtbPort
+    from bot.runtime.ptb_runtime import npsbot_handlers
 
     me = await application.bot.get_me()
     embedding = await _embed(
@@ -207,7 +209,7 @@ async def add_npsbot_handlers(
     application.add_handlers(handlers, group=group)
     previous = application.post_shutdown
 
-    async def post_shutdown(app: telegram.ext.Application) -> None:  # type: ignore[type-arg]
+    async def post_shutdown(app: telegram.ext.Application) -> None:
         if previous is not None:
             await previous(app)
         await embedding.close()

@@ -62,7 +62,7 @@ def _encode(value: Any, name: str | None = None) -> Any:
         return {"$t": [_encode(item) for item in value]}
     if isinstance(value, list):
         return [_encode(item) for item in value]
-    cls = type(value)
+    cls: type = type(value)
     if dataclasses.is_dataclass(value) and _classes().get(cls.__name__) is cls:
         encoded = {"$": cls.__name__}
         for field in _field_names(cls):

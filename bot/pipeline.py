@@ -1,22 +1,25 @@
 """The boundary every update crosses: lock, transaction, dedupe, handler, then replies."""
 
+# size: one class whose steps (handle, keep, deliver with Telegram's retry rules, stop)
+# share the stopping state; what a delivery records is in bot/after_send.py.
+
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from bot.after_send import AfterSendWriter, Kept, KeptProgress
+from bot.chat_locks import ChatLocks
 from bot.outbox import dumps, keepable, loads
 from handlers.context import BotConfig, UpdateContext
 from handlers.events import BlockChange, ButtonPress, Event, IncomingMessage
 from handlers.port import (
     Action,
-    AfterSend,
     AnswerButton,
     ChatPort,
     Download,
@@ -61,135 +64,6 @@ class DeliveryPolicy:
 
 class Stopped(Exception):
     """The bot is stopping: replies not sent yet stay in the persisted outbox."""
-
-
-@dataclass
-class Kept:
-    """A unit of work's replies kept in the persisted outbox (bot/outbox.py)."""
-
-    row_id: int
-    actions: set[int]  # id() of the kept action objects, in the outbox being delivered
-    total: int  # kept actions in the row
-    done: int = 0  # performed so far (where re-sending resumes)
-    finished: bool = False  # the row's removal is queued
-
-
-@dataclass(frozen=True)
-class _AfterAndProgress:
-    """A kept reply's after-send job, with the row's progress in the same transaction:
-    recording that the reply was sent costs no write of its own."""
-
-    after: AfterSend | None
-    row_id: int
-    done: int
-    last: bool
-
-    async def __call__(self, store: Store, message_id: int) -> None:
-        if self.after is not None:
-            await self.after(store, message_id)
-        if self.last:
-            await store.outbox.sent([self.row_id])
-        else:
-            await store.outbox.progress(self.row_id, self.done)
-
-
-class AfterSendWriter:
-    """Records sent message ids (AfterSend jobs), many chats' in one transaction.
-
-    Under load, replies to many chats finish sending at once; each used to open its own
-    write transaction for one small UPDATE. Jobs that arrive while a batch commits wait
-    for the next one, so at low load nothing changes and at high load the writes share
-    a commit (bench/e2e_throughput.py). A failing job is retried alone, never losing others.
-    """
-
-    def __init__(self, db: Database) -> None:
-        self.db = db
-        self._queue: list[tuple[AfterSend, int, asyncio.Future[None] | None]] = []
-        self._flusher: asyncio.Task[None] | None = None
-
-    def later(self, job: AfterSend) -> None:
-        """Queues a job nobody waits for (marking kept replies sent), in the next batch."""
-        self._queue.append((job, 0, None))
-        if self._flusher is None or self._flusher.done():
-            self._flusher = asyncio.create_task(self._flush())
-
-    @property
-    def busy(self) -> bool:
-        """Whether jobs are queued or being written."""
-        return bool(self._queue) or (self._flusher is not None and not self._flusher.done())
-
-    async def idle(self) -> None:
-        """Returns once every queued job ran (before the database closes)."""
-        while self._flusher is not None and not self._flusher.done():
-            await asyncio.shield(self._flusher)
-
-    async def run(self, job: AfterSend, message_id: int) -> None:
-        """Runs the job in a transaction and returns once that transaction committed."""
-        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._queue.append((job, message_id, done))
-        if self._flusher is None or self._flusher.done():
-            self._flusher = asyncio.create_task(self._flush())
-        await asyncio.shield(done)
-
-    async def _flush(self) -> None:
-        while self._queue:
-            batch, self._queue = self._queue, []
-            try:
-                async with self.db.transaction() as store:
-                    sent: list[int] = []  # kept rows finished: removed in one statement
-                    for job, message_id, _ in batch:
-                        if isinstance(job, _AfterAndProgress) and job.last:
-                            if job.after is not None:
-                                await job.after(store, message_id)
-                            sent.append(job.row_id)
-                        else:
-                            await job(store, message_id)
-                    if sent:
-                        await store.outbox.sent(sent)
-            except Exception:
-                await self._one_by_one(batch)
-                continue
-            for *_, done in batch:
-                if done is not None and not done.done():
-                    done.set_result(None)
-
-    async def _one_by_one(
-        self, batch: list[tuple[AfterSend, int, asyncio.Future[None] | None]]
-    ) -> None:
-        for job, message_id, done in batch:
-            try:
-                async with self.db.transaction() as store:
-                    await job(store, message_id)
-            except Exception as exc:
-                if done is None:
-                    log.warning("after-send job failed: %r", exc)
-                elif not done.done():
-                    done.set_exception(exc)
-            else:
-                if done is not None and not done.done():
-                    done.set_result(None)
-
-
-class ChatLocks:
-    """One asyncio lock per chat, so a user's updates are handled in arrival order."""
-
-    def __init__(self) -> None:
-        self._locks: dict[int, asyncio.Lock] = {}
-        self._users: dict[int, int] = {}
-
-    @asynccontextmanager
-    async def hold(self, chat_id: int) -> AsyncIterator[None]:
-        """Holds the chat's lock; forgets idle locks so memory stays flat."""
-        lock = self._locks.setdefault(chat_id, asyncio.Lock())
-        self._users[chat_id] = self._users.get(chat_id, 0) + 1
-        try:
-            async with lock:
-                yield
-        finally:
-            self._users[chat_id] -= 1
-            if not self._users[chat_id]:
-                del self._users[chat_id]
-                del self._locks[chat_id]
 
 
 @dataclass
@@ -395,7 +269,7 @@ class Pipeline:
         """A delivery broken off by a stop: records how far it got, so the next start
         sends only the rest (drain() waits for the write)."""
         if kept is not None and not kept.finished and kept.done:
-            self._after_sends.later(_AfterAndProgress(None, kept.row_id, kept.done, False))
+            self._after_sends.later(KeptProgress(None, kept.row_id, kept.done, False))
 
     async def _deliver_all(self, outbox: Outbox, port: ChatPort, kept: Kept | None = None) -> None:
         try:
@@ -406,7 +280,7 @@ class Pipeline:
 
     def _performed(
         self, kept: Kept | None, action: Action, message_id: int | None = None
-    ) -> _AfterAndProgress | None:
+    ) -> KeptProgress | None:
         """Counts a kept action as performed; the job recording it (with the action's own
         after-send job when a message was sent), or None when nothing needs writing yet."""
         if kept is None or id(action) not in kept.actions:
@@ -417,9 +291,9 @@ class Pipeline:
         after = action.after if sent else None  # type: ignore[union-attr]
         if last:
             kept.finished = True
-            return _AfterAndProgress(after, kept.row_id, kept.done, True)
+            return KeptProgress(after, kept.row_id, kept.done, True)
         if after is not None:
-            return _AfterAndProgress(after, kept.row_id, kept.done, False)
+            return KeptProgress(after, kept.row_id, kept.done, False)
         return None
 
     async def _deliver(self, outbox: Outbox, port: ChatPort, kept: Kept | None) -> None:
@@ -466,12 +340,11 @@ class Pipeline:
             self._record(record)
         if kept is not None and not kept.finished:
             kept.finished = True
-            self._record(_AfterAndProgress(None, kept.row_id, kept.total, True))
+            self._record(KeptProgress(None, kept.row_id, kept.total, True))
         if dead_chats:
             async with self.db.transaction() as store:
                 for chat_id in dead_chats:
-                    # Private chat ids equal user ids; groups simply match no respondent.
-                    await store.respondents.set_reachable(chat_id, False)
+                    await store.respondents.set_chat_unreachable(chat_id)
 
     async def _download(self, action: Download, port: ChatPort) -> None:
         """Downloads a user's file (after the commit), then lets `then` store it in a
@@ -506,7 +379,7 @@ class Pipeline:
             later.actions.append(action.if_failed)
         await self._deliver_all(later, port)
 
-    def _record(self, job: _AfterAndProgress | None) -> None:
+    def _record(self, job: KeptProgress | None) -> None:
         """Queues a kept row's progress or removal, batched with other chats' writes."""
         if job is None:
             return

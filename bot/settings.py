@@ -9,14 +9,15 @@ from urllib.parse import quote, unquote, urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic.json_schema import JsonDict
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 TOKEN_RE = re.compile(r"^\d{1,20}:[A-Za-z0-9_-]{1,100}$")
 SUPPORTED_DB_PREFIXES = ("sqlite+aiosqlite://", "postgresql+asyncpg://")
 # Marks a setting whose value must never reach a log (bot/logs.py redacts every record);
 # SECRET_URL: only the URL's password is secret.
-SECRET = {"secret": "value"}
-SECRET_URL = {"secret": "url-password"}
+SECRET: JsonDict = {"secret": "value"}
+SECRET_URL: JsonDict = {"secret": "url-password"}
 MIN_SECRET_LENGTH = 4  # shorter values would redact ordinary words; they are no secret
 
 

@@ -75,7 +75,9 @@ async def _set_language(
 
 async def on_block_change(event: BlockChange, ctx: UpdateContext) -> None:
     """Marks a user who blocked the bot unreachable (and reachable again on unblock)."""
-    await ctx.store.respondents.set_reachable(event.sender.id, not event.blocked)
+    person = ctx.respondent or await ctx.store.respondents.by_telegram(event.sender.id)
+    if person is not None:
+        await ctx.store.respondents.set_reachable(person.id, not event.blocked)
 
 
 async def on_cancel(event: IncomingMessage, command: Command, ctx: UpdateContext) -> None:

@@ -28,7 +28,8 @@ from handlers.context import UpdateContext
 from handlers.events import Attachment, Command, IncomingMessage
 from handlers.port import Outbox, SendText
 from handlers.roles import Role
-from storage.repos.audience import GROUPS, ContactRow, Segment
+from storage.repos.audience import GROUPS, Segment
+from storage.repos.contacts import ContactRow
 from storage.store import Store
 
 # How long after /import the next message is taken as the list.
@@ -238,11 +239,11 @@ def _row(
             return None, Problem(line, "imp_bad_language", {"value": language[:20]})
         language = match.group(1)
     tags: dict[str, str | None] = {}
-    for name in ("source", "agent"):
-        value = values.get(name, "") or None
+    for tag in ("source", "agent"):
+        value = values.get(tag, "") or None
         if value is not None and not _TAG.match(value):
-            return None, Problem(line, f"imp_bad_{name}", {"value": value[:40]})
-        tags[name] = value
+            return None, Problem(line, f"imp_bad_{tag}", {"value": value[:40]})
+        tags[tag] = value
     name = values.get("name", "") or None
     if name is not None and len(name) > 200:
         return None, Problem(line, "imp_bad_name", {})
@@ -261,7 +262,7 @@ async def on_import(event: IncomingMessage, command: Command, ctx: UpdateContext
     if command.args.strip():
         await _import(event, command.args, ctx)
         return
-    await ctx.store.audience.request_import(event.sender.id, ctx.now)
+    await ctx.store.contacts.request_import(event.sender.id, ctx.now)
     ctx.out.send(event.chat_id, ctx.texts("imp_prompt"))
 
 
@@ -286,15 +287,15 @@ async def intercept_import(event: IncomingMessage, ctx: UpdateContext) -> bool:
     if not ctx.pending.import_request:
         return False
     # No request (another replica took it meanwhile) counts as not fresh.
-    fresh = await ctx.store.audience.take_import_request(event.sender.id, ctx.now - IMPORT_WINDOW)
+    fresh = await ctx.store.contacts.take_import_request(event.sender.id, ctx.now - IMPORT_WINDOW)
     if not fresh or await role_of(ctx, event.sender.id) < Role.ADMIN:
         return False  # an old or revoked request: the message is an ordinary one
     if event.document is not None:
         if not await _import_file(event, event.document, ctx):
-            await ctx.store.audience.request_import(event.sender.id, ctx.now)  # try again
+            await ctx.store.contacts.request_import(event.sender.id, ctx.now)  # try again
         return True
     if event.kind != "text" or not (event.text or "").strip():
-        await ctx.store.audience.request_import(event.sender.id, ctx.now)
+        await ctx.store.contacts.request_import(event.sender.id, ctx.now)
         ctx.out.send(event.chat_id, ctx.texts("imp_text_only"))
         return True
     await _import(event, event.text or "", ctx)
@@ -303,9 +304,9 @@ async def intercept_import(event: IncomingMessage, ctx: UpdateContext) -> bool:
 
 async def cancel_import(event: IncomingMessage, ctx: UpdateContext) -> bool:
     """/cancel while the bot waits for a contact list."""
-    if not await ctx.store.audience.has_import_request(event.sender.id):
+    if not await ctx.store.contacts.has_import_request(event.sender.id):
         return False
-    await ctx.store.audience.take_import_request(event.sender.id, ctx.now)
+    await ctx.store.contacts.take_import_request(event.sender.id, ctx.now)
     ctx.out.send(event.chat_id, ctx.texts("imp_cancelled"))
     return True
 
@@ -364,7 +365,7 @@ async def _import(event: IncomingMessage, text: str, ctx: UpdateContext) -> None
     if not parsed.rows and not parsed.problems:
         ctx.out.send(event.chat_id, texts("imp_empty"))
         return
-    outcome = await ctx.store.audience.import_contacts(parsed.rows, event.sender.id, ctx.now)
+    outcome = await ctx.store.contacts.import_contacts(parsed.rows, event.sender.id, ctx.now)
     lines = [
         texts("imp_done", rows=parsed.lines),
         texts(

@@ -56,9 +56,10 @@ def pack(value: Payload) -> str:
     return data
 
 
-def is_ours(data: str | None) -> bool:
-    """True when the data carries npsbot's prefix (embedded bots share callbacks)."""
-    return bool(data) and data.startswith(PREFIX + ":")  # type: ignore[union-attr]
+def is_ours(data: object) -> bool:
+    """True when the data carries npsbot's prefix (embedded bots share callbacks; PTB's
+    callback data may be any object)."""
+    return isinstance(data, str) and data.startswith(PREFIX + ":")
 
 
 def unpack(data: str | None) -> Payload:

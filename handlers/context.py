@@ -11,24 +11,25 @@ from handlers.kinds import for_kind
 from handlers.port import Outbox
 from handlers.roles import Role
 from storage.repos.pending import UNKNOWN, Pending
-from storage.repos.respondents import Visitor
-from storage.repos.surveys import SurveyLike
+from storage.repos.respondents import Person
+from storage.repos.surveys import SurveyView
 from storage.store import Store
 
 if TYPE_CHECKING:
     from handlers.events import IncomingMessage
     from handlers.texts import CatalogsLike, TextsLike
     from nps.scope import Scope
-    from storage.repos.responses import ResponseRow
+    from storage.repos.response_rows import ResponseRow
 
 
 # Reacts to a stored score or follow-up answer (e.g. a detractor alert).
-AnswerListener = Callable[["UpdateContext", "SurveyLike", "ResponseRow"], Awaitable[None]]
+AnswerListener = Callable[["UpdateContext", "SurveyView", "ResponseRow"], Awaitable[None]]
 # Adds lines under the /nps figures (e.g. open detractor cases).
 ReportExtra = Callable[["UpdateContext", "Scope"], Awaitable[list[str]]]
 # Cancels what the user is in the middle of; True when something was cancelled.
 Canceller = Callable[["IncomingMessage", "UpdateContext"], Awaitable[bool]]
-# Erases a feature's own data about a user id (/forgetme, /forget), in the same transaction.
+# Erases a feature's own data about a Telegram user id (/forgetme, /forget), in the same
+# transaction, before the person and their addresses are erased.
 Forgetter = Callable[["UpdateContext", int], Awaitable[None]]
 
 
@@ -76,7 +77,7 @@ class UpdateContext:
     config: BotConfig
     language: str
     now: datetime
-    respondent: Visitor | None = None  # the private chat's user, as this update found them
+    respondent: Person | None = None  # the private chat's user, as this update found them
     hooks: Hooks = field(default_factory=Hooks)
     # Which message interceptors have work; the router looks it up once per message.
     pending: Pending = UNKNOWN
@@ -89,7 +90,7 @@ class UpdateContext:
         """Texts in the user's language."""
         return self.catalogs.texts(self.language)
 
-    def survey_texts(self, survey: SurveyLike) -> TextsLike:
+    def survey_texts(self, survey: SurveyView) -> TextsLike:
         """Texts in the user's language with the survey's own wording.
 
         An eNPS survey's defaults are the workplace wording (`enps_*` catalog keys).
@@ -97,6 +98,6 @@ class UpdateContext:
         texts = self.catalogs.texts(self.language, survey.texts)
         return for_kind(texts, survey.kind, survey.texts, self.language)
 
-    def brand_of(self, survey: SurveyLike) -> str:
+    def brand_of(self, survey: SurveyView) -> str:
         """What the question asks about: the survey's subject or the bot's brand."""
         return survey.subject or self.config.brand

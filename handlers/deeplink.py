@@ -36,7 +36,13 @@ def parse_payload(raw: str | None) -> DeepLink:
         if not sep or key not in _TAGS or not value:
             return DeepLink(raw=raw, survey_slug=first or None, valid=False)
         values[_TAGS[key]] = value
-    return DeepLink(raw=raw, survey_slug=first or None, **values)
+    return DeepLink(
+        raw=raw,
+        survey_slug=first or None,
+        source=values.get("source"),
+        agent=values.get("agent"),
+        campaign=values.get("campaign"),
+    )
 
 
 def build_payload(

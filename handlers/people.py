@@ -8,10 +8,10 @@ guess: they list the candidates and ask for the id.
 from __future__ import annotations
 
 from handlers.context import UpdateContext
-from storage.models import Respondent
+from storage.repos.respondents import Person
 
 
-def _last_seen(ctx: UpdateContext, person: Respondent) -> str:
+def _last_seen(ctx: UpdateContext, person: Person) -> str:
     seen = person.last_seen_at
     return seen.astimezone(ctx.store.stats.tz).date().isoformat() if seen else "—"
 
@@ -25,8 +25,10 @@ async def resolve_person(
     if who.lstrip("-").isdigit():
         return int(who)
     named = await ctx.store.respondents.named(who[1:]) if who.startswith("@") else []
+    # Staff act on Telegram accounts (/grant, /revoke, /forget take a Telegram id).
+    named = [person for person in named if person.telegram_id is not None]
     if len(named) == 1:
-        return named[0].id
+        return named[0].telegram_id
     if not named:
         ctx.out.send(chat_id, ctx.texts(unknown_key, who=who))
         return None
@@ -35,7 +37,7 @@ async def resolve_person(
         ctx.texts(
             "people_candidate",
             name=person.first_name or "—",
-            id=person.id,
+            id=person.telegram_id,
             seen=_last_seen(ctx, person),
         )
         for person in named

@@ -62,8 +62,14 @@ def as_json(data: PersonalData, role: str | None, now: datetime) -> dict[str, An
     profile = None
     if respondent is not None:
         profile = {
-            "telegram_user_id": respondent.id,
+            "person_id": respondent.id,
+            "telegram_user_id": respondent.telegram_id,
             "chat_id": respondent.chat_id,
+            # Every way the bot reaches the person (Telegram, phone, WhatsApp…).
+            "addresses": [
+                {"channel": channel, "address": address, "chat": chat}
+                for channel, address, chat in data.addresses
+            ],
             "first_name": respondent.first_name,
             "username": respondent.username,
             "telegram_language": respondent.telegram_language,
@@ -122,7 +128,7 @@ def render(ctx: UpdateContext, data: PersonalData, role: str | None) -> str:
                 "pv_mydata_profile",
                 name=respondent.first_name or "—",
                 username=f"@{respondent.username}" if respondent.username else "—",
-                id=respondent.id,
+                id=respondent.telegram_id or data.user_id,
             )
         )
         lines.append(
@@ -223,10 +229,11 @@ async def on_forget_me(event: IncomingMessage, command: Command, ctx: UpdateCont
 
 
 async def erase(ctx: UpdateContext, user_id: int) -> Erased:
-    """Erases a user's personal data here and in every feature that keeps some."""
-    erased = await ctx.store.privacy.forget(user_id)
+    """Erases a user's personal data here and in every feature that keeps some (features
+    first: they may look the person up by the Telegram id, whose address goes below)."""
     for forget in ctx.hooks.forgetters:
         await forget(ctx, user_id)
+    erased = await ctx.store.privacy.forget(user_id)
     return erased
 
 

@@ -12,6 +12,7 @@ from handlers import (
     alerts,
     audience,
     broadcast,
+    case_replies,
     chart,
     comments,
     digest,
@@ -24,6 +25,7 @@ from handlers import (
     surveys_admin,
 )
 from handlers.access import refresh_menu, refusal_key, role_of
+from handlers.broadcast_messages import BroadcastStop
 from handlers.callbacks import (
     CaseReply,
     CaseResolve,
@@ -192,7 +194,8 @@ class Routes:
                 await self._unknown_command(event, command, ctx)
             return
         if self._interceptors:
-            ctx.pending = await ctx.store.pending.of(event.sender.id, event.chat_id)
+            person = ctx.respondent.id if ctx.respondent is not None else None
+            ctx.pending = await ctx.store.pending.of(event.sender.id, event.chat_id, person)
         for interceptor in self._interceptors:
             if await interceptor(event, ctx):
                 return
@@ -246,12 +249,12 @@ def create_router() -> Routes:
     router.hooks.on_score.append(alerts.on_score)
     router.hooks.on_text.append(alerts.on_text)
     router.hooks.report_extras.append(alerts.cases_line)
-    router.hooks.cancellers.append(alerts.cancel_reply)
+    router.hooks.cancellers.append(case_replies.cancel_reply)
     router.hooks.forgetters.append(alerts.forget_person)
-    router.button(CaseReply, alerts.on_reply_pressed)
-    router.button(CaseResolve, alerts.on_resolve_pressed)
-    router.intercept(alerts.relay_staff_reply)
-    router.intercept(alerts.relay_respondent_answer)
+    router.button(CaseReply, case_replies.on_reply_pressed)
+    router.button(CaseResolve, case_replies.on_resolve_pressed)
+    router.intercept(case_replies.relay_staff_reply)
+    router.intercept(case_replies.relay_respondent_answer)
     # Surveys from the chat (admins and owners): list, guided create / edit dialog, links.
     router.command("surveys", surveys_admin.on_surveys, role=Role.ADMIN, in_groups=False)
     router.command("newsurvey", surveys_admin.on_new_survey, role=Role.ADMIN, in_groups=False)
@@ -272,7 +275,7 @@ def create_router() -> Routes:
     # Broadcasts and contact lists (admins and owners); the worker in bot/broadcast sends.
     router.command("broadcast", broadcast.on_broadcast, role=Role.ADMIN, in_groups=False)
     router.button(broadcast.BroadcastConfirm, broadcast.on_confirm, role=Role.ADMIN)
-    router.button(broadcast.BroadcastStop, broadcast.on_stop, role=Role.ADMIN)
+    router.button(BroadcastStop, broadcast.on_stop, role=Role.ADMIN)
     router.command("import", audience.on_import, role=Role.ADMIN, in_groups=False)
     router.intercept(audience.intercept_import)
     router.hooks.cancellers.append(audience.cancel_import)

@@ -15,7 +15,7 @@ GRANTABLE = ("viewer", "admin")
 
 async def describe_user(ctx: UpdateContext, user_id: int) -> str:
     """ "Anna (@anna · 123)" when the user talked to the bot, else the id."""
-    respondent = await ctx.store.respondents.get(user_id)
+    respondent = await ctx.store.respondents.by_telegram(user_id)
     if respondent is None:
         return str(user_id)
     handle = f"@{respondent.username} · " if respondent.username else ""
@@ -53,8 +53,8 @@ async def tell_granted(
     is told so instead; the menu follows at the next start-up after they press Start.
     """
     not_told = SendText(owner_chat, ctx.texts("grant_not_told", who=who))
-    person = await ctx.store.respondents.get(user_id)
-    if person is None or person.unreachable:
+    person = await ctx.store.respondents.by_telegram(user_id)  # team: a Telegram account
+    if person is None or person.unreachable or person.chat_id is None:
         ctx.out.actions.append(not_told)
         return
     texts = ctx.catalogs.texts(

@@ -1,4 +1,5 @@
-"""The respondent's conversation: question, score, why, what to improve, thanks."""
+"""The respondent's conversation: question, score, why, what to improve, thanks (what is
+sent at each step is handlers/respondent_messages.py's)."""
 
 from __future__ import annotations
 
@@ -7,31 +8,28 @@ from datetime import datetime, timedelta
 
 from babel.dates import format_date
 
-from handlers.callbacks import ScoreChoice, SkipStep, pack
+from handlers.callbacks import ScoreChoice, SkipStep
 from handlers.context import UpdateContext
 from handlers.deeplink import parse_payload
 from handlers.events import ButtonPress, Command, IncomingMessage
 from handlers.kinds import is_anonymous
-from handlers.port import Button, Keyboard, after_send_kind
+from handlers.respondent_messages import (
+    ask_follow_up,
+    ask_score,
+    chat_of,
+    question_html,
+    remember_prompt,
+    score_prompts,
+    skip_keyboard,
+    thank,
+)
 from handlers.states import TEXT_STEPS, group_of
-from handlers.texts import TextsLike
 from storage.models import Step
-from storage.repos.responses import AnswerContext, Previous, ResponseRow
-from storage.repos.surveys import SurveyLike, SurveyView
-from storage.store import Store
+from storage.repos.response_rows import ResponseRow
+from storage.repos.response_start import AnswerContext, Previous
+from storage.repos.surveys import SurveyView
 
 _SCORE_TEXT = re.compile(r"^\s*(\d{1,2})\s*(?:/\s*10)?\s*[.!]?\s*$")
-
-
-def score_keyboard(response_id: int) -> Keyboard:
-    """0–10 in two rows (clients show at most 8 buttons a row comfortably)."""
-    row = [Button(str(s), pack(ScoreChoice(response_id, s))) for s in range(11)]
-    return Keyboard.of(row[:6], row[6:])
-
-
-def skip_keyboard(texts: TextsLike, response_id: int, step: Step) -> Keyboard:
-    """A single Skip button for a follow-up question."""
-    return Keyboard.of([Button(texts.plain("skip"), pack(SkipStep(response_id, step.value)))])
 
 
 def parse_score(text: str | None) -> int | None:
@@ -43,41 +41,6 @@ def parse_score(text: str | None) -> int | None:
     return value if 0 <= value <= 10 else None
 
 
-def score_question(texts: TextsLike, brand: str) -> str:
-    """The 0–10 question with its scale hint (HTML), in every message that asks it."""
-    return f"{texts('question', brand=brand)}\n<i>{texts('scale_hint')}</i>"
-
-
-def _question_html(ctx: UpdateContext, survey: SurveyLike) -> str:
-    return score_question(ctx.survey_texts(survey), ctx.brand_of(survey))
-
-
-def _name(ctx: UpdateContext) -> str:
-    respondent = ctx.respondent
-    return (respondent.first_name if respondent else None) or ctx.texts.plain("friend")
-
-
-def _chat_of(ctx: UpdateContext, response: ResponseRow) -> int:
-    """The chat a response's conversation is in.
-
-    eNPS: anonymous rows keep no chat id; the conversation is always with the user whose
-    update is being handled (private chat id = user id).
-    """
-    if response.chat_id is not None:
-        return response.chat_id
-    return ctx.respondent.chat_id if ctx.respondent is not None else 0
-
-
-@after_send_kind("survey.prompt")
-async def _remember_prompt(store: Store, message_id: int, response_id: int) -> None:
-    """After sending a message with buttons, store its id to edit it once answered.
-
-    A registered kind (data, not a closure): a question re-sent from the persisted outbox
-    after a crash is remembered too (bot/outbox.py).
-    """
-    await store.responses.set_prompt_message(response_id, message_id)
-
-
 async def on_start(event: IncomingMessage, command: Command, ctx: UpdateContext) -> None:
     """Greets the user and asks the survey's question (a deep link picks the survey)."""
     assert ctx.respondent is not None
@@ -85,7 +48,7 @@ async def on_start(event: IncomingMessage, command: Command, ctx: UpdateContext)
     if not ctx.respondent.subscribed or ctx.respondent.unreachable:
         await store.respondents.restart(ctx.respondent.id)  # /start undoes /stop and blocks
     link = parse_payload(command.args or None)
-    survey = None
+    survey: SurveyView | None = None
     if link.valid and link.survey_slug:
         survey = await store.surveys.by_slug(link.survey_slug)
         if survey is not None and not survey.active:
@@ -93,8 +56,8 @@ async def on_start(event: IncomingMessage, command: Command, ctx: UpdateContext)
     # A payload that names no active survey (or is malformed) falls back to the default.
     unknown = link.raw is not None and survey is None and bool(link.survey_slug or not link.valid)
     if survey is None:
-        # Read only on every /start; created (as an entity) once, on the very first.
-        survey = await store.surveys.default_view() or await store.surveys.ensure_default()
+        # Read on every /start; created once, on the very first.
+        survey = await store.surveys.default() or await store.surveys.ensure_default()
     anonymous = is_anonymous(survey.kind)
     if anonymous and await store.anonymity.has_answered(survey.id, ctx.respondent.id):
         # eNPS: one answer per employee (only a salted hash of survey + user records it).
@@ -113,10 +76,11 @@ async def on_start(event: IncomingMessage, command: Command, ctx: UpdateContext)
         # One counted answer per person, survey and door within SURVEY_COOLDOWN_DAYS.
         cooldown = ctx.config.survey_cooldown_days
         since = ctx.now - timedelta(days=cooldown) if cooldown > 0 else None
+        # The role is the Telegram user's (team accounts), the answers the person's.
         previous = await store.responses.before_start(
-            ctx.respondent.id, survey.id, answer_context.door, since
+            ctx.respondent.id, survey.id, answer_context.door, since, event.sender.id
         )
-        ctx.known_roles[ctx.respondent.id] = previous.role
+        ctx.known_roles[event.sender.id] = previous.role
     open_response = await store.responses.open_for(ctx.respondent.id)
     if (
         open_response is not None
@@ -137,7 +101,7 @@ async def on_start(event: IncomingMessage, command: Command, ctx: UpdateContext)
             anonymous=anonymous,
             replaces=previous.answer_id,
             # The team (owners, granted roles) is not invited: counted only if they answer.
-            invite_pending=previous.team_member or ctx.respondent.id in ctx.config.admin_ids,
+            invite_pending=previous.team_member or event.sender.id in ctx.config.admin_ids,
         )
         if link.valid and (link.source or link.agent) and not anonymous:
             await store.respondents.set_origin(ctx.respondent.id, link.source, link.agent)
@@ -162,69 +126,9 @@ def _local_date(ctx: UpdateContext, moment: datetime) -> str:
     return format_date(local, "d MMMM" if same_year else "d MMMM y", locale=ctx.language)
 
 
-def ask_score(
-    ctx: UpdateContext, survey: SurveyLike, response: ResponseRow, *, prefix: str | None = None
-) -> None:
-    """Sends the 0–10 question (optionally after a one-line notice).
-
-    Only the newest copy of a question keeps the 0–10 buttons: the copy asked before (asked
-    again after /start, a hint or /language) loses them here, so that once answered no
-    keyboard is left behind anywhere (`_score_prompts`).
-    """
-    question = _question_html(ctx, survey)
-    html = f"{prefix}\n\n{question}" if prefix else question
-    chat_id = _chat_of(ctx, response)
-    if response.prompt_message_id is not None:
-        ctx.out.edit(chat_id, response.prompt_message_id, question)
-    ctx.out.send(chat_id, html, score_keyboard(response.id), after=_remember_prompt(response.id))
-
-
-async def _score_prompts(
-    ctx: UpdateContext, response: ResponseRow, message_id: int | None
-) -> list[int]:
-    """Every message that may still carry this response's 0–10 buttons: the one pressed,
-    the latest copy, and for a broadcast its question and reminder."""
-    shown = {message_id, response.prompt_message_id}
-    if response.channel == "broadcast":
-        shown.update(await ctx.store.broadcasts.question_messages(response.id))
-    return sorted(t for t in shown if t is not None)
-
-
-def ask_follow_up(
-    ctx: UpdateContext, survey: SurveyLike, response: ResponseRow, step: Step
-) -> None:
-    """Asks "why?" or "what to improve?", worded for the respondent's group."""
-    assert response.score is not None
-    texts = ctx.survey_texts(survey)
-    key = f"{step.value}_{group_of(response.score)}"
-    ctx.out.send(
-        _chat_of(ctx, response),
-        texts(key, brand=ctx.brand_of(survey)),
-        skip_keyboard(texts, response.id, step),
-        after=_remember_prompt(response.id),
-    )
-
-
-def thank(ctx: UpdateContext, survey: SurveyLike, response: ResponseRow) -> None:
-    """Thanks the respondent, inviting promoters to a public review when there is a link."""
-    assert response.score is not None
-    texts = ctx.survey_texts(survey)
-    group = group_of(response.score)
-    keyboard = None
-    key = f"thanks_{group}"
-    if group == "promoter" and survey.review_url:
-        key = "thanks_promoter_review"
-        keyboard = Keyboard.of([Button(texts.plain("review_button"), url=survey.review_url)])
-    ctx.out.send(
-        _chat_of(ctx, response),
-        texts(key, name=_name(ctx), brand=ctx.brand_of(survey)),
-        keyboard,
-    )
-
-
 async def _survey_of(ctx: UpdateContext, response: ResponseRow) -> SurveyView:
     # Rows loaded for a step carry their survey (read with them in one statement).
-    survey = response.survey or await ctx.store.surveys.view(response.survey_id)
+    survey = response.survey or await ctx.store.surveys.get(response.survey_id)
     assert survey is not None  # foreign key
     return survey
 
@@ -240,17 +144,17 @@ async def _accept_score(
         # The person's own newer answer stands for them: the older case is no longer open.
         await ctx.store.cases.close_superseded(replaced.id)
     survey = await _survey_of(ctx, response)
-    answered = f"{_question_html(ctx, survey)}\n\n— <b>{ctx.texts('your_answer', score=score)}</b>"
+    answered = f"{question_html(ctx, survey)}\n\n— <b>{ctx.texts('your_answer', score=score)}</b>"
     # The pressed message, the latest question if that was a newer one (asked again after
     # words instead of a score), a broadcast's question and reminder: no 0–10 buttons stay.
-    for target in await _score_prompts(ctx, response, message_id):
-        ctx.out.edit(_chat_of(ctx, response), target, answered)
+    for target in await score_prompts(ctx, response, message_id):
+        ctx.out.edit(chat_of(ctx, response), target, answered)
     await _after_score(ctx, survey, response)
     ask_follow_up(ctx, survey, response, Step.WHY)
     return True
 
 
-async def _after_score(ctx: UpdateContext, survey: SurveyLike, response: ResponseRow) -> None:
+async def _after_score(ctx: UpdateContext, survey: SurveyView, response: ResponseRow) -> None:
     """Hook for what follows a score besides the next question (alerts, integrations)."""
     for listener in ctx.hooks.on_score:
         await listener(ctx, survey, response)
@@ -258,7 +162,7 @@ async def _after_score(ctx: UpdateContext, survey: SurveyLike, response: Respons
 
 def _close_prompt(
     ctx: UpdateContext,
-    survey: SurveyLike,
+    survey: SurveyView,
     response: ResponseRow,
     step: Step,
     message_id: int | None,
@@ -271,13 +175,13 @@ def _close_prompt(
     if note is None:
         # Only the buttons go: the prompt may be the "please type text" hint that repeated
         # Skip, and rewriting its text would turn it into a second copy of the question.
-        ctx.out.drop_keyboard(_chat_of(ctx, response), target)
+        ctx.out.drop_keyboard(chat_of(ctx, response), target)
         return
     texts = ctx.survey_texts(survey)
     assert response.score is not None
     question = texts(f"{step.value}_{group_of(response.score)}", brand=ctx.brand_of(survey))
     html = f"{question}\n\n— <i>{note}</i>" if note else question
-    ctx.out.edit(_chat_of(ctx, response), target, html)
+    ctx.out.edit(chat_of(ctx, response), target, html)
 
 
 async def _accept_text(
@@ -295,7 +199,7 @@ async def _accept_text(
     if not done:
         return False
     note = ctx.texts("skipped") if text is None else None
-    # Held here for the whole step: the session's identity map keeps only weak references.
+    # Read once for the whole step: the listeners and the next question share it.
     survey = await _survey_of(ctx, response)
     _close_prompt(ctx, survey, response, answered, message_id, note)
     for listener in ctx.hooks.on_text:
@@ -331,7 +235,7 @@ async def on_message(event: IncomingMessage, ctx: UpdateContext) -> None:
             event.chat_id,
             texts("text_please"),
             skip_keyboard(texts, response.id, Step(response.step)),
-            after=_remember_prompt(response.id),
+            after=remember_prompt(response.id),
         )
         return
     await _accept_text(ctx, response, event.text)
@@ -343,7 +247,8 @@ async def _owned_response(
     """The response a button refers to, if it belongs to the presser; else alerts."""
     response = await ctx.store.responses.get(response_id)
     # eNPS rows have no respondent_id: ownership is the presser's anonymous thread.
-    if response is None or not await ctx.store.responses.belongs_to(response, event.sender.id):
+    presser = ctx.respondent.id if ctx.respondent is not None else None
+    if response is None or not await ctx.store.responses.belongs_to(response, presser):
         ctx.out.answer(event.callback_id, ctx.texts.plain("bad_button"), alert=True)
         return None
     return response
@@ -382,8 +287,8 @@ async def _reask_after_press(
     survey = await _survey_of(ctx, response)
     if message_id is not None:
         shown = ctx.texts("your_answer", score=response.score)
-        answered = f"{_question_html(ctx, survey)}\n\n— <b>{shown}</b>"
-        ctx.out.edit(_chat_of(ctx, response), message_id, answered)
+        answered = f"{question_html(ctx, survey)}\n\n— <b>{shown}</b>"
+        ctx.out.edit(chat_of(ctx, response), message_id, answered)
     await reask_current(ctx, response)
 
 

@@ -22,7 +22,7 @@ from handlers.survey_questions import CREATE, EDIT, DialogChoice, DialogStep, Qu
 from handlers.survey_steps import CREATE_ORDER, CREATE_SURVEY, SAME, STEPS, Goto, StepSpec
 from handlers.survey_views import deep_link, send_card
 from storage.admin_models import StaffDialog
-from storage.models import Survey
+from storage.repos.surveys import SurveyView
 
 # A dialog untouched this long is dropped: the admin's texts go to surveys again.
 DIALOG_TTL = timedelta(hours=24)
@@ -35,7 +35,7 @@ async def start_create(ctx: UpdateContext, chat_id: int, user_id: int) -> None:
 
 
 async def start_edit(
-    ctx: UpdateContext, chat_id: int, user_id: int, survey: Survey, step: DialogStep
+    ctx: UpdateContext, chat_id: int, user_id: int, survey: SurveyView, step: DialogStep
 ) -> None:
     """Opens a one-field edit dialog on an existing survey."""
     data = {
@@ -66,7 +66,8 @@ async def intercept_dialog_text(event: IncomingMessage, ctx: UpdateContext) -> b
         return False
     # The newest conversation gets the text: a survey started after the dialog's last step
     # (an admin trying their own survey) is answered first, then the dialog resumes.
-    response = await ctx.store.responses.open_for(event.sender.id)
+    person = ctx.respondent  # a private chat: the admin as a respondent
+    response = await ctx.store.responses.open_for(person.id) if person is not None else None
     if response is not None and response.asked_at > dialog.updated_at:
         return False
     if event.kind != "text" or not (event.text or "").strip():
@@ -184,16 +185,14 @@ async def _create(ctx: UpdateContext, dialog: StaffDialog, chat_id: int) -> None
         await _ask(ctx, dialog, chat_id, error=ctx.texts("sv_err_slug_taken", slug=data["slug"]))
         return
     survey = await ctx.store.surveys.add(
-        Survey(
-            slug=data["slug"],
-            name=data["name"],
-            kind=data["kind"],
-            subject=data.get("subject"),
-            texts=clean_texts(data.get("texts", {})),
-            review_url=data.get("review_url"),
-            active=bool(data.get("active")),
-            is_default=False,
-        )
+        slug=data["slug"],
+        name=data["name"],
+        kind=data["kind"],
+        subject=data.get("subject"),
+        texts=clean_texts(data.get("texts", {})),
+        review_url=data.get("review_url"),
+        active=bool(data.get("active")),
+        is_default=False,
     )
     await ctx.store.dialogs.end(dialog.user_id)
     ctx.out.send(
@@ -207,12 +206,15 @@ async def _finish_edit(
 ) -> None:
     """Saves an edited field to the survey, ends the dialog and shows the card again."""
     await ctx.store.dialogs.end(dialog.user_id)
-    survey = await ctx.store.surveys.get(dialog.survey_id or 0)
+    survey_id = dialog.survey_id or 0
+    spec = STEPS[DialogStep(dialog.step)]
+    if changed and spec.field is not None:
+        value = spec.to_survey(dialog.data.get(spec.field))
+        survey = await ctx.store.surveys.update(survey_id, **{spec.field: value})
+    else:
+        survey = await ctx.store.surveys.get(survey_id)
     if survey is None:
         ctx.out.send(chat_id, ctx.texts("sv_survey_gone"))
         return
-    spec = STEPS[DialogStep(dialog.step)]
-    if changed and spec.field is not None:
-        setattr(survey, spec.field, spec.to_survey(dialog.data.get(spec.field)))
     ctx.out.send(chat_id, ctx.texts("sv_saved" if changed else "sv_unchanged", name=survey.name))
     await send_card(ctx, chat_id, survey)

@@ -11,7 +11,7 @@ from handlers.events import ButtonPress
 from handlers.kinds import ENPS, is_anonymous
 from handlers.port import Button, Keyboard
 from handlers.texts import TextsLike
-from storage.models import Survey
+from storage.repos.surveys import SurveyView
 
 
 @payload("sa")
@@ -46,14 +46,14 @@ def languages_line(ctx: UpdateContext, texts_by_language: dict[str, dict[str, st
     return ", ".join(language_name(ctx, c) for c in own) or ctx.texts.plain("sv_none")
 
 
-def _state_label(texts: TextsLike, survey: Survey) -> str:
+def _state_label(texts: TextsLike, survey: SurveyView) -> str:
     parts = [texts.plain("sv_active" if survey.active else "sv_inactive")]
     if survey.is_default:
         parts.append(texts.plain("sv_default"))
     return " · ".join(parts)
 
 
-async def _answer_counts(ctx: UpdateContext, surveys: list[Survey]) -> dict[int, int]:
+async def _answer_counts(ctx: UpdateContext, surveys: list[SurveyView]) -> dict[int, int]:
     """Scored answers per survey, from the histograms (they survive erasure)."""
     if not surveys:
         return {}
@@ -88,7 +88,7 @@ async def listing(ctx: UpdateContext) -> tuple[str, Keyboard]:
     return "\n".join(lines), Keyboard.of(*rows)
 
 
-async def card(ctx: UpdateContext, survey: Survey) -> tuple[str, Keyboard]:
+async def card(ctx: UpdateContext, survey: SurveyView) -> tuple[str, Keyboard]:
     """One survey: its settings, answers, link, and buttons to change them."""
     texts = ctx.texts
     counts = await _answer_counts(ctx, [survey])
@@ -125,7 +125,7 @@ async def card(ctx: UpdateContext, survey: Survey) -> tuple[str, Keyboard]:
     return "\n".join(lines), Keyboard.of(*rows)
 
 
-async def send_card(ctx: UpdateContext, chat_id: int, survey: Survey) -> None:
+async def send_card(ctx: UpdateContext, chat_id: int, survey: SurveyView) -> None:
     """Sends a survey's card as a new message."""
     html, keyboard = await card(ctx, survey)
     ctx.out.send(chat_id, html, keyboard)

@@ -100,11 +100,12 @@ async def on_survey_action(event: ButtonPress, action: SurveyAction, ctx: Update
         ctx.out.answer(event.callback_id, texts.plain("sv_default_needs_active"), alert=True)
         return
     if action.action in ("on", "off"):
-        survey.active = action.action == "on"
+        survey = await ctx.store.surveys.update(survey.id, active=action.action == "on")
+        assert survey is not None  # read above, in this transaction
         note = "sv_activated" if survey.active else "sv_deactivated"
     elif action.action == "default":
-        for other in await ctx.store.surveys.all():
-            other.is_default = other.id == survey.id
+        survey = await ctx.store.surveys.make_default(survey.id)
+        assert survey is not None  # read above, in this transaction
         note = "sv_made_default"
     elif action.action == "open":
         note = None

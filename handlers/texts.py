@@ -23,7 +23,10 @@ class TextsLike(Protocol):
 class CatalogsLike(Protocol):
     """The loaded languages (bot.i18n.Catalogs)."""
 
-    languages: list[str]
+    @property
+    def languages(self) -> list[str]:
+        """Codes of the supported languages, reference first (read-only)."""
+        ...
 
     def supports(self, code: str | None) -> bool:
         """True when a catalog exists for the code."""

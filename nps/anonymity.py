@@ -5,7 +5,7 @@ so for a scope holding an anonymous (eNPS) survey every figure, segment row, com
 chart and exported answer resting on fewer than `min_group` answers is withheld with a
 note saying why. Segment tables also withhold enough other rows that the hidden ones
 cannot be worked out from the total (`hidden_rows`). Nothing narrower than a day is shown
-for an anonymous answer (`storage.repos.privacy.coarse`).
+for an anonymous answer (`storage.repos.anonymity.coarse`).
 """
 
 from __future__ import annotations

@@ -39,7 +39,7 @@ def _csv_converter(kind: ColumnKind) -> Callable[[object], object]:
         if value is None:
             return ""
         # XML-illegal characters are replaced later, per batch (_CsvSink).
-        return neutralize(value if value.__class__ is str else str(value))  # type: ignore[arg-type]
+        return neutralize(value if value.__class__ is str else str(value))
 
     def number(value: object) -> object:
         if value is None or value.__class__ is int:
@@ -155,7 +155,7 @@ async def write_csv(
 
 
 class BatchCursor(Protocol):
-    """Rows fetched by blocking calls from one worker thread (storage.streams.open_rows)."""
+    """Rows fetched by blocking calls from one worker thread (storage.raw_rows.open_rows)."""
 
     def fetch(self) -> Sequence[Sequence[Any]]:
         """The next batch of rows; empty once all were read."""

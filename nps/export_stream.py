@@ -8,7 +8,7 @@ constant whatever the row count and the loop stays free.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable, Sequence
+from collections.abc import AsyncGenerator, AsyncIterable, Callable, Iterable, Sequence
 from contextlib import aclosing
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
@@ -55,7 +55,7 @@ class Sink(Protocol):
         ...
 
 
-async def _aiter(rows: Rows) -> AsyncIterator[Row]:
+async def _aiter(rows: AsyncIterable[_T] | Iterable[_T]) -> AsyncGenerator[_T, None]:
     """Iterate an async or a plain iterable of rows uniformly, closing the source at the end."""
     try:
         if isinstance(rows, AsyncIterable):
@@ -96,13 +96,13 @@ async def _in_thread(
         raise
 
 
-async def _batches(rows: Rows) -> AsyncIterator[Sequence[Row]]:
+async def _batches(rows: Rows) -> AsyncGenerator[Sequence[Row], None]:
     """Groups rows into batches (or passes a cursor's own batches through)."""
     if isinstance(rows, Batches):
-        async with aclosing(_aiter(rows.source)) as fetches:  # type: ignore[arg-type]
+        async with aclosing(_aiter(rows.source)) as fetches:
             async for fetched in fetches:
                 if fetched:
-                    yield fetched  # type: ignore[misc]
+                    yield fetched
         return
     batch: list[Row] = []
     async with aclosing(_aiter(rows)) as stream:

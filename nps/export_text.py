@@ -64,10 +64,10 @@ def neutralize(value: str) -> str:
 
 def _clean_text(value: object) -> str:
     """Return a value as safe text: XML-illegal characters replaced, then neutralised."""
-    if value.__class__ is str and value.isprintable():  # type: ignore[union-attr]
+    if value.__class__ is str and value.isprintable():
         # Fast path (most cells): printable text has no control characters, no lone
         # surrogates and no U+FFFE/U+FFFF, so only the formula prefix needs checking.
-        return "'" + value if value.startswith(FORMULA_PREFIXES) else value  # type: ignore[union-attr,return-value,operator]
+        return "'" + value if value.startswith(FORMULA_PREFIXES) else value
     text = value if isinstance(value, str) else str(value)
     # Replace rather than strip: stripping could expose a formula prefix ("\x00=1" -> "=1")
     # and would hide that something was there. Cleaning first means neutralize sees the
@@ -83,8 +83,8 @@ def _xlsx_text(value: object) -> str:
     exactly as typed; an apostrophe would only corrupt them. CSV has no cell types, so
     `_clean_text` keeps neutralising there.
     """
-    if value.__class__ is str and value.isprintable():  # type: ignore[union-attr]
-        return value  # type: ignore[return-value]
+    if value.__class__ is str and value.isprintable():
+        return value
     text = value if isinstance(value, str) else str(value)
     return _ILLEGAL_CHARS.sub(_REPLACEMENT, text)
 

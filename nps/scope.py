@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from datetime import date
 
 from nps.periods import Period, PeriodError, parse_period
-from storage.models import Survey
+from storage.repos.surveys import SurveyView
 
 SEGMENTS = ("agent", "source", "language", "survey")
 # Tokens that can only be meant as a period, so a failure to parse them is a period error.
@@ -28,7 +28,7 @@ class ArgumentError(ValueError):
 class Scope:
     """The surveys and the period a report covers."""
 
-    surveys: tuple[Survey, ...]
+    surveys: tuple[SurveyView, ...]
     period: Period
     all_surveys: bool
     default_period: bool
@@ -48,7 +48,7 @@ class ReportArgs:
     options: dict[str, str] = field(default_factory=dict)
 
 
-def reportable(surveys: Sequence[Survey]) -> tuple[Survey, ...]:
+def reportable(surveys: Sequence[SurveyView]) -> tuple[SurveyView, ...]:
     """The surveys a report covers when none is named: the NPS ones (eNPS answers are a
     different question), or every survey when there is no NPS one."""
     return tuple(s for s in surveys if s.kind == "nps") or tuple(surveys)
@@ -81,7 +81,7 @@ def _take_period(tokens: list[str], today: date, earliest: date | None) -> tuple
 
 def parse_report_args(
     text: str,
-    surveys: Sequence[Survey],
+    surveys: Sequence[SurveyView],
     *,
     today: date,
     command: str,

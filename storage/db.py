@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import weakref
 from collections.abc import AsyncIterator
@@ -24,7 +25,8 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
-from storage.repos.privacy import SaltMemo
+from storage.driver import owned_transaction
+from storage.repos.anonymity import SaltMemo
 from storage.sqlite_inline import inline_creator
 from storage.store import Store
 
@@ -62,8 +64,8 @@ def _prepare_sqlite(engine: AsyncEngine) -> None:
 
     @event.listens_for(engine.sync_engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
-        # Let SQLAlchemy's "begin" event emit BEGIN itself (pysqlite would defer it).
-        dbapi_connection.isolation_level = None
+        # SQLAlchemy's "begin" event emits BEGIN itself (pysqlite would defer it): the
+        # connection is opened with isolation_level=None (storage/sqlite_inline.py).
         cursor = dbapi_connection.cursor()
         # No waiting inside SQLite: its busy handler would sleep on the event loop's thread
         # (another process holding the lock froze polling); statements wait by retrying
@@ -184,10 +186,41 @@ class Database:
             _prepare_sqlite(self.engine)
         else:
             _drop_closed_connections(self.engine)
-        self._write_engine = self.engine.execution_options(npsbot_write=True)
         self._reader = async_sessionmaker(self.engine, expire_on_commit=False)
+        if self.dialect == "sqlite":
+            self._write_engine = self.engine.execution_options(npsbot_write=True)
+            self._unit_engine = self.engine
+        else:
+            # Units of work own their transaction through asyncpg (storage/driver.py,
+            # `owned_transaction`): SQLAlchemy's adapter, in AUTOCOMMIT mode, begins and
+            # commits nothing itself, and its statements run inside that transaction.
+            self._unit_engine = self.engine.execution_options(isolation_level="AUTOCOMMIT")
+            self._write_engine = self._unit_engine
 
-    def _store(self, session: Any, connection: AsyncConnection | None = None) -> Store:
+    @asynccontextmanager
+    async def _unit(self, engine: AsyncEngine) -> AsyncIterator[Store]:
+        """One unit of work on a connection of `engine`: its transaction, a Store, and an
+        ORM session only if a repository asks for one (LazySession); committed when the
+        block ends, rolled back on error."""
+        async with engine.connect() as connection:
+            session = LazySession(connection)
+            owned = (
+                contextlib.nullcontext()
+                if self.dialect == "sqlite"
+                else owned_transaction(connection)
+            )
+            try:
+                # SQLite: SQLAlchemy's begin emits BEGIN (IMMEDIATE) and its commit commits.
+                # PostgreSQL: both are no-ops in AUTOCOMMIT; `owned` begins and commits.
+                async with owned, connection.begin():
+                    store = self._store(session, connection)
+                    yield store
+                    await store.stats.flush()  # histogram rows last: the contended ones
+                    await session.finish()
+            finally:
+                await session.close()
+
+    def _store(self, session: Any, connection: AsyncConnection) -> Store:
         return Store(
             session,
             self.dialect,
@@ -205,16 +238,8 @@ class Database:
         for one (LazySession): the ORM's own transaction bookkeeping cost ~170 µs per unit
         of work, which most survey answers no longer need (bench/README.md).
         """
-        async with self._turn(), self._write_engine.connect() as connection:
-            session = LazySession(connection)
-            try:
-                async with connection.begin():
-                    store = self._store(session, connection)
-                    yield store
-                    await store.stats.flush()  # histogram rows last: the contended ones
-                    await session.finish()
-            finally:
-                await session.close()
+        async with self._turn(), self._unit(self._write_engine) as store:
+            yield store
 
     @asynccontextmanager
     async def _turn(self) -> AsyncIterator[None]:
@@ -246,8 +271,8 @@ class Database:
     @asynccontextmanager
     async def snapshot(self) -> AsyncIterator[Store]:
         """A read-only transaction (never takes SQLite's write lock)."""
-        async with self._reader() as session, session.begin():
-            yield self._store(session)
+        async with self._unit(self._unit_engine) as store:
+            yield store
 
     async def check(self) -> None:
         """Connects once, turning driver errors into one readable line."""

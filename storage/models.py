@@ -18,6 +18,7 @@ from sqlalchemy import (
     String,
     Text,
     TypeDecorator,
+    UniqueConstraint,
     false,
     text,
 )
@@ -89,12 +90,16 @@ class Survey(Base):
 
 
 class Respondent(Base):
-    """A Telegram user who started the bot."""
+    """A person the bot talks to, whatever the channel: reached through their addresses.
+
+    `id` is internal (migration 0015 kept the Telegram id of everyone who came before as
+    their id, so older rows still point at them); the channel-specific part lives in
+    `addresses`. The profile columns hold what the person's channel last told us.
+    """
 
     __tablename__ = "respondents"
 
-    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
-    chat_id: Mapped[int] = mapped_column(BigInteger)
+    id: Mapped[int] = mapped_column(IdType, primary_key=True, autoincrement=True)
     first_name: Mapped[str | None] = mapped_column(String(200), nullable=True)
     username: Mapped[str | None] = mapped_column(String(100), nullable=True)
     telegram_language: Mapped[str | None] = mapped_column(String(16), nullable=True)
@@ -109,6 +114,37 @@ class Respondent(Base):
     # Pressed an eNPS link (an employee). With no named answer besides, the person came only
     # as an employee and is left out of customer broadcasts (storage/repos/audience.py).
     enps_link: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+
+
+class Channel(StrEnum):
+    """How a person is reached: the channel of an address."""
+
+    TELEGRAM = "telegram"  # address: the Telegram user id; chat: their private chat id
+    PHONE = "phone"  # address: a phone number in E.164 (+37360000000)
+    WHATSAPP = "whatsapp"  # address: the WhatsApp id
+    WEB = "web"  # address: a web link's token
+
+
+class Address(Base):
+    """One way to reach a person: a channel and the person's address on it.
+
+    An address belongs to one person (unique per channel); a person may have several
+    (Telegram, a phone number from a CRM, WhatsApp…). Text, so every channel fits.
+    """
+
+    __tablename__ = "addresses"
+    __table_args__ = (
+        UniqueConstraint("channel", "address", name="uq_addresses_channel_address"),
+        Index("ix_addresses_respondent", "respondent_id"),
+    )
+
+    id: Mapped[int] = mapped_column(IdType, primary_key=True, autoincrement=True)
+    respondent_id: Mapped[int] = mapped_column(ForeignKey("respondents.id", ondelete="CASCADE"))
+    channel: Mapped[str] = mapped_column(String(16))
+    address: Mapped[str] = mapped_column(String(64))
+    # Where messages to this address go, when the channel has chats (Telegram's private chat).
+    chat: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 class Response(Base):
@@ -163,7 +199,7 @@ class Response(Base):
     invite_pending: Mapped[bool] = mapped_column(Boolean, default=False)
     # Anonymous (eNPS) answers only: a random token that reports, exports and alerts show
     # instead of `id`, which comes from the sequence all answers share and would tell when
-    # the answer was given among customers' answers (storage/repos/privacy.py).
+    # the answer was given among customers' answers (storage/repos/anonymity.py).
     public_id: Mapped[str | None] = mapped_column(
         String(32), nullable=True, unique=True, index=True
     )

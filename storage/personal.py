@@ -1,7 +1,8 @@
 """Which tables hold a person's data, and how /mydata and forgetting treat each one.
 
 Every table of the schema is declared here, once: either `Personal` (rows about a person,
-found by the columns that hold their Telegram id; /mydata lists them and /forgetme or
+found by the columns that hold their id — the person's internal id, or for the team's and
+chats' tables their Telegram user id, `Key`; /mydata lists them and /forgetme or
 /forget erases them as declared) or `NotPersonal` with the reason. PrivacyRepo reads this
 registry, so a table registered as personal is exported and erased with no other code,
 and tests/storage/test_trust_personal_registry.py compares it with the SQLAlchemy metadata:
@@ -14,7 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-from sqlalchemy import ColumnElement, Table, or_
+from sqlalchemy import ColumnElement, Table, false, or_
 
 # Every module that defines tables, so that the registry and Base.metadata agree.
 from storage import admin_models, broadcast_models, case_models, models, outbox_models
@@ -29,6 +30,23 @@ class Erase(StrEnum):
     DELETE = "delete"  # the rows go
     DETACH = "detach"  # the person's columns (and `clear`) become NULL; the rest stays
     KEEP = "keep"  # kept, for the reason given in `kept_because`
+
+
+class Key(StrEnum):
+    """Which of a person's ids a table's person columns hold."""
+
+    PERSON = "person"  # the respondent's internal id (respondents.id), whatever the channel
+    # A Telegram user or private-chat id: the team (owners, staff, digests, dialogs) are
+    # Telegram accounts, and chats are Telegram's.
+    TELEGRAM = "telegram"
+
+
+@dataclass(frozen=True)
+class Who:
+    """The ids one person is known by: their internal id and their Telegram user id."""
+
+    person_id: int | None
+    telegram_id: int | None
 
 
 class Shown(StrEnum):
@@ -53,10 +71,14 @@ class Personal:
     # Other columns that look personal but are not this person's (e.g. who granted a role).
     others: Mapping[str, str] = field(default_factory=dict)
     kept_because: str = ""
+    key: Key = Key.PERSON
 
-    def about(self, table: Table, user_id: int) -> ColumnElement[bool]:
-        """The condition selecting the person's rows."""
-        return or_(*(table.c[name] == user_id for name in self.person))
+    def about(self, table: Table, who: Who) -> ColumnElement[bool]:
+        """The condition selecting the person's rows (none when they lack that id)."""
+        value = who.person_id if self.key == Key.PERSON else who.telegram_id
+        if value is None:
+            return false()
+        return or_(*(table.c[name] == value for name in self.person))
 
 
 @dataclass(frozen=True)
@@ -74,7 +96,12 @@ PERSONAL_DATA: dict[str, Entry] = {
     # storage/models.py
     "surveys": NotPersonal("survey definitions; `name` is the survey's"),
     "respondents": Personal(
-        ("id",), Erase.DELETE, Shown.PROFILE, clear=("chat_id", "first_name", "username")
+        ("id",), Erase.DELETE, Shown.PROFILE, clear=("first_name", "username")
+    ),
+    # How the person is reached (Telegram user and chat, phone, WhatsApp…): /mydata lists
+    # them with the profile; they go with the person.
+    "addresses": Personal(
+        ("respondent_id",), Erase.DELETE, Shown.PROFILE, clear=("address", "chat")
     ),
     "responses": Personal(
         ("respondent_id",),
@@ -92,18 +119,24 @@ PERSONAL_DATA: dict[str, Entry] = {
         Shown.ROLE,
         others={"granted_by": _STAFF_ACTION},
         kept_because="an access right: an owner takes it away with /revoke",
+        key=Key.TELEGRAM,
     ),
-    "digest_deliveries": Personal(("user_id",), Erase.DELETE),
+    "digest_deliveries": Personal(("user_id",), Erase.DELETE, key=Key.TELEGRAM),
     # An owner's "/digest off": forgetting them turns their digest back on.
-    "digest_optouts": Personal(("user_id",), Erase.DELETE),
+    "digest_optouts": Personal(("user_id",), Erase.DELETE, key=Key.TELEGRAM),
     # storage/broadcast_models.py
     "broadcasts": NotPersonal("created_by, cancelled_by and admin_chat_id are " + _STAFF_ACTION),
     # A recipient row links the (detached) answer it carried back to the person.
-    "broadcast_recipients": Personal(("respondent_id", "chat_id"), Erase.DELETE),
+    "broadcast_recipients": Personal(("respondent_id",), Erase.DELETE, clear=("chat_id",)),
+    # Imported by Telegram user id (a bot cannot write first: they join once they press Start).
     "contacts": Personal(
-        ("user_id",), Erase.DELETE, clear=("name",), others={"imported_by": _STAFF_ACTION}
+        ("user_id",),
+        Erase.DELETE,
+        clear=("name",),
+        others={"imported_by": _STAFF_ACTION},
+        key=Key.TELEGRAM,
     ),
-    "contact_import_requests": Personal(("user_id",), Erase.DELETE),
+    "contact_import_requests": Personal(("user_id",), Erase.DELETE, key=Key.TELEGRAM),
     "survey_reminders": NotPersonal(
         "keyed by response: a forgotten person's responses are detached, and reminders "
         "go only to responses with a respondent"
@@ -115,7 +148,10 @@ PERSONAL_DATA: dict[str, Entry] = {
     ),
     "case_alerts": NotPersonal("where a case's alert was posted: a staff chat"),
     "pending_replies": Personal(
-        ("staff_id",), Erase.DELETE, others={"chat_id": "the staff chat the reply is typed in"}
+        ("staff_id",),
+        Erase.DELETE,
+        others={"chat_id": "the staff chat the reply is typed in"},
+        key=Key.TELEGRAM,
     ),
     "case_threads": Personal(
         ("respondent_id",),
@@ -127,9 +163,9 @@ PERSONAL_DATA: dict[str, Entry] = {
     ),
     # An alert waiting for a chat the bot cannot write to yet (an owner who never pressed
     # Start): the case it is about is detached when its respondent is forgotten.
-    "undelivered_alerts": Personal(("chat_id",), Erase.DELETE),
+    "undelivered_alerts": Personal(("chat_id",), Erase.DELETE, key=Key.TELEGRAM),
     # storage/admin_models.py
-    "staff_dialogs": Personal(("user_id",), Erase.DELETE),
+    "staff_dialogs": Personal(("user_id",), Erase.DELETE, key=Key.TELEGRAM),
     "anonymous_threads": NotPersonal(
         "keyed by a salted hash, never an id; forgetting closes the person's thread "
         "(AnonymityRepo.close_for_user)"
@@ -140,7 +176,7 @@ PERSONAL_DATA: dict[str, Entry] = {
     ),
     "app_secrets": NotPersonal("generated secrets (the anonymity salt)"),
     # storage/outbox_models.py
-    "outbox": Personal(("chat_id",), Erase.DELETE),
+    "outbox": Personal(("chat_id",), Erase.DELETE, key=Key.TELEGRAM),
 }
 
 

@@ -14,7 +14,7 @@ second bot) must not pause the loop either, so connections have no busy timeout:
 answers SQLITE_BUSY at once, and the statement is tried again after an `asyncio.sleep`
 (1 ms, doubling up to 50 ms) until `busy_timeout` seconds have passed (`_retry_busy`).
 Polling and other tasks run meanwhile; the normal, unlocked path pays nothing for it. The
-longest read, the CSV export, reads the file in a thread of its own (storage/streams.py);
+longest read, the CSV export, reads the file in a thread of its own (storage/raw_rows.py);
 other large reads (the XLSX export) fetch in batches of a few milliseconds each.
 """
 
@@ -142,38 +142,38 @@ class InlineCursor:
         self._cursor.arraysize = value
 
 
-class _ImmediateQueue:
-    """Stands in for aiosqlite's request queue, which SQLAlchemy's dialect uses once to
-    set `isolation_level` on the connection's own thread: here that thread is this one."""
-
-    __slots__ = ()
-
-    def put_nowait(self, item: tuple[asyncio.Future[Any], Callable[[], Any]]) -> None:
-        future, function = item
-        try:
-            future.set_result(function())
-        except Exception as exc:
-            future.set_exception(exc)
-
-
 class InlineConnection:
-    """The slice of aiosqlite's Connection that SQLAlchemy uses, run synchronously."""
+    """aiosqlite's public Connection interface, as far as SQLAlchemy's aiosqlite adapter
+    uses it, run synchronously.
 
-    _tx = _ImmediateQueue()
+    One private name remains, because SQLAlchemy's adapter reads it from aiosqlite's
+    connection: `_connection` (is it still open?) before a commit or rollback. The adapter's
+    other private use, aiosqlite's worker queue for setting `isolation_level`, is never
+    reached: the stdlib connection is opened with `isolation_level=None` (SQLAlchemy's
+    "begin" event emits BEGIN itself, storage/db.py) and nothing sets it afterwards.
+    tests/storage/test_adapter_surface.py fails if the adapter starts using anything else.
+    """
+
+    __slots__ = ("_busy_timeout", "_db")
 
     def __init__(self, connection: sqlite3.Connection, busy_timeout: float = BUSY_TIMEOUT) -> None:
-        self._conn: sqlite3.Connection | None = connection
+        self._db: sqlite3.Connection | None = connection
         self._busy_timeout = busy_timeout
 
     @property
     def _connection(self) -> sqlite3.Connection | None:
-        # SQLAlchemy tests aiosqlite's private attribute to see whether it is still open.
-        return self._conn
+        # Read by SQLAlchemy's aiosqlite adapter (aiosqlite's own attribute of this name).
+        return self._db
+
+    @property
+    def sqlite_connection(self) -> sqlite3.Connection:
+        """The stdlib connection, for driver statements (storage/driver.py)."""
+        return self._open()
 
     def _open(self) -> sqlite3.Connection:
-        if self._conn is None:
+        if self._db is None:
             raise ValueError("no active connection")
-        return self._conn
+        return self._db
 
     def cursor(self) -> InlineCursor:
         """A new cursor (SQLAlchemy enters it with `async with`/`__aenter__`)."""
@@ -195,15 +195,15 @@ class InlineConnection:
 
     async def close(self) -> None:
         """Closes the connection (again: nothing happens)."""
-        if self._conn is not None:
-            self._conn.close()
-            self._conn = None
+        if self._db is not None:
+            self._db.close()
+            self._db = None
 
     def stop(self) -> None:
         """Closes at once (SQLAlchemy's terminate)."""
-        if self._conn is not None:
-            self._conn.close()
-            self._conn = None
+        if self._db is not None:
+            self._db.close()
+            self._db = None
 
     async def create_function(self, *args: Any, **kwargs: Any) -> None:
         """Registers a SQL function."""
@@ -225,7 +225,11 @@ def inline_creator(path: Path | str, busy_timeout: float = BUSY_TIMEOUT) -> Call
     async def connect() -> InlineConnection:
         # check_same_thread=False: the pool may close a connection from the garbage
         # collector's thread; every statement still runs on the event loop's thread.
-        connection = sqlite3.connect(str(path), check_same_thread=False, timeout=0)
+        # isolation_level=None: the stdlib module begins no transaction of its own;
+        # SQLAlchemy's "begin" event emits BEGIN / BEGIN IMMEDIATE (storage/db.py).
+        connection = sqlite3.connect(
+            str(path), check_same_thread=False, timeout=0, isolation_level=None
+        )
         return InlineConnection(connection, busy_timeout)
 
     return connect

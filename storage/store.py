@@ -7,17 +7,22 @@ from datetime import tzinfo
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from storage.driver import DriverSQL
+from storage.repos.anonymity import AnonymityRepo, SaltMemo
 from storage.repos.audience import AudienceRepo
+from storage.repos.broadcast_recipients import RecipientQueue
 from storage.repos.broadcasts import BroadcastRepo
 from storage.repos.cases import CaseRepo
 from storage.repos.comments import CommentRepo
+from storage.repos.contacts import ContactRepo
 from storage.repos.dialogs import DialogRepo
 from storage.repos.digests import DigestRepo
 from storage.repos.outbox import OutboxRepo
 from storage.repos.pending import PendingRepo
-from storage.repos.privacy import AnonymityRepo, PrivacyRepo, SaltMemo
+from storage.repos.privacy import PrivacyRepo
+from storage.repos.reminders import ReminderRepo
 from storage.repos.respondents import RespondentRepo
 from storage.repos.responses import ResponseRepo
+from storage.repos.sending_workers import SendingWorkers
 from storage.repos.staff import StaffRepo
 from storage.repos.stats import StatsRepo
 from storage.repos.surveys import SurveyRepo
@@ -35,7 +40,7 @@ class Store:
         *,
         anonymity_salt: str = "",
         salt_memo: SaltMemo | None = None,
-        connection: AsyncConnection | None = None,
+        connection: AsyncConnection,
     ) -> None:
         # The survey path's statements, without SQLAlchemy's per-statement work.
         self.driver = DriverSQL(session, dialect, connection)
@@ -46,13 +51,18 @@ class Store:
         # eNPS: salted keys and open-conversation pointers (ANONYMITY_SALT, else a stored salt).
         self.anonymity = AnonymityRepo(session, self.driver, anonymity_salt, salt_memo, tz)
         self.responses = ResponseRepo(session, self.driver, self.stats, self.anonymity)
-        self.privacy = PrivacyRepo(session, self.anonymity)
+        self.privacy = PrivacyRepo(session, self.anonymity, self.respondents)
         self.dialogs = DialogRepo(session)
         self.comments = CommentRepo(session)
         self.staff = StaffRepo(session)
         self.cases = CaseRepo(session, self.driver)
         self.digests = DigestRepo(session, dialect)
         self.audience = AudienceRepo(session)
+        self.contacts = ContactRepo(session)  # imported contact lists, /import
         self.pending = PendingRepo(self.driver)
         self.outbox = OutboxRepo(self.driver)  # replies kept until sent (bot/outbox.py)
-        self.broadcasts = BroadcastRepo(session, dialect, self.stats)
+        # Broadcasts: the jobs, their recipient queue, the workers' heartbeats, reminders.
+        self.broadcasts = BroadcastRepo(session)
+        self.recipients = RecipientQueue(session, dialect, self.stats)
+        self.workers = SendingWorkers(session, dialect)
+        self.reminders = ReminderRepo(session, dialect)

@@ -7,6 +7,7 @@ import os
 import shutil
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import asyncpg
@@ -80,7 +81,17 @@ async def db_url(
     request: pytest.FixtureRequest, tmp_path: Path, sqlite_template: Path, pg_template: str | None
 ) -> AsyncIterator[str]:
     """A fresh, migrated database URL per test: a SQLite file or a PostgreSQL database."""
-    if request.param == "sqlite":
+    async with fresh_database(request.param, tmp_path, sqlite_template, pg_template) as url:
+        yield url
+
+
+@asynccontextmanager
+async def fresh_database(
+    backend: str, tmp_path: Path, sqlite_template: Path, pg_template: str | None
+) -> AsyncIterator[str]:
+    """A migrated database's URL, copied from the template of `backend` ("sqlite" or
+    "postgres"), dropped afterwards; skips when PostgreSQL is not configured."""
+    if backend == "sqlite":
         path = tmp_path / "npsbot.db"
         shutil.copyfile(sqlite_template, path)
         yield f"sqlite+aiosqlite:///{path}"

@@ -10,7 +10,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from bot.broadcast.reminders import ReminderWorker
-from bot.broadcast.worker import BroadcastWorker, SendingProcess
+from bot.broadcast.sending_process import SendingProcess
+from bot.broadcast.worker import BroadcastWorker
 from bot.settings import Settings
 from handlers.port import ChatPort
 

@@ -20,11 +20,12 @@ from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from bot.broadcast.delivery import RetryPolicy, deliver
-from bot.broadcast.worker import SendingProcess, StoppableJob
+from bot.broadcast.sending_process import SendingProcess, StoppableJob
 from handlers.port import ChatPort, SendText
-from handlers.survey import score_keyboard, score_question
-from storage.models import Survey
-from storage.repos.broadcasts import DueReminder, Outcome
+from handlers.respondent_messages import score_keyboard, score_question
+from storage.repos.broadcast_recipients import Outcome
+from storage.repos.reminders import DueReminder
+from storage.repos.surveys import SurveyView
 
 if TYPE_CHECKING:
     from bot.jobs import JobHost
@@ -68,16 +69,16 @@ class ReminderWorker(StoppableJob):
         db = self.app.db
         now = self.app.clock()
         async with db.snapshot() as store:
-            due = await store.broadcasts.reminders_due(
+            due = await store.reminders.any_due(
                 asked_before=now - self.after, asked_after=now - 2 * self.after
             )
         if not due:
             return 0
         if await self.process.beat(db, force=True):
             async with db.transaction() as store:
-                await store.broadcasts.recover_stale_reminders(self.process.live)
+                await store.reminders.recover_stale(self.process.live)
         async with db.transaction() as store:
-            claimed = await store.broadcasts.claim_reminders(
+            claimed = await store.reminders.claim(
                 asked_before=now - self.after,
                 asked_after=now - 2 * self.after,
                 worker=self.process.name,
@@ -92,10 +93,10 @@ class ReminderWorker(StoppableJob):
             *(self._send(item, surveys[item.survey_id]) for item in claimed)
         )
         async with db.transaction() as store:
-            await store.broadcasts.record_reminders(list(outcomes))
+            await store.reminders.record(list(outcomes))
         return len(claimed)
 
-    async def _send(self, item: DueReminder, survey: Survey | None) -> Outcome:
+    async def _send(self, item: DueReminder, survey: SurveyView | None) -> Outcome:
         assert survey is not None  # foreign key
         texts = self.app.catalogs.texts(item.language, survey.texts)
         brand = survey.subject or self.app.pipeline.config.brand

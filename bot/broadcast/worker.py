@@ -34,7 +34,8 @@ answer. Only the calls in flight at the kill can be in doubt — a handful at 30
 
 **Rate.** BROADCAST_RATE is the limit for all replicas together: each live worker (a
 heartbeat row every HEARTBEAT_EVERY seconds while it has work) takes an equal share of it
-in the process-wide limiter (bot/broadcast/limiter.py), which reminders use too.
+in the process-wide limiter (bot/broadcast/limiter.py), which reminders use too
+(bot/broadcast/sending_process.py). The progress message: bot/broadcast/progress.py.
 """
 
 from __future__ import annotations
@@ -43,116 +44,33 @@ import asyncio
 import contextlib
 import logging
 import math
-import os
-import socket
 import time
-import uuid
 from collections import deque
 from dataclasses import dataclass, field
-from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from bot.broadcast.delivery import RetryPolicy, deliver
-from bot.broadcast.limiter import RateLimiter
-from bot.settings import Settings
-from handlers.broadcast import progress_html, question_html, stop_keyboard, summary_html
-from handlers.port import ChatPort, EditText, SendText
-from handlers.survey import score_keyboard
+from bot.broadcast.progress import ProgressReporter
+from bot.broadcast.sending_process import HEARTBEAT_EVERY, SendingProcess, StoppableJob
+from handlers.broadcast_messages import question_html
+from handlers.port import ChatPort, SendText
+from handlers.respondent_messages import score_keyboard
 from storage.broadcast_models import Broadcast, BroadcastStatus, RecipientStatus
 from storage.db import Database
-from storage.models import Survey, utcnow
+from storage.models import utcnow
 from storage.repos.audience import Fatigue
-from storage.repos.broadcasts import Claimed, Outcome, Tally
+from storage.repos.broadcast_recipients import Claimed, Outcome
+from storage.repos.surveys import SurveyView
 
 if TYPE_CHECKING:
     from bot.jobs import JobHost
 
 log = logging.getLogger(__name__)
 
-HEARTBEAT_EVERY = 2.0  # seconds between heartbeats while there is work
-LIVE_WINDOW = 6.0  # a worker not seen for this long is dead; its "sending" rows are in doubt
 IDLE_POLL = 0.5  # how often an idle worker looks for new broadcasts
 STATUS_POLL = 0.5  # how often a sending worker checks for Cancel
 FLUSH_EVERY = 0.05  # answers are recorded at least this often
-SHUTDOWN_GRACE = 15.0  # a stop waits this long for calls in flight and the last record
 DB_RETRY = 1.0  # pause before retrying a failed database write
-
-
-def worker_name() -> str:
-    """A name unique to this process run: host, pid and a random part (≤ 40 chars)."""
-    return f"{socket.gethostname()[:16]}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
-
-
-class SendingProcess:
-    """What the sending jobs of one process share: its name, the limiter, the heartbeat."""
-
-    def __init__(self, settings: Settings, *, name: str | None = None) -> None:
-        self.settings = settings
-        self.name = name or worker_name()
-        self.limiter = RateLimiter(settings.broadcast_rate, settings.broadcast_per_chat_interval)
-        self.live: list[str] = [self.name]
-        self._beat_at = -math.inf
-
-    async def beat(self, db: Database, *, force: bool = False) -> bool:
-        """Refreshes the heartbeat and the rate share when due; True when it did."""
-        if not force and time.monotonic() - self._beat_at < HEARTBEAT_EVERY:
-            return False
-        self._beat_at = time.monotonic()
-        now = utcnow()
-        async with db.transaction() as store:
-            await store.broadcasts.heartbeat(self.name, now)
-            live = await store.broadcasts.live_workers(now - timedelta(seconds=LIVE_WINDOW))
-        self.live = sorted(set(live) | {self.name})
-        share = self.settings.broadcast_rate / len(self.live)
-        if abs(share - self.limiter.configured_rate) > 1e-9:
-            log.info("%d sending workers: %.2f messages/s each", len(self.live), share)
-            self.limiter.configured_rate = share
-            self.limiter.set_rate(share)
-        return True
-
-    async def leave(self, db: Database) -> None:
-        """Removes the heartbeat after a clean stop (nothing of ours is "sending" any more)."""
-        with contextlib.suppress(Exception):
-            async with db.transaction() as store:
-                await store.broadcasts.forget_worker(self.name)
-
-
-class StoppableJob:
-    """Runs `_main` so that cancelling the job stops it cleanly instead of mid-write.
-
-    The job's task is what `BotApp.close()` cancels (and what `RunningBot.crash()`
-    cancels through it). The real work runs in an inner task that is never cancelled
-    directly: cancellation sets `stopping`, and `_main` winds down — no new sends, calls
-    in flight answered, everything recorded — within SHUTDOWN_GRACE.
-    """
-
-    def __init__(self) -> None:
-        self.stopping = asyncio.Event()
-
-    async def run(self) -> None:
-        """Runs until cancelled."""
-        inner = asyncio.create_task(self._main())
-        try:
-            await asyncio.shield(inner)
-        except asyncio.CancelledError:
-            self.stop()
-            try:
-                await asyncio.wait_for(inner, SHUTDOWN_GRACE)
-            except Exception:
-                log.exception("%s did not stop cleanly", type(self).__name__)
-            raise
-
-    def stop(self) -> None:
-        """Asks `_main` to wind down."""
-        self.stopping.set()
-
-    async def _main(self) -> None:
-        raise NotImplementedError
-
-    async def pause(self, seconds: float) -> None:
-        """Sleeps, waking early when the job is stopping."""
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self.stopping.wait(), seconds)
 
 
 class _NoLock(contextlib.AbstractAsyncContextManager[object]):
@@ -167,7 +85,7 @@ class _Run:
     """One worker's in-memory state while it works on one broadcast."""
 
     broadcast: Broadcast
-    survey: Survey
+    survey: SurveyView
     queue: deque[Claimed] = field(default_factory=deque)
     tasks: dict[asyncio.Task[Outcome], Claimed] = field(default_factory=dict)
     results: list[Outcome] = field(default_factory=list)
@@ -178,7 +96,6 @@ class _Run:
     exhausted: bool = False
     progressed: bool = False
     flushed_at: float = 0.0
-    progress_due: float = 0.0
 
     def halted(self, stopping: asyncio.Event) -> bool:
         """No new sends: cancelled by an admin, or the worker is stopping."""
@@ -202,7 +119,6 @@ class BroadcastWorker(StoppableJob):
         self.concurrency = max(2, min(64, math.ceil(rate / 4)))
         self.batch = self.concurrency
         self.policy = RetryPolicy()
-        self._progress_task: asyncio.Task[None] | None = None
         # On SQLite this worker's writes go one at a time: a second BEGIN IMMEDIATE would only
         # sleep in SQLite's busy handler. PostgreSQL takes them side by side, so marking rows
         # "sending" (which holds up the calls) never waits behind a recording.
@@ -210,8 +126,8 @@ class BroadcastWorker(StoppableJob):
             asyncio.Lock() if app.db.dialect == "sqlite" else _NoLock()
         )
         self._to_mark: list[tuple[int, asyncio.Future[bool]]] = []
-        self._shown: dict[int, str] = {}  # the progress text last shown, per broadcast
         self._marker: asyncio.Task[None] | None = None
+        self.progress = ProgressReporter(app, port, self.limiter, self.policy, self._writes)
 
     async def _main(self) -> None:
         db = self.app.db
@@ -223,7 +139,7 @@ class BroadcastWorker(StoppableJob):
                 worked = False
             if not worked:
                 await self.pause(IDLE_POLL)
-        await self._wait_progress()
+        await self.progress.wait()
         await self.process.leave(db)
 
     async def _pass(self, db: Database) -> bool:
@@ -249,7 +165,7 @@ class BroadcastWorker(StoppableJob):
             if not await self.process.beat(self.app.db):
                 return
             async with self.app.db.transaction() as store:
-                recovered = await store.broadcasts.recover_stale(self.process.live, utcnow())
+                recovered = await store.recipients.recover_stale(self.process.live, utcnow())
         if recovered:
             log.warning("%d recipients of a stopped worker marked uncertain", recovered)
 
@@ -263,7 +179,7 @@ class BroadcastWorker(StoppableJob):
         run.cancelled = run.broadcast.status == BroadcastStatus.CANCELLED
         run.flushed_at = time.monotonic()
         # The confirm handler showed "0 of N"; the first edit comes one interval later.
-        run.progress_due = run.flushed_at + self.app.settings.broadcast_progress_seconds
+        self.progress.schedule(run.broadcast.id)
         run.claimer = asyncio.create_task(self._claimer(run))
         # The heartbeat goes on as long as this worker holds rows, claims or not: a worker
         # that looks dead has its "sending" rows taken for uncertain.
@@ -290,7 +206,7 @@ class BroadcastWorker(StoppableJob):
                 if idle and not run.results and not flushing:
                     break
                 if not halted:
-                    self._maybe_progress(run)
+                    self.progress.maybe_update(run.broadcast, run.survey)
                 waiting: set[asyncio.Future[object]] = set(run.tasks)  # type: ignore[arg-type]
                 for helper in (run.claimer, run.flusher):
                     if helper is not None and not helper.done():
@@ -307,7 +223,8 @@ class BroadcastWorker(StoppableJob):
             beating.set()
             await asyncio.wait({heart})
         if not self.stopping.is_set():
-            await self._finish(run)
+            if await self.progress.finish(run.broadcast.id, run.survey):
+                run.progressed = True
         return run.progressed
 
     async def _heartbeat(self, done: asyncio.Event) -> None:
@@ -347,7 +264,7 @@ class BroadcastWorker(StoppableJob):
     async def _claim(self, run: _Run) -> None:
         catalogs = self.app.catalogs
         async with self._writes, self.app.db.transaction() as store:
-            claimed, skipped = await store.broadcasts.claim(
+            claimed, skipped = await store.recipients.claim(
                 run.broadcast,
                 worker=self.process.name,
                 limit=self.batch,
@@ -405,7 +322,7 @@ class BroadcastWorker(StoppableJob):
             marked: set[int] = set()
             try:
                 async with self._writes, self.app.db.transaction() as store:
-                    marked = await store.broadcasts.mark_sending(
+                    marked = await store.recipients.mark_sending(
                         [rid for rid, _ in batch], self.process.name, utcnow()
                     )
             except Exception:
@@ -451,90 +368,10 @@ class BroadcastWorker(StoppableJob):
         while True:
             try:
                 async with self._writes, self.app.db.transaction() as store:
-                    await store.broadcasts.record(results, self.process.name)
+                    await store.recipients.record(results, self.process.name)
                 break
             except Exception:
                 log.exception("recording %d broadcast results failed; retrying", len(results))
                 await asyncio.sleep(DB_RETRY)
         run.flushed_at = time.monotonic()
-        run.progressed = True
-
-    # --- the admin's view ---------------------------------------------------------------
-
-    def _maybe_progress(self, run: _Run) -> None:
-        """Edits the progress message every BROADCAST_PROGRESS_SECONDS (one replica does)."""
-        if self._progress_task is not None and not self._progress_task.done():
-            return
-        if time.monotonic() < run.progress_due:
-            return
-        run.progress_due = time.monotonic() + self.app.settings.broadcast_progress_seconds
-        self._progress_task = asyncio.create_task(self._progress(run))
-
-    async def _progress(self, run: _Run) -> None:
-        interval = self.app.settings.broadcast_progress_seconds
-        now = utcnow()
-        try:
-            async with self._writes, self.app.db.transaction() as store:
-                # 10% slack: a replica whose clock ticks slightly early still edits.
-                if not await store.broadcasts.claim_progress(
-                    run.broadcast.id, now, now - timedelta(seconds=interval * 0.9)
-                ):
-                    return
-            async with self.app.db.snapshot() as store:
-                tally = await store.broadcasts.tally(run.broadcast.id)
-                broadcast = await store.broadcasts.get(run.broadcast.id)
-            if broadcast is None or broadcast.status != BroadcastStatus.RUNNING:
-                return
-            await self._show(broadcast, run.survey, tally, finished=False)
-        except Exception:
-            log.exception("progress update of broadcast %s failed", run.broadcast.id)
-
-    async def _wait_progress(self) -> None:
-        if self._progress_task is not None:
-            with contextlib.suppress(Exception):
-                await self._progress_task
-
-    async def _show(
-        self, broadcast: Broadcast, survey: Survey, tally: Tally, *, finished: bool
-    ) -> None:
-        """Edits the progress message (no Cancel button once finished)."""
-        if broadcast.progress_message_id is None:
-            return
-        texts = self.app.catalogs.texts(broadcast.language)
-        started = broadcast.started_at or broadcast.created_at
-        end = broadcast.finished_at if finished and broadcast.finished_at else utcnow()
-        html = progress_html(
-            texts,
-            survey,
-            broadcast,
-            tally,
-            elapsed=(end - started).total_seconds(),
-            rate=self.app.settings.broadcast_rate,
-            finished=finished,
-        )
-        if not finished and self._shown.get(broadcast.id) == html:
-            return  # unchanged (e.g. during a 429 pause): an edit would only be refused
-        self._shown[broadcast.id] = html
-        keyboard = None if finished else stop_keyboard(texts, broadcast.id)
-        action = EditText(broadcast.admin_chat_id, broadcast.progress_message_id, html, keyboard)
-        await deliver(self.port, self.limiter, action, broadcast.admin_chat_id, policy=self.policy)
-
-    async def _finish(self, run: _Run) -> None:
-        """When nobody is left: final figures in the progress message, and a summary."""
-        await self._wait_progress()
-        async with self._writes, self.app.db.transaction() as store:
-            if not await store.broadcasts.finish(run.broadcast.id, utcnow()):
-                return
-            broadcast = await store.broadcasts.get(run.broadcast.id)
-            tally = await store.broadcasts.tally(run.broadcast.id)
-        assert broadcast is not None
-        log.info("broadcast %s finished: %s", broadcast.id, tally.counts)
-        await self._show(broadcast, run.survey, tally, finished=True)
-        texts = self.app.catalogs.texts(broadcast.language)
-        summary = SendText(
-            broadcast.admin_chat_id, summary_html(texts, run.survey, broadcast, tally)
-        )
-        await deliver(
-            self.port, self.limiter, summary, broadcast.admin_chat_id, policy=self.policy
-        )
         run.progressed = True

@@ -74,7 +74,7 @@ class Faults:
         self.too_many_requests_sent = 0
         self._faults: list[Fault] = []
         self._delays: list[Delay] = []
-        self._sends: list[tuple[float, int | str, str]] = []  # (monotonic, chat, method)
+        self._sends: list[tuple[float, int | str | None, str]] = []  # (monotonic, chat, method)
         self._global_limit: int | None = None
         self._chat_limit: int | None = None
 

@@ -133,7 +133,7 @@ class BotMethods:
         scope = params.get("scope") or {"type": "default"}
         if isinstance(scope, str):
             scope = json.loads(scope)
-        fields = COMMAND_SCOPES.get(scope.get("type")) if isinstance(scope, dict) else None
+        fields = COMMAND_SCOPES.get(str(scope.get("type"))) if isinstance(scope, dict) else None
         if fields is None:
             raise bad_request("can't parse BotCommandScope")
         if any(name not in scope for name in fields):

@@ -100,7 +100,7 @@ class MessageMethods:
     def _send_media(self, params: dict[str, Any], kind: str) -> Any:
         chat = self._chats.target(params["chat_id"])
         info = self._files.resolve(params[kind], kind)
-        caption, entities = "", []
+        caption, entities = "", list[dict[str, Any]]()
         if params.get("caption"):
             caption, entities = formatted(params, "caption", "caption_entities", CAPTION_LIMIT)
         markup, keyboard, reply_keyboard = parse_markup(params.get("reply_markup"))
@@ -152,7 +152,7 @@ class MessageMethods:
         msg = self._editable(params)
         if msg.kind not in ("document", "photo"):
             raise bad_request("there is no caption in the message to edit")
-        caption, entities = "", []
+        caption, entities = "", list[dict[str, Any]]()
         if params.get("caption"):
             caption, entities = formatted(params, "caption", "caption_entities", CAPTION_LIMIT)
         markup, keyboard, _ = parse_markup(params.get("reply_markup"), inline_only=True)

@@ -7,7 +7,7 @@ import io
 import logging
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import aiohttp
 from aiogram import Bot, Dispatcher, F, Router
@@ -79,12 +79,19 @@ from handlers.port import (
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
+
+def _response_class(returning: Any) -> object:
+    """`Response[returning]`, the class aiogram parses such an answer with (`returning` is
+    a type or a union of types, e.g. Message | bool, which mypy takes for no type)."""
+    return Response.__class_getitem__(returning)
+
+
 # aiogram parses every API answer with a pydantic generic, Response[<result type>], and
 # pydantic caches those classes only weakly: under load the garbage collector dropped them
 # and almost every call rebuilt one, a third of npsbot's CPU in bench/e2e_throughput.py.
 # Holding them here keeps the cache warm for every method returning these types.
 _RESPONSE_TYPES = [
-    Response[method.__returning__]  # type: ignore[attr-defined]
+    _response_class(method.__returning__)
     for method in (SendMessage, EditMessageText, AnswerCallbackQuery, GetUpdates, GetMe)
 ]
 
@@ -337,7 +344,7 @@ async def run_polling(
                 tasks_concurrency_limit=MAX_CONCURRENT_UPDATES,
             )
         )
-        waiters = [polling]
+        waiters: list[asyncio.Task[object]] = [polling]
         if stop is not None:
             waiters.append(asyncio.create_task(stop.wait()))
         await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)

@@ -1,25 +1,29 @@
-"""Who a broadcast may reach: segments, fatigue rules, and imported contact lists.
+"""Who a broadcast may reach: segments, fatigue rules, and the imported contacts' attributes.
 
-The audience is every customer who pressed Start (a `respondents` row) and has neither
-sent /stop nor blocked the bot; the team (owners in ADMIN_IDS, admins, viewers) and
+The audience is every customer who pressed Start (a person with a Telegram address) and
+has neither sent /stop nor blocked the bot; the team (owners in ADMIN_IDS, admins, viewers) and
 employees who came only through an eNPS link are not customers and are never messaged.
 Imported contacts (`contacts`) add attributes — language, source, agent, name — and wait
 there until the person presses Start: a bot cannot write first, so nobody who never
-started is ever messaged.
+started is ever messaged. Contacts, owners and staff are Telegram user ids: they are
+matched with the people's Telegram addresses (text), never with the internal ids.
+Importing the lists: storage/repos/contacts.py.
 """
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import (
+    BigInteger,
     ColumnElement,
+    String,
     and_,
     case,
+    cast,
     exists,
     func,
     insert,
@@ -27,18 +31,20 @@ from sqlalchemy import (
     or_,
     select,
     true,
-    update,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement as ColumnExpr
 
-from storage.broadcast_models import BroadcastRecipient, Contact, ImportRequest, RecipientStatus
-from storage.models import Respondent, Response, StaffMember
+from storage.broadcast_models import BroadcastRecipient, Contact, RecipientStatus
+from storage.models import Address, Channel, Respondent, Response, StaffMember
+from storage.tables import table_of
 
-R = Respondent.__table__
-C = Contact.__table__
-A = Response.__table__
-S = StaffMember.__table__
+R = table_of(Respondent)
+# The people's Telegram addresses: the channel broadcasts are sent on.
+T = table_of(Address).alias("telegram")
+C = table_of(Contact)
+A = table_of(Response)
+S = table_of(StaffMember)
 
 # Score ranges of the last-answer groups (NPS: promoters 9–10, passives 7–8, detractors 0–6).
 GROUPS: dict[str, tuple[int, int]] = {
@@ -99,17 +105,6 @@ class AudiencePreview:
 
 
 @dataclass(frozen=True)
-class ContactRow:
-    """One valid line of an imported contact list."""
-
-    user_id: int
-    language: str | None = None
-    source: str | None = None
-    agent: str | None = None
-    name: str | None = None
-
-
-@dataclass(frozen=True)
 class Eligibility:
     """Whether a respondent may get a survey now, and what the message needs to know."""
 
@@ -119,16 +114,6 @@ class Eligibility:
     source: str | None
     agent: str | None
     first_name: str | None
-
-
-@dataclass(frozen=True)
-class ImportOutcome:
-    """What an import changed."""
-
-    added: int
-    updated: int
-    unchanged: int
-    started: int  # of the imported ids, how many have pressed Start already
 
 
 def language_expr() -> ColumnExpr[Any]:
@@ -219,10 +204,18 @@ def standing_of(row: Any) -> Eligibility:
     )
 
 
+def _as_address(user_id: Any) -> Any:
+    """A Telegram user id column as address text (the index on addresses stays usable)."""
+    return cast(user_id, String(64))
+
+
 def team_expr(owners: Collection[int]) -> ColumnElement[bool]:
-    """True for the team: owners (ADMIN_IDS) and everyone with a granted role."""
-    staff = exists().where(S.c.user_id == R.c.id)
-    return or_(R.c.id.in_(sorted(owners)), staff) if owners else staff
+    """True for the team: owners (ADMIN_IDS) and everyone with a granted role (both are
+    Telegram user ids, matched with the person's Telegram address)."""
+    staff = exists().where(_as_address(S.c.user_id) == T.c.address)
+    if not owners:
+        return staff
+    return or_(T.c.address.in_([str(owner) for owner in sorted(owners)]), staff)
 
 
 def employee_expr() -> ColumnElement[bool]:
@@ -237,7 +230,28 @@ def customer_expr(owners: Collection[int]) -> ColumnElement[bool]:
 
 
 def _audience_from() -> Any:
-    return R.outerjoin(C, C.c.user_id == R.c.id)
+    """People with a Telegram address, with their imported contact row if any."""
+    telegram = and_(T.c.respondent_id == R.c.id, T.c.channel == Channel.TELEGRAM.value)
+    return R.join(T, telegram).outerjoin(C, _as_address(C.c.user_id) == T.c.address)
+
+
+def standing_from(recipients: Any, respondent_id: Any) -> Any:
+    """`recipients` with their person (R), Telegram address and imported contact (C), as
+    `standing_columns` reads them; a forgotten person's columns are NULL."""
+    telegram = and_(T.c.respondent_id == R.c.id, T.c.channel == Channel.TELEGRAM.value)
+    return (
+        recipients.outerjoin(R, R.c.id == respondent_id)
+        .outerjoin(T, telegram)
+        .outerjoin(C, _as_address(C.c.user_id) == T.c.address)
+    )
+
+
+def _started(user_id: Any) -> ColumnElement[bool]:
+    """True when the Telegram user has pressed Start (a person has their address)."""
+    address = table_of(Address)
+    return exists().where(
+        address.c.channel == Channel.TELEGRAM.value, address.c.address == _as_address(user_id)
+    )
 
 
 class AudienceRepo:
@@ -285,7 +299,7 @@ class AudienceRepo:
         """Imported contacts in the segment with no respondent row (never pressed Start)."""
         if segment.group:  # nobody who never started has a score
             return 0
-        terms: list[ColumnElement[bool]] = [~exists().where(R.c.id == C.c.user_id)]
+        terms: list[ColumnElement[bool]] = [~_started(C.c.user_id)]
         if segment.language:
             terms.append(C.c.language == segment.language)
         if segment.source:
@@ -315,14 +329,14 @@ class AudienceRepo:
             select(
                 literal(broadcast_id),
                 R.c.id,
-                R.c.chat_id,
+                cast(T.c.chat, BigInteger),
                 literal(RecipientStatus.PENDING.value),
                 literal(0),
             )
             .select_from(_audience_from())
             .where(segment_filter(segment), customer_expr(owners), eligible)
         )
-        table = BroadcastRecipient.__table__
+        table = table_of(BroadcastRecipient)
         result = await self._session.execute(
             insert(table).from_select(
                 ["broadcast_id", "respondent_id", "chat_id", "status", "attempts"], source
@@ -350,74 +364,6 @@ class AudienceRepo:
             await self._session.execute(
                 select(R.c.id).where(R.c.id.in_(chunk)).order_by(R.c.id).with_for_update()
             )
-
-    # --- contact lists ------------------------------------------------------------------
-
-    async def import_contacts(
-        self, rows: Sequence[ContactRow], imported_by: int, now: datetime
-    ) -> ImportOutcome:
-        """Adds new contacts and updates known ones (a blank column keeps the old value)."""
-        added = updated = unchanged = started = 0
-        table = C
-        for chunk in chunks(rows):
-            ids = [row.user_id for row in chunk]
-            known = {
-                row.user_id: row
-                for row in await self._session.execute(select(table).where(C.c.user_id.in_(ids)))
-            }
-            started += int(
-                await self._session.scalar(select(func.count()).where(R.c.id.in_(ids))) or 0
-            )
-            fresh = []
-            for row in chunk:
-                values = {
-                    "name": row.name,
-                    "language": row.language,
-                    "source": row.source,
-                    "agent": row.agent,
-                }
-                old = known.get(row.user_id)
-                if old is None:
-                    fresh.append(
-                        {"user_id": row.user_id, "imported_by": imported_by, "imported_at": now}
-                        | values
-                    )
-                    continue
-                changes = {
-                    k: v for k, v in values.items() if v is not None and getattr(old, k) != v
-                }
-                if not changes:
-                    unchanged += 1
-                    continue
-                await self._session.execute(
-                    update(table)
-                    .where(C.c.user_id == row.user_id)
-                    .values(**changes, imported_by=imported_by, imported_at=now)
-                )
-                updated += 1
-            if fresh:
-                await self._session.execute(insert(table), fresh)
-                added += len(fresh)
-            # SQLite's statements run on the event loop (storage/sqlite_inline.py): let other
-            # chats' updates and polling run between chunks of a long list.
-            await asyncio.sleep(0)
-        return ImportOutcome(added, updated, unchanged, started)
-
-    async def request_import(self, user_id: int, now: datetime) -> None:
-        """Remembers that the admin's next message is a contact list."""
-        await self._session.merge(ImportRequest(user_id=user_id, requested_at=now))
-
-    async def take_import_request(self, user_id: int, not_before: datetime) -> bool:
-        """Consumes the admin's pending /import if it is recent enough."""
-        request = await self._session.get(ImportRequest, user_id)
-        if request is None:
-            return False
-        await self._session.delete(request)
-        return request.requested_at >= not_before
-
-    async def has_import_request(self, user_id: int) -> bool:
-        """True when the admin typed /import and has not sent the list yet."""
-        return await self._session.get(ImportRequest, user_id) is not None
 
 
 def chunks(items: Sequence[Any]) -> Iterable[Sequence[Any]]:

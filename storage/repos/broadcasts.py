@@ -1,21 +1,18 @@
-"""Broadcast jobs, their recipients, reminders and the sending workers' heartbeats.
+"""Broadcast jobs: drafted from the preview, confirmed (the audience snapshotted as
+recipients), cancelled, and finished once no recipient is open.
 
-Recipient rows move pending → queued (claimed by a worker) → sending (committed just
-before the Telegram call) → sent | unreachable | failed, or skipped / cancelled, or
-uncertain (a worker died during the call). Claims use `FOR UPDATE SKIP LOCKED` on
-PostgreSQL, so replicas never claim the same row; SQLite has a single writer.
+Sending is in storage/repos/broadcast_recipients.py (the recipient queue), the workers'
+heartbeats in storage/repos/sending_workers.py, reminders in storage/repos/reminders.py;
 bot/broadcast/worker.py explains the delivery guarantees.
 """
 
 from __future__ import annotations
 
-from collections import Counter
-from collections.abc import Callable, Collection, Iterable, Sequence
+from collections.abc import Collection
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from typing import Any
+from datetime import datetime
 
-from sqlalchemy import bindparam, delete, func, select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.broadcast_models import (
@@ -23,57 +20,13 @@ from storage.broadcast_models import (
     Broadcast,
     BroadcastRecipient,
     BroadcastStatus,
-    Contact,
     RecipientStatus,
-    SendingWorker,
-    SurveyReminder,
 )
-from storage.models import OPEN_STEPS, Respondent, Response, Step
-from storage.repos import upsert_insert
-from storage.repos.audience import (
-    ELIGIBLE,
-    AudienceRepo,
-    Fatigue,
-    Segment,
-    chunks,
-    standing_columns,
-    standing_of,
-)
-from storage.repos.stats import StatsRepo, segments_of
+from storage.repos.audience import AudienceRepo, Fatigue, Segment
+from storage.tables import rows_changed, table_of
 
-B = Broadcast.__table__
-BR = BroadcastRecipient.__table__
-A = Response.__table__
-R = Respondent.__table__
-SR = SurveyReminder.__table__
-C = Contact.__table__
-W = SendingWorker.__table__
-
-# Picks the catalog language from (chosen or imported language, Telegram's language).
-LanguageResolver = Callable[[str | None, str | None], str]
-
-
-@dataclass(frozen=True)
-class Claimed:
-    """A recipient claimed for sending, with the response its buttons will carry."""
-
-    recipient_id: int
-    respondent_id: int
-    chat_id: int
-    response_id: int
-    language: str
-    first_name: str | None
-
-
-@dataclass(frozen=True)
-class Outcome:
-    """What became of one claimed recipient (or reminder)."""
-
-    row_id: int  # the recipient id, or the response id of a reminder
-    status: RecipientStatus  # SENT, UNREACHABLE, FAILED, CANCELLED, or PENDING (released)
-    at: datetime
-    message_id: int | None = None
-    detail: str | None = None
+B = table_of(Broadcast)
+BR = table_of(BroadcastRecipient)
 
 
 @dataclass(frozen=True)
@@ -106,25 +59,11 @@ class Tally:
         return self.total - self.remaining
 
 
-@dataclass(frozen=True)
-class DueReminder:
-    """An unanswered question whose reminder this worker claimed."""
-
-    response_id: int
-    survey_id: int
-    respondent_id: int
-    chat_id: int
-    language: str
-    first_name: str | None
-
-
 class BroadcastRepo:
-    """Creates, claims and records broadcast work; never commits (the caller does)."""
+    """Creates, confirms, cancels and finishes broadcasts; never commits (the caller does)."""
 
-    def __init__(self, session: AsyncSession, dialect: str, stats: StatsRepo) -> None:
+    def __init__(self, session: AsyncSession) -> None:
         self._session = session
-        self._dialect = dialect
-        self._stats = stats
         self._audience = AudienceRepo(session)
 
     # --- the admin's side ---------------------------------------------------------------
@@ -210,7 +149,7 @@ class BroadcastRepo:
             .where(B.c.id == broadcast_id, B.c.status == BroadcastStatus.DRAFT)
             .values(status=BroadcastStatus.DISCARDED)
         )
-        return bool(result.rowcount)  # type: ignore[attr-defined]
+        return bool(rows_changed(result))
 
     async def cancel(self, broadcast_id: int, by: int) -> bool:
         """Stops a running broadcast: nobody still pending is messaged."""
@@ -219,7 +158,7 @@ class BroadcastRepo:
             .where(B.c.id == broadcast_id, B.c.status == BroadcastStatus.RUNNING)
             .values(status=BroadcastStatus.CANCELLED, cancelled_by=by)
         )
-        if not result.rowcount:  # type: ignore[attr-defined]
+        if not rows_changed(result):
             return False
         await self._session.execute(
             update(BR)
@@ -228,7 +167,7 @@ class BroadcastRepo:
         )
         return True
 
-    # --- the worker's side --------------------------------------------------------------
+    # --- the workers' side --------------------------------------------------------------
 
     async def unfinished(self) -> list[Broadcast]:
         """Running or cancelled broadcasts whose summary was not sent yet, oldest first."""
@@ -246,311 +185,6 @@ class BroadcastRepo:
     async def status_of(self, broadcast_id: int) -> str | None:
         """The broadcast's status, read fresh."""
         return await self._session.scalar(select(B.c.status).where(B.c.id == broadcast_id))
-
-    async def claim(
-        self,
-        broadcast: Broadcast,
-        *,
-        worker: str,
-        limit: int,
-        now: datetime,
-        fatigue: Fatigue,
-        resolve: LanguageResolver,
-    ) -> tuple[list[Claimed], int]:
-        """Claims up to `limit` pending recipients; returns them and how many were skipped.
-
-        Each claimed recipient gets its survey response now (its id goes into the score
-        buttons) at step "closed", so it stays invisible to the conversation until the
-        message is confirmed sent. People who are no longer eligible (/stop, blocked,
-        surveyed meanwhile) are marked skipped instead.
-        """
-        pending = (
-            BR.c.broadcast_id == broadcast.id,
-            BR.c.status == RecipientStatus.PENDING,
-        )
-        if self._dialect == "postgresql":
-            # Rows another replica holds are skipped, not waited for; then the people are
-            # locked, so a second broadcast cannot survey one of them at the same moment,
-            # and only then is their standing read.
-            rows = (
-                await self._session.execute(
-                    select(BR.c.id, BR.c.respondent_id, BR.c.chat_id)
-                    .where(*pending)
-                    .order_by(BR.c.id)
-                    .limit(limit)
-                    .with_for_update(skip_locked=True)
-                )
-            ).all()
-            if not rows:
-                return [], 0
-            respondent_ids = [row.respondent_id for row in rows]
-            await self._audience.lock_respondents(respondent_ids)
-            standing = await self._audience.eligibility(
-                respondent_ids, broadcast.survey_id, fatigue, now
-            )
-            claims = [(row, standing.get(row.respondent_id)) for row in rows]
-        else:
-            # SQLite: this transaction already holds the only write lock, so one query
-            # reads the rows and their people's standing together.
-            columns = standing_columns(broadcast.survey_id, fatigue, now)
-            rows = (
-                await self._session.execute(
-                    select(BR.c.id, BR.c.respondent_id, BR.c.chat_id, *columns)
-                    .select_from(
-                        BR.outerjoin(R, R.c.id == BR.c.respondent_id).outerjoin(
-                            C, C.c.user_id == BR.c.respondent_id
-                        )
-                    )
-                    .where(*pending)
-                    .order_by(BR.c.id)
-                    .limit(limit)
-                )
-            ).all()
-            if not rows:
-                return [], 0
-            claims = [(row, standing_of(row)) for row in rows]
-        responses: list[tuple[Any, Response]] = []
-        skipped: list[dict[str, Any]] = []
-        names: dict[int, str | None] = {}
-        for row, info in claims:
-            if info is None or info.reason != ELIGIBLE:
-                reason = info.reason if info is not None else "forgotten"
-                skipped.append({"rid": row.id, "why": reason})
-                continue
-            response = Response(
-                survey_id=broadcast.survey_id,
-                respondent_id=row.respondent_id,
-                chat_id=row.chat_id,
-                # Not yet delivered: no open step, so a message typed meanwhile goes to the
-                # conversation the person actually sees.
-                step=Step.CLOSED,
-                language=resolve(info.language, info.telegram_language),
-                source=info.source,
-                agent=info.agent,
-                channel="broadcast",
-                payload_unknown=False,
-                asked_at=now,
-            )
-            responses.append((row, response))
-            names[row.id] = info.first_name
-        self._session.add_all([response for _, response in responses])
-        await self._session.flush()
-        if responses:
-            await self._session.execute(
-                update(BR)
-                .where(BR.c.id == bindparam("rid"))
-                .values(
-                    status=RecipientStatus.QUEUED,
-                    worker=worker,
-                    response_id=bindparam("resp"),
-                ),
-                [{"rid": row.id, "resp": response.id} for row, response in responses],
-            )
-        if skipped:
-            await self._session.execute(
-                update(BR)
-                .where(BR.c.id == bindparam("rid"))
-                .values(status=RecipientStatus.SKIPPED, detail=bindparam("why")),
-                skipped,
-            )
-        claimed = [
-            Claimed(
-                recipient_id=row.id,
-                respondent_id=row.respondent_id,
-                chat_id=row.chat_id,
-                response_id=response.id,
-                language=response.language,
-                first_name=names[row.id],
-            )
-            for row, response in responses
-        ]
-        return claimed, len(skipped)
-
-    async def mark_sending(
-        self, recipient_ids: Sequence[int], worker: str, now: datetime
-    ) -> set[int]:
-        """Commits "sending" just before the calls; returns the ids this worker still holds.
-
-        This is the write that makes a crash safe: a row is "sending" before any byte of
-        its message can reach Telegram, so a row found "queued" after a crash was never
-        sent and can be sent again, and a row found "sending" is never sent again.
-        """
-        result = await self._session.execute(
-            update(BR)
-            .where(
-                BR.c.id.in_(recipient_ids),
-                BR.c.status == RecipientStatus.QUEUED,
-                BR.c.worker == worker,
-            )
-            .values(status=RecipientStatus.SENDING, attempt_at=now, attempts=BR.c.attempts + 1)
-            .returning(BR.c.id)
-        )
-        return set(result.scalars().all())
-
-    async def record(self, outcomes: Sequence[Outcome], worker: str) -> None:
-        """Stores what the Telegram calls did, with each sent person's response opened."""
-        if not outcomes:
-            return
-        ids = [o.row_id for o in outcomes]
-        # Only rows this worker still holds: if another one took it for dead meanwhile (the
-        # row is "uncertain" or pending again), the bookkeeping was done there.
-        rows = (
-            await self._session.execute(
-                select(BR.c.id, BR.c.respondent_id, BR.c.response_id).where(
-                    BR.c.id.in_(ids),
-                    BR.c.status.in_([RecipientStatus.QUEUED, RecipientStatus.SENDING]),
-                    BR.c.worker == worker,
-                )
-            )
-        ).all()
-        by_id = {row.id: row for row in rows}
-        outcomes = [o for o in outcomes if o.row_id in by_id]
-        if not outcomes:
-            return
-        sent = [o for o in outcomes if o.status == RecipientStatus.SENT]
-        await self._open_responses(
-            [(by_id[o.row_id].respondent_id, by_id[o.row_id].response_id, o) for o in sent]
-        )
-        dropped = [
-            by_id[o.row_id].response_id
-            for o in outcomes
-            if o.status != RecipientStatus.SENT and by_id[o.row_id].response_id is not None
-        ]
-        if dropped:
-            # The message never reached anyone: the response it was going to carry goes.
-            await self._session.execute(delete(A).where(A.c.id.in_(dropped)))
-        unreachable = [
-            by_id[o.row_id].respondent_id
-            for o in outcomes
-            if o.status == RecipientStatus.UNREACHABLE
-        ]
-        if unreachable:
-            await self._session.execute(
-                update(R).where(R.c.id.in_(unreachable)).values(unreachable=True)
-            )
-        params = [
-            {
-                "rid": o.row_id,
-                "st": o.status.value,
-                "sat": o.at if o.status == RecipientStatus.SENT else None,
-                "mid": o.message_id,
-                "det": o.detail[:200] if o.detail else None,
-                # Only a sent message keeps its response; the others' were deleted above.
-                "keep": by_id[o.row_id].response_id if o.status == RecipientStatus.SENT else None,
-                # A row given back (pending) belongs to no worker any more.
-                "wrk": None if o.status == RecipientStatus.PENDING else worker,
-            }
-            for o in outcomes
-        ]
-        await self._session.execute(
-            update(BR)
-            .where(BR.c.id == bindparam("rid"))
-            .values(
-                status=bindparam("st"),
-                sent_at=bindparam("sat"),
-                message_id=bindparam("mid"),
-                detail=bindparam("det"),
-                response_id=bindparam("keep"),
-                worker=bindparam("wrk"),
-            ),
-            params,
-        )
-
-    async def _open_responses(self, sent: Sequence[tuple[int, int, Outcome]]) -> None:
-        """Makes delivered questions answerable and counts them as invitations."""
-        if not sent:
-            return
-        new_ids = [response_id for _, response_id, _ in sent]
-        # The new question supersedes whatever the person had not finished.
-        await self._session.execute(
-            update(A)
-            .where(
-                A.c.respondent_id.in_([respondent for respondent, _, _ in sent]),
-                A.c.step.in_(OPEN_STEPS),
-                A.c.id.not_in(new_ids),
-            )
-            .values(step=Step.CLOSED)
-        )
-        await self._session.execute(
-            update(A)
-            .where(A.c.id == bindparam("aid"))
-            .values(
-                step=Step.SCORE,
-                asked_at=bindparam("at"),
-                prompt_message_id=bindparam("mid"),
-            ),
-            [
-                {"aid": response_id, "at": outcome.at, "mid": outcome.message_id}
-                for _, response_id, outcome in sent
-            ],
-        )
-        await self._count_invited(new_ids)
-
-    async def _count_invited(self, response_ids: Sequence[int]) -> None:
-        """Adds the responses to the invitation counters (written at the commit)."""
-        counter: Counter[tuple[int, Any, str, str]] = Counter()
-        for chunk in chunks(response_ids):
-            rows = await self._session.execute(
-                select(A.c.survey_id, A.c.asked_at, A.c.agent, A.c.source, A.c.language).where(
-                    A.c.id.in_(chunk)
-                )
-            )
-            for survey_id, asked_at, agent, source, language in rows:
-                day = self._stats.local_day(_aware(asked_at))
-                for dimension, value in segments_of(agent, source, language):
-                    counter[(survey_id, day, dimension, value[:64])] += 1
-        self._stats.add_invited(counter)
-
-    async def recover_stale(self, live_workers: Iterable[str], now: datetime) -> int:
-        """Takes over the rows of workers whose heartbeat stopped (killed, powered off).
-
-        "queued" rows were never handed to Telegram: they become pending again and are sent
-        by whoever claims them next. "sending" rows may have been delivered: they become
-        uncertain and are never re-sent (at most once). Their responses are opened — the
-        question may be on the person's screen, so an answer must work — and counted as
-        invitations; the reminder repeats the question to whoever does not answer.
-        Returns how many rows became uncertain.
-        """
-        live = list(live_workers)
-        query = select(
-            BR.c.id, BR.c.status, BR.c.respondent_id, BR.c.response_id, BR.c.attempt_at
-        ).where(BR.c.status.in_([RecipientStatus.QUEUED, RecipientStatus.SENDING]))
-        if live:
-            query = query.where(BR.c.worker.not_in(live))
-        if self._dialect == "postgresql":
-            query = query.with_for_update(skip_locked=True)
-        rows = (await self._session.execute(query)).all()
-        if not rows:
-            return 0
-        queued = [row for row in rows if row.status == RecipientStatus.QUEUED]
-        doubtful = [row for row in rows if row.status == RecipientStatus.SENDING]
-        if queued:
-            dropped = [row.response_id for row in queued if row.response_id is not None]
-            if dropped:
-                await self._session.execute(delete(A).where(A.c.id.in_(dropped)))
-            await self._session.execute(
-                update(BR)
-                .where(BR.c.id.in_([row.id for row in queued]))
-                .values(status=RecipientStatus.PENDING, worker=None, response_id=None)
-            )
-        if doubtful:
-            await self._session.execute(
-                update(BR)
-                .where(BR.c.id.in_([row.id for row in doubtful]))
-                .values(status=RecipientStatus.UNCERTAIN, detail="worker stopped during the call")
-            )
-            await self._open_responses(
-                [
-                    (
-                        row.respondent_id,
-                        row.response_id,
-                        Outcome(row.id, RecipientStatus.SENT, _aware(row.attempt_at or now)),
-                    )
-                    for row in doubtful
-                    if row.response_id is not None
-                ]
-            )
-        return len(doubtful)
 
     async def tally(self, broadcast_id: int) -> Tally:
         """Recipients by state."""
@@ -571,7 +205,7 @@ class BroadcastRepo:
             )
             .values(progress_at=now)
         )
-        return bool(result.rowcount)  # type: ignore[attr-defined]
+        return bool(rows_changed(result))
 
     async def finish(self, broadcast_id: int, now: datetime) -> bool:
         """Marks a broadcast finished once nobody is open; True for the one caller that did."""
@@ -601,188 +235,4 @@ class BroadcastRepo:
                 ),
             )
         )
-        return bool(result.rowcount)  # type: ignore[attr-defined]
-
-    # --- workers --------------------------------------------------------------------------
-
-    async def heartbeat(self, worker: str, now: datetime) -> None:
-        """Records that this worker is alive."""
-        insert = upsert_insert(self._dialect)
-        stmt = insert(W).values(id=worker, started_at=now, seen_at=now)
-        stmt = stmt.on_conflict_do_update(index_elements=["id"], set_={"seen_at": now})
-        await self._session.execute(stmt)
-
-    async def live_workers(self, since: datetime) -> list[str]:
-        """Workers seen since `since`."""
-        rows = await self._session.scalars(select(W.c.id).where(W.c.seen_at >= since))
-        return list(rows.all())
-
-    async def forget_worker(self, worker: str) -> None:
-        """Removes a worker that stopped cleanly (it left nothing "sending")."""
-        await self._session.execute(delete(W).where(W.c.id == worker))
-
-    # --- reminders ----------------------------------------------------------------------
-
-    async def claim_reminders(
-        self,
-        *,
-        asked_before: datetime,
-        asked_after: datetime,
-        worker: str,
-        now: datetime,
-        limit: int,
-        resolve: LanguageResolver,
-    ) -> list[DueReminder]:
-        """Claims unanswered questions due a reminder (one reminder per question, ever).
-
-        Only questions still waiting for a score, to people who are subscribed and
-        reachable; the claim inserts the reminder row, so a second worker or a restart
-        never reminds twice.
-        """
-        query = (
-            select(
-                A.c.id,
-                A.c.survey_id,
-                A.c.respondent_id,
-                A.c.chat_id,
-                A.c.language,
-                R.c.first_name,
-                R.c.language_override,
-            )
-            .join(R, R.c.id == A.c.respondent_id)
-            .where(*_due_reminder(asked_before, asked_after))
-            .order_by(A.c.id)
-            .limit(limit)
-        )
-        if self._dialect == "postgresql":
-            query = query.with_for_update(of=A, skip_locked=True)
-        rows = (await self._session.execute(query)).all()
-        if not rows:
-            return []
-        insert = upsert_insert(self._dialect)
-        stmt = insert(SR).on_conflict_do_nothing(index_elements=["response_id"])
-        await self._session.execute(
-            stmt,
-            [
-                {
-                    "response_id": row.id,
-                    "status": RecipientStatus.SENDING.value,
-                    "worker": worker,
-                    "attempt_at": now,
-                }
-                for row in rows
-            ],
-        )
-        return [
-            DueReminder(
-                response_id=row.id,
-                survey_id=row.survey_id,
-                respondent_id=row.respondent_id,
-                chat_id=row.chat_id,
-                language=resolve(row.language_override or row.language, None),
-                first_name=row.first_name,
-            )
-            for row in rows
-        ]
-
-    async def reminders_due(self, *, asked_before: datetime, asked_after: datetime) -> bool:
-        """True when some question waits for its reminder (a cheap read before claiming)."""
-        # The claim's own conditions: anything looser makes the job claim nothing, often.
-        found = await self._session.scalar(
-            select(A.c.id)
-            .join(R, R.c.id == A.c.respondent_id)
-            .where(*_due_reminder(asked_before, asked_after))
-            .limit(1)
-        )
-        return found is not None
-
-    async def question_messages(self, response_id: int) -> list[int]:
-        """The messages that asked a response's question: the broadcast and its reminder."""
-        sent = select(BR.c.message_id).where(BR.c.response_id == response_id)
-        reminded = select(SR.c.message_id).where(SR.c.response_id == response_id)
-        rows = await self._session.execute(sent.union_all(reminded))
-        return [row[0] for row in rows if row[0] is not None]
-
-    async def record_reminders(self, outcomes: Sequence[Outcome]) -> None:
-        """Stores what the reminder calls did; a sent reminder's buttons become the prompt."""
-        released = [o.row_id for o in outcomes if o.status == RecipientStatus.PENDING]
-        if released:
-            # Never handed to Telegram (the worker was stopping): due again later.
-            await self._session.execute(delete(SR).where(SR.c.response_id.in_(released)))
-        outcomes = [o for o in outcomes if o.status != RecipientStatus.PENDING]
-        if not outcomes:
-            return
-        await self._session.execute(
-            update(SR)
-            .where(SR.c.response_id == bindparam("rid"))
-            .values(
-                status=bindparam("st"),
-                sent_at=bindparam("sat"),
-                message_id=bindparam("mid"),
-            ),
-            [
-                {
-                    "rid": o.row_id,
-                    "st": o.status.value,
-                    "sat": o.at if o.status == RecipientStatus.SENT else None,
-                    "mid": o.message_id,
-                }
-                for o in outcomes
-            ],
-        )
-        prompts = [
-            {"aid": o.row_id, "mid": o.message_id}
-            for o in outcomes
-            if o.status == RecipientStatus.SENT and o.message_id is not None
-        ]
-        if prompts:
-            await self._session.execute(
-                update(A)
-                .where(A.c.id == bindparam("aid"), A.c.step == Step.SCORE)
-                .values(prompt_message_id=bindparam("mid")),
-                prompts,
-            )
-        unreachable = [o.row_id for o in outcomes if o.status == RecipientStatus.UNREACHABLE]
-        if unreachable:
-            await self._session.execute(
-                update(R)
-                .where(R.c.id.in_(select(A.c.respondent_id).where(A.c.id.in_(unreachable))))
-                .values(unreachable=True)
-            )
-
-    async def recover_stale_reminders(self, live_workers: Iterable[str]) -> int:
-        """Reminders a dead worker left "sending" are given up (at most one reminder)."""
-        live = list(live_workers)
-        stmt = update(SR).where(SR.c.status == RecipientStatus.SENDING)
-        if live:
-            stmt = stmt.where(SR.c.worker.not_in(live))
-        result = await self._session.execute(stmt.values(status=RecipientStatus.UNCERTAIN))
-        return int(result.rowcount or 0)  # type: ignore[attr-defined]
-
-    async def recipients(self, broadcast_id: int) -> list[BroadcastRecipient]:
-        """Every recipient of a broadcast (tests and audits)."""
-        rows = await self._session.scalars(
-            select(BroadcastRecipient)
-            .where(BroadcastRecipient.broadcast_id == broadcast_id)
-            .order_by(BroadcastRecipient.id)
-        )
-        return list(rows.all())
-
-
-def _due_reminder(asked_before: datetime, asked_after: datetime) -> tuple[Any, ...]:
-    """A question (responses joined to respondents) due its one reminder: unanswered,
-    asked in the window, to someone subscribed and reachable, not reminded yet."""
-    return (
-        A.c.step == Step.SCORE,
-        A.c.asked_at <= asked_before,
-        A.c.asked_at > asked_after,
-        A.c.chat_id.is_not(None),
-        R.c.subscribed.is_(True),
-        R.c.unreachable.is_(False),
-        ~select(SR.c.response_id).where(SR.c.response_id == A.c.id).exists(),
-    )
-
-
-def _aware(moment: datetime) -> datetime:
-    """Makes a timestamp aware UTC (values read back through the models already are)."""
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+        return bool(rows_changed(result))

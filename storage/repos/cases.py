@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import bindparam, delete, func, select, update
+from sqlalchemy import bindparam, delete, func, literal_column, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import make_transient_to_detached
 
@@ -18,18 +18,36 @@ from storage.case_models import (
 )
 from storage.driver import DriverSQL
 from storage.models import utcnow
+from storage.repos import upsert_insert
+from storage.statements import Statement, same
 
 # Asked for every detractor's answer (built once).
 _FOR_RESPONSE = select(DetractorCase).where(DetractorCase.response_id == bindparam("response_id"))
 # Driver SQL (storage/driver.py): a case opens with every detractor score, and every
 # follow-up answer of a detractor looks for the alerts to update.
-_OPEN = (
-    "INSERT INTO detractor_cases (response_id, survey_id, respondent_id, status, opened_at) "
-    "VALUES ($1, $2, $3, 'open', $4) ON CONFLICT (response_id) DO NOTHING RETURNING id"
+_OPEN = Statement(
+    lambda dialect: (
+        upsert_insert(dialect)(DetractorCase)
+        .values(
+            response_id=bindparam("response_id"),
+            survey_id=bindparam("survey_id"),
+            respondent_id=bindparam("respondent_id"),
+            status=literal_column("'open'"),
+            opened_at=bindparam("opened_at"),
+        )
+        .on_conflict_do_nothing(index_elements=["response_id"])
+        .returning(DetractorCase.id)
+    ),
+    "response_id",
+    "survey_id",
+    "respondent_id",
+    "opened_at",
 )
-_ALERTS_OF_RESPONSE = (
-    "SELECT a.chat_id, a.message_id FROM case_alerts a "
-    "JOIN detractor_cases c ON c.id = a.case_id WHERE c.response_id = $1"
+_ALERTS_OF_RESPONSE = same(
+    select(CaseAlert.chat_id, CaseAlert.message_id)
+    .join(DetractorCase, DetractorCase.id == CaseAlert.case_id)
+    .where(DetractorCase.response_id == bindparam("response_id")),
+    "response_id",
 )
 
 # A held alert goes out for these; a case a newer answer superseded is not alerted late.
@@ -138,7 +156,7 @@ class CaseRepo:
 
     async def alerts_of_response(self, response_id: int) -> dict[int, int]:
         """The alerts posted for a response's case (none without a case): chat → message."""
-        return dict(await self._driver.fetch(_ALERTS_OF_RESPONSE, response_id))  # type: ignore[arg-type]
+        return dict(await self._driver.fetch(_ALERTS_OF_RESPONSE, response_id))
 
     async def resolve(self, case_id: int, by: int) -> bool:
         """Marks the case resolved; False when it already was (the first press wins)."""
@@ -213,7 +231,7 @@ class CaseRepo:
         """A role was revoked: answers to what they wrote stop coming to them (threads
         that lead to their own chat, or that they opened in a chat other than the alert
         chat, whose members may act on cases anyway). Their reply mode ends at their next
-        message, which tells them so (handlers/alerts.py re-checks the role)."""
+        message, which tells them so (handlers/case_replies.py re-checks the role)."""
         await self._session.execute(
             delete(CaseThread).where(
                 (CaseThread.staff_chat_id == staff_id)
@@ -232,12 +250,14 @@ class CaseRepo:
         """Stops forwarding once a case is resolved."""
         await self._session.execute(delete(CaseThread).where(CaseThread.case_id == case_id))
 
-    async def forget_person(self, user_id: int) -> None:
+    async def forget_person(self, person_id: int) -> None:
         """Erases who a case was about (/forgetme): the case and its counts stay."""
-        await self._session.execute(delete(CaseThread).where(CaseThread.respondent_id == user_id))
+        await self._session.execute(
+            delete(CaseThread).where(CaseThread.respondent_id == person_id)
+        )
         await self._session.execute(
             update(DetractorCase)
-            .where(DetractorCase.respondent_id == user_id)
+            .where(DetractorCase.respondent_id == person_id)
             .values(respondent_id=None)
         )
 

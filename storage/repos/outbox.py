@@ -4,21 +4,60 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import cast
+
+from sqlalchemy import (
+    BigInteger,
+    Table,
+    any_,
+    bindparam,
+    delete,
+    insert,
+    literal_column,
+    select,
+    update,
+)
+from sqlalchemy.dialects.postgresql import ARRAY
 
 from storage.driver import DriverSQL
 from storage.models import utcnow
 from storage.outbox_models import KeptReplies
+from storage.statements import same
 
 # Driver SQL (storage/driver.py): one insert with every unit of work that replies to a chat.
-_KEEP = (
-    "INSERT INTO outbox (chat_id, created_at, done, actions) VALUES ($1, $2, 0, $3) RETURNING id"
+_OUTBOX = cast(Table, KeptReplies.__table__)
+_KEEP = same(
+    insert(_OUTBOX)
+    .values(
+        chat_id=bindparam("chat_id"),
+        created_at=bindparam("created_at"),
+        done=literal_column("0"),
+        actions=bindparam("actions"),
+    )
+    .returning(_OUTBOX.c.id),
+    "chat_id",
+    "created_at",
+    "actions",
 )
-_PROGRESS = "UPDATE outbox SET done = $2 WHERE id = $1 AND done < $2"
-_SENT = "DELETE FROM outbox WHERE id = $1"
-_SENT_MANY_PG = "DELETE FROM outbox WHERE id = ANY($1::bigint[])"  # one round trip
-_LEFT = "SELECT id, chat_id, done, actions FROM outbox WHERE created_at <= $1 ORDER BY id"
-
-assert KeptReplies.__tablename__ == "outbox"  # the table these statements name
+_PROGRESS = same(
+    update(_OUTBOX)
+    .where(_OUTBOX.c.id == bindparam("row_id"), _OUTBOX.c.done < bindparam("done"))
+    .values(done=bindparam("done")),
+    "row_id",
+    "done",
+)
+_SENT = same(delete(_OUTBOX).where(_OUTBOX.c.id == bindparam("row_id")), "row_id")
+# PostgreSQL: every id in one round trip.
+_SENT_MANY_PG = same(
+    delete(_OUTBOX).where(_OUTBOX.c.id == any_(bindparam("row_ids", type_=ARRAY(BigInteger)))),
+    "row_ids",
+)
+_LEFT = same(
+    select(_OUTBOX.c.id, _OUTBOX.c.chat_id, _OUTBOX.c.done, _OUTBOX.c.actions)
+    .where(_OUTBOX.c.created_at <= bindparam("moment"))
+    .order_by(_OUTBOX.c.id),
+    "moment",
+)
 
 
 @dataclass(frozen=True)

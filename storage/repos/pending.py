@@ -4,7 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from sqlalchemy import BindParameter, bindparam, exists, select
+
+from storage.admin_models import StaffDialog
+from storage.broadcast_models import ImportRequest
+from storage.case_models import CaseThread, PendingReply
 from storage.driver import DriverSQL
+from storage.statements import same
 
 
 @dataclass(frozen=True)
@@ -26,11 +32,19 @@ UNKNOWN = Pending()
 
 
 # Driver SQL (storage/driver.py): it runs with every plain message.
-_PENDING = (
-    "SELECT EXISTS (SELECT 1 FROM pending_replies WHERE staff_id = $1 AND chat_id = $2), "
-    "EXISTS (SELECT 1 FROM case_threads WHERE respondent_id = $1), "
-    "EXISTS (SELECT 1 FROM staff_dialogs WHERE user_id = $1), "
-    "EXISTS (SELECT 1 FROM contact_import_requests WHERE user_id = $1)"
+_USER: BindParameter[int] = bindparam("user_id")
+_PENDING = same(
+    select(
+        exists().where(
+            PendingReply.staff_id == _USER, PendingReply.chat_id == bindparam("chat_id")
+        ),
+        exists().where(CaseThread.respondent_id == bindparam("respondent_id")),
+        exists().where(StaffDialog.user_id == _USER),
+        exists().where(ImportRequest.user_id == _USER),
+    ),
+    "user_id",
+    "chat_id",
+    "respondent_id",
 )
 
 
@@ -40,8 +54,9 @@ class PendingRepo:
     def __init__(self, driver: DriverSQL) -> None:
         self._driver = driver
 
-    async def of(self, user_id: int, chat_id: int) -> Pending:
-        """The markers of this user (and, for a staff reply, this chat)."""
-        row = await self._driver.fetchrow(_PENDING, user_id, chat_id)
+    async def of(self, user_id: int, chat_id: int, respondent_id: int | None) -> Pending:
+        """The markers of this Telegram user (and, for a staff reply, this chat); the reply
+        thread is the person's (`respondent_id`, None outside a private chat)."""
+        row = await self._driver.fetchrow(_PENDING, user_id, chat_id, respondent_id)
         assert row is not None  # a SELECT without FROM returns one row
         return Pending(*(bool(flag) for flag in row))

@@ -1,242 +1,20 @@
-"""Anonymous (eNPS) answers and personal data: what is stored, and erasing it.
-
-eNPS answers must not be traceable to the employee, yet the conversation has to know
-which response a user's next text belongs to and a second answer must be refused. So:
-
-* the response row never gets respondent_id, chat_id, a tag (source, agent, campaign) or
-  the start payload, and it is shown by a random `public_id`, never by its row id (ids
-  come from the sequence every answer shares: the neighbours' times would date it);
-* while the conversation is open, `anonymous_threads` maps HMAC(salt, user) to the
-  response; the row is deleted when the response is finished, superseded or abandoned,
-  and the response's times are then coarsened to the start of the local day (exact
-  times could be matched against `respondents.last_seen_at`);
-* `anonymous_answers` keeps HMAC(salt, survey, user) with no time and no response id:
-  it says that someone answered, never what.
-"""
+"""Personal data: everything stored about a person (/mydata), and erasing it (/forgetme,
+/forget). What anonymous (eNPS) answers keep is storage/repos/anonymity.py's."""
 
 from __future__ import annotations
 
-import hashlib
-import hmac
-import secrets
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta, tzinfo
+from datetime import date
 from typing import Any
 
 from sqlalchemy import case, delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.admin_models import (
-    ANONYMOUS_KINDS,
-    AnonymousAnswer,
-    AnonymousThread,
-    AppSecret,
-    StaffDialog,
-)
-from storage.driver import DriverSQL
-from storage.models import OPEN_STEPS, Respondent, Response, Step, Survey, utcnow
-from storage.personal import Erase, Shown, personal_tables
-from storage.repos import upsert_insert
-
-SALT_NAME = "anonymity_salt"
-# An eNPS conversation left unfinished this long is closed and unlinked.
-ABANDONED_AFTER = timedelta(days=1)
-
-
-def coarse(moment: datetime | None, tz: tzinfo = UTC) -> datetime | None:
-    """The start of the moment's local day (in UTC): enough for reports, which count by
-    local day, and too coarse to match a person."""
-    if moment is None:
-        return None
-    local = moment.astimezone(tz)
-    day = datetime(local.year, local.month, local.day, tzinfo=tz)
-    return day.astimezone(UTC)
-
-
-def new_public_id() -> str:
-    """A random, opaque id for an anonymous answer: it tells nothing of when or of whom."""
-    return "anon-" + secrets.token_hex(8)
-
-
-# Run by every /start (built once).
-# Driver SQL (storage/driver.py): both run with every /start.
-_ABANDONED = "SELECT response_id FROM anonymous_threads WHERE created_at < $1"
-_KIND = "SELECT kind FROM surveys WHERE id = $1"
-_THREAD_RESPONSE = "SELECT response_id FROM anonymous_threads WHERE user_key = $1"
-
-
-@dataclass
-class SaltMemo:
-    """The stored salt once read from a committed row (it never changes after that), so
-    each transaction does not read it again; one per Database."""
-
-    value: str | None = None
-
-
-class AnonymityRepo:
-    """Salted keys, open-conversation pointers and "already answered" marks for eNPS."""
-
-    def __init__(
-        self,
-        session: AsyncSession,
-        driver: DriverSQL,
-        salt: str = "",
-        memo: SaltMemo | None = None,
-        tz: tzinfo = UTC,
-    ) -> None:
-        self._session = session
-        self._driver = driver
-        self._tz = tz  # the reporting zone (TIMEZONE): times are coarsened to its days
-        self._configured = salt
-        self._memo = memo if memo is not None else SaltMemo()
-        self._salt: bytes | None = None
-
-    def day_of(self, moment: datetime) -> datetime:
-        """The start of the moment's local day: all an anonymous answer keeps of a time."""
-        day = coarse(moment, self._tz)
-        assert day is not None
-        return day
-
-    async def _key(self) -> bytes:
-        """ANONYMITY_SALT when set, else a random salt generated once and kept in the database."""
-        if self._salt is None:
-            self._salt = (self._configured or await self._stored_salt()).encode()
-        return self._salt
-
-    async def _stored_salt(self) -> str:
-        if self._memo.value:
-            return self._memo.value
-        query = select(AppSecret.value).where(AppSecret.name == SALT_NAME)
-        value = await self._session.scalar(query)
-        if value:
-            # Remembered only when read as already stored: one this transaction inserts
-            # would be wrong everywhere if the transaction rolled back.
-            self._memo.value = value
-            return value
-        insert = upsert_insert(self._driver.dialect)
-        # Two replicas may generate one at once: the first insert wins, both read it back.
-        await self._session.execute(
-            insert(AppSecret)
-            .values(name=SALT_NAME, value=secrets.token_hex(32))
-            .on_conflict_do_nothing(index_elements=["name"])
-        )
-        value = await self._session.scalar(query)
-        assert value is not None  # just inserted
-        return value
-
-    async def _hmac(self, message: str) -> str:
-        return hmac.new(await self._key(), message.encode(), hashlib.sha256).hexdigest()
-
-    async def user_key(self, user_id: int) -> str:
-        """The salted hash that stands for a user in the anonymity tables."""
-        return await self._hmac(f"user:{user_id}")
-
-    async def _answer_key(self, survey_id: int, user_key: str) -> str:
-        return await self._hmac(f"answered:{survey_id}:{user_key}")
-
-    async def is_anonymous(self, survey_id: int) -> bool:
-        """True for surveys whose answers carry no identity (eNPS)."""
-        row = await self._driver.fetchrow(_KIND, survey_id)
-        return row is not None and row[0] in ANONYMOUS_KINDS
-
-    async def thread_of(self, user_id: int) -> AnonymousThread | None:
-        """The user's open anonymous conversation, if any."""
-        return await self._session.get(AnonymousThread, await self.user_key(user_id))
-
-    async def thread_for_response(self, response_id: int) -> AnonymousThread | None:
-        """The pointer to an open anonymous response (None once it was unlinked)."""
-        return await self._session.scalar(
-            select(AnonymousThread).where(AnonymousThread.response_id == response_id)
-        )
-
-    async def open_thread(self, user_id: int, response_id: int, survey_id: int) -> None:
-        """Points the user's next texts at a new anonymous response."""
-        key = await self.user_key(user_id)
-        await self._session.execute(delete(AnonymousThread).where(AnonymousThread.user_key == key))
-        self._session.add(
-            AnonymousThread(
-                user_key=key, response_id=response_id, survey_id=survey_id, created_at=utcnow()
-            )
-        )
-        await self._session.flush()
-
-    async def thread_response(self, user_id: int) -> int | None:
-        """The response of the user's open anonymous conversation, if any."""
-        row = await self._driver.fetchrow(_THREAD_RESPONSE, await self.user_key(user_id))
-        return row[0] if row is not None else None
-
-    async def owns(self, user_id: int, response_id: int) -> bool:
-        """True when the user's open anonymous conversation is this response."""
-        return await self.thread_response(user_id) == response_id
-
-    async def has_answered(self, survey_id: int, user_id: int) -> bool:
-        """True when this user already gave a score in this anonymous survey."""
-        return await self._answered(survey_id, await self.user_key(user_id))
-
-    async def _answered(self, survey_id: int, user_key: str) -> bool:
-        answer_key = await self._answer_key(survey_id, user_key)
-        found = await self._session.get(AnonymousAnswer, (survey_id, answer_key))
-        return found is not None
-
-    async def may_score(self, thread: AnonymousThread) -> bool:
-        """False when the thread's person already answered its survey (one answer each)."""
-        return not await self._answered(thread.survey_id, thread.user_key)
-
-    async def mark_answered(self, thread: AnonymousThread) -> None:
-        """Records that the thread's person answered its survey (not what they answered)."""
-        insert = upsert_insert(self._driver.dialect)
-        answer_key = await self._answer_key(thread.survey_id, thread.user_key)
-        await self._session.execute(
-            insert(AnonymousAnswer)
-            .values(survey_id=thread.survey_id, answer_key=answer_key)
-            .on_conflict_do_nothing(index_elements=["survey_id", "answer_key"])
-        )
-
-    async def release(self, response_id: int) -> bool:
-        """Unlinks an anonymous response for good: drops its pointer, coarsens its times
-        to the day."""
-        result = await self._session.execute(
-            delete(AnonymousThread).where(AnonymousThread.response_id == response_id)
-        )
-        if not result.rowcount:  # type: ignore[attr-defined]
-            return False
-        # populate_existing: conditional updates ran without synchronising loaded objects.
-        response = await self._session.get(Response, response_id, populate_existing=True)
-        if response is not None:
-            response.asked_at = coarse(response.asked_at, self._tz)  # type: ignore[assignment]
-            response.scored_at = coarse(response.scored_at, self._tz)
-            response.why_at = coarse(response.why_at, self._tz)
-            response.improve_at = coarse(response.improve_at, self._tz)
-            response.completed_at = coarse(response.completed_at, self._tz)
-            # A message id within the user's chat is one more thing to match on.
-            response.prompt_message_id = None
-            await self._session.flush()
-        return True
-
-    async def close(self, response_id: int) -> None:
-        """Closes an unfinished anonymous response and unlinks it."""
-        await self._session.execute(
-            update(Response)
-            .where(Response.id == response_id, Response.step.in_(OPEN_STEPS))
-            .values(step=Step.CLOSED)
-        )
-        await self.release(response_id)
-
-    async def close_for_user(self, user_id: int) -> bool:
-        """Closes the user's open anonymous conversation (a newer survey, or /forgetme)."""
-        response_id = await self.thread_response(user_id)
-        if response_id is None:
-            return False
-        await self.close(response_id)
-        return True
-
-    async def expire_abandoned(self, now: datetime | None = None) -> int:
-        """Closes and unlinks anonymous conversations left unfinished for a day."""
-        cutoff = (now or utcnow()) - ABANDONED_AFTER
-        ids = [row[0] for row in await self._driver.fetch(_ABANDONED, self._driver.stamp(cutoff))]
-        for response_id in ids:
-            await self.close(response_id)
-        return len(ids)
+from storage.admin_models import ANONYMOUS_KINDS, StaffDialog
+from storage.models import OPEN_STEPS, Respondent, Response, Step, Survey
+from storage.personal import Erase, Shown, Who, personal_tables
+from storage.repos.anonymity import AnonymityRepo
+from storage.repos.respondents import Person, RespondentRepo
 
 
 def _plain(value: Any) -> Any:
@@ -254,11 +32,13 @@ class AnswerRecord:
 
 @dataclass(frozen=True)
 class PersonalData:
-    """Everything stored about one Telegram user."""
+    """Everything stored about one person, found by their Telegram user id."""
 
     user_id: int
-    respondent: Respondent | None
+    respondent: Person | None
     answers: list[AnswerRecord] = field(default_factory=list)
+    # How the person is reached, as (channel, address, chat).
+    addresses: list[tuple[str, str, str | None]] = field(default_factory=list)
     # Anonymous surveys the user took part in (only the fact is kept, not the answer).
     anonymous_surveys: list[Survey] = field(default_factory=list)
     anonymous_open: bool = False
@@ -293,46 +73,63 @@ class Erased:
 
 
 class PrivacyRepo:
-    """Collects a user's data (/mydata) and erases it (/forgetme, /forget)."""
+    """Collects a person's data (/mydata) and erases it (/forgetme, /forget).
 
-    def __init__(self, session: AsyncSession, anonymity: AnonymityRepo) -> None:
+    Both take the Telegram user id the request names (the person writing, or the one an
+    admin typed): what is stored about the person uses their internal id, what is stored
+    about a team member or a chat uses the Telegram id (storage/personal.py `Key`).
+    """
+
+    def __init__(
+        self, session: AsyncSession, anonymity: AnonymityRepo, respondents: RespondentRepo
+    ) -> None:
         self._session = session
         self._anonymity = anonymity
+        self._respondents = respondents
 
     async def collect(self, user_id: int) -> PersonalData:
         """The user's profile, their answers (oldest first) and anonymous participation."""
-        respondent = await self._session.get(Respondent, user_id)
-        rows = await self._session.execute(
-            select(Response, Survey)
-            .join(Survey, Survey.id == Response.survey_id)
-            .where(Response.respondent_id == user_id)
-            .order_by(Response.id)
-        )
-        answers = [AnswerRecord(response, survey) for response, survey in rows.all()]
-        anonymous = await self._session.scalars(
-            select(Survey).where(Survey.kind.in_(ANONYMOUS_KINDS)).order_by(Survey.id)
-        )
-        taken = [s for s in anonymous.all() if await self._anonymity.has_answered(s.id, user_id)]
+        person = await self._respondents.by_telegram(user_id)
+        who = Who(person.id if person is not None else None, user_id)
+        answers: list[AnswerRecord] = []
+        taken: list[Survey] = []
+        anonymous_open = False
+        if person is not None:
+            rows = await self._session.execute(
+                select(Response, Survey)
+                .join(Survey, Survey.id == Response.survey_id)
+                .where(Response.respondent_id == person.id)
+                .order_by(Response.id)
+            )
+            answers = [AnswerRecord(response, survey) for response, survey in rows.all()]
+            anonymous = await self._session.scalars(
+                select(Survey).where(Survey.kind.in_(ANONYMOUS_KINDS)).order_by(Survey.id)
+            )
+            taken = [
+                s for s in anonymous.all() if await self._anonymity.has_answered(s.id, person.id)
+            ]
+            anonymous_open = await self._anonymity.thread_of(person.id) is not None
         dialog = await self._session.scalar(
             select(func.count()).select_from(StaffDialog).where(StaffDialog.user_id == user_id)
         )
         return PersonalData(
             user_id=user_id,
-            respondent=respondent,
+            respondent=person,
             answers=answers,
+            addresses=await self._respondents.addresses(person.id) if person else [],
             anonymous_surveys=taken,
-            anonymous_open=await self._anonymity.thread_of(user_id) is not None,
+            anonymous_open=anonymous_open,
             in_dialog=bool(dialog),
-            records=await self._records(user_id),
+            records=await self._records(who),
         )
 
-    async def _records(self, user_id: int) -> dict[str, list[dict[str, Any]]]:
+    async def _records(self, who: Who) -> dict[str, list[dict[str, Any]]]:
         """The rows of every personal table /mydata shows as stored (storage/personal.py)."""
         records: dict[str, list[dict[str, Any]]] = {}
         for table, entry in personal_tables():
             if entry.shown != Shown.RECORDS:
                 continue
-            rows = await self._session.execute(select(table).where(entry.about(table, user_id)))
+            rows = await self._session.execute(select(table).where(entry.about(table, who)))
             found = [{key: _plain(value) for key, value in row._mapping.items()} for row in rows]
             if found:
                 records[table.name] = found
@@ -348,10 +145,14 @@ class PrivacyRepo:
         is erased as storage/personal.py declares it (the imported contact row, broadcast
         recipient rows, reply threads, digest records…).
         """
-        await self._anonymity.close_for_user(user_id)
+        person_id = await self._respondents.person_of(user_id)
+        who = Who(person_id, user_id)
+        if person_id is None:
+            return await self._forget_account(who)
+        await self._anonymity.close_for_user(person_id)
         detached = await self._session.execute(
             update(Response)
-            .where(Response.respondent_id == user_id)
+            .where(Response.respondent_id == person_id)
             .values(
                 respondent_id=None,
                 chat_id=None,
@@ -364,18 +165,22 @@ class PrivacyRepo:
             # "fetch": objects loaded earlier in this transaction see the erased values.
             .execution_options(synchronize_session="fetch")
         )
-        profile = await self._session.execute(delete(Respondent).where(Respondent.id == user_id))
-        # Every other table that holds something about the person, as storage/personal.py
-        # declares it (the ones above are declared there too; running them again is a no-op).
-        for table, entry in personal_tables():
-            if entry.erase == Erase.DELETE:
-                await self._session.execute(delete(table).where(entry.about(table, user_id)))
-            elif entry.erase == Erase.DETACH:
-                cleared = dict.fromkeys((*entry.person, *entry.clear))
-                await self._session.execute(
-                    update(table).where(entry.about(table, user_id)).values(cleared)
-                )
+        profile = await self._session.execute(delete(Respondent).where(Respondent.id == person_id))
+        await self._forget_account(who)
         return Erased(
             profile=bool(profile.rowcount),  # type: ignore[attr-defined]
             answers=int(detached.rowcount),  # type: ignore[attr-defined]
         )
+
+    async def _forget_account(self, who: Who) -> Erased:
+        """Every other table that holds something about the person, as storage/personal.py
+        declares it (the ones above are declared there too; running them again is a no-op)."""
+        for table, entry in personal_tables():
+            if entry.erase == Erase.DELETE:
+                await self._session.execute(delete(table).where(entry.about(table, who)))
+            elif entry.erase == Erase.DETACH:
+                cleared = dict.fromkeys((*entry.person, *entry.clear))
+                await self._session.execute(
+                    update(table).where(entry.about(table, who)).values(cleared)
+                )
+        return Erased(profile=False, answers=0)

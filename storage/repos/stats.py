@@ -7,11 +7,13 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import date, datetime, tzinfo
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, literal_column, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.driver import DriverSQL
 from storage.models import SCORE_COLUMNS, ScoreCount
+from storage.repos import upsert_insert
+from storage.statements import Statement
 
 DIMENSIONS = ("all", "agent", "source", "language")
 COUNTERS = ("invited", *SCORE_COLUMNS)
@@ -31,16 +33,28 @@ def segments_of(
     ]
 
 
+def _bump(dialect: str, column: str) -> Any:
+    """The upsert adding `n` to one counter of a histogram row (the others start at 0)."""
+    table = ScoreCount.__table__
+    insert = upsert_insert(dialect)(table).values(
+        survey_id=bindparam("survey_id"),
+        day=bindparam("day"),
+        dimension=bindparam("dimension"),
+        value=bindparam("value"),
+        **{name: bindparam("n") if name == column else literal_column("0") for name in COUNTERS},
+    )
+    return insert.on_conflict_do_update(
+        index_elements=["survey_id", "day", "dimension", "value"],
+        set_={column: table.c[column] + insert.excluded[column]},
+    )
+
+
 @functools.cache
-def _bump_statement(column: str) -> str:
-    """The upsert adding `$5` to one counter of a histogram row, as driver SQL
-    (storage/driver.py): it runs with every answer, once per segment."""
-    values = ", ".join("$5" if name == column else "0" for name in COUNTERS)
-    return (
-        f"INSERT INTO score_counts (survey_id, day, dimension, value, {', '.join(COUNTERS)}) "
-        f"VALUES ($1, $2, $3, $4, {values}) "
-        "ON CONFLICT (survey_id, day, dimension, value) "
-        f"DO UPDATE SET {column} = score_counts.{column} + excluded.{column}"
+def _bump_statement(column: str) -> Statement:
+    """`_bump` as driver SQL (storage/driver.py): it runs with every answer, once per
+    segment."""
+    return Statement(
+        lambda dialect: _bump(dialect, column), "survey_id", "day", "dimension", "value", "n"
     )
 
 

@@ -1,4 +1,8 @@
-"""Surveys: the default one, look-ups by deep-link slug."""
+"""Surveys: the default one, look-ups by deep-link slug, and an admin's changes.
+
+Every read returns a `SurveyView`, a plain frozen value: the entity stays in this module
+(changes go through `add`, `update`, `make_default`).
+"""
 
 from __future__ import annotations
 
@@ -7,21 +11,22 @@ from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.driver import DriverSQL
 from storage.models import Survey
+from storage.statements import same
 
 DEFAULT_SLUG = "nps"
 
 
 @dataclass(frozen=True, slots=True)
 class SurveyView:
-    """A survey as the respondent's conversation reads it: a plain value.
+    """A survey as everything outside storage reads it: a plain value.
 
-    Loaded with driver SQL (storage/driver.py) on every answer: an ORM entity cost five
-    times the statement. Handlers that change surveys load the entity (`get`).
+    The conversation loads it with driver SQL (storage/driver.py) on every answer: an ORM
+    entity cost five times the statement.
     """
 
     id: int
@@ -36,21 +41,19 @@ class SurveyView:
     created_at: datetime
 
 
-#: What the conversation's handlers accept: the entity or the view.
-SurveyLike = Survey | SurveyView
-
 #: The view's columns, in order (responses.py reads them joined to a response).
 VIEW_COLUMNS = tuple(field.name for field in fields(SurveyView))
-_VIEW_COLUMNS = ", ".join(VIEW_COLUMNS)
-_VIEW = f"SELECT {_VIEW_COLUMNS} FROM surveys WHERE id = $1"
-_DEFAULT_VIEW = (
-    f"SELECT {_VIEW_COLUMNS} FROM surveys WHERE is_default = TRUE AND active = TRUE "
-    "ORDER BY id LIMIT 1"
+#: What an admin may change (the edit dialog's fields, the card's on/off buttons).
+EDITABLE = frozenset(("name", "kind", "slug", "subject", "texts", "review_url", "active"))
+# Driver SQL (storage/driver.py): a survey is read with every answer.
+_SURVEYS = Survey.__table__
+_VIEW_SELECT = select(*(_SURVEYS.c[name] for name in VIEW_COLUMNS))
+_VIEW = same(_VIEW_SELECT.where(_SURVEYS.c.id == bindparam("survey_id")), "survey_id")
+_DEFAULT_VIEW = same(
+    _VIEW_SELECT.where(_SURVEYS.c.is_default == true(), _SURVEYS.c.active == true())
+    .order_by(_SURVEYS.c.id)
+    .limit(1)
 )
-
-
-# Asked by every /start without a deep link (built once).
-_DEFAULT = select(Survey).where(Survey.is_default.is_(True), Survey.active.is_(True)).limit(1)
 
 
 def survey_view(driver: DriverSQL, row: Sequence[Any]) -> SurveyView:
@@ -70,55 +73,108 @@ def survey_view(driver: DriverSQL, row: Sequence[Any]) -> SurveyView:
     )
 
 
+def _view_of(survey: Survey) -> SurveyView:
+    """The value of a loaded entity (texts copied: the value shares nothing with it)."""
+    return SurveyView(
+        survey.id,
+        survey.slug,
+        survey.name,
+        survey.kind,
+        bool(survey.is_default),
+        bool(survey.active),
+        survey.subject,
+        dict(survey.texts or {}),
+        survey.review_url,
+        survey.created_at,
+    )
+
+
 class SurveyRepo:
-    """Reads and creates surveys."""
+    """Reads, creates and changes surveys."""
 
     def __init__(self, session: AsyncSession, driver: DriverSQL) -> None:
         self._session = session
         self._driver = driver
 
-    async def get(self, survey_id: int) -> Survey | None:
+    async def get(self, survey_id: int) -> SurveyView | None:
         """The survey with this id."""
-        return await self._session.get(Survey, survey_id)
-
-    async def view(self, survey_id: int) -> SurveyView | None:
-        """The survey with this id, to read only."""
         row = await self._driver.fetchrow(_VIEW, survey_id)
         return survey_view(self._driver, row) if row is not None else None
 
-    async def default_view(self) -> SurveyView | None:
-        """The active default survey, to read only (None before the first start)."""
+    async def default(self) -> SurveyView | None:
+        """The active default survey (None before the first start)."""
         row = await self._driver.fetchrow(_DEFAULT_VIEW)
         return survey_view(self._driver, row) if row is not None else None
 
-    async def by_slug(self, slug: str) -> Survey | None:
+    async def by_slug(self, slug: str) -> SurveyView | None:
         """The survey a deep link names."""
-        return await self._session.scalar(select(Survey).where(Survey.slug == slug))
+        survey = await self._session.scalar(select(Survey).where(Survey.slug == slug))
+        return _view_of(survey) if survey is not None else None
 
-    async def default(self) -> Survey | None:
-        """The active default survey, if any."""
-        return await self._session.scalar(_DEFAULT)
-
-    async def ensure_default(self) -> Survey:
+    async def ensure_default(self) -> SurveyView:
         """Returns the default survey, creating the standard NPS one on first start."""
-        survey = await self.default()
-        if survey is not None:
-            return survey
-        survey = await self.by_slug(DEFAULT_SLUG)
+        view = await self.default()
+        if view is not None:
+            return view
+        survey = await self._session.scalar(select(Survey).where(Survey.slug == DEFAULT_SLUG))
         if survey is None:
             survey = Survey(slug=DEFAULT_SLUG, name="Main survey", kind="nps", texts={})
             self._session.add(survey)
         survey.is_default = True
         survey.active = True
         await self._session.flush()
-        return survey
+        return _view_of(survey)
 
-    async def add(self, survey: Survey) -> Survey:
+    async def add(
+        self,
+        *,
+        slug: str,
+        name: str,
+        kind: str = "nps",
+        subject: str | None = None,
+        texts: dict[str, Any] | None = None,
+        review_url: str | None = None,
+        active: bool = True,
+        is_default: bool = False,
+    ) -> SurveyView:
         """Stores a new survey."""
+        survey = Survey(
+            slug=slug,
+            name=name,
+            kind=kind,
+            subject=subject,
+            texts=dict(texts or {}),
+            review_url=review_url,
+            active=active,
+            is_default=is_default,
+        )
         self._session.add(survey)
         await self._session.flush()
-        return survey
+        return _view_of(survey)
 
-    async def all(self) -> list[Survey]:
+    async def update(self, survey_id: int, **changes: Any) -> SurveyView | None:
+        """Changes some of a survey's EDITABLE fields; the survey as it is now (None: gone)."""
+        unknown = set(changes) - EDITABLE
+        if unknown:
+            raise ValueError(f"not editable: {sorted(unknown)}")
+        survey = await self._session.get(Survey, survey_id)
+        if survey is None:
+            return None
+        for name, value in changes.items():
+            setattr(survey, name, dict(value) if name == "texts" else value)
+        await self._session.flush()
+        return _view_of(survey)
+
+    async def make_default(self, survey_id: int) -> SurveyView | None:
+        """Makes this survey the one a plain /start asks (and no other); it as it is now."""
+        chosen = None
+        for survey in (await self._session.scalars(select(Survey))).all():
+            survey.is_default = survey.id == survey_id
+            chosen = survey if survey.id == survey_id else chosen
+        await self._session.flush()
+        return _view_of(chosen) if chosen is not None else None
+
+    async def all(self) -> list[SurveyView]:
         """Every survey, oldest first."""
-        return list((await self._session.scalars(select(Survey).order_by(Survey.id))).all())
+        surveys = await self._session.scalars(select(Survey).order_by(Survey.id))
+        return [_view_of(survey) for survey in surveys.all()]

@@ -4,16 +4,23 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from sqlalchemy import delete
+from sqlalchemy import bindparam, delete
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.driver import DriverSQL
 from storage.models import ProcessedUpdate, utcnow
+from storage.repos import upsert_insert
+from storage.statements import Statement
 
 # Runs with every update (storage/driver.py: why driver SQL).
-CLAIM = (
-    "INSERT INTO processed_updates (update_id, processed_at) VALUES ($1, $2) "
-    "ON CONFLICT (update_id) DO NOTHING"
+CLAIM = Statement(
+    lambda dialect: (
+        upsert_insert(dialect)(ProcessedUpdate)
+        .values(update_id=bindparam("update_id"), processed_at=bindparam("processed_at"))
+        .on_conflict_do_nothing(index_elements=["update_id"])
+    ),
+    "update_id",
+    "processed_at",
 )
 
 

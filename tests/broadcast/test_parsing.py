@@ -11,8 +11,9 @@ from handlers.audience import (
     parse_contacts,
     parse_segment,
 )
-from handlers.broadcast import duration, number
-from storage.repos.audience import ContactRow, Segment
+from handlers.broadcast_messages import duration, number
+from storage.repos.audience import Segment
+from storage.repos.contacts import ContactRow
 
 
 @pytest.mark.parametrize(

@@ -6,22 +6,30 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import select
 
 from bot.app import BotApp
 from bot.emulator import BotApiEmulator
 from bot.runtime import aiogram_runtime, ptb_runtime
 from bot.settings import Settings
 from storage.db import Database
-from storage.models import Respondent, Response, Survey
-from tests.conftest import next_loop_turn
+from tests.broadcast_helpers import BROADCAST_SETTINGS
+from tests.conftest import fresh_database, next_loop_turn
+from tests.scenario import (  # noqa: F401 - the e2e tests import the shared helpers from here
+    OWNER_ID,
+    QUESTION,
+    TOKEN,
+    add_survey,
+    give_score,
+    respondent_of,
+    responses_of,
+    start_survey,
+    wait_db,
+)
 
-TOKEN = "123456:TEST-token"
-OWNER_ID = 900
-POLL_INTERVAL = 0.02  # seconds between checks of a condition that has a deadline
 # Every scenario that uses the `bot` fixture runs on both runtimes: parity is tested, not hoped.
 RUNTIMES = ["aiogram", "ptb"]
 RUN_POLLING = {"aiogram": aiogram_runtime.run_polling, "ptb": ptb_runtime.run_polling}
@@ -115,6 +123,26 @@ def make_settings(api: BotApiEmulator, db_url: str, **overrides: Any) -> Setting
     return Settings(_env_file=None, **values)  # type: ignore[call-arg]
 
 
+def broadcast_bot(api: BotApiEmulator, db_url: str, **overrides: Any) -> RunningBot:
+    """npsbot on aiogram with a high broadcast rate and quick progress edits."""
+    return RunningBot(make_settings(api, db_url, **{**BROADCAST_SETTINGS, **overrides}), api)
+
+
+@pytest.fixture
+async def db_url(
+    request: pytest.FixtureRequest, tmp_path: Path, sqlite_template: Path, pg_template: str | None
+) -> AsyncIterator[str]:
+    """A fresh migrated SQLite file; a test that must also run on PostgreSQL asks with
+    `@pytest.mark.parametrize("db_url", BACKENDS, indirect=True)`.
+
+    End to end, what is tested is each runtime; the storage tests cover PostgreSQL, and
+    test_parity and the broadcast acceptance run every runtime on both databases.
+    """
+    backend = getattr(request, "param", "sqlite")
+    async with fresh_database(backend, tmp_path, sqlite_template, pg_template) as url:
+        yield url
+
+
 @pytest.fixture(params=RUNTIMES)
 def runtime(request: pytest.FixtureRequest) -> str:
     """The framework npsbot runs on: aiogram (the default) or python-telegram-bot."""
@@ -136,55 +164,3 @@ async def check_db(db_url: str) -> AsyncIterator[Database]:
     database = Database(db_url)
     yield database
     await database.dispose()
-
-
-async def responses_of(db: Database, user_id: int) -> list[Response]:
-    """All responses of a user, oldest first."""
-    async with db.snapshot() as store:
-        session = store.responses._session
-        rows = await session.scalars(
-            select(Response).where(Response.respondent_id == user_id).order_by(Response.id)
-        )
-        return list(rows.all())
-
-
-async def respondent_of(db: Database, user_id: int) -> Respondent | None:
-    """The stored respondent row."""
-    async with db.snapshot() as store:
-        return await store.respondents.get(user_id)
-
-
-async def add_survey(db: Database, **values: Any) -> int:
-    """Inserts a survey directly (the admin dialog is tested elsewhere)."""
-    async with db.transaction() as store:
-        survey = await store.surveys.add(Survey(texts={}, **values))
-        return survey.id
-
-
-async def wait_db(db: Database, probe: Any, within: float = 5.0) -> Any:
-    """Polls an async probe until it returns something truthy (no fixed sleeps)."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + within
-    while True:
-        result = await probe(db)
-        if result:
-            return result
-        if loop.time() > deadline:
-            raise AssertionError(f"database condition not met within {within}s")
-        await asyncio.sleep(POLL_INTERVAL)
-
-
-QUESTION = "How likely are you to recommend Acme to a friend or colleague?"
-
-
-async def start_survey(user: Any, question_fragment: str = QUESTION) -> Any:
-    """Sends /start and returns the question message with its 0–10 keyboard."""
-    user.send("/start")
-    return await user.wait_for_message(lambda m: question_fragment in m.text)
-
-
-async def give_score(user: Any, score: int, follow_up: str) -> Any:
-    """Starts the survey, taps a score and returns the follow-up question message."""
-    question = await start_survey(user)
-    user.press(question, str(score))
-    return await user.wait_for_message(lambda m: follow_up in m.text)

@@ -17,8 +17,8 @@ import pytest
 from bot.cli import ProgressBar
 from storage.db import Database
 from storage.models import utcnow
-from tests.e2e.admin_helpers import make_survey, seed_answers, seed_invitations
-from tests.e2e.test_admin_nps import reference_nps
+from tests.admin_helpers import make_survey, seed_answers, seed_invitations
+from tests.handlers.test_admin_nps import reference_nps
 
 PROCESS_DEADLINE = 60  # seconds; a deadline for the child process, not a pause
 

@@ -8,7 +8,8 @@ import pytest
 
 from bot.emulator import BotApiEmulator
 from bot.runtime.aiogram_runtime import AiogramPort, create_bot
-from bot.runtime.ptb_runtime import PtbPort, create_application
+from bot.runtime.ptb_port import PtbPort
+from bot.runtime.ptb_runtime import create_application
 from handlers.port import (
     AnswerButton,
     ChatError,

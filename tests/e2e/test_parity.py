@@ -24,7 +24,7 @@ from bot.emulator import BotApiEmulator, EmulatedUser
 from bot.emulator.models import ChatMessage
 from handlers.callbacks import MalformedCallback, unpack
 from storage.db import Database
-from tests.conftest import PG_URL, _pg_admin
+from tests.conftest import BACKENDS, PG_URL, _pg_admin
 from tests.e2e.conftest import OWNER_ID, QUESTION, TOKEN, RunningBot, make_settings
 
 # Dates and clock times in texts (alerts, reports) may tick over between the two runs.
@@ -88,7 +88,7 @@ class Script:
         api = self.api
         async with db.transaction() as store:
             survey = await store.surveys.ensure_default()
-            survey.review_url = "https://example.com/review"
+            await store.surveys.update(survey.id, review_url="https://example.com/review")
 
         owner = api.user(OWNER_ID, first_name="Olga", username="olga", language_code="en")
         await self.reply(owner, "/help", "/language")
@@ -303,6 +303,7 @@ async def _run(runtime: str, db_url: str) -> tuple[dict[str, Any], dict[str, Any
             await db.dispose()
 
 
+@pytest.mark.parametrize("db_url", BACKENDS, indirect=True)
 async def test_both_runtimes_show_the_same_and_store_the_same(
     db_url: str, other_db_url: str
 ) -> None:

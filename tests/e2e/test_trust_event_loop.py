@@ -20,9 +20,9 @@ import pytest
 
 from bot.emulator import BotApiEmulator
 from storage.db import Database
-from tests.e2e.broadcast_helpers import admin
+from tests.broadcast_helpers import admin
 from tests.e2e.conftest import RunningBot, make_settings
-from tests.e2e.test_import_file import contacts_in
+from tests.handlers.test_import_file import contacts_in
 
 MAX_LAG = 0.1  # seconds: the longest any single step may hold the loop
 TICK = 0.005

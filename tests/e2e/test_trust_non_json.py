@@ -11,7 +11,8 @@ from aiohttp import web
 
 from bot.emulator import BotApiEmulator
 from bot.runtime.aiogram_runtime import AiogramPort, create_bot
-from bot.runtime.ptb_runtime import PtbPort, create_application
+from bot.runtime.ptb_port import PtbPort
+from bot.runtime.ptb_runtime import create_application
 from handlers.port import ChatPort, SendText, Transient
 from tests.e2e.conftest import QUESTION, TOKEN, RunningBot, make_settings
 from tests.e2e.test_cli import _env, _one_line_failure

@@ -269,7 +269,7 @@ async def test_cancelled_export_leaves_no_partial_file(tmp_path: Path) -> None:
 
 
 class FakeCursor:
-    """Batches handed out by blocking fetches, as storage.streams.open_rows does."""
+    """Batches handed out by blocking fetches, as storage.raw_rows.open_rows does."""
 
     def __init__(self, batches: list[list[tuple[Any, ...]]], *, hold_at: int = 0) -> None:
         self.batches = list(batches)
@@ -305,7 +305,7 @@ def _csv_cell_text(value: str, fast: bool) -> str:
     """One text cell written by either CSV path and read back."""
     with tempfile.TemporaryDirectory() as folder:
         out = Path(folder) / "a.csv"
-        if fast:  # the database sends it neutralised, as handlers.export's query does
+        if fast:  # the database sends it neutralised, as handlers.export_file's query does
             rows = opened(FakeCursor([[(neutralize(value),)]]), [])
             asyncio.run(write_csv_rows(rows, ["T"], out))
         else:

@@ -33,8 +33,17 @@ def _mentions(value: Any, user_id: int, names: tuple[str, ...]) -> bool:
     return str(user_id) in text or any(name.lower() in text for name in names)
 
 
-async def rows_about(db: Database, user_id: int, names: tuple[str, ...]) -> list[str]:
-    """ "table.column = value" for every stored value that holds the id or one of the names."""
+def _is_person_column(table: str, column: str) -> bool:
+    """Columns that hold a person's internal id (respondents.id, every respondent_id)."""
+    return column == "respondent_id" or (table, column) == ("respondents", "id")
+
+
+async def rows_about(
+    db: Database, user_id: int, names: tuple[str, ...], person_id: int | None = None
+) -> list[str]:
+    """ "table.column = value" for every stored value that holds the Telegram id or one of
+    the names, and every person column that holds the person's internal id `person_id`
+    (a small number: searched only where a person's id is stored)."""
     model_modules()
     found: list[str] = []
     async with db.snapshot() as store:
@@ -42,6 +51,9 @@ async def rows_about(db: Database, user_id: int, names: tuple[str, ...]) -> list
         for table in Base.metadata.sorted_tables:
             for row in (await session.execute(select(table))).all():
                 for column, value in zip(table.columns, row, strict=True):
-                    if _mentions(value, user_id, names):
+                    person = person_id is not None and value == person_id
+                    if _mentions(value, user_id, names) or (
+                        person and _is_person_column(table.name, column.name)
+                    ):
                         found.append(f"{table.name}.{column.name} = {value!r:.120}")
     return found

@@ -10,7 +10,9 @@ import pytest
 from handlers.states import FINAL_STEPS, INTERRUPTED, NEXT_STEP, OPEN_STEPS, TEXT_STEPS, Step
 from storage.db import Database
 from storage.repos.respondents import Profile
-from storage.repos.responses import AnswerContext, ResponseRepo, ResponseRow
+from storage.repos.response_rows import ResponseRow
+from storage.repos.response_start import AnswerContext
+from storage.repos.responses import ResponseRepo
 
 USER = 42
 Answer = Callable[[ResponseRepo, ResponseRow], Awaitable[bool]]

@@ -17,13 +17,19 @@ import pytest
 from sqlalchemy import insert
 
 from bot.i18n import Catalogs
-from handlers.export import RESPONSE_COLUMNS, csv_query, export_columns, export_rows, write_export
+from handlers.export_file import (
+    RESPONSE_COLUMNS,
+    csv_query,
+    export_columns,
+    export_rows,
+    write_export,
+)
 from nps.exports import BatchCursor, write_csv, write_csv_rows
 from nps.periods import Period
 from nps.scope import Scope
 from storage.db import Database
 from storage.models import Respondent, Response, Survey
-from storage.streams import open_rows
+from storage.raw_rows import open_rows
 
 NOVEMBER = Period(date(2026, 11, 1), date(2026, 11, 30))
 START = datetime(2026, 11, 1, tzinfo=UTC)
@@ -75,8 +81,8 @@ async def _seed(db: Database) -> tuple[Scope, list[dict[str, Any]]]:
             surveys.append(survey)
         session.add_all(
             [
-                Respondent(id=1, chat_id=1, first_name="@Anna", username="anna"),
-                Respondent(id=2, chat_id=2, first_name='Иван, "Ваня"', username=None),
+                Respondent(id=1, first_name="@Anna", username="anna"),
+                Respondent(id=2, first_name='Иван, "Ваня"', username=None),
             ]
         )
         await session.flush()

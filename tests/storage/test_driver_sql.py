@@ -11,6 +11,7 @@ from sqlalchemy import exc, select, text
 from storage.db import Database
 from storage.models import ProcessedUpdate, Respondent, ScoreCount
 from storage.repos.respondents import Profile
+from storage.statements import same
 
 MOMENT = datetime(2026, 11, 25, 9, 30, 0, tzinfo=UTC)  # whole seconds: the tricky format
 
@@ -47,11 +48,8 @@ async def test_moments_and_days_are_stored_as_sqlalchemy_stores_them(db: Databas
         session.add(ProcessedUpdate(update_id=1, processed_at=MOMENT))
         await session.flush()
         driver = store.driver
-        await driver.execute(
-            "INSERT INTO processed_updates (update_id, processed_at) VALUES ($1, $2)",
-            2,
-            driver.stamp(MOMENT),
-        )
+        insert = text("INSERT INTO processed_updates (update_id, processed_at) VALUES (:id, :at)")
+        await driver.execute(same(insert, "id", "at"), 2, driver.stamp(MOMENT))
         survey_id = (await store.surveys.ensure_default()).id
         await store.stats.count_invited(survey_id, MOMENT, [("all", "")])
     async with db.snapshot() as store:
@@ -83,10 +81,10 @@ async def test_touch_returns_what_the_orm_reads(db: Database) -> None:
     async with db.transaction() as store:
         first = await store.respondents.touch(profile)
     async with db.transaction() as store:
-        await store.respondents.set_subscribed(77, False)
+        await store.respondents.set_subscribed(first.id, False)
         again = await store.respondents.touch(profile)
-        row = await store.respondents.get(77)
-        assert isinstance(row, Respondent)
+        row = await store.respondents._session.get(Respondent, first.id)
+        assert isinstance(row, Respondent) and first.id != 77 and first.telegram_id == 77
         assert (again.subscribed, row.subscribed) == (False, False)
         assert again.started_at == first.started_at == row.started_at
         assert again.last_seen_at >= first.last_seen_at
@@ -101,7 +99,7 @@ async def test_driver_errors_arrive_as_sqlalchemy_errors(db: Database) -> None:
             await store.stats.count_invited(999_999, MOMENT, [("all", "")])
     with pytest.raises(exc.DBAPIError):
         async with db.transaction() as store:
-            await store.driver.execute("UPDATE no_such_table SET x = $1", 1)
+            await store.driver.execute(same(text("UPDATE no_such_table SET x = :x"), "x"), 1)
     async with db.transaction() as store:
         assert await store.updates.claim(1)  # the connection is usable again
 
@@ -125,18 +123,21 @@ async def test_claim_and_touch_claims_once_and_always_returns_the_profile(db: Da
     profile = Profile(user_id=88, chat_id=88, first_name="Ana", username="ana", language_code="ro")
     async with db.transaction() as store:
         claimed, visitor = await store.respondents.claim_and_touch(9001, profile)
-        assert claimed and (visitor.id, visitor.first_name, visitor.subscribed) == (
+        # A new person: an internal id, the Telegram id on their address.
+        assert claimed and (visitor.telegram_id, visitor.first_name, visitor.subscribed) == (
             88,
             "Ana",
             True,
         )
+        assert visitor.id != 88
+        person = visitor.id
     renamed = Profile(
         user_id=88, chat_id=88, first_name="Ana M", username="ana", language_code="ro"
     )
     async with db.transaction() as store:
         claimed, visitor = await store.respondents.claim_and_touch(9001, renamed)
         assert not claimed  # redelivered: handled before
-        assert visitor.first_name == "Ana M"
+        assert visitor.first_name == "Ana M" and visitor.id == person
         claimed, _ = await store.respondents.claim_and_touch(9002, renamed)
         assert claimed
         assert not await store.updates.claim(9002)  # one log for both ways of claiming

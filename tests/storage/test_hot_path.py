@@ -19,10 +19,11 @@ from storage.case_models import CaseThread, PendingReply
 from storage.db import POOL_SIZE, Database
 from storage.models import Response, Step, utcnow
 from storage.repos.pending import Pending
-from storage.repos.respondents import Profile, Visitor
+from storage.repos.respondents import Person, Profile
 from storage.sqlite_inline import InlineConnection
+from storage.statements import same
+from tests.admin_helpers import seed_invitations
 from tests.conftest import _asyncpg_dsn, next_loop_turn
-from tests.e2e.admin_helpers import seed_invitations
 
 USER = 4242
 
@@ -77,7 +78,8 @@ async def test_sqlite_streams_rows_in_batches(sqlite_db: Database) -> None:
     finally:
         await session.close()
     assert [len(b) for b in batches] == [2, 2, 1]
-    assert [row[0] for batch in batches for row in batch] == [100, 101, 102, 103, 104]
+    # Internal person ids (1…5 on a fresh database), not the Telegram ids 100…104.
+    assert [row[0] for batch in batches for row in batch] == [1, 2, 3, 4, 5]
 
 
 async def test_databases_on_one_sqlite_file_take_turns_to_write(sqlite_db: Database) -> None:
@@ -115,19 +117,24 @@ async def test_databases_on_one_sqlite_file_take_turns_to_write(sqlite_db: Datab
 async def test_touch_returns_the_row_as_stored(db: Database) -> None:
     async with db.transaction() as store:
         first = await store.respondents.touch(Profile(USER, USER, "Ana", "ana", "ro"))
-        await store.respondents.set_language(USER, "pl")
+        await store.respondents.set_language(first.id, "pl")
     async with db.transaction() as store:
         again = await store.respondents.touch(Profile(USER, USER, "Ana M.", None, "en"))
-    assert isinstance(first, Visitor) and first.subscribed and not first.unreachable
+    assert isinstance(first, Person) and first.subscribed and not first.unreachable
+    # A person of their own: an internal id, the Telegram id and chat on their address.
+    assert first.id != USER and (first.telegram_id, first.chat_id) == (USER, USER)
+    assert again.id == first.id
     assert (again.first_name, again.username, again.telegram_language) == ("Ana M.", None, "en")
     assert again.language_override == "pl" and again.started_at == first.started_at
 
 
 async def test_pending_markers_are_read_in_one_look_up(db: Database) -> None:
-    staff, chat, respondent = 7001, -100500, 7002
-    response_id = await _open_response(db, respondent)
+    staff, chat, user = 7001, -100500, 7002
+    response_id = await _open_response(db, user)
     async with db.transaction() as store:
-        assert await store.pending.of(staff, chat) == Pending(False, False, False, False)
+        respondent = await store.respondents.person_of(user)
+        assert respondent is not None and respondent != user
+        assert await store.pending.of(staff, chat, None) == Pending(False, False, False, False)
         survey = await store.surveys.ensure_default()
         case = await store.cases.open(response_id, survey.id, respondent)
         session = store.responses._session
@@ -142,12 +149,14 @@ async def test_pending_markers_are_read_in_one_look_up(db: Database) -> None:
             ]
         )
         await session.flush()
-        assert await store.pending.of(staff, chat) == Pending(True, False, False, True)
-        # A reply waits in one chat only; the thread belongs to the respondent.
-        assert await store.pending.of(staff, chat + 1) == Pending(False, False, False, True)
-        assert await store.pending.of(respondent, respondent) == Pending(False, True, False, False)
+        assert await store.pending.of(staff, chat, None) == Pending(True, False, False, True)
+        # A reply waits in one chat only; the thread belongs to the respondent (a person).
+        assert await store.pending.of(staff, chat + 1, None) == Pending(False, False, False, True)
+        expected = Pending(False, True, False, False)
+        assert await store.pending.of(user, user, respondent) == expected
+        assert await store.pending.of(user, user, None) == Pending(False, False, False, False)
         await store.dialogs.start(staff, "new", "name")
-        assert (await store.pending.of(staff, chat)).dialog
+        assert (await store.pending.of(staff, chat, None)).dialog
         assert await session.scalar(select(StaffDialog.user_id)) == staff
 
 
@@ -235,7 +244,7 @@ async def test_busy_units_of_work_reuse_the_pools_connections(db_url: str) -> No
 
     async def unit() -> None:
         async with db.transaction() as store:
-            row = await store.driver.fetchrow("SELECT pg_backend_pid()")
+            row = await store.driver.fetchrow(same(text("SELECT pg_backend_pid()")))
             assert row is not None
             pids.add(row[0])
             await next_loop_turn()  # holds the connection while the others ask for one

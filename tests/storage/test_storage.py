@@ -12,7 +12,7 @@ from sqlalchemy import select
 from storage.db import Database
 from storage.models import Response, Step
 from storage.repos.respondents import Profile
-from storage.repos.responses import AnswerContext
+from storage.repos.response_start import AnswerContext
 
 
 async def _respondent_and_response(db: Database, user_id: int = 42) -> int:

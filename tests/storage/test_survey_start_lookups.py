@@ -3,10 +3,13 @@ the survey, and the role it reads serves the command-menu refresh (no second que
 
 from __future__ import annotations
 
+from sqlalchemy import text
+
 from storage.db import Database
 from storage.models import utcnow
-from storage.repos.responses import _BEFORE_START, Door
-from tests.e2e.admin_helpers import seed_invitations
+from storage.repos.response_start import _BEFORE_START, Door
+from storage.statements import same
+from tests.admin_helpers import seed_invitations
 
 
 async def test_the_start_look_up_searches_the_persons_rows(db: Database) -> None:
@@ -15,15 +18,12 @@ async def test_the_start_look_up_searches_the_persons_rows(db: Database) -> None
         await store.staff.grant(9101, "viewer", 1)
         driver = store.driver
         if driver.sqlite:
+            # SQLite's compiled text of the statement, its arguments in that text's order.
+            compiled = _BEFORE_START.sqlite
+            # Plain text around it: its `?` parameters are the compiled ones, as they are.
             plan = await driver.fetch(
-                "EXPLAIN QUERY PLAN " + _BEFORE_START,
-                9101,
-                1,
-                "start",
-                "",
-                "",
-                "",
-                driver.stamp(utcnow()),
+                same(text("EXPLAIN QUERY PLAN " + compiled.text)),
+                *compiled.args((9101, 1, "start", "", "", "", driver.stamp(utcnow()), 9101)),
             )
             steps = " | ".join(str(row[-1]) for row in plan)
             # Found through the respondent's index, never by walking the survey's answers.
@@ -31,7 +31,9 @@ async def test_the_start_look_up_searches_the_persons_rows(db: Database) -> None
             assert "ix_responses_survey_scored" not in steps, steps
         survey = await store.surveys.ensure_default()
         door = Door("start", "", "", "")
-        viewer = await store.responses.before_start(9101, survey.id, door, None)
-        nobody = await store.responses.before_start(9102, survey.id, door, None)
+        # The role is the Telegram user's (the team are Telegram accounts), the answers the
+        # person's (an internal id that differs from the Telegram id).
+        viewer = await store.responses.before_start(2, survey.id, door, None, 9101)
+        nobody = await store.responses.before_start(3, survey.id, door, None, 9102)
         assert (viewer.role, viewer.team_member) == ("viewer", True)
         assert (nobody.role, nobody.team_member) == (None, False)

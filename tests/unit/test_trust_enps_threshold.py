@@ -15,16 +15,17 @@ from nps.nps_math import compare
 from nps.nps_report import Figures, NpsReport, render_report, render_segments
 from nps.periods import Period
 from nps.scope import Scope
-from storage.models import Survey
-from storage.repos.privacy import coarse, new_public_id
+from storage.repos.anonymity import coarse, new_public_id
+from storage.repos.surveys import SurveyView
 
 HIDDEN = "fewer than 5 answers — hidden to keep them anonymous"
 PERIOD = Period(date(2026, 11, 1), date(2026, 11, 30))
+MOMENT = datetime(2026, 11, 1, tzinfo=UTC)
 TEXTS = Catalogs().texts("en")
 
 
 def scope(kind: str) -> Scope:
-    survey = Survey(id=1, slug="pulse", name="Team pulse", kind=kind, texts={})
+    survey = SurveyView(1, "pulse", "Team pulse", kind, False, True, None, {}, None, MOMENT)
     return Scope((survey,), PERIOD, all_surveys=False, default_period=False)
 
 

@@ -17,7 +17,7 @@ from handlers.port import (
     SendPhoto,
     SendText,
 )
-from handlers.survey import _remember_prompt
+from handlers.respondent_messages import remember_prompt
 
 
 async def _closure(store: object, message_id: int) -> None:
@@ -31,7 +31,7 @@ def test_replies_to_chats_come_back_equal_with_their_registered_after_send_jobs(
             5,
             "<b>why?</b> ✓",
             keyboard,
-            after=_remember_prompt(41),
+            after=remember_prompt(41),
             if_unreachable=SendText(900, "could not reach"),
             if_sent=SendText(900, "sent ✓"),
         ),

@@ -1,0 +1,127 @@
+"""The answers of an export: the Responses columns, the rows streamed from the database
+(with each score's NPS group) or, for CSV, cells the database formats itself, and
+`write_export`, which writes the whole file (handlers/export.py sends it)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncGenerator, Callable
+from contextlib import aclosing
+from datetime import datetime, tzinfo
+from pathlib import Path
+from typing import Any
+
+from handlers.export_summary import ExportSource, summary_tables, withheld
+from handlers.texts import TextsLike
+from nps.anonymity import DEFAULT_MIN_GROUP
+from nps.exports import (
+    FORMULA_PREFIXES,
+    Batches,
+    Column,
+    ColumnKind,
+    write_csv,
+    write_csv_rows,
+    write_xlsx,
+)
+from nps.nps_math import classify
+from nps.nps_report import scope_title
+from nps.scope import Scope
+from storage.csv_cells import AnswersQuery, csv_answers_query
+from storage.raw_rows import open_rows
+from storage.streams import SessionSource, stream_response_batches
+
+#: Response columns in file order: (row key, value kind). Titles come from the catalog.
+RESPONSE_COLUMNS: tuple[tuple[str, ColumnKind], ...] = (
+    ("id", "int"),
+    ("survey_slug", "text"),
+    ("survey_name", "text"),
+    ("asked_at", "datetime"),
+    ("scored_at", "datetime"),
+    ("completed_at", "datetime"),
+    ("score", "int"),
+    ("group", "text"),
+    ("why", "text"),
+    ("improve", "text"),
+    ("language", "text"),
+    ("source", "text"),
+    ("agent", "text"),
+    ("campaign", "text"),
+    ("channel", "text"),
+    ("start_payload", "text"),
+    ("respondent_id", "int"),
+    ("username", "text"),
+    ("first_name", "text"),
+    ("step", "text"),
+)
+
+
+def export_columns(texts: TextsLike) -> list[Column]:
+    """The Responses columns with titles in the reader's language (times say UTC)."""
+    return [Column(key, texts.plain(f"export_col_{key}"), kind) for key, kind in RESPONSE_COLUMNS]
+
+
+def export_rows(source: SessionSource, scope: Scope, tz: tzinfo) -> Batches:
+    """The answers to export, streamed from the database a cursor fetch at a time."""
+    return Batches(_export_batches(source, scope, tz))
+
+
+# Looked up per row: cheaper than classify() on hundreds of thousands of rows.
+GROUP_OF_SCORE = {score: classify(score).value for score in range(11)}
+
+
+async def _export_batches(
+    source: SessionSource, scope: Scope, tz: tzinfo
+) -> AsyncGenerator[list[dict[str, Any]], None]:
+    """The answers scored in the scope's local days, each with its NPS group, per fetch."""
+    start, end = scope.period.bounds(tz)
+    batches = stream_response_batches(source, scope.survey_ids, start, end)
+    async with aclosing(batches) as fetches:
+        async for rows in fetches:
+            for row in rows:
+                score = row["score"]
+                row["group"] = None if score is None else GROUP_OF_SCORE[score]
+            yield rows
+
+
+def csv_query(scope: Scope, tz: tzinfo) -> AnswersQuery:
+    """The answers to export as CSV cells, in RESPONSE_COLUMNS order (storage builds the SQL;
+    text cells are neutralised like exports.neutralize, illegal characters by the writer)."""
+    start, end = scope.period.bounds(tz)
+    return csv_answers_query(
+        RESPONSE_COLUMNS,
+        scope.survey_ids,
+        start,
+        end,
+        group_of_score=GROUP_OF_SCORE,
+        formula_prefixes=FORMULA_PREFIXES,
+    )
+
+
+async def write_export(
+    source: ExportSource,
+    scope: Scope,
+    fmt: str,
+    texts: TextsLike,
+    out: Path,
+    *,
+    exported_at: datetime,
+    progress: Callable[[int], None] | None = None,
+    min_group: int = DEFAULT_MIN_GROUP,
+) -> int:
+    """Writes the export file and returns the number of answers in it.
+
+    An eNPS scope of fewer than `min_group` answers gets the header (and the Summary's
+    reason) but no answer: they could be told apart.
+    """
+    columns = export_columns(texts)
+    hide = await withheld(source, scope, min_group)
+    if fmt == "csv":
+        if hide:
+            return await write_csv([], columns, out, progress=progress)
+        cells = open_rows(source, csv_query(scope, source.tz))
+        titles = [column.title for column in columns]
+        return await write_csv_rows(cells, titles, out, progress=progress)
+    # The figures first: the workbook is written strictly in order, Summary before Responses.
+    tables = await summary_tables(source, scope, texts, exported_at, min_group=min_group)
+    rows: Batches | list[dict[str, Any]] = [] if hide else export_rows(source, scope, source.tz)
+    title = texts.plain("nps_title", title=scope_title(scope, texts))
+    return await write_xlsx(rows, columns, out, summary=tables, title=title, progress=progress)
