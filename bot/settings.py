@@ -60,6 +60,21 @@ class Settings(BaseSettings):
     enps_min_group: int = Field(default=5, ge=1, le=1000)
     # One reminder this many hours after an unanswered question; 0 turns reminders off.
     reminder_after_hours: float = Field(default=24.0, ge=0, le=24 * 90)
+    # The HTTP server (bot/web): health, the Telegram webhook, the trigger API. It listens
+    # whenever WEBHOOK_URL, API_TOKEN or EVENTS_URLS is set.
+    http_host: str = "127.0.0.1"
+    http_port: int = Field(default=8080, ge=0, le=65535)
+    # The public URL Telegram calls in webhook mode (its path is the route served); empty:
+    # long polling. WEBHOOK_SECRET comes back in X-Telegram-Bot-Api-Secret-Token.
+    webhook_url: str = ""
+    webhook_secret: str = Field(default="", json_schema_extra=SECRET)
+    # Bearer token of the trigger API (/api/v1); empty: no API.
+    api_token: str = Field(default="", json_schema_extra=SECRET)
+    # Where signed events go (comma-separated URLs), and the HMAC key that signs them.
+    events_urls: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    events_secret: str = Field(default="", json_schema_extra=SECRET)
+    # Invitations wait for the end of this local window (TIMEZONE), e.g. 21:00-09:00; off.
+    quiet_hours: str = "21:00-09:00"
 
     @property
     def tz(self) -> ZoneInfo:
@@ -73,6 +88,28 @@ class Settings(BaseSettings):
             return None
         hours, minutes = self.digest_time.strip().split(":")
         return time(int(hours), int(minutes))
+
+    @property
+    def quiet_window(self) -> tuple[time, time] | None:
+        """The quiet hours as (start, end) local times, or None when turned off."""
+        value = self.quiet_hours.strip().lower()
+        if not value or value == "off":
+            return None
+        start, end = (part.strip() for part in value.split("-"))
+        return _clock(start), _clock(end)
+
+    @property
+    def http_enabled(self) -> bool:
+        """Whether the HTTP server runs (webhook mode, the trigger API or events)."""
+        return bool(self.webhook_url or self.api_token or self.events_urls)
+
+    @field_validator("events_urls", mode="before")
+    @classmethod
+    def _split_urls(cls, value: object) -> object:
+        """Accepts `https://a/hook,https://b/hook` as well as a list."""
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
 
     @field_validator("admin_ids", mode="before")
     @classmethod
@@ -99,6 +136,17 @@ class Settings(BaseSettings):
     def _lower_framework(cls, value: object) -> object:
         """Lets operators write `PTB` or `Aiogram`."""
         return value.strip().lower() if isinstance(value, str) else value
+
+
+MIN_API_TOKEN_LENGTH = 32
+_CLOCK = re.compile(r"^([01]?\d|2[0-3]):[0-5]\d$")
+_HTTP_URL = re.compile(r"^https?://[^/\s]+")
+
+
+def _clock(value: str) -> time:
+    """A 24-hour local time such as 09:00 (the caller checked it with _CLOCK)."""
+    hours, minutes = value.split(":")
+    return time(int(hours), int(minutes))
 
 
 def secret_values(settings: Settings) -> list[str]:
@@ -155,6 +203,18 @@ def _explain(field: str, problem: str) -> str:
         "ANY_SURVEY_COOLDOWN_DAYS": "use a whole number of days, e.g. 7 (0 turns the rule off)",
         "ENPS_MIN_GROUP": "use a whole number of answers, at least 1, e.g. 5",
         "REMINDER_AFTER_HOURS": "use hours after the question, e.g. 24 (0 turns reminders off)",
+        "HTTP_HOST": "use the address to listen on, e.g. 127.0.0.1 or 0.0.0.0",
+        "HTTP_PORT": "use a TCP port number, e.g. 8080",
+        "WEBHOOK_URL": "use the public https URL Telegram should call, e.g. "
+        "https://bot.example.com/telegram, or leave it empty for long polling",
+        "WEBHOOK_SECRET": "set a random secret of 1-256 letters, digits, _ or - "
+        "(e.g. `openssl rand -hex 32`)",
+        "API_TOKEN": f"use a random token of at least {MIN_API_TOKEN_LENGTH} characters "
+        "(e.g. `openssl rand -hex 32`), or leave it empty to turn the API off",
+        "EVENTS_URLS": "use comma-separated http(s) URLs of the receivers",
+        "EVENTS_SECRET": "set a random secret the receivers verify signatures with "
+        "(e.g. `openssl rand -hex 32`)",
+        "QUIET_HOURS": "use a local window such as 21:00-09:00, or off",
     }
     hint = hints.get(field, "see .env.example")
     return f"{field} {problem}: {hint}."
@@ -199,5 +259,40 @@ def check_settings(settings: Settings, *, require_token: bool = True) -> None:
             _explain("TIMEZONE", f"names no known zone ({settings.timezone})")
         ) from None
     digest = settings.digest_time.strip().lower()
-    if digest and digest != "off" and not re.match(r"^([01]?\d|2[0-3]):[0-5]\d$", digest):
+    if digest and digest != "off" and not _CLOCK.match(digest):
         raise SettingsError(_explain("DIGEST_TIME", f"is not a time ({settings.digest_time})"))
+    check_http_settings(settings)
+
+
+def check_http_settings(settings: Settings) -> None:
+    """Checks the HTTP server's settings: the webhook, the trigger API, events, quiet hours."""
+    if settings.webhook_url:
+        if not _HTTP_URL.match(settings.webhook_url):
+            raise SettingsError(_explain("WEBHOOK_URL", "is not an http(s) URL"))
+        if not settings.webhook_secret:
+            raise SettingsError(_explain("WEBHOOK_SECRET", "is not set (WEBHOOK_URL needs it)"))
+    # Telegram's own rule for secret_token: 1-256 characters A-Z, a-z, 0-9, _ and -.
+    if settings.webhook_secret and not re.match(
+        r"^[A-Za-z0-9_-]{1,256}$", settings.webhook_secret
+    ):
+        raise SettingsError(_explain("WEBHOOK_SECRET", "has characters Telegram refuses"))
+    if settings.api_token and len(settings.api_token) < MIN_API_TOKEN_LENGTH:
+        raise SettingsError(
+            _explain("API_TOKEN", f"is shorter than {MIN_API_TOKEN_LENGTH} characters")
+        )
+    for url in settings.events_urls:
+        if not _HTTP_URL.match(url):
+            raise SettingsError(_explain("EVENTS_URLS", f"has a URL that is not http(s) ({url})"))
+    if settings.events_urls and not settings.events_secret:
+        raise SettingsError(_explain("EVENTS_SECRET", "is not set (EVENTS_URLS needs it)"))
+    quiet = settings.quiet_hours.strip().lower()
+    if quiet and quiet != "off":
+        parts = [part.strip() for part in quiet.split("-")]
+        if (
+            len(parts) != 2
+            or not all(_CLOCK.match(part) for part in parts)
+            or parts[0] == parts[1]
+        ):
+            raise SettingsError(
+                _explain("QUIET_HOURS", f"is not a window of two times ({settings.quiet_hours})")
+            )

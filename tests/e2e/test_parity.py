@@ -24,6 +24,7 @@ from bot.emulator import BotApiEmulator, EmulatedUser
 from bot.emulator.models import ChatMessage
 from handlers.callbacks import MalformedCallback, unpack
 from storage.db import Database
+from storage.personal import PERSONAL_DATA, Key, Personal
 from tests.conftest import BACKENDS, PG_URL, _pg_admin
 from tests.e2e.conftest import OWNER_ID, QUESTION, TOKEN, RunningBot, make_settings
 
@@ -31,8 +32,14 @@ from tests.e2e.conftest import OWNER_ID, QUESTION, TOKEN, RunningBot, make_setti
 _CLOCK = re.compile(r"\b\d{1,2}:\d{2}\b")
 _DAY = re.compile(r"\b\d{1,2} (Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)[a-z]*\b")
 _ISO_DAY = re.compile(r"\b\d{4}-\d{2}-\d{2}\b")
-# The primary key of `respondents` is the Telegram user id: data, not a generated id.
-_MEANINGFUL_IDS = {"respondents"}
+# A person's internal id is generated in the order people first write, which concurrent
+# users may vary between runs; it is compared as the person's Telegram address instead.
+_PERSON_COLUMNS = {("respondents", "id")} | {
+    (name, column)
+    for name, entry in PERSONAL_DATA.items()
+    if isinstance(entry, Personal) and entry.key == Key.PERSON
+    for column in entry.person
+}
 # Random by design (a secret generated at first start), so different in every database.
 _RANDOM_COLUMNS = {("app_secrets", "value")}
 
@@ -256,6 +263,20 @@ def transcripts(api: BotApiEmulator, script: Script) -> dict[str, Any]:
 def _dump(connection: Connection) -> dict[str, list[tuple[Any, ...]]]:
     metadata = MetaData()
     metadata.reflect(connection)
+    addresses = metadata.tables["addresses"]
+    telegram_address = dict(
+        connection.execute(
+            select(addresses.c.respondent_id, addresses.c.address).where(
+                addresses.c.channel == "telegram"
+            )
+        ).all()
+    )
+
+    def stable(table: str, name: str, value: Any) -> Any:
+        if (table, name) in _PERSON_COLUMNS and value is not None:
+            return f"telegram:{telegram_address.get(value, f'<no address {value}>')}"
+        return value
+
     tables: dict[str, list[tuple[Any, ...]]] = {}
     for table in metadata.sorted_tables:
         if table.name == "alembic_version":
@@ -264,7 +285,9 @@ def _dump(connection: Connection) -> dict[str, list[tuple[Any, ...]]]:
             c
             for c in table.columns
             if not isinstance(c.type, sqltypes.DateTime | sqltypes.Date)
-            and not (c.primary_key and c.name == "id" and table.name not in _MEANINGFUL_IDS)
+            and not (
+                c.primary_key and c.name == "id" and (table.name, "id") not in _PERSON_COLUMNS
+            )
             and (table.name, c.name) not in _RANDOM_COLUMNS
         ]
         if not columns:  # only ids and timestamps: compare how many rows there are
@@ -272,7 +295,14 @@ def _dump(connection: Connection) -> dict[str, list[tuple[Any, ...]]]:
         rows = connection.execute(select(*columns).select_from(table)).all()
         names = tuple(c.name for c in columns)
         tables[table.name] = sorted(
-            (tuple(zip(names, row, strict=True)) for row in rows), key=repr
+            (
+                tuple(
+                    (name, stable(table.name, name, value))
+                    for name, value in zip(names, row, strict=True)
+                )
+                for row in rows
+            ),
+            key=repr,
         )
     return tables
 

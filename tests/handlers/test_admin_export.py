@@ -564,6 +564,7 @@ async def _collect(
             yield dict(row)
 
 
+@pytest.mark.no_cover  # a memory measurement: tracing adds CPU and nothing to learn
 @pytest.mark.parametrize("db_url", BACKENDS, indirect=True)  # SQL that differs on PostgreSQL
 async def test_streaming_memory_does_not_grow_with_the_number_of_answers(
     check_db: Database,

@@ -189,6 +189,7 @@ async def _peak_bytes(write: Any, count: int, path: Path) -> int:
         tracemalloc.stop()
 
 
+@pytest.mark.no_cover  # a memory measurement: tracing adds CPU and nothing to learn
 async def test_csv_memory_does_not_grow_with_row_count(tmp_path: Path) -> None:
     await _peak_bytes(write_csv, 2000, tmp_path / "warmup.csv")  # executor threads etc.
     small = await _peak_bytes(write_csv, 10_000, tmp_path / "small.csv")
@@ -198,6 +199,7 @@ async def test_csv_memory_does_not_grow_with_row_count(tmp_path: Path) -> None:
     assert large < small * 4 and large < 8 * 1024 * 1024, (small, large)
 
 
+@pytest.mark.no_cover  # a memory measurement: tracing adds CPU and nothing to learn
 async def test_xlsx_memory_does_not_grow_with_row_count(tmp_path: Path) -> None:
     await _peak_bytes(write_xlsx, 1000, tmp_path / "warmup.xlsx")
     small = await _peak_bytes(write_xlsx, 3000, tmp_path / "small.xlsx")

@@ -39,3 +39,53 @@ def test_errors_are_single_lines(monkeypatch: pytest.MonkeyPatch) -> None:
         assert "\n" not in str(error)
     assert "@BotFather" in str(missing.value)
     assert "ADMIN_IDS" in str(bad_ids.value)
+
+
+GOOD_TOKEN = "t" * 32
+
+
+@pytest.mark.parametrize(
+    ("settings", "named"),
+    [
+        ({"API_TOKEN": "short"}, "API_TOKEN"),
+        ({"WEBHOOK_URL": "https://bot.example.com/tg"}, "WEBHOOK_SECRET"),
+        ({"WEBHOOK_URL": "bot.example.com/tg", "WEBHOOK_SECRET": "s3cret"}, "WEBHOOK_URL"),
+        ({"WEBHOOK_URL": "https://b.example/tg", "WEBHOOK_SECRET": "has space"}, "WEBHOOK_SECRET"),
+        ({"EVENTS_URLS": "https://crm.example/hook"}, "EVENTS_SECRET"),
+        (
+            {"EVENTS_URLS": "https://crm.example/a,ftp://x", "EVENTS_SECRET": "k" * 8},
+            "EVENTS_URLS",
+        ),
+        ({"QUIET_HOURS": "21-9"}, "QUIET_HOURS"),
+        ({"QUIET_HOURS": "09:00-09:00"}, "QUIET_HOURS"),
+        ({"QUIET_HOURS": "25:00-07:00"}, "QUIET_HOURS"),
+        ({"HTTP_PORT": "eighty"}, "HTTP_PORT"),
+    ],
+)
+def test_a_bad_http_setting_is_one_line_naming_it(
+    monkeypatch: pytest.MonkeyPatch, settings: dict[str, str], named: str
+) -> None:
+    monkeypatch.setenv("BOT_TOKEN", "1:abc")
+    for name, value in settings.items():
+        monkeypatch.setenv(name, value)
+    with pytest.raises(SettingsError) as error:
+        load_settings()
+    assert str(error.value).startswith(named) and "\n" not in str(error.value)
+
+
+def test_http_settings_parse_into_what_the_server_uses(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("BOT_TOKEN", "1:abc")
+    assert not load_settings().http_enabled  # nothing asks for the server: it does not listen
+    assert load_settings().quiet_window is not None  # 21:00-09:00 by default
+    monkeypatch.setenv("API_TOKEN", GOOD_TOKEN)
+    monkeypatch.setenv("EVENTS_URLS", " https://a.example/h , https://b.example/h ")
+    monkeypatch.setenv("EVENTS_SECRET", "k" * 16)
+    monkeypatch.setenv("QUIET_HOURS", "22:30-7:15")
+    settings = load_settings()
+    assert settings.http_enabled
+    assert settings.events_urls == ["https://a.example/h", "https://b.example/h"]
+    window = settings.quiet_window
+    assert window is not None and (window[0].hour, window[0].minute) == (22, 30)
+    assert (window[1].hour, window[1].minute) == (7, 15)
+    monkeypatch.setenv("QUIET_HOURS", "off")
+    assert load_settings().quiet_window is None
