@@ -229,7 +229,7 @@ class Histograms:
         return (moment + offset).date()
 
     def _bump(self, answer: Answer, day: date, column: int) -> None:
-        for dimension, value in segments_of(answer.agent, answer.source, answer.language):
+        for dimension, value in segments_of(answer.agent, answer.source, answer.language, None):
             key = (answer.survey_id, day, dimension, value[:64])
             counts = self.rows.get(key)
             if counts is None:

@@ -10,9 +10,13 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from bot.autopilot import autopilot_job
 from bot.broadcast import broadcast_jobs
+from bot.broadcast.sending_process import SendingProcess
 from bot.digest import digest_job
+from bot.events import events_job
 from bot.i18n import Catalogs
+from bot.invitations import invitation_job
 from bot.jobs import BackgroundJob
 from bot.pipeline import Pipeline
 from bot.settings import Settings
@@ -44,7 +48,12 @@ class BotIdentity:
 
 async def open_database(settings: Settings) -> Database:
     """Connects, migrates and makes sure a default survey exists."""
-    db = Database(settings.database_url, tz=settings.tz, anonymity_salt=settings.anonymity_salt)
+    db = Database(
+        settings.database_url,
+        tz=settings.tz,
+        anonymity_salt=settings.anonymity_salt,
+        event_urls=settings.events_urls,  # every event gets a delivery row per URL
+    )
     try:
         await db.check()
         await db.migrate()
@@ -210,7 +219,14 @@ def background_jobs(settings: Settings) -> list[BackgroundJob]:
     jobs: list[BackgroundJob] = []
     if settings.digest_at is not None:
         jobs.append(digest_job)
-    jobs.extend(broadcast_jobs(settings))
+    # One rate limiter and heartbeat for every sender: broadcasts, reminders, invitations.
+    process = SendingProcess(settings)
+    jobs.extend(broadcast_jobs(settings, process))
+    jobs.append(invitation_job(process))  # the trigger API's invitations (bot/invitations.py)
+    if settings.events_urls:
+        jobs.append(events_job)  # signed events for the CRM (bot/events)
+    # Relationship surveys on autopilot: each weekday morning's run becomes a broadcast.
+    jobs.append(autopilot_job)
     return jobs
 
 

@@ -47,6 +47,10 @@ def _configure_logging(level: str) -> None:
 
 
 async def _run(settings: Settings) -> None:
+    if settings.http_enabled:
+        from bot.web.server import check_listen
+
+        check_listen(settings)  # a taken HTTP_PORT: one line, before anything starts
     if settings.bot_framework == "ptb":
         from bot.runtime.ptb_runtime import run_polling as run_ptb
 
@@ -58,7 +62,8 @@ async def _run(settings: Settings) -> None:
 
 
 async def _migrate(settings: Settings) -> None:
-    db = Database(settings.database_url)
+    # The time zone: a revision may count old answers per local reporting day.
+    db = Database(settings.database_url, tz=settings.tz)
     try:
         await db.check()
         await db.migrate()
@@ -271,7 +276,7 @@ def build_parser() -> argparse.ArgumentParser:
     stats = commands.add_parser("stats", help="print the /nps figures of a survey and period")
     _add_scope_options(stats)
     stats.add_argument(
-        "--by", choices=SEGMENTS, help="a table per agent, source, language or survey"
+        "--by", choices=SEGMENTS, help="a table per agent, source, campaign, language or survey"
     )
     return parser
 

@@ -123,7 +123,8 @@ async def npsbot_router(
     from aiogram.enums import ParseMode
     from aiogram.types import CallbackQuery, ChatMemberUpdated, LinkPreviewOptions, Message, Update
 
-    from bot.runtime.aiogram_runtime import AiogramPort, block_event, button_event, message_event
+    from bot.runtime.aiogram_port import AiogramPort
+    from bot.runtime.aiogram_runtime import block_event, button_event, message_event
 
     me = await bot.me()
     embedding = await _embed(

@@ -77,6 +77,10 @@ class Pipeline:
     policy: DeliveryPolicy = field(default_factory=DeliveryPolicy)
     clock: Callable[[], datetime] = utcnow
     locks: ChatLocks = field(default_factory=ChatLocks)
+    # Told each update_id once its transaction is over (committed, or failed and rolled
+    # back), before its replies are sent: a webhook answers Telegram then
+    # (bot/web/telegram_webhook.py).
+    on_settled: Callable[[int], None] | None = None
     _inflight: int = 0
     _after_send: AfterSendWriter | None = None
     _idle: asyncio.Event = field(default_factory=asyncio.Event)
@@ -206,6 +210,8 @@ class Pipeline:
             except Exception:
                 log.exception("handler failed for update %s", event.update_id)
                 outbox, kept = self._apology(event, language), None
+            if self.on_settled is not None:
+                self.on_settled(event.update_id)
             await self._deliver_guarded(outbox, port, kept)
         return True
 

@@ -6,6 +6,8 @@ from __future__ import annotations
 import logging
 from datetime import datetime
 
+from handlers import crm_events
+from handlers.attribute_line import attribute_line
 from handlers.callbacks import CaseReply, CaseResolve, pack
 from handlers.context import UpdateContext
 from handlers.events import BlockChange, Event
@@ -99,6 +101,17 @@ async def render_alert(
                 when=when,
             )
         )
+        # Campaign, order id and custom attributes (agent and source are in the line above).
+        attributes = attribute_line(
+            texts,
+            agent=response.agent,
+            source=response.source,
+            campaign=response.campaign,
+            attributes=response.attributes,
+            skip=("agent", "source"),
+        )
+        if attributes:
+            lines.append(attributes)
     if response.why:
         lines.append(texts("alert_why", text=response.why))
     if response.improve:
@@ -123,6 +136,7 @@ async def on_score(ctx: UpdateContext, survey: SurveyView, response: ResponseRow
     if response.score is None or classify(response.score) is not Group.DETRACTOR:
         return
     case = await ctx.store.cases.open(response.id, survey.id, response.respondent_id)
+    await crm_events.case_opened(ctx, case, survey, response)
     if not ctx.config.alert_chats:
         return  # counted in reports; nobody to alert
     # Held until Telegram accepts it: a chat that cannot be reached gets it later

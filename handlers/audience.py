@@ -5,36 +5,35 @@ Segments (`/broadcast nps lang:ru detractors`): `lang:XX`, `source:X`, `agent:X`
 (never answered); several terms narrow the audience together, nothing means everyone.
 
 `/import`: the admin sends `/import`, then pastes the list as the next message (or writes
-the rows after the command, on the same line or the next ones). One person per line —
-Telegram user id, then optional language, source, agent and name — separated by commas,
-semicolons or tabs; a header line naming these columns may reorder them. The list may
-also come as a .csv file: captioned /import, or as the message after /import. The file is
-downloaded after the handler's transaction (a `Download` action, handlers/port.py) and
-imported in a transaction of its own, with the same report.
+the rows after the command, on the same line or the next ones); its format (Telegram ids,
+phone numbers, attributes) is handlers/contact_lists.py's. The list may also come as a
+.csv file: captioned /import, or as the message after /import. The file is downloaded
+after the handler's transaction (a `Download` action, handlers/port.py) and imported in a
+transaction of its own, with the same report.
 """
 
 from __future__ import annotations
 
-import asyncio
 import csv
-import io
 import re
-from collections.abc import Iterator
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from datetime import timedelta
 
 from handlers.access import refusal_key, role_of
+from handlers.contact_lists import (  # noqa: F401 - parse_contacts: its tests import it here
+    TAG,
+    parse_contacts,
+    parse_contacts_yielding,
+)
 from handlers.context import UpdateContext
 from handlers.events import Attachment, Command, IncomingMessage
 from handlers.port import Outbox, SendText
 from handlers.roles import Role
 from storage.repos.audience import GROUPS, Segment
-from storage.repos.contacts import ContactRow
 from storage.store import Store
 
 # How long after /import the next message is taken as the list.
 IMPORT_WINDOW = timedelta(minutes=15)
-MAX_ROWS = 100_000
 # The most a bot may download from Telegram; far more than MAX_ROWS lines need.
 MAX_FILE_BYTES = 20 * 1024 * 1024
 # A file is taken by its extension; without one, by its MIME type.
@@ -42,27 +41,7 @@ FILE_SUFFIXES = (".csv", ".tsv", ".txt")
 FILE_TYPES = ("text/csv", "text/plain", "text/tab-separated-values", "application/csv")
 # Invalid lines listed by number in the report; the rest are counted.
 SHOWN_PROBLEMS = 10
-# Lines parsed between two pauses that let other updates run (~10 ms of work), and how much
-# of the text the delimiter is guessed from.
-PARSE_STEP = 2_000
-SAMPLE_CHARS = 64 * 1024
-COLUMNS = ("user_id", "language", "source", "agent", "name")
-HEADER_NAMES = {
-    "id": "user_id",
-    "user_id": "user_id",
-    "userid": "user_id",
-    "telegram_id": "user_id",
-    "telegram id": "user_id",
-    "language": "language",
-    "lang": "language",
-    "source": "source",
-    "agent": "agent",
-    "name": "name",
-    "first_name": "name",
-}
-_TAG = re.compile(r"^[A-Za-z0-9_.\-]{1,64}$")
-_LANGUAGE = re.compile(r"^([a-z]{2})(?:[-_][a-z0-9]{2,8})?$")
-_USER_ID = re.compile(r"^\d{1,15}$")
+_TAG = TAG
 GROUP_WORDS = {
     "promoters": "promoter",
     "promoter": "promoter",
@@ -131,123 +110,6 @@ def describe_segment(segment: Segment) -> str:
 
 
 assert set(GROUPS) == set(GROUP_WORDS.values())
-
-
-# --- contact lists ------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Problem:
-    """An invalid line: its number and the catalog key (with values) saying why."""
-
-    line: int
-    key: str
-    values: dict[str, str] = field(default_factory=dict)
-
-
-@dataclass
-class ParsedList:
-    """A contact list read from text: valid rows, duplicates dropped, problems by line."""
-
-    rows: list[ContactRow] = field(default_factory=list)
-    duplicates: int = 0
-    problems: list[Problem] = field(default_factory=list)
-    lines: int = 0  # data lines read (blank lines and the header not counted)
-
-
-def _delimiter(text: str) -> str:
-    """Comma, semicolon or tab, whichever the first lines use most."""
-    sample = "\n".join(text[:SAMPLE_CHARS].splitlines()[:20])
-    counts = {d: sample.count(d) for d in (",", ";", "\t")}
-    best = max(counts, key=lambda d: counts[d])
-    return best if counts[best] else ","
-
-
-def _header(cells: list[str]) -> list[str] | None:
-    """The column order a header line names, or None when the line is data."""
-    names = [HEADER_NAMES.get(c.strip().lower()) for c in cells]
-    if cells and all(names) and "user_id" in names and len(set(names)) == len(names):
-        return [n for n in names if n]
-    return None
-
-
-def parse_contacts(text: str) -> ParsedList:
-    """Reads a contact list (CSV-like text); never raises on bad input, reports it."""
-    parsed = ParsedList()
-    for _ in _parse_steps(text, parsed):
-        pass
-    return parsed
-
-
-async def parse_contacts_yielding(text: str) -> ParsedList:
-    """parse_contacts for long lists: lets other chats' updates run every PARSE_STEP lines
-    (100,000 lines parsed in one go held the event loop for over a second)."""
-    parsed = ParsedList()
-    for _ in _parse_steps(text, parsed):
-        await asyncio.sleep(0)
-    return parsed
-
-
-def _parse_steps(text: str, parsed: ParsedList) -> Iterator[None]:
-    """Parses into `parsed`, pausing (a yield) after every PARSE_STEP lines."""
-    reader = csv.reader(io.StringIO(text), delimiter=_delimiter(text))
-    columns: list[str] = list(COLUMNS)
-    seen: set[int] = set()
-    first = True
-    for cells in reader:
-        line = reader.line_num
-        if line % PARSE_STEP == 0:
-            yield
-        cells = [c.strip() for c in cells]
-        if not any(cells) or cells[0].startswith("#"):
-            continue
-        if first:
-            first = False
-            header = _header(cells)
-            if header is not None:
-                columns = header
-                continue
-        parsed.lines += 1
-        if parsed.lines > MAX_ROWS:
-            parsed.problems.append(Problem(line, "imp_too_many", {"limit": str(MAX_ROWS)}))
-            break
-        row, problem = _row(cells, columns, line)
-        if problem is not None:
-            parsed.problems.append(problem)
-        elif row is not None:
-            if row.user_id in seen:
-                parsed.duplicates += 1
-                continue
-            seen.add(row.user_id)
-            parsed.rows.append(row)
-
-
-def _row(
-    cells: list[str], columns: list[str], line: int
-) -> tuple[ContactRow | None, Problem | None]:
-    """One data line as a contact, or the problem with it."""
-    if len(cells) > len(columns) and any(cells[len(columns) :]):
-        return None, Problem(line, "imp_bad_columns", {"count": str(len(columns))})
-    values = dict(zip(columns, cells, strict=False))
-    raw_id = values.get("user_id", "")
-    if not _USER_ID.match(raw_id) or int(raw_id) <= 0:
-        return None, Problem(line, "imp_bad_id", {"value": raw_id[:40]})
-    language = values.get("language", "").lower() or None
-    if language is not None:
-        match = _LANGUAGE.match(language)
-        if match is None:
-            return None, Problem(line, "imp_bad_language", {"value": language[:20]})
-        language = match.group(1)
-    tags: dict[str, str | None] = {}
-    for tag in ("source", "agent"):
-        value = values.get(tag, "") or None
-        if value is not None and not _TAG.match(value):
-            return None, Problem(line, f"imp_bad_{tag}", {"value": value[:40]})
-        tags[tag] = value
-    name = values.get("name", "") or None
-    if name is not None and len(name) > 200:
-        return None, Problem(line, "imp_bad_name", {})
-    return ContactRow(int(raw_id), language, tags["source"], tags["agent"], name), None
 
 
 # --- /import ------------------------------------------------------------------------------
@@ -366,6 +228,8 @@ async def _import(event: IncomingMessage, text: str, ctx: UpdateContext) -> None
         ctx.out.send(event.chat_id, texts("imp_empty"))
         return
     outcome = await ctx.store.contacts.import_contacts(parsed.rows, event.sender.id, ctx.now)
+    # After the contact rows: a number for a Telegram id that never pressed Start waits there.
+    phones = await ctx.store.phones.import_rows(parsed.rows, ctx.now)
     lines = [
         texts("imp_done", rows=parsed.lines),
         texts(
@@ -375,6 +239,16 @@ async def _import(event: IncomingMessage, text: str, ctx: UpdateContext) -> None
             unchanged=outcome.unchanged,
         ),
     ]
+    if parsed.with_phone:
+        lines.append(
+            texts(
+                "ph_imp_counts",
+                linked=phones.linked,
+                waiting=phones.waiting,
+                phone_only=phones.phone_only,
+                conflicts=phones.conflicts,
+            )
+        )
     if parsed.duplicates:
         lines.append(texts("imp_duplicates", count=parsed.duplicates))
     if parsed.problems:
@@ -384,6 +258,7 @@ async def _import(event: IncomingMessage, text: str, ctx: UpdateContext) -> None
             lines.append(texts("imp_problem_line", line=problem.line, reason=reason))
         if len(parsed.problems) > SHOWN_PROBLEMS:
             lines.append(texts("imp_more_problems", count=len(parsed.problems) - SHOWN_PROBLEMS))
-    if parsed.rows:
-        lines.append(texts("imp_started", started=outcome.started, total=len(parsed.rows)))
+    if parsed.with_telegram_id:
+        total = parsed.with_telegram_id
+        lines.append(texts("imp_started", started=outcome.started, total=total))
     ctx.out.send(event.chat_id, "\n".join(lines))

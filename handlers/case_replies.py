@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+from handlers import crm_events
 from handlers.access import role_of
 from handlers.alerts import case_keyboard, person_line, refresh_alerts, staff_texts
 from handlers.callbacks import CaseReply, CaseResolve
@@ -83,6 +84,7 @@ async def on_resolve_pressed(event: ButtonPress, choice: CaseResolve, ctx: Updat
         return
     await ctx.store.cases.close_threads(case.id)
     await ctx.store.cases.reload(case)
+    await crm_events.case_resolved(ctx, case)
     ctx.out.answer(event.callback_id, texts.plain("case_resolved_toast"))
     await refresh_alerts(ctx, case, pressed=(event.chat_id, event.message_id))
 

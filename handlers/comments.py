@@ -7,6 +7,7 @@ import html
 import re
 from datetime import datetime
 
+from handlers.attribute_line import attribute_line
 from handlers.callbacks import CommentsPage, pack
 from handlers.context import UpdateContext
 from handlers.events import ButtonPress, Command, IncomingMessage
@@ -61,7 +62,8 @@ def _when(moment: datetime, ctx: UpdateContext, *, day_only: bool = False) -> st
 
 
 def _entry(comment: Comment, ctx: UpdateContext, cap: int, *, anonymous: bool = False) -> str:
-    """One comment: score, date, survey and agent, then its texts (HTML)."""
+    """One comment: score, date, survey and agent, the invitation's other attributes,
+    then its texts (HTML)."""
     texts = ctx.texts
     head = [
         f"{MARKS[classify(comment.score)]} <b>{comment.score}</b>",
@@ -71,6 +73,18 @@ def _entry(comment: Comment, ctx: UpdateContext, cap: int, *, anonymous: bool = 
     if comment.agent:
         head.append(texts("comments_agent", agent=comment.agent))
     lines = [" · ".join(head)]
+    if not anonymous:  # eNPS answers carry none; a tag could name the employee
+        attributes = attribute_line(
+            texts,
+            agent=comment.agent,
+            source=comment.source,
+            campaign=comment.campaign,
+            attributes=comment.attributes,
+            skip=("agent",),  # in the first line
+            limit=cap,
+        )
+        if attributes:
+            lines.append(attributes)
     if comment.why and comment.why.strip():
         lines.append(texts("comments_why", text=shorten(comment.why, cap)))
     if comment.improve and comment.improve.strip():

@@ -40,11 +40,25 @@ class Attachment:
     size: int | None = None
 
 
+@dataclass(frozen=True)
+class SharedContact:
+    """A contact a user sent: their own (the reply keyboard's request_contact button) when
+    `user_id` is the sender's, else someone else's (forwarded, from the address book).
+
+    `phone_number` is as Telegram gives it: digits, usually without "+".
+    """
+
+    phone_number: str
+    user_id: int | None = None
+    first_name: str | None = None
+
+
 @dataclass(frozen=True, kw_only=True)
 class IncomingMessage(ChatEvent):
     """A message a user sent; `kind` is "text" or the media type (sticker, photo…).
 
-    `text` is None for media; their caption is in `caption`, a document in `document`.
+    `text` is None for media; their caption is in `caption`, a document in `document`,
+    a shared contact in `contact`.
     """
 
     text: str | None
@@ -52,6 +66,12 @@ class IncomingMessage(ChatEvent):
     message_id: int | None = None
     caption: str | None = None
     document: Attachment | None = None
+    contact: SharedContact | None = None
+
+    @property
+    def own_contact(self) -> bool:
+        """True when the message shares the sender's own phone number."""
+        return self.contact is not None and self.contact.user_id == self.sender.id
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -4,7 +4,8 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator, Callable
+import asyncio
+from collections.abc import AsyncGenerator, Callable, Sequence
 from contextlib import aclosing
 from datetime import datetime, tzinfo
 from pathlib import Path
@@ -27,7 +28,14 @@ from nps.nps_report import scope_title
 from nps.scope import Scope
 from storage.csv_cells import AnswersQuery, csv_answers_query
 from storage.raw_rows import open_rows
-from storage.streams import SessionSource, stream_response_batches
+from storage.streams import (
+    ALL_ATTRIBUTES,
+    ATTRIBUTE_PREFIX,
+    MAX_ATTRIBUTE_COLUMNS,
+    SessionSource,
+    attribute_keys,
+    stream_response_batches,
+)
 
 #: Response columns in file order: (row key, value kind). Titles come from the catalog.
 RESPONSE_COLUMNS: tuple[tuple[str, ColumnKind], ...] = (
@@ -45,6 +53,7 @@ RESPONSE_COLUMNS: tuple[tuple[str, ColumnKind], ...] = (
     ("source", "text"),
     ("agent", "text"),
     ("campaign", "text"),
+    ("order_id", "text"),
     ("channel", "text"),
     ("start_payload", "text"),
     ("respondent_id", "int"),
@@ -54,14 +63,38 @@ RESPONSE_COLUMNS: tuple[tuple[str, ColumnKind], ...] = (
 )
 
 
-def export_columns(texts: TextsLike) -> list[Column]:
-    """The Responses columns with titles in the reader's language (times say UTC)."""
-    return [Column(key, texts.plain(f"export_col_{key}"), kind) for key, kind in RESPONSE_COLUMNS]
+def attribute_columns(keys: Sequence[str]) -> tuple[str, ...]:
+    """The export keys of the custom attributes found in the answers: a column per key,
+    titled by the key (what a spreadsheet filters and pivots on); past
+    MAX_ATTRIBUTE_COLUMNS keys, one more column holds every attribute as JSON text."""
+    own = tuple(ATTRIBUTE_PREFIX + key for key in keys[:MAX_ATTRIBUTE_COLUMNS])
+    return own if len(keys) <= MAX_ATTRIBUTE_COLUMNS else (*own, ALL_ATTRIBUTES)
 
 
-def export_rows(source: SessionSource, scope: Scope, tz: tzinfo) -> Batches:
+def export_columns(texts: TextsLike, attributes: Sequence[str] = ()) -> list[Column]:
+    """The Responses columns with titles in the reader's language (times say UTC), then
+    the `attribute_columns`."""
+    columns = [
+        Column(key, texts.plain(f"export_col_{key}"), kind) for key, kind in RESPONSE_COLUMNS
+    ]
+    for key in attributes:
+        custom = key.removeprefix(ATTRIBUTE_PREFIX)
+        title = custom if custom != key else texts.plain(f"export_col_{key}")
+        columns.append(Column(key, title, "text"))
+    return columns
+
+
+def export_rows(
+    source: SessionSource, scope: Scope, tz: tzinfo, attributes: Sequence[str] = ()
+) -> Batches:
     """The answers to export, streamed from the database a cursor fetch at a time."""
-    return Batches(_export_batches(source, scope, tz))
+    return Batches(_export_batches(source, scope, tz, attributes))
+
+
+async def export_attributes(source: SessionSource, scope: Scope, tz: tzinfo) -> tuple[str, ...]:
+    """The `attribute_columns` of the answers in the scope's local days."""
+    start, end = scope.period.bounds(tz)
+    return attribute_columns(await attribute_keys(source, scope.survey_ids, start, end))
 
 
 # Looked up per row: cheaper than classify() on hundreds of thousands of rows.
@@ -69,11 +102,11 @@ GROUP_OF_SCORE = {score: classify(score).value for score in range(11)}
 
 
 async def _export_batches(
-    source: SessionSource, scope: Scope, tz: tzinfo
+    source: SessionSource, scope: Scope, tz: tzinfo, attributes: Sequence[str]
 ) -> AsyncGenerator[list[dict[str, Any]], None]:
     """The answers scored in the scope's local days, each with its NPS group, per fetch."""
     start, end = scope.period.bounds(tz)
-    batches = stream_response_batches(source, scope.survey_ids, start, end)
+    batches = stream_response_batches(source, scope.survey_ids, start, end, extra=attributes)
     async with aclosing(batches) as fetches:
         async for rows in fetches:
             for row in rows:
@@ -82,12 +115,13 @@ async def _export_batches(
             yield rows
 
 
-def csv_query(scope: Scope, tz: tzinfo) -> AnswersQuery:
-    """The answers to export as CSV cells, in RESPONSE_COLUMNS order (storage builds the SQL;
-    text cells are neutralised like exports.neutralize, illegal characters by the writer)."""
+def csv_query(scope: Scope, tz: tzinfo, attributes: Sequence[str] = ()) -> AnswersQuery:
+    """The answers to export as CSV cells, in RESPONSE_COLUMNS order and then the
+    `attribute_columns` (storage builds the SQL; text cells, attribute values included,
+    are neutralised like exports.neutralize, illegal characters by the writer)."""
     start, end = scope.period.bounds(tz)
     return csv_answers_query(
-        RESPONSE_COLUMNS,
+        (*RESPONSE_COLUMNS, *((key, "text") for key in attributes)),
         scope.survey_ids,
         start,
         end,
@@ -112,16 +146,25 @@ async def write_export(
     An eNPS scope of fewer than `min_group` answers gets the header (and the Summary's
     reason) but no answer: they could be told apart.
     """
-    columns = export_columns(texts)
     hide = await withheld(source, scope, min_group)
+    try:
+        # eNPS answers carry no attributes (storage/repos/response_start.py): no columns.
+        attributes = () if hide else await export_attributes(source, scope, source.tz)
+    except BaseException:
+        # As the writers do: no partial file is left behind.
+        await asyncio.to_thread(out.unlink, missing_ok=True)
+        raise
+    columns = export_columns(texts, attributes)
     if fmt == "csv":
         if hide:
             return await write_csv([], columns, out, progress=progress)
-        cells = open_rows(source, csv_query(scope, source.tz))
+        cells = open_rows(source, csv_query(scope, source.tz, attributes))
         titles = [column.title for column in columns]
         return await write_csv_rows(cells, titles, out, progress=progress)
     # The figures first: the workbook is written strictly in order, Summary before Responses.
     tables = await summary_tables(source, scope, texts, exported_at, min_group=min_group)
-    rows: Batches | list[dict[str, Any]] = [] if hide else export_rows(source, scope, source.tz)
+    rows: Batches | list[dict[str, Any]] = (
+        [] if hide else export_rows(source, scope, source.tz, attributes)
+    )
     title = texts.plain("nps_title", title=scope_title(scope, texts))
     return await write_xlsx(rows, columns, out, summary=tables, title=title, progress=progress)

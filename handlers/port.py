@@ -33,6 +33,39 @@ class Keyboard:
         return cls(tuple(tuple(row) for row in rows if row))
 
 
+@dataclass(frozen=True)
+class ReplyButton:
+    """A reply keyboard's button: tapping it sends its text, or with `share_contact` the
+    user's own phone number as a contact (Telegram's request_contact, private chats)."""
+
+    text: str
+    share_contact: bool = False
+
+
+@dataclass(frozen=True)
+class ReplyKeyboard:
+    """Buttons shown in place of the user's keyboard (Telegram's ReplyKeyboardMarkup) until
+    a message removes them (RemoveReplyKeyboard), or with `one_time` once one is tapped."""
+
+    rows: tuple[tuple[ReplyButton, ...], ...]
+    one_time: bool = True
+
+    @classmethod
+    def of(cls, *rows: list[ReplyButton], one_time: bool = True) -> ReplyKeyboard:
+        """Builds a reply keyboard from rows of buttons."""
+        return cls(tuple(tuple(row) for row in rows if row), one_time)
+
+
+@dataclass(frozen=True)
+class RemoveReplyKeyboard:
+    """Takes the chat's reply keyboard away (Telegram's ReplyKeyboardRemove)."""
+
+
+# What a new message may carry: inline buttons under it, or a reply keyboard (or the
+# removal of one) under the input field. Edits carry inline buttons only, as in Telegram.
+Markup = Keyboard | ReplyKeyboard | RemoveReplyKeyboard
+
+
 # Runs after a message was sent, in a fresh transaction, with the new message's id.
 AfterSend = Callable[["Store", int], Awaitable[None]]
 
@@ -81,7 +114,7 @@ class SendText:
 
     chat_id: int
     html: str
-    keyboard: Keyboard | None = None
+    keyboard: Markup | None = None
     after: AfterSend | None = None
     # Sent instead when the message was not delivered: the chat is unreachable (403), or
     # Telegram refused it (400) or kept failing (e.g. tell staff it failed).
@@ -224,7 +257,7 @@ class Outbox:
         self,
         chat_id: int,
         html: str,
-        keyboard: Keyboard | None = None,
+        keyboard: Markup | None = None,
         *,
         after: AfterSend | None = None,
         if_unreachable: SendText | None = None,

@@ -20,6 +20,8 @@ from handlers.people import resolve_person
 from handlers.port import Button, Keyboard
 from handlers.staff import describe_user
 from handlers.texts import TextsLike
+from nps.phones import display_phone
+from storage.models import Channel
 from storage.repos.privacy import Erased, PersonalData
 
 # Answers listed in the /mydata message; the attached file has all of them.
@@ -93,6 +95,7 @@ def as_json(data: PersonalData, role: str | None, now: datetime) -> dict[str, An
             "source": record.response.source,
             "agent": record.response.agent,
             "campaign": record.response.campaign,
+            "attributes": record.response.attributes,
             "start_payload": record.response.start_payload,
             "channel": record.response.channel,
             "asked_at": _iso(record.response.asked_at),
@@ -141,6 +144,10 @@ def render(ctx: UpdateContext, data: PersonalData, role: str | None) -> str:
                 seen=_day(ctx, respondent.last_seen_at),
             )
         )
+        phones = [a for channel, a, _ in data.addresses if channel == Channel.PHONE]
+        if phones:  # shared from Telegram or imported (/phone removes it)
+            shown = ", ".join(display_phone(phone) for phone in phones)
+            lines.append(texts("ph_mydata_line", phone=shown))
         if respondent.source or respondent.agent:
             lines.append(
                 texts(

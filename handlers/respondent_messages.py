@@ -84,9 +84,9 @@ async def score_prompts(
     ctx: UpdateContext, response: ResponseRow, message_id: int | None
 ) -> list[int]:
     """Every message that may still carry this response's 0–10 buttons: the one pressed,
-    the latest copy, and for a broadcast its question and reminder."""
+    the latest copy, and for a broadcast or an invitation its question and reminder."""
     shown = {message_id, response.prompt_message_id}
-    if response.channel == "broadcast":
+    if response.channel in ("broadcast", "invitation"):
         shown.update(await ctx.store.reminders.question_messages(response.id))
     return sorted(t for t in shown if t is not None)
 

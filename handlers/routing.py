@@ -11,12 +11,16 @@ from handlers import (
     account,
     alerts,
     audience,
+    autopilot,
     broadcast,
     case_replies,
     chart,
     comments,
+    crm_events,
     digest,
     export,
+    integrations,
+    phones,
     privacy,
     staff,
     stats,
@@ -227,6 +231,11 @@ def create_router() -> Routes:
     router.command("start", survey.on_start)
     router.button(ScoreChoice, survey.on_score_pressed)
     router.button(SkipStep, survey.on_skip_pressed)
+    # Phone numbers: offered after a survey's thanks when it asks, /phone, shared contacts
+    # (the first interceptor: a contact shared from the offer is never a reply to staff).
+    router.command("phone", phones.on_phone)
+    router.button(phones.PhoneAction, phones.on_phone_pressed)
+    router.intercept(phones.intercept_contact)
     # Account: help, unsubscribe, language, blocking.
     router.command("help", account.on_help)
     router.command("stop", account.on_stop)
@@ -246,6 +255,9 @@ def create_router() -> Routes:
     router.command("staff", staff.on_staff, role=Role.OWNER)
     router.hooks.help_sections += [(Role.VIEWER, "staff_help"), (Role.OWNER, "owner_help")]
     # Detractor alerts and closing the loop (the buttons check membership of the alert chat).
+    # Events for the CRM first: a score's event goes before the case it opens (alerts).
+    router.hooks.on_score.append(crm_events.on_score)
+    router.hooks.on_text.append(crm_events.on_text)
     router.hooks.on_score.append(alerts.on_score)
     router.hooks.on_text.append(alerts.on_text)
     router.hooks.report_extras.append(alerts.cases_line)
@@ -272,6 +284,7 @@ def create_router() -> Routes:
     router.command("forget", privacy.on_forget, role=Role.ADMIN, in_groups=False)
     router.button(privacy.ForgetUser, privacy.on_forget_user_pressed, role=Role.ADMIN)
     router.hooks.help_sections.insert(0, (Role.NONE, "pv_help"))
+    router.hooks.help_sections.insert(1, (Role.NONE, "ph_help"))
     # Broadcasts and contact lists (admins and owners); the worker in bot/broadcast sends.
     router.command("broadcast", broadcast.on_broadcast, role=Role.ADMIN, in_groups=False)
     router.button(broadcast.BroadcastConfirm, broadcast.on_confirm, role=Role.ADMIN)
@@ -280,6 +293,12 @@ def create_router() -> Routes:
     router.intercept(audience.intercept_import)
     router.hooks.cancellers.append(audience.cancel_import)
     router.hooks.help_sections.append((Role.ADMIN, "bc_help"))
+    # Relationship surveys on autopilot (admins and owners); the job in bot/autopilot.py runs them.
+    router.command("autopilot", autopilot.on_autopilot, role=Role.ADMIN)
+    router.hooks.help_sections.append((Role.ADMIN, "ap_help"))
+    # Signed events for the CRM (EVENTS_URLS): their progress per receiver (admins).
+    router.command("integrations", integrations.on_integrations, role=Role.ADMIN, in_groups=False)
+    router.hooks.help_sections.append((Role.ADMIN, "ig_help"))
     # Catch-alls last: plain messages feed the open survey step; unknown commands get help.
     router.messages(survey.on_message)
     router.unknown_command(account.on_unknown_command)

@@ -13,6 +13,7 @@ from handlers.context import UpdateContext
 from handlers.deeplink import parse_payload
 from handlers.events import ButtonPress, Command, IncomingMessage
 from handlers.kinds import is_anonymous
+from handlers.phones import offer_after_thanks
 from handlers.respondent_messages import (
     ask_follow_up,
     ask_score,
@@ -208,6 +209,7 @@ async def _accept_text(
         ask_follow_up(ctx, survey, response, Step.IMPROVE)
     else:
         thank(ctx, survey, response)
+        await offer_after_thanks(ctx, survey)
     return True
 
 

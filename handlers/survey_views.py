@@ -107,6 +107,9 @@ async def card(ctx: UpdateContext, survey: SurveyView) -> tuple[str, Keyboard]:
     ]
     if is_anonymous(survey.kind):
         lines.append(texts("sv_card_anonymous"))
+    else:
+        asked = texts.plain("ph_card_asked" if survey.ask_phone else "ph_card_not_asked")
+        lines.append(texts("ph_card_line", asked=asked))
 
     def button(key: str, action: str) -> Button:
         return Button(texts.plain(key), pack(SurveyAction(survey.id, action)))
@@ -119,6 +122,14 @@ async def card(ctx: UpdateContext, survey: SurveyView) -> tuple[str, Keyboard]:
         [button("sv_btn_subject", "e_subject"), button("sv_btn_texts", "e_texts")],
         [button("sv_btn_review", "e_review"), toggle],
     ]
+    if not is_anonymous(survey.kind):  # an anonymous survey never asks who answered
+        rows.append(
+            [
+                button("ph_btn_ask_off", "phone_off")
+                if survey.ask_phone
+                else button("ph_btn_ask_on", "phone_on")
+            ]
+        )
     if not survey.is_default:
         rows.append([button("sv_btn_default", "default")])
     rows.append([button("sv_btn_back", "list")])

@@ -99,6 +99,9 @@ async def on_survey_action(event: ButtonPress, action: SurveyAction, ctx: Update
     if action.action == "default" and not survey.active:
         ctx.out.answer(event.callback_id, texts.plain("sv_default_needs_active"), alert=True)
         return
+    if action.action in ("phone_on", "phone_off") and is_anonymous(survey.kind):
+        ctx.out.answer(event.callback_id, texts.plain("ph_card_anonymous"), alert=True)
+        return
     if action.action in ("on", "off"):
         survey = await ctx.store.surveys.update(survey.id, active=action.action == "on")
         assert survey is not None  # read above, in this transaction
@@ -107,6 +110,11 @@ async def on_survey_action(event: ButtonPress, action: SurveyAction, ctx: Update
         survey = await ctx.store.surveys.make_default(survey.id)
         assert survey is not None  # read above, in this transaction
         note = "sv_made_default"
+    elif action.action in ("phone_on", "phone_off"):
+        # The thank-you offers to share the phone number (handlers/phones.py).
+        survey = await ctx.store.surveys.update(survey.id, ask_phone=action.action == "phone_on")
+        assert survey is not None  # read above, in this transaction
+        note = "ph_card_now_asked" if survey.ask_phone else "ph_card_now_not_asked"
     elif action.action == "open":
         note = None
     else:

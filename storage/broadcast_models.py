@@ -113,6 +113,9 @@ class Contact(Base):
     language: Mapped[str | None] = mapped_column(String(8), nullable=True)
     source: Mapped[str | None] = mapped_column(String(64), nullable=True)
     agent: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    # E.164, from a phone column: becomes the person's phone address when they press Start
+    # (storage/repos/phones.py); /phone removing the number clears it here too.
+    phone: Mapped[str | None] = mapped_column(String(32), nullable=True)
     imported_by: Mapped[int] = mapped_column(BigInteger)
     imported_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 

@@ -15,7 +15,7 @@ from sqlalchemy.orm import QueryableAttribute
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.functions import FunctionElement
 
-from storage.streams import EXPORTED_ID, RESPONSE_SOURCES, answers_query
+from storage.streams import EXPORTED_ID, RESPONSE_SOURCES, answers_query, column_source
 
 
 class _UtcSeconds(FunctionElement[str]):
@@ -63,7 +63,7 @@ def utc_seconds(column: ColumnElement[Any] | QueryableAttribute[Any]) -> ColumnE
 
 
 def prefixed(
-    text: ColumnElement[str] | QueryableAttribute[str], starts: Iterable[str], mark: str
+    text: ColumnElement[Any] | QueryableAttribute[Any], starts: Iterable[str], mark: str
 ) -> ColumnElement[str]:
     """`text` with `mark` in front when its first character is one of `starts`."""
     # A code-point comparison: measured twice as fast as substr(...) IN (...) on SQLite,
@@ -87,7 +87,7 @@ def csv_answers_query(
 ) -> AnswersQuery:
     """The answers scored in [start, end) as CSV cells, computed by the database.
 
-    `columns` are (RESPONSE_SOURCES key or "group", kind) pairs in the file's order: a
+    `columns` are (streams.column_source key or "group", kind) pairs in the file's order: a
     "datetime" becomes `YYYY-MM-DD HH:MM:SS` UTC text, a "text" gets a leading `'` when it
     starts with one of `formula_prefixes` (the SQL twin of the domain's neutralize), "group"
     is the score's NPS group by `group_of_score`, "id" an anonymous answer's public id.
@@ -99,7 +99,7 @@ def csv_answers_query(
             return case(dict(group_of_score), value=RESPONSE_SOURCES["score"])
         if key == "id":
             return EXPORTED_ID  # an anonymous answer's random public id, never its row id
-        column = RESPONSE_SOURCES[key]
+        column = column_source(key)
         if kind == "datetime":
             return utc_seconds(column)  # stored as naive UTC: the file's zone
         if kind == "text":

@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import logging
 import weakref
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, tzinfo
 from pathlib import Path
@@ -153,10 +153,19 @@ class Database:
     """Owns the engine; hands out one transaction (a Store) per unit of work."""
 
     def __init__(
-        self, url: str, *, tz: tzinfo = UTC, echo: bool = False, anonymity_salt: str = ""
+        self,
+        url: str,
+        *,
+        tz: tzinfo = UTC,
+        echo: bool = False,
+        anonymity_salt: str = "",
+        event_urls: Sequence[str] = (),
     ) -> None:
         self.url = url
         self.tz = tz  # reporting days are local days in this zone
+        # EVENTS_URLS, each once: every emitted event gets one delivery row per URL
+        # (storage/repos/events.py).
+        self.event_urls = tuple(dict.fromkeys(event_urls))
         # Keys eNPS anonymity hashes; empty: a salt generated once and kept in the database.
         self.anonymity_salt = anonymity_salt
         self._salt_memo = SaltMemo()
@@ -228,6 +237,7 @@ class Database:
             anonymity_salt=self.anonymity_salt,
             salt_memo=self._salt_memo,
             connection=connection,
+            event_urls=self.event_urls,
         )
 
     @asynccontextmanager
@@ -293,7 +303,7 @@ class Database:
                 await conn.execute(
                     text("SELECT pg_advisory_xact_lock(:k)"), {"k": MIGRATION_LOCK_KEY}
                 )
-            await conn.run_sync(_upgrade)
+            await conn.run_sync(_upgrade, self.tz)
 
     async def dispose(self) -> None:
         """Closes every pooled connection."""
@@ -304,14 +314,16 @@ class Database:
         return self._reader()
 
 
-def alembic_config(connection: Connection | None = None) -> Config:
-    """Alembic configuration pointing at the migrations shipped inside the package."""
+def alembic_config(connection: Connection | None = None, *, tz: tzinfo = UTC) -> Config:
+    """Alembic configuration pointing at the migrations shipped inside the package; `tz`
+    is the reporting time zone, for revisions that count answers per local day."""
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS))
     cfg.attributes["connection"] = connection
+    cfg.attributes["tz"] = tz
     return cfg
 
 
-def _upgrade(connection: Connection) -> None:
+def _upgrade(connection: Connection, tz: tzinfo) -> None:
     # "heads": features may add migrations on parallel branches from the same parent.
-    command.upgrade(alembic_config(connection), "heads")
+    command.upgrade(alembic_config(connection, tz=tz), "heads")

@@ -87,6 +87,8 @@ class Survey(Base):
     texts: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     review_url: Mapped[str | None] = mapped_column(String(500), nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # The thank-you offers to share the phone number (handlers/phones.py); off by default.
+    ask_phone: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 class Respondent(Base):
@@ -179,6 +181,13 @@ class Response(Base):
     source: Mapped[str | None] = mapped_column(String(64), nullable=True)
     agent: Mapped[str | None] = mapped_column(String(64), nullable=True)
     campaign: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    # An invitation's order id and custom attributes ({"order_id": "A-17", "region": "north"},
+    # storage/attributes.py); agent, source and campaign have their columns. Never set for
+    # anonymous (eNPS) answers; cleared with the comments when the person is forgotten.
+    # none_as_null: None is SQL NULL (as the survey path writes it), never JSON `null`.
+    attributes: Mapped[dict[str, str] | None] = mapped_column(
+        JSON(none_as_null=True), nullable=True
+    )
     start_payload: Mapped[str | None] = mapped_column(String(64), nullable=True)
     payload_unknown: Mapped[bool] = mapped_column(Boolean, default=False)
     channel: Mapped[str] = mapped_column(String(16), default="start")
@@ -221,8 +230,8 @@ class ScoreCount(Base):
     """Eleven score counters (and invitations) per survey, local day and segment.
 
     Kept up to date in the same transaction as each answer, so statistics read a few
-    rows per day instead of scanning responses. `dimension` is "all", "agent", "source"
-    or "language"; `value` is the segment ("" when the answer has none).
+    rows per day instead of scanning responses. `dimension` is "all", "agent", "source",
+    "language" or "campaign"; `value` is the segment ("" when the answer has none).
     """
 
     __tablename__ = "score_counts"

@@ -18,10 +18,28 @@ from enum import StrEnum
 from sqlalchemy import ColumnElement, Table, false, or_
 
 # Every module that defines tables, so that the registry and Base.metadata agree.
-from storage import admin_models, broadcast_models, case_models, models, outbox_models
+from storage import (
+    admin_models,
+    autopilot_models,
+    broadcast_models,
+    case_models,
+    event_models,
+    invitation_models,
+    models,
+    outbox_models,
+)
 from storage.models import Base
 
-MODEL_MODULES = (models, broadcast_models, case_models, admin_models, outbox_models)
+MODEL_MODULES = (
+    models,
+    broadcast_models,
+    case_models,
+    admin_models,
+    outbox_models,
+    invitation_models,
+    autopilot_models,
+    event_models,
+)
 
 
 class Erase(StrEnum):
@@ -107,8 +125,9 @@ PERSONAL_DATA: dict[str, Entry] = {
         ("respondent_id",),
         Erase.DETACH,
         Shown.ANSWERS,
-        # Comments are free text that may name the person; the score stays, counted.
-        clear=("chat_id", "start_payload", "prompt_message_id", "why", "improve"),
+        # Comments are free text that may name the person, and so may an invitation's
+        # order id and custom attributes (a CRM's own fields); the score stays, counted.
+        clear=("chat_id", "start_payload", "prompt_message_id", "why", "improve", "attributes"),
         others={"superseded_by": "the newer response that replaced this one (a response id)"},
     ),
     "processed_updates": NotPersonal("update ids only, to process each update once"),
@@ -132,7 +151,7 @@ PERSONAL_DATA: dict[str, Entry] = {
     "contacts": Personal(
         ("user_id",),
         Erase.DELETE,
-        clear=("name",),
+        clear=("name", "phone"),
         others={"imported_by": _STAFF_ACTION},
         key=Key.TELEGRAM,
     ),
@@ -177,6 +196,24 @@ PERSONAL_DATA: dict[str, Entry] = {
     "app_secrets": NotPersonal("generated secrets (the anonymity salt)"),
     # storage/outbox_models.py
     "outbox": Personal(("chat_id",), Erase.DELETE, key=Key.TELEGRAM),
+    # storage/autopilot_models.py: schedules and their daily runs; the people a run
+    # enrols are its broadcast's recipients (personal, above).
+    "autopilots": NotPersonal("created_by is " + _STAFF_ACTION),
+    "autopilot_runs": NotPersonal("a schedule's day: counts and the broadcast it made"),
+    # storage/invitation_models.py: what a CRM asked to send the person (their Telegram id
+    # or phone, the attributes it gave); forgetting drops them, a scheduled one unsent.
+    "invitations": Personal(
+        ("respondent_id",), Erase.DELETE, clear=("key_address", "chat", "attributes")
+    ),
+    # storage/event_models.py: events for the CRM carry the person's Telegram id, phone and
+    # comments. Forgetting deletes them, sent or not: one still waiting is never sent (the
+    # CRM learns nothing more about someone who asked to be forgotten); one delivered is
+    # the CRM's copy, like an alert in a staff chat, and cannot be recalled from here.
+    "events": Personal(("person_id",), Erase.DELETE, clear=("data",)),
+    "event_deliveries": NotPersonal(
+        "an event's progress to one URL (attempts, errors): deleted with its event"
+    ),
+    "event_endpoints": NotPersonal("per receiver URL: its last success and last error"),
 }
 
 

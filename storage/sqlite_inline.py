@@ -27,6 +27,8 @@ from pathlib import Path
 from typing import Any
 
 BUSY_TIMEOUT = 15.0  # seconds a statement waits for another process's lock, by default
+# Rows changed by a transaction from which its commit runs in a thread (InlineConnection).
+LARGE_COMMIT_ROWS = 2000
 _FIRST_PAUSE = 0.001
 _LONGEST_PAUSE = 0.05
 # SQLITE_BUSY_SNAPSHOT: a read transaction's snapshot is stale; only a new one can write.
@@ -154,11 +156,12 @@ class InlineConnection:
     tests/storage/test_adapter_surface.py fails if the adapter starts using anything else.
     """
 
-    __slots__ = ("_busy_timeout", "_db")
+    __slots__ = ("_busy_timeout", "_changes", "_db")
 
     def __init__(self, connection: sqlite3.Connection, busy_timeout: float = BUSY_TIMEOUT) -> None:
         self._db: sqlite3.Connection | None = connection
         self._busy_timeout = busy_timeout
+        self._changes = connection.total_changes  # rows changed up to the last commit
 
     @property
     def _connection(self) -> sqlite3.Connection | None:
@@ -182,12 +185,22 @@ class InlineConnection:
     async def commit(self) -> None:
         """Commits the open transaction (waiting, off the loop, if SQLite says busy)."""
         connection = self._open()
+        # A large transaction (an /import of 100,000 contacts) writes megabytes to the WAL
+        # and may checkpoint into the database file: tens to hundreds of milliseconds of
+        # disk work that would hold every other chat's update. It commits in a thread; the
+        # survey path's small commits stay inline (a thread hop would cost more than they do).
+        large = connection.total_changes - self._changes >= LARGE_COMMIT_ROWS
         try:
-            connection.commit()
+            if large:
+                await asyncio.to_thread(connection.commit)
+            else:
+                connection.commit()
         except sqlite3.OperationalError as exc:
             if not _busy(exc):
                 raise
             await _retry_busy(connection.commit, exc, self._busy_timeout)
+        finally:
+            self._changes = connection.total_changes
 
     async def rollback(self) -> None:
         """Rolls the open transaction back."""

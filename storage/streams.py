@@ -29,11 +29,13 @@ from sqlalchemy import (
     cast,
     func,
     select,
+    true,
     type_coerce,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import QueryableAttribute
 
+from storage.attributes import ORDER_ID, is_custom_key
 from storage.models import Respondent, Response, Survey
 
 # Rows fetched per round trip: big enough that the per-batch overhead is noise, small
@@ -57,6 +59,7 @@ RESPONSE_FIELDS = (
     "source",
     "agent",
     "campaign",
+    "order_id",
     "channel",
     "start_payload",
     "respondent_id",
@@ -64,6 +67,18 @@ RESPONSE_FIELDS = (
     "first_name",
     "step",
 )
+#: An export key naming one custom attribute of the answers ("attr.region").
+ATTRIBUTE_PREFIX = "attr."
+#: The export key of every attribute as JSON text: the column for keys beyond
+#: MAX_ATTRIBUTE_COLUMNS, so no value is left out of a file.
+ALL_ATTRIBUTES = "attributes"
+#: Custom attributes that get a column of their own in an export (in key order).
+MAX_ATTRIBUTE_COLUMNS = 50
+
+
+def attribute_value(key: str) -> ColumnElement[str]:
+    """One attribute of an answer as text, NULL when it has none (read by the database)."""
+    return Response.attributes[key].as_string()
 
 
 #: The id an export shows: the row id of an answer, the random public id of an anonymous
@@ -74,7 +89,7 @@ EXPORTED_ID: ColumnElement[Any] = case(
 )
 
 #: Where each field of RESPONSE_FIELDS comes from.
-RESPONSE_SOURCES: Mapping[str, QueryableAttribute[Any]] = {
+RESPONSE_SOURCES: Mapping[str, QueryableAttribute[Any] | ColumnElement[Any]] = {
     "id": Response.id,
     "survey_slug": Survey.slug,
     "survey_name": Survey.name,
@@ -88,6 +103,7 @@ RESPONSE_SOURCES: Mapping[str, QueryableAttribute[Any]] = {
     "source": Response.source,
     "agent": Response.agent,
     "campaign": Response.campaign,
+    "order_id": attribute_value(ORDER_ID),
     "channel": Response.channel,
     "start_payload": Response.start_payload,
     "respondent_id": Response.respondent_id,
@@ -95,6 +111,16 @@ RESPONSE_SOURCES: Mapping[str, QueryableAttribute[Any]] = {
     "first_name": Respondent.first_name,
     "step": Response.step,
 }
+
+
+def column_source(key: str) -> QueryableAttribute[Any] | ColumnElement[Any]:
+    """Where an export key's values come from: a RESPONSE_SOURCES field, one custom
+    attribute (ATTRIBUTE_PREFIX + key) or all of them as JSON text (ALL_ATTRIBUTES)."""
+    if key.startswith(ATTRIBUTE_PREFIX):
+        return attribute_value(key.removeprefix(ATTRIBUTE_PREFIX))
+    if key == ALL_ATTRIBUTES:
+        return cast(Response.attributes, Text)
+    return RESPONSE_SOURCES[key]
 
 
 @runtime_checkable
@@ -145,10 +171,14 @@ def answers_query(
     )
 
 
-def responses_query(survey_ids: Sequence[int], start: datetime, end: datetime) -> Executable:
-    """One row per answer scored in [start, end), keyed by RESPONSE_FIELDS."""
+def responses_query(
+    survey_ids: Sequence[int], start: datetime, end: datetime, extra: Sequence[str] = ()
+) -> Executable:
+    """One row per answer scored in [start, end), keyed by RESPONSE_FIELDS and then the
+    `extra` attribute keys (`column_source`)."""
     columns = []
-    for key, column in RESPONSE_SOURCES.items():
+    for key in (*RESPONSE_FIELDS, *extra):
+        column = column_source(key)
         if key == "id":
             # The row id of an anonymous answer is not read at all; its public id follows.
             columns.append(case((Response.public_id.is_(None), Response.id)).label(key))
@@ -162,12 +192,38 @@ def responses_query(survey_ids: Sequence[int], start: datetime, end: datetime) -
     return answers_query(columns, survey_ids, start, end)
 
 
-def _response_dict(row: Sequence[Any]) -> dict[str, Any]:
-    """A streamed row keyed by RESPONSE_FIELDS; an anonymous answer's id is its public id."""
-    values = dict(zip(RESPONSE_FIELDS, row[:-1], strict=True))
+def _response_dict(row: Sequence[Any], keys: Sequence[str]) -> dict[str, Any]:
+    """A streamed row keyed by `keys`; an anonymous answer's id is its public id."""
+    values = dict(zip(keys, row[:-1], strict=True))
     if row[-1] is not None:
         values["id"] = row[-1]
     return values
+
+
+async def attribute_keys(
+    source: SessionSource, survey_ids: Sequence[int], start: datetime, end: datetime
+) -> list[str]:
+    """The custom attribute keys of the answers scored in [start, end), sorted (the order
+    id has a column of its own): the export gives each one a column."""
+    if not survey_ids:
+        return []
+    where = (*_scored_between(survey_ids, start, end), Response.attributes.is_not(None))
+    async with source.new_session() as session, session.begin():
+        dialect = (await session.connection()).dialect.name
+        if dialect == "sqlite":
+            each = func.json_each(Response.attributes).table_valued("key").alias("each_key")
+            query = (
+                select(each.c.key)
+                .select_from(Response)
+                .join(each, true())
+                .where(*where)
+                .distinct()
+            )
+        else:
+            query = select(func.json_object_keys(Response.attributes)).where(*where).distinct()
+        keys = (await session.scalars(query)).all()
+    # Only keys the rules allow (storage/attributes.py) become column titles.
+    return sorted(key for key in keys if key != ORDER_ID and is_custom_key(key))
 
 
 async def count_responses(
@@ -215,18 +271,21 @@ async def stream_response_batches(
     end: datetime,
     *,
     batch: int = STREAM_BATCH,
+    extra: Sequence[str] = (),
 ) -> AsyncGenerator[list[dict[str, Any]], None]:
-    """Like `stream_responses`, one list per cursor fetch (the fast path for exports)."""
+    """Like `stream_responses`, one list per cursor fetch (the fast path for exports);
+    `extra` attribute keys (`column_source`) are read too."""
     if batch < 1:
         raise ValueError("batch must be at least 1")
     if not survey_ids:
         return
-    query = responses_query(survey_ids, start, end).execution_options(yield_per=batch)
+    keys = (*RESPONSE_FIELDS, *extra)
+    query = responses_query(survey_ids, start, end, extra).execution_options(yield_per=batch)
     async with source.new_session() as session, session.begin():
         result = await session.stream(query)
         try:
             # Plain tuples zipped into dicts: SQLAlchemy's RowMapping costs far more per row.
             async for partition in result.partitions():
-                yield [_response_dict(row) for row in partition]
+                yield [_response_dict(row, keys) for row in partition]
         finally:
             await result.close()

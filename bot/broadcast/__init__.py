@@ -19,9 +19,12 @@ if TYPE_CHECKING:
     from bot.jobs import BackgroundJob, JobHost
 
 
-def broadcast_jobs(settings: Settings) -> list[BackgroundJob]:
-    """The broadcast worker and (unless REMINDER_AFTER_HOURS=0) the reminder job."""
-    process = SendingProcess(settings)
+def broadcast_jobs(
+    settings: Settings, process: SendingProcess | None = None
+) -> list[BackgroundJob]:
+    """The broadcast worker and (unless REMINDER_AFTER_HOURS=0) the reminder job, sharing
+    `process` (one is made if none is given) with any other sender of the process."""
+    process = process or SendingProcess(settings)
 
     async def broadcast_job(app: JobHost, port: ChatPort) -> None:
         """Sends confirmed broadcasts until cancelled."""

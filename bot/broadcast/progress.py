@@ -118,8 +118,13 @@ class ProgressReporter:
                 return False
             broadcast = await store.broadcasts.get(broadcast_id)
             tally = await store.broadcasts.tally(broadcast_id)
+            # An autopilot run's figures are in /autopilot; a summary every morning is noise.
+            quiet = await store.autopilot.is_run(broadcast_id)
         assert broadcast is not None
         log.info("broadcast %s finished: %s", broadcast.id, tally.counts)
+        if quiet:
+            self._due.pop(broadcast_id, None)
+            return True
         await self._show(broadcast, survey, tally, finished=True)
         texts = self.app.catalogs.texts(broadcast.language)
         summary = SendText(broadcast.admin_chat_id, summary_html(texts, survey, broadcast, tally))

@@ -20,7 +20,7 @@ from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from bot.broadcast.delivery import RetryPolicy, deliver
-from bot.broadcast.sending_process import SendingProcess, StoppableJob
+from bot.broadcast.sending_process import SendingPasses, SendingProcess
 from handlers.port import ChatPort, SendText
 from handlers.respondent_messages import score_keyboard, score_question
 from storage.repos.broadcast_recipients import Outcome
@@ -37,32 +37,18 @@ POLL_SECONDS = 30.0
 BATCH = 50
 
 
-class ReminderWorker(StoppableJob):
+class ReminderWorker(SendingPasses):
     """Sends due reminders until cancelled."""
 
     def __init__(self, app: JobHost, port: ChatPort, process: SendingProcess) -> None:
-        super().__init__()
-        self.app = app
-        self.port = port
-        self.process = process
+        super().__init__(app, port, process)
         self.after = timedelta(hours=app.settings.reminder_after_hours)
-        self.abort = asyncio.Event()
 
-    def stop(self) -> None:
-        """Stops between calls (a call in flight is answered and recorded first)."""
-        super().stop()
-        self.abort.set()
-        self.process.limiter.interrupt()
+    def pass_size(self) -> int:
+        return BATCH
 
-    async def _main(self) -> None:
-        while not self.stopping.is_set():
-            try:
-                sent = await self.run_once()
-            except Exception:
-                log.exception("reminder pass failed; retrying")
-                sent = 0
-            if sent < BATCH:
-                await self.pause(POLL_SECONDS)
+    def idle_seconds(self) -> float:
+        return POLL_SECONDS
 
     async def run_once(self) -> int:
         """Claims and sends one batch of due reminders; returns how many were claimed."""

@@ -13,11 +13,16 @@ import socket
 import time
 import uuid
 from datetime import timedelta
+from typing import TYPE_CHECKING
 
 from bot.broadcast.limiter import RateLimiter
 from bot.settings import Settings
+from handlers.port import ChatPort
 from storage.db import Database
 from storage.models import utcnow
+
+if TYPE_CHECKING:
+    from bot.jobs import JobHost
 
 log = logging.getLogger(__name__)
 
@@ -101,3 +106,44 @@ class StoppableJob:
         """Sleeps, waking early when the job is stopping."""
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self.stopping.wait(), seconds)
+
+
+class SendingPasses(StoppableJob):
+    """A job that sends in passes (reminders, invitations): each pass claims and sends up
+    to a batch; a pass that found less than a batch pauses before the next one.
+
+    Subclasses give `run_once` (one pass, returning how many it handled) and `pass_size`
+    and `idle_seconds` (read when needed, so tests can shorten the module's constants).
+    """
+
+    def __init__(self, app: JobHost, port: ChatPort, process: SendingProcess) -> None:
+        super().__init__()
+        self.app = app
+        self.port = port
+        self.process = process
+        self.abort = asyncio.Event()  # interrupts waits for retries and the limiter
+
+    def stop(self) -> None:
+        """Stops between calls (a call in flight is answered and recorded first)."""
+        super().stop()
+        self.abort.set()
+        self.process.limiter.interrupt()
+
+    async def _main(self) -> None:
+        while not self.stopping.is_set():
+            try:
+                handled = await self.run_once()
+            except Exception:
+                log.exception("%s pass failed; retrying", type(self).__name__)
+                handled = 0
+            if handled < self.pass_size():
+                await self.pause(self.idle_seconds())
+
+    async def run_once(self) -> int:
+        raise NotImplementedError
+
+    def pass_size(self) -> int:
+        raise NotImplementedError
+
+    def idle_seconds(self) -> float:
+        raise NotImplementedError

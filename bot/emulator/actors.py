@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, Protocol
 
-from bot.emulator.models import CallbackAnswer, ChatMessage
+from bot.emulator.models import CallbackAnswer, ChatMessage, ReplyButton
 
 MessagePredicate = Callable[[ChatMessage], bool]
 
@@ -65,6 +65,12 @@ class World(Protocol):
         """The user sends a callback query with ``data`` for ``msg``; return its id."""
         ...
 
+    def send_contact(
+        self, user: EmulatedUser, phone_number: str, *, user_id: int | None, first_name: str
+    ) -> int:
+        """The user sends a contact in their chat with the bot; return the update_id."""
+        ...
+
     def change_membership(self, user: EmulatedUser, *, old: str, new: str) -> int:
         """The bot's membership in the user's chat changed; return the update_id."""
         ...
@@ -81,6 +87,16 @@ class ChatView:
         self.next_message_id = 1
         # Stable per chat, as Telegram's chat_instance is.
         self.chat_instance = str(abs(hash(("chat-instance", chat_id))) % 10**18)
+        # The reply keyboard under the input field (the latest a bot message brought, until
+        # a ReplyKeyboardRemove, or a tap when it was one-time).
+        self.reply_keyboard: list[list[ReplyButton]] | None = None
+        self.reply_keyboard_one_time = False
+
+    def show_reply_keyboard(
+        self, rows: list[list[ReplyButton]] | None, *, one_time: bool = False
+    ) -> None:
+        """The reply keyboard the chat shows from now on (None: the user's own keyboard)."""
+        self.reply_keyboard, self.reply_keyboard_one_time = rows, one_time
 
     def chat_payload(self) -> dict[str, Any]:
         """The ``Chat`` object of this chat."""
@@ -139,6 +155,9 @@ class ChatView:
                 body = f"[document {m.document.name!r}, {m.document.size} bytes] {body}"
             elif m.photo is not None:
                 body = f"[photo {m.photo.size} bytes] {body}"
+            elif m.contact is not None:
+                owner = m.contact.get("user_id")
+                body = f"[contact {m.contact['phone_number']}, user {owner}] {body}"
             elif m.kind != "text":
                 body = f"[{m.kind}] {body}"
             lines.append(f"{who} ({', '.join(flags)}): {body.strip()}")
@@ -146,7 +165,12 @@ class ChatView:
                 lines.append("   " + " ".join(f"[{b.text}]" for b in row))
             if m.reply_keyboard:
                 for reply_row in m.reply_keyboard:
-                    lines.append("   " + " ".join(f"<{text}>" for text in reply_row))
+                    shown = (
+                        f"<{b.text}{' (contact)' if b.request_contact else ''}>" for b in reply_row
+                    )
+                    lines.append("   " + " ".join(shown))
+            if m.removes_keyboard:
+                lines.append("   <keyboard removed>")
         return "\n".join(lines) if lines else "(no messages)"
 
 
@@ -235,7 +259,39 @@ class EmulatedUser(ChatView):
             caption=caption,
         )
 
+    def send_contact(
+        self, phone_number: str, *, user_id: int | None = None, first_name: str = "Contact"
+    ) -> int:
+        """Send a contact card (someone else's: a forwarded contact, or from the address
+        book); ``user_id`` is the contact's Telegram id, if they have one."""
+        return self._world.send_contact(self, phone_number, user_id=user_id, first_name=first_name)
+
     # --- buttons -----------------------------------------------------------------------
+
+    def share_contact(self, phone_number: str) -> int:
+        """Tap the reply keyboard's request_contact button: Telegram sends the user's own
+        number (digits, without "+") with their user id; return the update_id."""
+        self._tap_reply(lambda b: b.request_contact, "a request_contact button")
+        return self._world.send_contact(
+            self, phone_number, user_id=self.id, first_name=self.first_name
+        )
+
+    def tap_reply(self, text: str) -> int:
+        """Tap the reply keyboard's button labelled ``text``: it sends its text."""
+        self._tap_reply(lambda b: b.text == text and not b.request_contact, f"a button {text!r}")
+        return self.send(text)
+
+    def _tap_reply(self, wanted: Callable[[ReplyButton], bool], what: str) -> None:
+        """Finds the button on the chat's reply keyboard (one-time: it hides after)."""
+        rows = self.reply_keyboard or []
+        if not any(wanted(b) for row in rows for b in row):
+            shown = [[b.text for b in row] for row in rows]
+            raise AssertionError(
+                f"no {what} on the reply keyboard of chat {self.id} (it shows {shown})\n"
+                + self.transcript()
+            )
+        if self.reply_keyboard_one_time:
+            self.show_reply_keyboard(None)
 
     def press(self, msg: ChatMessage, text: str) -> str:
         """Press the inline button labelled ``text`` on the message's current keyboard."""

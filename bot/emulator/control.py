@@ -26,6 +26,7 @@ PREFIX = "/_emulator"
 # What a Telegram client lets a person send.
 MAX_TEXT = 4096
 MAX_CAPTION = 1024
+MAX_PHONE = 64
 # IETF language tags as Telegram passes them in `language_code` ("en", "pt-br", "zh-hans").
 _LANGUAGE = re.compile(r"^[A-Za-z]{2,3}(?:[-_][A-Za-z0-9]{1,8})*$")
 MAX_LANGUAGE = 35
@@ -229,6 +230,46 @@ class Control:
                 raise _bad(str(missing).splitlines()[0]) from None
         return web.json_response({"callback_query_id": query_id})
 
+    async def contact(self, request: web.Request) -> web.Response:
+        """POST {user_id, phone_number, [contact_user_id], [first_name]}: the user sends a
+        contact. Without contact_user_id it is their own (the request_contact button:
+        Telegram sends the number as given, usually digits without "+", and the user's id;
+        a one-time reply keyboard hides); null: a contact not on Telegram."""
+        body = await _body(request)
+        phone = _required(body, "phone_number")
+        if not isinstance(phone, str) or not phone.strip():
+            raise _bad("phone_number must be a non-empty string")
+        if len(phone) > MAX_PHONE:
+            raise _bad(f"phone_number is longer than {MAX_PHONE} characters")
+        user = self._user(body)
+        owner: int | None = user.id
+        if "contact_user_id" in body:
+            raw = body["contact_user_id"]
+            owner = None if raw is None else _int(raw, "contact_user_id")
+            if owner is not None and owner <= 0:
+                raise _bad("contact_user_id must be positive")
+        if owner == user.id:
+            if user.reply_keyboard_one_time:
+                user.show_reply_keyboard(None)
+            update_id = user.send_contact(phone, user_id=owner, first_name=user.first_name)
+        else:
+            name = _optional_text(body, "contact_first_name", 64) or "Contact"
+            update_id = user.send_contact(phone, user_id=owner, first_name=name)
+        return web.json_response({"update_id": update_id})
+
+    async def keyboard(self, request: web.Request) -> web.Response:
+        """GET ?chat_id=: the reply keyboard the chat shows under its input field."""
+        if "chat_id" not in request.query:
+            raise _bad("chat_id is required")
+        chat = self._chat(request.query["chat_id"])
+        rows = chat.reply_keyboard
+        shown = None
+        if rows is not None:
+            shown = [
+                [{"text": b.text, "request_contact": b.request_contact} for b in r] for r in rows
+            ]
+        return web.json_response({"chat_id": chat.id, "reply_keyboard": shown})
+
     async def transcript(self, request: web.Request) -> web.Response:
         """GET ?chat_id=: the chat as text."""
         if "chat_id" not in request.query:
@@ -313,6 +354,8 @@ def control_routes(api: BotApiEmulator) -> list[web.RouteDef]:
         ("POST", "/sticker", control.sticker),
         ("POST", "/photo", control.photo),
         ("POST", "/document", control.document),
+        ("POST", "/contact", control.contact),
+        ("GET", "/keyboard", control.keyboard),
         ("GET", "/transcript", control.transcript),
         ("GET", "/files", control.files),
         ("GET", "/files/{file_id}", control.file),

@@ -8,7 +8,7 @@ import re
 from typing import Any
 
 from bot.emulator.formatting import EntityParseError, parse_text, strip_formatted
-from bot.emulator.models import Button, bad_request
+from bot.emulator.models import Button, ReplyButton, bad_request
 
 CALLBACK_DATA_LIMIT = 64
 BUTTONS_PER_ROW = 8
@@ -65,8 +65,9 @@ def _check_entities(entities: list[Any]) -> list[dict[str, Any]]:
 
 def parse_markup(
     markup: dict[str, Any] | None, *, inline_only: bool = False
-) -> tuple[dict[str, Any] | None, list[list[Button]], list[list[str]] | None]:
-    """Validate reply_markup; return (markup as echoed in Message, inline buttons, reply kbd)."""
+) -> tuple[dict[str, Any] | None, list[list[Button]], list[list[ReplyButton]] | None]:
+    """Validate reply_markup; return (markup as echoed in Message, inline buttons, reply
+    keyboard). Telegram echoes only inline keyboards in the sent Message."""
     if markup is None:
         return None, [], None
     if "inline_keyboard" in markup:
@@ -77,16 +78,31 @@ def parse_markup(
         rows = markup["keyboard"]
         if not isinstance(rows, list) or not all(isinstance(r, list) for r in rows):
             raise bad_request('field "keyboard" of the ReplyKeyboardMarkup should be an Array')
-        texts = [[b if isinstance(b, str) else str(b.get("text", "")) for b in r] for r in rows]
-        return None, [], texts
+        return None, [], [[_reply_button(b) for b in row] for row in rows if row]
     if markup.get("remove_keyboard") or markup.get("force_reply"):
         return None, [], None
     raise bad_request("can't parse reply keyboard markup JSON object")
 
 
+def _reply_button(raw: Any) -> ReplyButton:
+    """A reply keyboard button: a string, or a KeyboardButton object with a text."""
+    if isinstance(raw, str):
+        raw = {"text": raw}
+    if not isinstance(raw, dict) or not isinstance(raw.get("text"), str):
+        raise bad_request("can't parse keyboard button: Text is not specified")
+    if not raw["text"].strip():
+        raise bad_request("BUTTON_TEXT_INVALID")
+    return ReplyButton(raw["text"], bool(raw.get("request_contact")))
+
+
+def removes_keyboard(markup: dict[str, Any] | None) -> bool:
+    """True for a ReplyKeyboardRemove: the chat's reply keyboard goes."""
+    return bool(markup and markup.get("remove_keyboard"))
+
+
 def _inline_keyboard(
     rows: Any,
-) -> tuple[dict[str, Any] | None, list[list[Button]], list[list[str]] | None]:
+) -> tuple[dict[str, Any] | None, list[list[Button]], list[list[ReplyButton]] | None]:
     if not isinstance(rows, list) or not all(isinstance(r, list) for r in rows):
         raise bad_request(
             'field "inline_keyboard" of the InlineKeyboardMarkup should be an Array of Arrays'

@@ -14,6 +14,7 @@ from bot.emulator.chats import Chats
 from bot.emulator.files import DOWNLOAD_LIMIT, FileStore
 from bot.emulator.models import ApiError, Handler, bad_request
 from bot.emulator.updates import UpdateQueue
+from bot.emulator.webhooks import WebhookSender
 
 # BotCommandScope types, and the fields each needs besides `type`.
 COMMAND_SCOPES: dict[str, tuple[str, ...]] = {
@@ -41,8 +42,10 @@ class BotMethods:
         chats: Chats,
         files: FileStore,
         updates: UpdateQueue,
+        webhooks: WebhookSender,
     ) -> None:
         self.webhook: dict[str, Any] = {}
+        self._webhooks = webhooks
         self.commands: dict[tuple[str, str], list[dict[str, Any]]] = {}
         self._bot_user = bot_user
         self._chats = chats
@@ -100,20 +103,24 @@ class BotMethods:
         return await self._updates.poll(offset, limit, timeout)
 
     async def set_webhook(self, params: dict[str, Any]) -> Any:
-        """setWebhook: remembered (the emulator never calls it); getUpdates then answers 409."""
+        """setWebhook: updates are POSTed to the URL from now on; getUpdates answers 409."""
+        secret = params.get("secret_token") or ""
+        if secret and not re.fullmatch(r"[A-Za-z0-9_-]{1,256}", secret):
+            raise bad_request("secret token contains unallowed characters")
         if params.get("drop_pending_updates"):
             self._updates.drop_pending()
         self.webhook = {k: v for k, v in params.items() if k != "certificate"}
         if "allowed_updates" in params:
             self._updates.allowed_updates = list(params["allowed_updates"])
-        self._updates.wake_pollers()
+        self._webhooks.set(params["url"], secret)
         return True
 
     async def delete_webhook(self, params: dict[str, Any]) -> Any:
-        """deleteWebhook."""
+        """deleteWebhook: delivery stops; getUpdates works again."""
         if params.get("drop_pending_updates"):
             self._updates.drop_pending()
         self.webhook = {}
+        self._webhooks.delete()
         return True
 
     async def get_webhook_info(self, params: dict[str, Any]) -> Any:
@@ -123,6 +130,9 @@ class BotMethods:
             "has_custom_certificate": False,
             "pending_update_count": self._updates.pending_count,
         }
+        if self._webhooks.last_error_date is not None:
+            info["last_error_date"] = self._webhooks.last_error_date
+            info["last_error_message"] = self._webhooks.last_error_message
         if "max_connections" in self.webhook:
             info["max_connections"] = self.webhook["max_connections"]
         if self._updates.allowed_updates:

@@ -9,7 +9,7 @@ from typing import Any
 from bot.emulator.actors import ChatView, EmulatedUser
 from bot.emulator.chats import CallbackQueries, Chats, now, payload_of
 from bot.emulator.files import FileStore, document_payload, photo_size
-from bot.emulator.markup import formatted, parse_markup, set_or_pop
+from bot.emulator.markup import formatted, parse_markup, removes_keyboard, set_or_pop
 from bot.emulator.models import CallbackAnswer, ChatMessage, Handler, bad_request
 
 TEXT_LIMIT = 4096
@@ -78,6 +78,7 @@ class MessageMethods:
         msg.text, msg.entities, msg.html = text, entities, params["text"]
         msg.parse_mode = params.get("parse_mode")
         msg.keyboard, msg.reply_keyboard = keyboard, reply_keyboard
+        _show_reply_keyboard(chat, msg, params.get("reply_markup"))
         msg.payload["text"] = text
         if entities:
             msg.payload["entities"] = entities
@@ -109,6 +110,7 @@ class MessageMethods:
         msg.text, msg.entities, msg.html = caption, entities, params.get("caption")
         msg.parse_mode = params.get("parse_mode")
         msg.keyboard, msg.reply_keyboard = keyboard, reply_keyboard
+        _show_reply_keyboard(chat, msg, params.get("reply_markup"))
         if kind == "document":
             msg.document = info
             msg.payload["document"] = document_payload(info)
@@ -222,6 +224,18 @@ class MessageMethods:
         if not msg.from_bot:
             raise bad_request("message can't be edited")
         return msg
+
+
+def _show_reply_keyboard(chat: ChatView, msg: ChatMessage, markup: dict[str, Any] | None) -> None:
+    """A message's reply keyboard replaces the one under the chat's input field; its
+    ReplyKeyboardRemove takes that away."""
+    msg.removes_keyboard = removes_keyboard(markup)
+    if msg.reply_keyboard is not None:
+        chat.show_reply_keyboard(
+            msg.reply_keyboard, one_time=bool(markup and markup.get("one_time_keyboard"))
+        )
+    elif msg.removes_keyboard:
+        chat.show_reply_keyboard(None)
 
 
 def _mark_edited(msg: ChatMessage) -> dict[str, Any]:

@@ -67,6 +67,15 @@ class Button:
 
 
 @dataclass
+class ReplyButton:
+    """One reply keyboard button (under the input field): tapping it sends its text, or
+    with ``request_contact`` the user's own phone number as a contact."""
+
+    text: str
+    request_contact: bool = False
+
+
+@dataclass
 class FileInfo:
     """A stored file: uploaded by the bot or sent by an emulated user."""
 
@@ -128,7 +137,11 @@ class ChatMessage:
     sender_id: int | None = None
     parse_mode: str | None = None
     entities: list[dict[str, Any]] = field(default_factory=list)
-    reply_keyboard: list[list[str]] | None = None
+    reply_keyboard: list[list[ReplyButton]] | None = None
+    # The message's ReplyKeyboardRemove: the chat's reply keyboard went with it.
+    removes_keyboard: bool = False
+    # A shared contact (``phone_number``, ``first_name``, ``user_id``), as in the payload.
+    contact: dict[str, Any] | None = None
     history: list[str] = field(default_factory=list)
     payload: dict[str, Any] = field(default_factory=dict, repr=False)
 

@@ -7,8 +7,9 @@ The parts, each with its own state, pointing only down this list:
 * ``methods_bot.py``, ``methods_messages.py`` — the Bot API methods;
 * ``users.py`` — what emulated people do (``actors.py`` holds the people themselves);
 * ``chats.py`` — users, groups, messages, callback queries;
-* ``markup.py``, ``files.py``, ``updates.py`` — formatted text and keyboards, stored
-  files, the update queue and the change signal ``wait_until`` waits on.
+* ``markup.py``, ``files.py`` — formatted text and keyboards, stored files;
+* ``webhooks.py`` — updates POSTed to the bot while a webhook is set;
+* ``updates.py`` — the update queue and the change signal ``wait_until`` waits on.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from bot.emulator.spec import ApiSpec, default_spec
 from bot.emulator.transport import Transport
 from bot.emulator.updates import UpdateQueue
 from bot.emulator.users import People
+from bot.emulator.webhooks import WebhookAttempt, WebhookSender
 
 _TOKEN_RE = re.compile(r"^(\d+):[\w-]+$")
 
@@ -69,7 +71,10 @@ class BotApiEmulator:
         self._chats = Chats(bot_user, self._on_message)
         self._people = People(self._chats, self._files, self._updates, self._queries, bot_user)
         self._faults = Faults(sleep=self._updates.sleep)
-        self._bot_methods = BotMethods(bot_user, self._chats, self._files, self._updates)
+        self._webhooks = WebhookSender(self._updates)
+        self._bot_methods = BotMethods(
+            bot_user, self._chats, self._files, self._updates, self._webhooks
+        )
         messages = MessageMethods(self._chats, self._files, self._queries)
         self._handlers: dict[str, Handler] = {
             **self._bot_methods.handlers(),
@@ -132,6 +137,7 @@ class BotApiEmulator:
     async def close(self) -> None:
         """Stop the server; pending long polls are answered with an empty list first."""
         self._updates.close()
+        await self._webhooks.close()
         await self._transport.stop()
 
     async def __aenter__(self) -> BotApiEmulator:
@@ -207,6 +213,11 @@ class BotApiEmulator:
     def webhook(self) -> dict[str, Any]:
         """What the bot passed to setWebhook (``{}`` when none is set)."""
         return self._bot_methods.webhook
+
+    @property
+    def webhook_attempts(self) -> list[WebhookAttempt]:
+        """Every POST of an update to the bot's webhook, in order (redeliveries included)."""
+        return self._webhooks.attempts
 
     @property
     def too_many_requests_sent(self) -> int:

@@ -131,6 +131,23 @@ class UpdateQueue:
                 break
         return batch
 
+    # --- what a webhook takes (bot/emulator/webhooks.py) -----------------------------------
+
+    def first_deliverable(self) -> dict[str, Any] | None:
+        """The lowest unconfirmed update the bot subscribed to (a copy), or None."""
+        batch = self._deliverable(None, 1)
+        return batch[0] if batch else None
+
+    def confirm_one(self, update_id: int) -> None:
+        """The bot accepted this update (its webhook answered 2xx): it leaves the queue."""
+        self._updates = [u for u in self._updates if u["update_id"] != update_id]
+        self._forced.discard(update_id)
+        self.notify()
+
+    async def next_change(self) -> None:
+        """Waits until an update arrives or anything wakes the long polls."""
+        await self._updates_event.wait()
+
     # --- waking and waiting --------------------------------------------------------------
 
     def wake_pollers(self) -> None:

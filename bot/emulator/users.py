@@ -149,6 +149,19 @@ class People:
         self._updates.enqueue({"callback_query": query})
         return query_id
 
+    def send_contact(
+        self, user: EmulatedUser, phone_number: str, *, user_id: int | None, first_name: str
+    ) -> int:
+        """The user sends a contact in their chat with the bot (their own when ``user_id``
+        is theirs, as the request_contact button sends it); return the update_id."""
+        msg = self._message(user, user, "contact")
+        contact: dict[str, Any] = {"phone_number": phone_number, "first_name": first_name}
+        if user_id is not None:
+            contact["user_id"] = user_id
+        msg.contact = contact
+        msg.payload["contact"] = contact
+        return self._updates.enqueue({"message": msg.payload})
+
     def change_membership(self, user: EmulatedUser, *, old: str, new: str) -> int:
         """The bot's membership in the user's chat changed (``my_chat_member``)."""
 

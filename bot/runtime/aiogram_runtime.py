@@ -1,13 +1,16 @@
-"""The aiogram 3 runtime: updates in as plain events, queued actions out as API calls."""
+"""The aiogram 3 runtime: updates in as plain events, queued actions out as API calls.
+
+Actions and errors: bot/runtime/aiogram_port.py.
+"""
 
 from __future__ import annotations
 
 import asyncio
-import io
+import contextlib
+import functools
 import logging
-from collections.abc import Awaitable, Callable
-from pathlib import Path
-from typing import Any, TypeVar
+from collections.abc import Callable
+from typing import Any
 
 import aiohttp
 from aiogram import Bot, Dispatcher, F, Router
@@ -18,28 +21,20 @@ from aiogram.enums import ContentType, ParseMode
 from aiogram.exceptions import (
     ClientDecodeError,
     TelegramAPIError,
-    TelegramEntityTooLarge,
-    TelegramForbiddenError,
     TelegramNetworkError,
-    TelegramRetryAfter,
-    TelegramServerError,
     TelegramUnauthorizedError,
 )
 from aiogram.methods import AnswerCallbackQuery, EditMessageText, GetMe, GetUpdates, SendMessage
 from aiogram.methods.base import Response
 from aiogram.types import (
     BotCommand,
-    BotCommandScopeChat,
-    BufferedInputFile,
     CallbackQuery,
     ChatMemberUpdated,
-    FSInputFile,
-    InlineKeyboardButton,
-    InlineKeyboardMarkup,
     LinkPreviewOptions,
     Message,
     Update,
 )
+from aiohttp import web
 
 from bot.app import (
     BotApp,
@@ -55,29 +50,21 @@ from bot.i18n import Catalogs
 from bot.logs import redact_secrets
 from bot.pipeline import Pipeline
 from bot.runtime import conversion
+from bot.runtime.aiogram_port import AiogramPort, undecodable
 from bot.runtime.conversion import block_event, button_event
 from bot.settings import Settings
+from bot.web.server import serve_http_if_enabled
+from bot.web.telegram_webhook import (
+    WebhookUpdates,
+    until_stopped,
+    webhook_refused,
+    webhook_routes,
+    webhook_updates,
+)
 from handlers.callbacks import is_ours
 from handlers.events import IncomingMessage
-from handlers.port import (
-    Action,
-    AnswerButton,
-    DeleteMessage,
-    DropKeyboard,
-    EditText,
-    Keyboard,
-    Rejected,
-    RetryLater,
-    SendDocument,
-    SendPhoto,
-    SendText,
-    SetCommands,
-    Transient,
-    Unreachable,
-)
 
 log = logging.getLogger(__name__)
-T = TypeVar("T")
 
 
 def _response_class(returning: Any) -> object:
@@ -96,128 +83,11 @@ _RESPONSE_TYPES = [
 ]
 
 
-def _undecodable(exc: ClientDecodeError) -> str:
-    """One line for an answer that is not the Bot API's JSON (its first characters)."""
-    body = " ".join(str(exc.data).split())
-    return f"the answer is not JSON: {body[:80]!r}"
-
-
-def render_keyboard(keyboard: Keyboard | None) -> InlineKeyboardMarkup | None:
-    """The framework-free keyboard as aiogram's markup."""
-    if keyboard is None:
-        return None
-    return InlineKeyboardMarkup(
-        inline_keyboard=[
-            [InlineKeyboardButton(text=b.text, callback_data=b.data, url=b.url) for b in row]
-            for row in keyboard.rows
-        ]
-    )
-
-
 def message_event(update_id: int, message: Message) -> IncomingMessage | None:
     """A user's message as a plain event (None for messages without a sender)."""
     # .value: str() of aiogram's ContentType gives "ContentType.STICKER", not "sticker".
     kind = "text" if message.text is not None else ContentType(message.content_type).value
     return conversion.message_event(update_id, message, kind)
-
-
-class AiogramPort:
-    """Performs queued actions with an aiogram Bot, mapping its errors to ChatError."""
-
-    def __init__(self, bot: Bot) -> None:
-        self.bot = bot
-
-    async def perform(self, action: Action) -> int | None:
-        """Sends one action; returns the message id when a message was sent."""
-        return await self._mapped(self._call(action))
-
-    async def download(self, file_id: str, max_bytes: int) -> bytes:
-        """A user's file (getFile, then the file URL); Rejected when above max_bytes."""
-        return await self._mapped(self._download(file_id, max_bytes))
-
-    async def _download(self, file_id: str, max_bytes: int) -> bytes:
-        file = await self.bot.get_file(file_id)
-        if (file.file_size or 0) > max_bytes or file.file_path is None:
-            raise Rejected("file is too big")
-        buffer = io.BytesIO()
-        await self.bot.download_file(file.file_path, destination=buffer)
-        data = buffer.getvalue()
-        if len(data) > max_bytes:
-            raise Rejected("file is too big")
-        return data
-
-    async def _mapped(self, call: Awaitable[T]) -> T:
-        """Awaits a Bot API call, turning aiogram's errors into ChatErrors."""
-        try:
-            return await call
-        except TelegramRetryAfter as exc:
-            raise RetryLater(float(exc.retry_after)) from exc
-        except TelegramForbiddenError as exc:
-            raise Unreachable(exc.message) from exc
-        except TelegramEntityTooLarge as exc:  # a 413, though aiogram files it as a network error
-            raise Rejected(exc.message) from exc
-        except (TimeoutError, TelegramServerError, TelegramNetworkError) as exc:
-            raise Transient(str(exc)) from exc
-        except aiohttp.ClientError as exc:
-            raise Transient(str(exc)) from exc
-        except ClientDecodeError as exc:  # not the API's JSON: a proxy's "502 Bad Gateway" page
-            raise Transient(_undecodable(exc)) from exc
-        except TelegramAPIError as exc:  # 400, 404, 409…: a deliberate decision per case
-            raise Rejected(exc.message) from exc
-
-    async def _call(self, action: Action) -> int | None:
-        bot = self.bot
-        if isinstance(action, SendText):
-            sent = await bot.send_message(
-                action.chat_id, action.html, reply_markup=render_keyboard(action.keyboard)
-            )
-            return sent.message_id
-        if isinstance(action, EditText):
-            await bot.edit_message_text(
-                text=action.html,
-                chat_id=action.chat_id,
-                message_id=action.message_id,
-                reply_markup=render_keyboard(action.keyboard),
-            )
-            return action.message_id
-        if isinstance(action, DeleteMessage):
-            await bot.delete_message(action.chat_id, action.message_id)
-            return None
-        if isinstance(action, DropKeyboard):
-            await bot.edit_message_reply_markup(
-                chat_id=action.chat_id, message_id=action.message_id, reply_markup=None
-            )
-            return None
-        if isinstance(action, AnswerButton):
-            await bot.answer_callback_query(
-                action.callback_id, text=action.text, show_alert=action.alert
-            )
-            return None
-        if isinstance(action, SendDocument):
-            document = (
-                FSInputFile(action.data, filename=action.filename)
-                if isinstance(action.data, Path)
-                else BufferedInputFile(action.data, filename=action.filename)
-            )
-            sent = await bot.send_document(action.chat_id, document, caption=action.caption_html)
-            return sent.message_id
-        if isinstance(action, SendPhoto):
-            sent = await bot.send_photo(
-                action.chat_id,
-                BufferedInputFile(action.data, filename="chart.png"),
-                caption=action.caption_html,
-            )
-            return sent.message_id
-        if isinstance(action, SetCommands):
-            scope = BotCommandScopeChat(chat_id=action.chat_id)
-            if action.commands:
-                await bot.set_my_commands(
-                    [BotCommand(command=c, description=d) for c, d in action.commands], scope=scope
-                )
-            else:
-                await bot.delete_my_commands(scope=scope)
-            return None
-        raise TypeError(f"unknown action {action!r}")
 
 
 def create_router(pipeline: Pipeline, *, name: str = "npsbot", all_buttons: bool = True) -> Router:
@@ -289,7 +159,7 @@ async def identify(bot: Bot, settings: Settings) -> BotIdentity:
     except ClientDecodeError as exc:
         raise StartupError(
             f"TELEGRAM_API_URL {settings.telegram_api_url} does not answer like the Bot API "
-            f"({_undecodable(exc)}): check the URL."
+            f"({undecodable(exc)}): check the URL."
         ) from None
     return BotIdentity(me.id, me.username, me.first_name)
 
@@ -324,18 +194,40 @@ async def run_polling(
     redact_secrets(settings)  # handlers added since logging was configured
     bot = create_bot(settings)
     app = None
+    http = contextlib.AsyncExitStack()  # the HTTP server, when one is configured
+    webhook: WebhookUpdates | None = None
     try:
         me = await identify(bot, settings)
         app = await start_application(settings, me)
         if on_start is not None:
             on_start(app)
         dispatcher = create_dispatcher(app.pipeline)
-        await bot.delete_webhook(drop_pending_updates=False)
+        feed = functools.partial(dispatcher.feed_raw_update, bot)
+        webhook = webhook_updates(settings, app.pipeline, feed)
+        # HTTP server (bot/web): health and the API; webhook mode adds Telegram's route.
+        extra_routes: list[web.RouteDef] = webhook_routes(settings, webhook)
+        await http.enter_async_context(
+            serve_http_if_enabled(app, settings, extra_routes=extra_routes)
+        )
+        if webhook is None:  # polling: a webhook left by webhook mode would refuse getUpdates
+            await bot.delete_webhook(drop_pending_updates=False)
         await publish_commands(bot, app.catalogs, app.pipeline)
         await app.pipeline.deliver(await staff_menus(app), AiogramPort(bot))
         app.start_jobs(AiogramPort(bot))
         freeze_startup_heap()
         log.info("npsbot @%s is running on aiogram, database %s", me.username, app.db.dialect)
+        if webhook is not None:  # Telegram posts the updates to the HTTP server: no polling
+            try:
+                await bot.set_webhook(
+                    settings.webhook_url,
+                    secret_token=settings.webhook_secret,
+                    allowed_updates=dispatcher.resolve_used_update_types(),
+                    drop_pending_updates=False,
+                )
+            except TelegramAPIError as exc:
+                raise webhook_refused(settings, exc.message) from None
+            await until_stopped(stop)  # the webhook stays set: Telegram keeps what comes
+            return
         polling = asyncio.create_task(
             dispatcher.start_polling(
                 bot,
@@ -356,6 +248,10 @@ async def run_polling(
                 waiter.cancel()
         await polling
     finally:
+        await http.aclose()  # stops serving before the application closes
+        if webhook is not None and app is not None:
+            app.pipeline.stop()  # replies waiting on 429s stay in the outbox (within seconds)
+            await webhook.drain()  # updates Telegram posted that are still in flight
         if app is not None:
             await app.close()
         await bot.session.close()

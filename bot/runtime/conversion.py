@@ -9,7 +9,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from handlers.events import Attachment, BlockChange, ButtonPress, IncomingMessage, Sender
+from handlers.events import (
+    Attachment,
+    BlockChange,
+    ButtonPress,
+    IncomingMessage,
+    Sender,
+    SharedContact,
+)
 
 
 def sender(user: Any) -> Sender:
@@ -23,6 +30,15 @@ def attachment(message: Any) -> Attachment | None:
     if doc is None:
         return None
     return Attachment(doc.file_id, doc.file_name, doc.mime_type, doc.file_size)
+
+
+def shared_contact(message: Any) -> SharedContact | None:
+    """The contact the message shares (the user's own, from a request_contact button, or
+    someone else's), if it shares one."""
+    contact = message.contact
+    if contact is None:
+        return None
+    return SharedContact(contact.phone_number, contact.user_id, contact.first_name)
 
 
 def message_event(update_id: int, message: Any, kind: str) -> IncomingMessage | None:
@@ -39,6 +55,7 @@ def message_event(update_id: int, message: Any, kind: str) -> IncomingMessage | 
         chat_type=str(message.chat.type),
         caption=message.caption,
         document=attachment(message),
+        contact=shared_contact(message),
     )
 
 

@@ -22,7 +22,10 @@ from telegram import (
     InlineKeyboardButton,
     InlineKeyboardMarkup,
     InputFile,
+    KeyboardButton,
     LinkPreviewOptions,
+    ReplyKeyboardMarkup,
+    ReplyKeyboardRemove,
 )
 from telegram.constants import ParseMode
 from telegram.error import (
@@ -42,7 +45,9 @@ from handlers.port import (
     DropKeyboard,
     EditText,
     Keyboard,
+    Markup,
     Rejected,
+    ReplyKeyboard,
     RetryLater,
     SendDocument,
     SendPhoto,
@@ -69,6 +74,24 @@ def render_keyboard(keyboard: Keyboard | None) -> InlineKeyboardMarkup | None:
             for row in keyboard.rows
         ]
     )
+
+
+def render_markup(
+    markup: Markup | None,
+) -> InlineKeyboardMarkup | ReplyKeyboardMarkup | ReplyKeyboardRemove | None:
+    """A new message's markup: inline buttons, a reply keyboard, or the removal of one."""
+    if markup is None or isinstance(markup, Keyboard):
+        return render_keyboard(markup)
+    if isinstance(markup, ReplyKeyboard):
+        return ReplyKeyboardMarkup(
+            [
+                [KeyboardButton(b.text, request_contact=b.share_contact or None) for b in row]
+                for row in markup.rows
+            ],
+            resize_keyboard=True,
+            one_time_keyboard=markup.one_time,
+        )
+    return ReplyKeyboardRemove()
 
 
 def _seconds(value: int | float | dt.timedelta) -> float:
@@ -128,7 +151,7 @@ class PtbPort:
                 action.html,
                 parse_mode=ParseMode.HTML,
                 link_preview_options=NO_PREVIEW,
-                reply_markup=render_keyboard(action.keyboard),
+                reply_markup=render_markup(action.keyboard),
             )
             return sent.message_id
         if isinstance(action, EditText):

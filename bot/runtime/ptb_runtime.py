@@ -21,6 +21,7 @@ import signal
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
+from aiohttp import web
 from telegram import Bot as PtbBot
 from telegram import (
     BotCommand,
@@ -60,6 +61,14 @@ from bot.runtime import conversion
 from bot.runtime.conversion import block_event, button_event
 from bot.runtime.ptb_port import ApiRequest, PtbPort
 from bot.settings import Settings
+from bot.web.server import serve_http_if_enabled
+from bot.web.telegram_webhook import (
+    Feed,
+    WebhookUpdates,
+    webhook_refused,
+    webhook_routes,
+    webhook_updates,
+)
 from handlers.callbacks import is_ours
 from handlers.events import Event, IncomingMessage
 
@@ -204,6 +213,15 @@ async def _log_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None
     log.error("update %s failed", getattr(update, "update_id", "?"), exc_info=context.error)
 
 
+def webhook_feed(application: Application) -> Feed:
+    """How an update Telegram posted to the webhook is handled: as polling would."""
+
+    async def feed(data: dict[str, Any]) -> None:
+        await application.process_update(Update.de_json(data, application.bot))
+
+    return feed
+
+
 async def identify(application: Application, settings: Settings) -> BotIdentity:
     """initialize() (getMe), with unreachable servers and rejected tokens turned into one line."""
     try:
@@ -264,6 +282,8 @@ async def run_polling(
     application = create_application(settings)
     app = None
     identified = False
+    http = contextlib.AsyncExitStack()  # the HTTP server, when one is configured
+    webhook: WebhookUpdates | None = None
     try:
         me = await identify(application, settings)
         identified = True
@@ -272,6 +292,12 @@ async def run_polling(
             on_start(app)
         application.add_handlers(npsbot_handlers(app.pipeline))
         application.add_error_handler(_log_error)
+        webhook = webhook_updates(settings, app.pipeline, webhook_feed(application))
+        # HTTP server (bot/web): health and the API; webhook mode adds Telegram's route.
+        extra_routes: list[web.RouteDef] = webhook_routes(settings, webhook)
+        await http.enter_async_context(
+            serve_http_if_enabled(app, settings, extra_routes=extra_routes)
+        )
         await publish_commands(application.bot, app.catalogs, app.pipeline)
         await app.pipeline.deliver(await staff_menus(app), PtbPort(application.bot))
         app.start_jobs(PtbPort(application.bot))
@@ -281,18 +307,34 @@ async def run_polling(
         stop = stop or asyncio.Event()
         with _signals_set(stop, signals):
             await application.start()
-            assert application.updater is not None  # the builder always makes one
-            await application.updater.start_polling(
-                timeout=POLL_TIMEOUT, allowed_updates=ALLOWED_UPDATES, drop_pending_updates=False
-            )
-            await stop.wait()
+            if webhook is not None:  # Telegram posts the updates to the HTTP server
+                try:
+                    await application.bot.set_webhook(
+                        settings.webhook_url,
+                        secret_token=settings.webhook_secret,
+                        allowed_updates=ALLOWED_UPDATES,
+                        drop_pending_updates=False,
+                    )
+                except TelegramError as exc:
+                    raise webhook_refused(settings, exc.message) from None
+            else:  # start_polling deletes a webhook left by webhook mode (deleteWebhook)
+                assert application.updater is not None  # the builder always makes one
+                await application.updater.start_polling(
+                    timeout=POLL_TIMEOUT,
+                    allowed_updates=ALLOWED_UPDATES,
+                    drop_pending_updates=False,
+                )
+            await stop.wait()  # a webhook stays set on stop: Telegram keeps what comes
     finally:
         # Stop fetching, let handlers in flight finish, stop the background jobs (a
         # broadcast's call in flight still needs the HTTP client), release the database,
         # and only then close the HTTP client. Replies waiting on Telegram (429s) are not
         # waited for: they stay in the persisted outbox for the next start.
+        await http.aclose()  # no new webhook updates or API calls from here on
         if app is not None:
             app.pipeline.stop()
+        if webhook is not None:
+            await webhook.drain()  # updates Telegram posted that are still in flight
         if application.updater is not None and application.updater.running:
             await application.updater.stop()
         if application.running:

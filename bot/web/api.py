@@ -82,3 +82,5 @@ class Endpoint:
     operation_id: str = ""  # defaults to the handler's name
     # The largest body this endpoint takes (413 above it); a batch may need more.
     max_body: int = MAX_BODY_BYTES
+    # Optional request headers the handler reads (strings): name → what it does.
+    headers: Mapping[str, str] = field(default_factory=dict)

@@ -26,7 +26,10 @@ def _run(connection: Connection) -> None:
 async def _run_from_settings() -> None:
     from bot.settings import load_settings
 
-    engine = create_async_engine(load_settings(require_token=False).database_url)
+    settings = load_settings(require_token=False)
+    # Revisions that count answers per local day read the reporting zone (storage/db.py).
+    context.config.attributes.setdefault("tz", settings.tz)
+    engine = create_async_engine(settings.database_url)
     async with engine.begin() as conn:
         await conn.run_sync(_run)
     await engine.dispose()

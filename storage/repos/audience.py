@@ -235,6 +235,12 @@ def _audience_from() -> Any:
     return R.join(T, telegram).outerjoin(C, _as_address(C.c.user_id) == T.c.address)
 
 
+def audience_from() -> Any:
+    """What segments, `customer_expr` and `exclusion_expr` select from (respondents R, their
+    Telegram address T, their imported contact C), for other audiences (autopilot runs)."""
+    return _audience_from()
+
+
 def standing_from(recipients: Any, respondent_id: Any) -> Any:
     """`recipients` with their person (R), Telegram address and imported contact (C), as
     `standing_columns` reads them; a forgotten person's columns are NULL."""

@@ -229,7 +229,7 @@ class RecipientQueue:
         if not outcomes:
             return
         sent = [o for o in outcomes if o.status == RecipientStatus.SENT]
-        await self._open_responses(
+        await self.open_responses(
             [(by_id[o.row_id].respondent_id, by_id[o.row_id].response_id, o) for o in sent]
         )
         dropped = [
@@ -277,8 +277,10 @@ class RecipientQueue:
             params,
         )
 
-    async def _open_responses(self, sent: Sequence[tuple[int, int, Outcome]]) -> None:
-        """Makes delivered questions answerable and counts them as invitations."""
+    async def open_responses(self, sent: Sequence[tuple[int, int, Outcome]]) -> None:
+        """Makes delivered questions answerable and counts them as invitations: each is
+        (respondent id, response id, the outcome with the time sent and the message id).
+        The invitations of the trigger API use it too (storage/repos/invitations.py)."""
         if not sent:
             return
         new_ids = [response_id for _, response_id, _ in sent]
@@ -312,13 +314,13 @@ class RecipientQueue:
         counter: Counter[tuple[int, Any, str, str]] = Counter()
         for chunk in chunks(response_ids):
             rows = await self._session.execute(
-                select(A.c.survey_id, A.c.asked_at, A.c.agent, A.c.source, A.c.language).where(
-                    A.c.id.in_(chunk)
-                )
+                select(
+                    A.c.survey_id, A.c.asked_at, A.c.agent, A.c.source, A.c.language, A.c.campaign
+                ).where(A.c.id.in_(chunk))
             )
-            for survey_id, asked_at, agent, source, language in rows:
+            for survey_id, asked_at, agent, source, language, campaign in rows:
                 day = self._stats.local_day(_aware(asked_at))
-                for dimension, value in segments_of(agent, source, language):
+                for dimension, value in segments_of(agent, source, language, campaign):
                     counter[(survey_id, day, dimension, value[:64])] += 1
         self._stats.add_invited(counter)
 
@@ -360,7 +362,7 @@ class RecipientQueue:
                 .where(BR.c.id.in_([row.id for row in doubtful]))
                 .values(status=RecipientStatus.UNCERTAIN, detail="worker stopped during the call")
             )
-            await self._open_responses(
+            await self.open_responses(
                 [
                     (
                         row.respondent_id,

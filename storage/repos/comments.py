@@ -25,6 +25,10 @@ class Comment:
     improve: str | None
     agent: str | None
     scored_at: datetime
+    source: str | None = None
+    campaign: str | None = None
+    # An invitation's order id and custom attributes (storage/attributes.py).
+    attributes: dict[str, str] | None = None
 
 
 @dataclass(frozen=True)
@@ -83,6 +87,9 @@ class CommentRepo:
                 Response.improve,
                 Response.agent,
                 Response.scored_at,
+                Response.source,
+                Response.campaign,
+                Response.attributes,
             )
             .join(Survey, Survey.id == Response.survey_id)
             .where(*conditions)
@@ -107,6 +114,9 @@ class CommentRepo:
                 improve=row.improve,
                 agent=row.agent,
                 scored_at=row.scored_at,
+                source=row.source,
+                campaign=row.campaign,
+                attributes=row.attributes,
             )
             for row in rows
         ]

@@ -1,6 +1,7 @@
-"""Imported contact lists: attributes (language, source, agent, name) for Telegram users,
-kept in `contacts` until the person presses Start (storage/repos/audience.py reads them),
-and the admin's pending /import."""
+"""Imported contact lists: attributes (language, source, agent, name, phone) for Telegram
+users, kept in `contacts` until the person presses Start (storage/repos/audience.py reads
+them), and the admin's pending /import. Phone numbers also become people's addresses
+(storage/repos/phones.py)."""
 
 from __future__ import annotations
 
@@ -22,13 +23,15 @@ C = table_of(Contact)
 
 @dataclass(frozen=True)
 class ContactRow:
-    """One valid line of an imported contact list."""
+    """One valid line of an imported contact list: a Telegram user id, a phone number
+    (E.164), or both."""
 
-    user_id: int
+    user_id: int | None
     language: str | None = None
     source: str | None = None
     agent: str | None = None
     name: str | None = None
+    phone: str | None = None
 
 
 @dataclass(frozen=True)
@@ -50,10 +53,13 @@ class ContactRepo:
     async def import_contacts(
         self, rows: Sequence[ContactRow], imported_by: int, now: datetime
     ) -> ImportOutcome:
-        """Adds new contacts and updates known ones (a blank column keeps the old value)."""
+        """Adds new contacts and updates known ones (a blank column keeps the old value).
+
+        Lines without a Telegram id (phone only) are PhoneRepo.import_rows' alone.
+        """
         added = updated = unchanged = started = 0
         table = C
-        for chunk in chunks(rows):
+        for chunk in chunks([row for row in rows if row.user_id is not None]):
             ids = [row.user_id for row in chunk]
             known = {
                 row.user_id: row
@@ -72,6 +78,7 @@ class ContactRepo:
                     "language": row.language,
                     "source": row.source,
                     "agent": row.agent,
+                    "phone": row.phone,
                 }
                 old = known.get(row.user_id)
                 if old is None:

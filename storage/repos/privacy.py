@@ -141,7 +141,9 @@ class PrivacyRepo:
         The histograms (score_counts) are not touched: the answers still happened. Rows
         keep score, language, survey, times and context tags (source, agent, campaign:
         they describe the interaction, not the person); comments are erased because free
-        text may name the person; unfinished conversations are closed. Every other table
+        text may name the person, and so are an invitation's order id and custom
+        attributes (a CRM's fields: an order, a phone, a name); unfinished conversations
+        are closed. Every other table
         is erased as storage/personal.py declares it (the imported contact row, broadcast
         recipient rows, reply threads, digest records…).
         """
@@ -160,6 +162,7 @@ class PrivacyRepo:
                 prompt_message_id=None,
                 why=None,
                 improve=None,
+                attributes=None,
                 step=case((Response.step.in_(OPEN_STEPS), Step.CLOSED), else_=Response.step),
             )
             # "fetch": objects loaded earlier in this transaction see the erased values.

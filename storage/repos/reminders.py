@@ -11,6 +11,7 @@ from sqlalchemy import bindparam, delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.broadcast_models import BroadcastRecipient, RecipientStatus, SurveyReminder
+from storage.invitation_models import Invitation
 from storage.models import Respondent, Response, Step
 from storage.repos import upsert_insert
 from storage.repos.broadcast_recipients import LanguageResolver, Outcome
@@ -20,6 +21,7 @@ BR = table_of(BroadcastRecipient)
 A = table_of(Response)
 R = table_of(Respondent)
 SR = table_of(SurveyReminder)
+INV = table_of(Invitation)
 
 
 @dataclass(frozen=True)
@@ -115,10 +117,12 @@ class ReminderRepo:
         return found is not None
 
     async def question_messages(self, response_id: int) -> list[int]:
-        """The messages that asked a response's question: the broadcast and its reminder."""
+        """The messages that asked a response's question: the broadcast's or the
+        invitation's, and its reminder."""
         sent = select(BR.c.message_id).where(BR.c.response_id == response_id)
+        invited = select(INV.c.message_id).where(INV.c.response_id == response_id)
         reminded = select(SR.c.message_id).where(SR.c.response_id == response_id)
-        rows = await self._session.execute(sent.union_all(reminded))
+        rows = await self._session.execute(sent.union_all(invited, reminded))
         return [row[0] for row in rows if row[0] is not None]
 
     async def record(self, outcomes: Sequence[Outcome]) -> None:

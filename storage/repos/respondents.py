@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from storage.driver import DriverSQL
 from storage.language_codes import normalize_language_code
 from storage.models import Respondent, utcnow
+from storage.repos.phones import adopt_imported_phone
 from storage.repos.respondent_statements import (
     CLAIM_AND_TOUCH,
     DROP_PERSON,
@@ -158,6 +159,8 @@ class RespondentRepo:
         if not added:  # another replica's first update of this user won: theirs is the person
             await driver.execute(DROP_PERSON, person_id)
             return await self.touch(profile)
+        # An imported contact list gave a number for this Telegram id before they came.
+        await adopt_imported_phone(driver, self._session, person_id, profile.user_id, now)
         return Person(
             id=person_id,
             telegram_id=profile.user_id,

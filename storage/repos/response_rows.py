@@ -6,6 +6,7 @@ storage/repos/response_start.py and response_steps.py.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field, fields
 from datetime import datetime
 from typing import Any, cast
@@ -55,6 +56,8 @@ class ResponseRow:
     invite_pending: bool
     # Anonymous answers only: the random id shown instead of `id` (storage/models.py).
     public_id: str | None
+    # An invitation's order id and custom attributes (storage/attributes.py), or None.
+    attributes: dict[str, str] | None
     # Its survey, read in the same statement (None when the row was not loaded that way).
     survey: SurveyView | None = field(default=None, repr=False, compare=False)
 
@@ -82,9 +85,12 @@ _GET = same(WITH_SURVEY.where(RESPONSES.c.id == bindparam("response_id")), "resp
 
 
 def param(driver: DriverSQL, value: object) -> object:
-    """A response column's value as a driver parameter (moments as stored, steps as text)."""
+    """A response column's value as a driver parameter (moments as stored, steps as text,
+    the attributes as JSON text, which both drivers take for a JSON column)."""
     if isinstance(value, datetime):
         return driver.stamp(value)
+    if isinstance(value, dict):
+        return json.dumps(value)
     return value.value if isinstance(value, Step) else value
 
 
@@ -124,6 +130,7 @@ class ResponseReader:
         row.survey = survey_view(driver, values[columns:])
         for name in _MOMENTS:
             setattr(row, name, driver.moment(getattr(row, name)))
+        row.attributes = driver.json(row.attributes)
         row.payload_unknown = bool(row.payload_unknown)
         row.invite_pending = bool(row.invite_pending)
         return row

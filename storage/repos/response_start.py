@@ -3,12 +3,14 @@ step, and finding the person's open one again."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import cast
 
 from sqlalchemy import Table, bindparam, func, insert, literal_column, not_, select, true, update
 
+from storage.attributes import Attributes, parse_attributes
 from storage.models import OPEN_STEPS, Respondent, StaffMember, Step, utcnow
 from storage.repos.anonymity import new_public_id
 from storage.repos.response_rows import (
@@ -219,6 +221,7 @@ class ResponseStarts(ResponseReader):
         anonymous: bool | None = None,
         replaces: int | None = None,
         invite_pending: bool = False,
+        attributes: Mapping[str, str] | Attributes | None = None,
     ) -> ResponseRow:
         """Opens a response at the score step, closing any older unfinished one.
 
@@ -226,19 +229,30 @@ class ResponseStarts(ResponseReader):
         with `invite_pending` (a team member), the invitation is counted with the score,
         not now: a question asked again is no new invitation, an owner's test is none.
 
+        `attributes`: an invitation's attributes as the CRM sent them, e.g.
+        `{"agent": "olga", "source": "call", "campaign": "dec", "order_id": "A-17",
+        "region": "north"}` (or already parsed by storage.attributes.parse_attributes).
+        They are checked by that function (InvalidAttributes names a bad one, and nothing
+        is written); agent, source and campaign, when given, take the place of `context`'s
+        and are counted in their /nps segments; the order id and up to 20 custom ones are
+        stored in `responses.attributes`, which exports, /comments and alerts show.
+
         For an anonymous (eNPS) survey the row gets no respondent, chat, payload and no
-        tag at all (source, agent, campaign: a per-employee link would name the employee),
-        and a random public id instead of an order (`public_id`); the user finds it again
-        through an anonymous thread keyed by a salted hash.
+        tag or attribute at all (source, agent, campaign, order id…: a per-employee link or
+        invitation would name the employee), and a random public id instead of an order
+        (`public_id`); the user finds it again through an anonymous thread keyed by a
+        salted hash.
         """
+        given = attributes if isinstance(attributes, Attributes) else parse_attributes(attributes)
         if anonymous is None:  # callers holding the survey pass its kind's answer
             anonymous = await self._anonymity.is_anonymous(survey_id)
         await self._driver.execute(_CLOSE_OPEN, respondent_id)
         await self._anonymity.close_for_user(respondent_id)
         # Unlinks conversations nobody finished, whoever they were (no scheduler needed).
         await self._anonymity.expire_abandoned()
-        agent = None if anonymous else context.agent
-        source = None if anonymous else context.source
+        agent = None if anonymous else given.agent or context.agent
+        source = None if anonymous else given.source or context.source
+        campaign = None if anonymous else given.campaign or context.campaign
         response = ResponseRow(
             id=0,
             survey_id=survey_id,
@@ -251,7 +265,7 @@ class ResponseStarts(ResponseReader):
             improve=None,
             source=source,
             agent=agent,
-            campaign=None if anonymous else context.campaign,
+            campaign=campaign,
             start_payload=None if anonymous else context.start_payload,
             payload_unknown=context.payload_unknown,
             channel=context.channel,
@@ -267,6 +281,7 @@ class ResponseStarts(ResponseReader):
             replaces_id=None if anonymous else replaces,
             invite_pending=invite_pending or (replaces is not None and not anonymous),
             public_id=new_public_id() if anonymous else None,
+            attributes=None if anonymous else given.stored(),
         )
         driver = self._driver
         values = [param(driver, getattr(response, name)) for name in _INSERT_COLUMNS]
@@ -281,6 +296,6 @@ class ResponseStarts(ResponseReader):
             await self._stats.count_invited(
                 survey_id,
                 response.asked_at,
-                segments_of(agent, source, language),
+                segments_of(agent, source, language, campaign),
             )
         return response

@@ -38,7 +38,13 @@ _SCORE = same(
         step=constant(Step.WHY.value),
     )
     .returning(
-        _R.c.survey_id, _R.c.agent, _R.c.source, _R.c.language, _R.c.asked_at, _R.c.invite_pending
+        _R.c.survey_id,
+        _R.c.agent,
+        _R.c.source,
+        _R.c.language,
+        _R.c.campaign,
+        _R.c.asked_at,
+        _R.c.invite_pending,
     ),
     "response_id",
     "score",
@@ -62,6 +68,7 @@ _SUPERSEDE = same(
         _R.c.agent,
         _R.c.source,
         _R.c.language,
+        _R.c.campaign,
     ),
     "response_id",
     "replaced_id",
@@ -133,10 +140,10 @@ class ResponseSteps(ResponseReader):
         row = await self._driver.fetchrow(_SCORE, response_id, score, self._driver.stamp(stored))
         if row is None:
             return False
-        survey_id, agent, source, language, asked_at, invite_pending = row
+        survey_id, agent, source, language, campaign, asked_at, invite_pending = row
         if thread is not None:
             await self._anonymity.mark_answered(thread)
-        segments = segments_of(agent, source, language)
+        segments = segments_of(agent, source, language, campaign)
         await self._stats.count_score(survey_id, now, segments, score)
         if invite_pending:
             # Counted with the answer, in the same segments (the response rate stays <= 1).
@@ -160,8 +167,8 @@ class ResponseSteps(ResponseReader):
         )
         if row is None:
             return None
-        survey_id, asked_at, scored_at, score, agent, source, language = row
-        segments = segments_of(agent, source, language)
+        survey_id, asked_at, scored_at, score, agent, source, language, campaign = row
+        segments = segments_of(agent, source, language, campaign)
         asked, scored = driver.moment(asked_at), driver.moment(scored_at)
         assert asked is not None and scored is not None  # a scored row
         await self._stats.count_invited(survey_id, asked, segments, -1)

@@ -15,21 +15,22 @@ from storage.models import SCORE_COLUMNS, ScoreCount
 from storage.repos import upsert_insert
 from storage.statements import Statement
 
-DIMENSIONS = ("all", "agent", "source", "language")
+DIMENSIONS = ("all", "agent", "source", "language", "campaign")
 COUNTERS = ("invited", *SCORE_COLUMNS)
 Counts = tuple[int, ...]  # invited, then scores 0..10
 EMPTY: Counts = (0,) * 12
 
 
 def segments_of(
-    agent: str | None, source: str | None, language: str | None
+    agent: str | None, source: str | None, language: str | None, campaign: str | None
 ) -> list[tuple[str, str]]:
-    """The (dimension, value) rows one answer counts in."""
+    """The (dimension, value) rows one answer counts in (DIMENSIONS)."""
     return [
         ("all", ""),
         ("agent", agent or ""),
         ("source", source or ""),
         ("language", language or ""),
+        ("campaign", campaign or ""),
     ]
 
 

@@ -39,12 +39,16 @@ class SurveyView:
     texts: dict[str, Any]
     review_url: str | None
     created_at: datetime
+    # The thank-you offers to share the phone number (handlers/phones.py).
+    ask_phone: bool = False
 
 
 #: The view's columns, in order (responses.py reads them joined to a response).
 VIEW_COLUMNS = tuple(field.name for field in fields(SurveyView))
 #: What an admin may change (the edit dialog's fields, the card's on/off buttons).
-EDITABLE = frozenset(("name", "kind", "slug", "subject", "texts", "review_url", "active"))
+EDITABLE = frozenset(
+    ("name", "kind", "slug", "subject", "texts", "review_url", "active", "ask_phone")
+)
 # Driver SQL (storage/driver.py): a survey is read with every answer.
 _SURVEYS = Survey.__table__
 _VIEW_SELECT = select(*(_SURVEYS.c[name] for name in VIEW_COLUMNS))
@@ -58,7 +62,8 @@ _DEFAULT_VIEW = same(
 
 def survey_view(driver: DriverSQL, row: Sequence[Any]) -> SurveyView:
     """A view from its columns as the driver returned them (VIEW_COLUMNS order)."""
-    (id_, slug, name, kind, is_default, active, subject, texts, review_url, created) = row
+    (id_, slug, name, kind, is_default, active, subject, texts, review_url, created) = row[:10]
+    (ask_phone,) = row[10:]
     return SurveyView(
         id_,
         slug,
@@ -70,6 +75,7 @@ def survey_view(driver: DriverSQL, row: Sequence[Any]) -> SurveyView:
         driver.json(texts) or {},
         review_url,
         driver.moment(created),  # type: ignore[arg-type]
+        bool(ask_phone),
     )
 
 
@@ -86,6 +92,7 @@ def _view_of(survey: Survey) -> SurveyView:
         dict(survey.texts or {}),
         survey.review_url,
         survey.created_at,
+        bool(survey.ask_phone),
     )
 
 
@@ -136,6 +143,7 @@ class SurveyRepo:
         review_url: str | None = None,
         active: bool = True,
         is_default: bool = False,
+        ask_phone: bool = False,
     ) -> SurveyView:
         """Stores a new survey."""
         survey = Survey(
@@ -147,6 +155,7 @@ class SurveyRepo:
             review_url=review_url,
             active=active,
             is_default=is_default,
+            ask_phone=ask_phone,
         )
         self._session.add(survey)
         await self._session.flush()

@@ -10,7 +10,9 @@ from pathlib import Path
 
 import pytest
 
+from bot.cli import main
 from bot.emulator import BotApiEmulator
+from bot.settings import Settings
 from storage.db import Database
 from tests.e2e.conftest import QUESTION, TOKEN, responses_of
 
@@ -96,10 +98,16 @@ async def test_run_from_another_directory_serves_a_respondent_and_stops_on_sigte
     assert (response.score, response.why, response.improve) == (10, "Friendly staff", "Nothing")
 
 
+def test_a_missing_token_stops_the_process_with_one_line(tmp_path: Path) -> None:
+    """The real process: exit code 2, one line on stderr, no traceback."""
+    env = _env(DATABASE_URL=f"sqlite+aiosqlite:///{tmp_path / 'x.db'}")
+    line = asyncio.run(_one_line_failure(tmp_path, env))
+    assert "BOT_TOKEN is not set: get a token from @BotFather" in line
+
+
 @pytest.mark.parametrize(
     ("settings", "expected"),
     [
-        ({}, "BOT_TOKEN is not set: get a token from @BotFather"),
         ({"BOT_TOKEN": "not-a-token"}, "BOT_TOKEN does not look like a bot token"),
         (
             {"BOT_TOKEN": TOKEN, "DATABASE_URL": "mysql://x/y"},
@@ -112,13 +120,39 @@ async def test_run_from_another_directory_serves_a_respondent_and_stops_on_sigte
             "TELEGRAM_API_URL is not an http(s) URL",
         ),
         ({"BOT_TOKEN": TOKEN, "TIMEZONE": "Mars/Base"}, "TIMEZONE names no known zone"),
+        ({"BOT_TOKEN": TOKEN, "API_TOKEN": "short"}, "API_TOKEN is shorter than 32 characters"),
+        (
+            {"BOT_TOKEN": TOKEN, "WEBHOOK_URL": "https://bot.example.com/tg"},
+            "WEBHOOK_SECRET is not set (WEBHOOK_URL needs it)",
+        ),
+        (
+            {"BOT_TOKEN": TOKEN, "EVENTS_URLS": "https://crm.example.com/hook"},
+            "EVENTS_SECRET is not set (EVENTS_URLS needs it)",
+        ),
+        ({"BOT_TOKEN": TOKEN, "QUIET_HOURS": "nightly"}, "QUIET_HOURS is not a window"),
     ],
 )
-async def test_bad_settings_stop_with_one_clear_line(
-    tmp_path: Path, settings: dict[str, str], expected: str
+def test_bad_settings_stop_with_one_clear_line(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    settings: dict[str, str],
+    expected: str,
 ) -> None:
-    env = _env(**{"DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'x.db'}", **settings})
-    assert expected in await _one_line_failure(tmp_path, env)
+    """`npsbot run`'s entry point, in this process: settings fail before anything starts
+    (the process-level behaviour is the test above)."""
+    monkeypatch.chdir(tmp_path)  # no .env here
+    for name in list(os.environ):
+        if name.upper() in Settings.model_fields or name.lower() in Settings.model_fields:
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("DATABASE_URL", f"sqlite+aiosqlite:///{tmp_path / 'x.db'}")
+    for name, value in settings.items():
+        monkeypatch.setenv(name, value)
+    assert main(["run"]) == 2
+    err = capsys.readouterr().err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in err, lines
+    assert expected in lines[0]
 
 
 async def test_an_unreachable_api_is_one_line(tmp_path: Path, framework: str) -> None:

@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 
 from bot.emulator import BotApiEmulator
-from bot.runtime.aiogram_runtime import AiogramPort, create_bot
+from bot.runtime.aiogram_port import AiogramPort
+from bot.runtime.aiogram_runtime import create_bot
 from bot.runtime.ptb_port import PtbPort
 from bot.runtime.ptb_runtime import create_application
 from handlers.port import (

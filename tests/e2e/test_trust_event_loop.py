@@ -10,6 +10,7 @@ loop's thread spent waiting for a CPU (the test machine is shared; Linux counts 
 from __future__ import annotations
 
 import asyncio
+import os
 import sqlite3
 import threading
 from collections.abc import AsyncIterator
@@ -37,13 +38,33 @@ class LagMonitor:
         self.ticks = 0
 
 
-def _runqueue_wait() -> float:
-    """Seconds this thread has waited for a CPU while runnable (0 where Linux does not say)."""
+def _runqueue_waits() -> dict[str, float]:
+    """Seconds each thread of this process has waited for a CPU while runnable (empty
+    where Linux does not say).
+
+    All threads, not only the loop's: on a loaded machine a worker thread holding the GIL
+    (a file parsed in asyncio.to_thread) can be preempted, and the loop then waits on the
+    GIL for as long as that thread waits for a CPU: the machine's delay, not the bot's.
+    """
+    waits: dict[str, float] = {}
     try:
-        with open("/proc/thread-self/schedstat") as stat:
-            return int(stat.read().split()[1]) / 1e9
-    except (OSError, IndexError, ValueError):
-        return 0.0
+        tasks = os.listdir("/proc/self/task")
+    except OSError:
+        return waits
+    for task in tasks:
+        try:
+            with open(f"/proc/self/task/{task}/schedstat") as stat:
+                waits[task] = int(stat.read().split()[1]) / 1e9
+        except (OSError, IndexError, ValueError):
+            continue  # the thread ended meanwhile
+    return waits
+
+
+def _waited_since(before: dict[str, float]) -> float:
+    """How long the process's threads waited for a CPU since `before` (threads that
+    ended meanwhile count for nothing, threads started since count from zero)."""
+    now = _runqueue_waits()
+    return sum(max(0.0, wait - before.get(task, 0.0)) for task, wait in now.items())
 
 
 @asynccontextmanager
@@ -55,15 +76,15 @@ async def lag_monitor() -> AsyncIterator[LagMonitor]:
     # A timer callback re-armed every TICK: how late each one fires is the loop's lag.
     handle: asyncio.TimerHandle | None = None
 
-    def tick(due: float, waited: float) -> None:
-        lag = loop.time() - due - (_runqueue_wait() - waited)
+    def tick(due: float, waits: dict[str, float]) -> None:
+        lag = loop.time() - due - _waited_since(waits)
         monitor.max_lag = max(monitor.max_lag, lag)
         monitor.ticks += 1
         arm()
 
     def arm() -> None:
         nonlocal handle
-        handle = loop.call_later(TICK, tick, loop.time() + TICK, _runqueue_wait())
+        handle = loop.call_later(TICK, tick, loop.time() + TICK, _runqueue_waits())
 
     arm()
     try:

@@ -10,7 +10,8 @@ import pytest
 from aiohttp import web
 
 from bot.emulator import BotApiEmulator
-from bot.runtime.aiogram_runtime import AiogramPort, create_bot
+from bot.runtime.aiogram_port import AiogramPort
+from bot.runtime.aiogram_runtime import create_bot
 from bot.runtime.ptb_port import PtbPort
 from bot.runtime.ptb_runtime import create_application
 from handlers.port import ChatPort, SendText, Transient

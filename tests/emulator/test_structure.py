@@ -33,6 +33,7 @@ LAYERS = [
     "actors",
     "markup",
     "files",
+    "webhooks",
     "updates",
     "formatting",
     "spec",

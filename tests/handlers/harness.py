@@ -33,7 +33,15 @@ from bot.emulator import BotApiEmulator
 from bot.emulator.models import ApiCall, ApiError, FileInfo, ProxyError
 from bot.i18n import Catalogs
 from bot.settings import Settings
-from handlers.events import Attachment, BlockChange, ButtonPress, Event, IncomingMessage, Sender
+from handlers.events import (
+    Attachment,
+    BlockChange,
+    ButtonPress,
+    Event,
+    IncomingMessage,
+    Sender,
+    SharedContact,
+)
 from handlers.port import (
     Action,
     AnswerButton,
@@ -41,7 +49,9 @@ from handlers.port import (
     DropKeyboard,
     EditText,
     Keyboard,
+    Markup,
     Rejected,
+    ReplyKeyboard,
     RetryLater,
     SendDocument,
     SendPhoto,
@@ -59,10 +69,23 @@ MEDIA_KINDS = ("sticker", "photo", "voice", "document", "video", "animation", "a
 CONCURRENT_UPDATES = 100
 
 
-def _markup(keyboard: Keyboard | None) -> str | None:
-    """The keyboard as the Bot API's reply_markup JSON (None: no keyboard)."""
+def _markup(keyboard: Markup | None) -> str | None:
+    """The keyboard as the Bot API's reply_markup JSON (None: no keyboard), as both
+    runtimes render it (a reply keyboard resized to its buttons)."""
     if keyboard is None:
         return None
+    if isinstance(keyboard, ReplyKeyboard):
+        reply_rows = [
+            [
+                {"text": b.text, **({"request_contact": True} if b.share_contact else {})}
+                for b in row
+            ]
+            for row in keyboard.rows
+        ]
+        markup = {"keyboard": reply_rows, "resize_keyboard": True}
+        return json.dumps({**markup, "one_time_keyboard": keyboard.one_time})
+    if not isinstance(keyboard, Keyboard):  # RemoveReplyKeyboard
+        return json.dumps({"remove_keyboard": True})
     rows = [
         [{"text": b.text, **({"url": b.url} if b.url else {"callback_data": b.data})} for b in row]
         for row in keyboard.rows
@@ -188,6 +211,13 @@ def event_of(update: dict[str, Any]) -> Event | None:
             if "text" in message
             else next((k for k in MEDIA_KINDS if k in message), "unknown")
         )
+        shared = message.get("contact")
+        contact = None
+        if shared is not None:
+            kind = "contact"
+            contact = SharedContact(
+                shared["phone_number"], shared.get("user_id"), shared.get("first_name")
+            )
         doc = message.get("document")
         document = None
         if doc is not None:
@@ -204,6 +234,7 @@ def event_of(update: dict[str, Any]) -> Event | None:
             chat_type=message["chat"]["type"],
             caption=message.get("caption"),
             document=document,
+            contact=contact,
         )
     if "callback_query" in update:
         query = update["callback_query"]
@@ -243,7 +274,12 @@ async def assemble(settings: Settings, me: BotIdentity) -> BotApp:
     is not migrated again: every test's database is a copy of the session's template,
     which Database.migrate brought to the head (at the head, migrating again only re-reads
     every revision file). The end-to-end tier starts through start_application itself."""
-    db = Database(settings.database_url, tz=settings.tz, anonymity_salt=settings.anonymity_salt)
+    db = Database(
+        settings.database_url,
+        tz=settings.tz,
+        anonymity_salt=settings.anonymity_salt,
+        event_urls=settings.events_urls,
+    )
     await db.check()
     async with db.transaction() as store:
         await store.surveys.ensure_default()

@@ -54,6 +54,7 @@ TITLES = [
     "Source",
     "Agent",
     "Campaign",
+    "Order ID",
     "Channel",
     "Start payload",
     "Respondent ID",

@@ -25,7 +25,7 @@ from tests.admin_helpers import make_survey, seed_answers
 from tests.dialog_helpers import Talk
 from tests.handlers.harness import HandlerBot
 from tests.handlers.test_admin_chart import wait_photo
-from tests.handlers.test_admin_export import csv_rows, export, workbook
+from tests.handlers.test_admin_export import TITLES, csv_rows, export, workbook
 from tests.scenario import OWNER_ID
 
 ENPS_QUESTION = "How likely are you to recommend Acme as a place to work"
@@ -34,17 +34,21 @@ HIDDEN = "fewer than 5 answers — hidden to keep them anonymous"
 ROWS_HIDDEN = "hidden to keep answers anonymous: fewer than 5 answers"
 PUBLIC_ID = re.compile(r"anon-[0-9a-f]{16}")
 # CSV columns (tests/handlers/test_admin_export.py TITLES).
-ID, ASKED, SCORED, SOURCE, AGENT, CAMPAIGN, PAYLOAD, RESPONDENT, USERNAME, FIRST_NAME = (
-    0,
-    3,
-    4,
-    11,
-    12,
-    13,
-    15,
-    16,
-    17,
-    18,
+ID, ASKED, SCORED, SOURCE, AGENT, CAMPAIGN, ORDER_ID, PAYLOAD, RESPONDENT, USERNAME, FIRST_NAME = (
+    TITLES.index(title)
+    for title in (
+        "ID",
+        "Asked (UTC)",
+        "Scored (UTC)",
+        "Source",
+        "Agent",
+        "Campaign",
+        "Order ID",
+        "Start payload",
+        "Respondent ID",
+        "Username",
+        "First name",
+    )
 )
 
 
@@ -89,7 +93,16 @@ async def test_enps_rows_in_exports_have_random_ids_no_tags_and_days_only(
     assert ids == sorted(ids)
     assert all(row[ID].isdigit() for row in nps_rows)
     for row in enps_rows:
-        for column in (SOURCE, AGENT, CAMPAIGN, PAYLOAD, RESPONDENT, USERNAME, FIRST_NAME):
+        for column in (
+            SOURCE,
+            AGENT,
+            CAMPAIGN,
+            ORDER_ID,
+            PAYLOAD,
+            RESPONDENT,
+            USERNAME,
+            FIRST_NAME,
+        ):
             assert row[column] == "", (column, row)
         # The day, never the time (TIMEZONE is UTC here).
         assert row[ASKED].endswith(" 00:00:00") and row[SCORED].endswith(" 00:00:00"), row

@@ -20,6 +20,7 @@ from bot.i18n import Catalogs
 from handlers.export_file import (
     RESPONSE_COLUMNS,
     csv_query,
+    export_attributes,
     export_columns,
     export_rows,
     write_export,
@@ -56,6 +57,20 @@ TEXTS = [
     "emoji 🙂 and \ufffe",
     "",
 ]
+# Invitation attributes (order id and custom ones), formula-like ones among them.
+ORDER_IDS = ["A-17", '=HYPERLINK("http://x","y")', "-5", "Заказ №5", "@x"]
+
+
+def _attributes(i: int) -> dict[str, str] | None:
+    """Some answers carry an order id and custom attributes, others only one or none."""
+    if i % 5 == 1:
+        return {
+            "order_id": ORDER_IDS[i // 5 % len(ORDER_IDS)],
+            "region": "=south" if i % 2 else "north",
+        }
+    if i % 10 == 3:
+        return {"tier": "@gold", "zone-2": "+7"}
+    return None
 
 
 def _texts(db: Database) -> list[str]:
@@ -112,6 +127,7 @@ async def _seed(db: Database) -> tuple[Scope, list[dict[str, Any]]]:
                     "source": "-call" if i % 7 == 0 else None,
                     "agent": f"agent {i % 4}",
                     "campaign": "+promo" if i % 9 == 0 else None,
+                    "attributes": _attributes(i),
                     "start_payload": "nps__s-call" if i % 6 == 0 else None,
                     "channel": "start",
                     "asked_at": scored - timedelta(seconds=42),
@@ -147,6 +163,13 @@ async def _seed(db: Database) -> tuple[Scope, list[dict[str, Any]]]:
                 "group": GROUPS[row["score"]],
                 "username": username,
                 "first_name": first_name,
+                # As the export shows them: the order id, then one column per custom key.
+                "order_id": (row["attributes"] or {}).get("order_id"),
+                **{
+                    f"attr.{key}": value
+                    for key, value in (row["attributes"] or {}).items()
+                    if key != "order_id"
+                },
             }
         )
     expected.sort(key=lambda r: (r["scored_at"], r["id"]))
@@ -166,6 +189,12 @@ def _expected_cell(value: Any, kind: str) -> str:
     return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
 
 
+def _columns(expected: list[dict[str, Any]]) -> list[tuple[str, str]]:
+    """RESPONSE_COLUMNS, then a text column per custom attribute key in the rows, sorted."""
+    keys = sorted({key for row in expected for key in row if key.startswith("attr.")})
+    return [*RESPONSE_COLUMNS, *((key, "text") for key in keys)]
+
+
 def _read(path: Path) -> list[list[str]]:
     """The file as a spreadsheet import reads it."""
     data = path.read_bytes()
@@ -183,9 +212,13 @@ async def test_the_file_holds_every_answer_of_the_period_formatted_by_the_databa
 
     header, *rows = _read(out)
     assert count == len(rows) == len(expected) == 40
-    assert header == [column.title for column in export_columns(texts)]
+    columns = _columns(expected)
+    assert [key for key, _ in columns][-3:] == ["attr.region", "attr.tier", "attr.zone-2"]
+    attributes = await export_attributes(db, scope, db.tz)
+    assert header == [column.title for column in export_columns(texts, attributes)]
+    assert header[-4:] == ["Step", "region", "tier", "zone-2"]
     assert rows == [
-        [_expected_cell(row[key], kind) for key, kind in RESPONSE_COLUMNS] for row in expected
+        [_expected_cell(row.get(key), kind) for key, kind in columns] for row in expected
     ]
     raw = out.read_bytes()
     # CRLF after each record; bare LF only inside quoted cells.
@@ -198,7 +231,11 @@ async def test_the_file_is_byte_for_byte_the_generic_writers(db: Database, tmp_p
     fast, generic = tmp_path / "fast.csv", tmp_path / "generic.csv"
     await write_export(db, scope, "csv", texts, fast, exported_at=datetime.now(UTC))
     # The per-cell Python path the XLSX export still streams through.
-    await write_csv(export_rows(db, scope, db.tz), export_columns(texts), generic)
+    attributes = await export_attributes(db, scope, db.tz)
+    assert attributes  # the custom attributes' columns are compared too
+    await write_csv(
+        export_rows(db, scope, db.tz, attributes), export_columns(texts, attributes), generic
+    )
     assert fast.read_bytes() == generic.read_bytes()
 
 
@@ -217,6 +254,11 @@ async def test_formulas_are_inert_and_illegal_characters_replaced(
     survey_names = {row[header.index("Survey name")] for row in rows}
     assert survey_names == {"'=Main, survey", "Доставка"}
     assert {row[header.index("Language")] for row in rows} == {"ru", "en", "'=x", "ro"}
+    # Attribute values are neutralised like every other text.
+    order_ids = {row[header.index("Order ID")] for row in rows}
+    assert {"A-17", '\'=HYPERLINK("http://x","y")', "'-5", "Заказ №5", "'@x"} <= order_ids
+    assert {row[header.index("region")] for row in rows} == {"", "north", "'=south"}
+    assert {row[header.index("tier")] for row in rows} == {"", "'@gold"}
     for row in rows:
         for cell in row:
             assert not cell.startswith(("=", "+", "-", "@", "\t", "\r"))
