@@ -10,6 +10,7 @@ and both databases (each runtime meets each database and each mode once).
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
 import socket
@@ -140,6 +141,7 @@ async def test_a_crm_invites_people_and_gets_their_answers_back_signed(
             async with aiohttp.ClientSession() as client:
                 crm = Crm(client, f"http://127.0.0.1:{port}")
                 await _until(crm.healthy, "the bot's /healthz", within=60)
+                await _failure_modes(crm, port, mode)
                 await _scenario(api, crm, receiver, mode)
         finally:
             if process.returncode is None:
@@ -157,6 +159,47 @@ async def test_a_crm_invites_people_and_gets_their_answers_back_signed(
             assert not api.calls_for("getUpdates")
         else:
             assert api.calls_for("getUpdates")
+
+
+async def _failure_modes(crm: Crm, port: int, mode: str) -> None:
+    """Each way a request can be wrong gets its JSON error from the running process, and
+    none of them stores or sends anything (the scenario after it starts from nothing)."""
+    client, url = crm.client, f"{crm.base}/api/v1/invitations"
+    body = {"survey": "nps", "telegram_user_id": BOB}
+    cases: list[tuple[dict[str, Any], int, str | None]] = [
+        ({"json": body}, 401, None),  # no token
+        ({"json": body, "headers": {"Authorization": "Bearer " + "x" * 40}}, 401, None),
+        ({"json": body, "headers": {"Authorization": f"Basic {API_TOKEN}"}}, 401, None),
+        ({"data": "survey=nps", "headers": crm.auth}, 415, None),  # not JSON
+        ({"data": b"{", "headers": {**crm.auth, "Content-Type": "application/json"}}, 422, None),
+        ({"json": {**body, "delay_seconds": "soon"}, "headers": crm.auth}, 422, "delay_seconds"),
+        ({"json": {**body, "survey": "nosuch"}, "headers": crm.auth}, 404, "survey"),
+        ({"json": {**body, "attributes": {"x": "y" * 70_000}}, "headers": crm.auth}, 413, None),
+    ]
+    for kwargs, status, field in cases:
+        async with client.post(url, **kwargs) as response:
+            answer = await response.json()
+            assert response.status == status, (kwargs.get("headers"), answer)
+            assert answer["error"] and answer["message"]
+            if field is not None:
+                assert answer["field"] == field, answer
+            assert API_TOKEN not in json.dumps(answer)  # never echoed
+    async with client.get(f"{url}/inv_nosuch", headers=crm.auth) as response:
+        assert response.status == 404 and (await response.json())["error"]
+    # The same Idempotency-Key with another body is a conflict, not a second invitation.
+    status, first = await crm.invite({**body, "delay_seconds": 600}, key="conflict")
+    assert status == 202 and first["status"] in ("scheduled", "unreachable"), first
+    status, conflict = await crm.invite({**body, "delay_seconds": 601}, key="conflict")
+    assert status == 409, conflict
+    if first["status"] == "scheduled":
+        async with client.delete(f"{url}/{first['id']}", headers=crm.auth) as response:
+            assert response.status == 200
+    if mode == "webhook":  # a forged update: no secret, or a wrong one
+        hook = f"http://127.0.0.1:{port}/telegram/hook"
+        update = {"update_id": 1, "message": {"message_id": 1, "date": 0, "text": "/start"}}
+        for headers in ({}, {"X-Telegram-Bot-Api-Secret-Token": "wrong"}):
+            async with client.post(hook, json=update, headers=headers) as response:
+                assert response.status == 401
 
 
 async def _scenario(api: BotApiEmulator, crm: Crm, receiver: Receiver, mode: str) -> None:
