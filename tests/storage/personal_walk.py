@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 import pkgutil
+import re
 from types import ModuleType
 from typing import Any
 
@@ -30,7 +31,9 @@ def _mentions(value: Any, user_id: int, names: tuple[str, ...]) -> bool:
         return value == user_id
     text = value.decode(errors="replace") if isinstance(value, bytes) else str(value)
     text = text.lower()
-    return str(user_id) in text or any(name.lower() in text for name in names)
+    # The id as a whole token: "105" inside a random hex secret ("…e105f…") is not the person.
+    whole = re.search(rf"(?<![0-9a-z]){user_id}(?![0-9a-z])", text) is not None
+    return whole or any(name.lower() in text for name in names)
 
 
 def _is_person_column(table: str, column: str) -> bool:
