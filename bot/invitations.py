@@ -30,10 +30,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable, Sequence
-from typing import TYPE_CHECKING, Generic, TypeVar
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from bot.broadcast.delivery import RetryPolicy, deliver
+from bot.broadcast.group_commit import GroupCommit
 from bot.broadcast.sending_process import (
     HEARTBEAT_EVERY,
     SendingPasses,
@@ -42,11 +43,13 @@ from bot.broadcast.sending_process import (
 from handlers.broadcast_messages import question_html
 from handlers.port import ChatPort, SendText
 from handlers.respondent_messages import score_keyboard
+from nps.event_data import EventType, invitation_failed_data
 from nps.quiet_hours import quiet_until
 from storage.broadcast_models import RecipientStatus
 from storage.models import Channel, utcnow
 from storage.repos.audience import Fatigue
 from storage.repos.broadcast_recipients import Outcome
+from storage.repos.events import Identity
 from storage.repos.invitation_queue import ClaimedInvitation, Ended
 from storage.repos.surveys import SurveyView
 
@@ -59,8 +62,6 @@ log = logging.getLogger(__name__)
 POLL_SECONDS = 2.0  # how often an idle sender looks for due invitations; tests shorten it
 BATCH = 50  # invitations claimed at once: what a hard kill could leave in doubt is less
 DB_RETRY = 1.0  # pause before retrying a failed recording
-T = TypeVar("T")
-R = TypeVar("R")
 
 
 def invitation_job(process: SendingProcess) -> BackgroundJob:
@@ -224,50 +225,27 @@ class InvitationSender(SendingPasses):
                 await asyncio.sleep(DB_RETRY)
 
 
-class GroupCommit(Generic[T, R]):
-    """Hands everything submitted while the previous write ran to one call of `write`,
-    and each submitter that call's result."""
-
-    def __init__(self, write: Callable[[list[T]], Awaitable[R]]) -> None:
-        self._write = write
-        self._waiting: list[tuple[T, asyncio.Future[R]]] = []
-        self._writer: asyncio.Task[None] | None = None
-
-    async def submit(self, item: T) -> R:
-        """Waits until `item` was written (with whatever else waited); the write's result."""
-        future: asyncio.Future[R] = asyncio.get_running_loop().create_future()
-        self._waiting.append((item, future))
-        if self._writer is None or self._writer.done():
-            self._writer = asyncio.create_task(self._write_all())
-        return await future
-
-    async def _write_all(self) -> None:
-        while self._waiting:
-            batch, self._waiting = self._waiting, []
-            try:
-                result = await self._write([item for item, _ in batch])
-            except Exception as error:
-                for _, future in batch:
-                    if not future.done():
-                        future.set_exception(error)
-                continue
-            for _, future in batch:
-                if not future.done():
-                    future.set_result(result)
-
-
 async def _emit_failed(store: Store, ended: Sequence[Ended]) -> None:
     """`invitation.failed` for each invitation that was due and did not reach its person."""
+    surveys: dict[str, SurveyView | None] = {}
     for item in ended:
+        if item.survey not in surveys:  # one read per survey, not per invitation
+            surveys[item.survey] = await store.surveys.by_slug(item.survey)
+        survey = surveys[item.survey]
+        if survey is None:  # deleted meanwhile: there is nothing left to name
+            continue
         telegram = item.key_channel == Channel.TELEGRAM.value
-        data = {
-            "invitation_id": item.public_id,
-            "survey": item.survey,
-            "status": item.status.value,
-            "reason": item.reason,
-            "error": item.error,
-            "attributes": item.attributes,
-            "telegram_user_id": int(item.key_address) if telegram else None,
-            "phone": None if telegram else item.key_address,
-        }
-        await store.events.emit("invitation.failed", data, person_id=item.respondent_id)
+        who = Identity(
+            telegram_user_id=int(item.key_address) if telegram else None,
+            phone=None if telegram else item.key_address,
+        )
+        data = invitation_failed_data(
+            survey=survey,
+            invitation_id=item.public_id,
+            status=item.status.value,
+            reason=item.reason,
+            attributes=item.attributes,
+            who=who,
+            error=item.error,
+        )
+        await store.events.emit(EventType.INVITATION_FAILED, data, person_id=item.respondent_id)

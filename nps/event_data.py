@@ -127,15 +127,18 @@ def invitation_failed_data(
     reason: str | None,
     attributes: Mapping[str, Any] | None,
     who: Identity,
+    error: str | None = None,
 ) -> dict[str, Any]:
-    """`invitation.failed`: which invitation (the id the trigger API answered), why, and
-    whom it was for — the person and attributes only for NPS surveys."""
+    """`invitation.failed`: which invitation (the id the trigger API answered), why (and
+    Telegram's error, if one), and whom it was for — the person and attributes only for
+    NPS surveys."""
     data: dict[str, Any] = {
         "survey": survey.slug,
         "kind": survey.kind,
         "invitation_id": invitation_id,
         "status": status,
         "reason": reason,
+        "error": error,
     }
     if not is_anonymous(survey):
         data["attributes"] = dict(attributes or {})

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import tzinfo
+from functools import cached_property
 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
@@ -37,7 +38,11 @@ from storage.repos.updates import UpdateLog
 
 
 class Store:
-    """Intention-revealing access to the data, bound to one session."""
+    """Intention-revealing access to the data, bound to one session.
+
+    Each repository is built on first use: a unit of work touches a few of the thirty, and
+    the survey path opens eight units of work per survey.
+    """
 
     def __init__(
         self,
@@ -50,37 +55,128 @@ class Store:
         connection: AsyncConnection,
         event_urls: Sequence[str] = (),
     ) -> None:
+        self._session = session
+        self._dialect = dialect
+        self._tz = tz
+        self._anonymity_salt = anonymity_salt
+        self._salt_memo = salt_memo
+        self._event_urls = event_urls
         # The survey path's statements, without SQLAlchemy's per-statement work.
         self.driver = DriverSQL(session, dialect, connection)
-        self.surveys = SurveyRepo(session, self.driver)
-        self.updates = UpdateLog(session, self.driver)
-        self.respondents = RespondentRepo(session, self.driver, self.updates)
-        self.stats = StatsRepo(session, self.driver, tz)
-        # eNPS: salted keys and open-conversation pointers (ANONYMITY_SALT, else a stored salt).
-        self.anonymity = AnonymityRepo(session, self.driver, anonymity_salt, salt_memo, tz)
-        self.responses = ResponseRepo(session, self.driver, self.stats, self.anonymity)
-        self.privacy = PrivacyRepo(session, self.anonymity, self.respondents)
-        self.dialogs = DialogRepo(session)
-        self.comments = CommentRepo(session)
-        self.staff = StaffRepo(session)
-        self.cases = CaseRepo(session, self.driver)
-        self.digests = DigestRepo(session, dialect)
-        self.audience = AudienceRepo(session)
-        self.contacts = ContactRepo(session)  # imported contact lists, /import
-        self.phones = PhoneRepo(session)  # people's phone numbers (addresses), /phone
-        self.pending = PendingRepo(self.driver)
-        self.outbox = OutboxRepo(self.driver)  # replies kept until sent (bot/outbox.py)
-        # Signed events for the CRM, one delivery per URL of EVENTS_URLS (bot/events).
-        self.events = EventRepo(session, self.driver, event_urls)
-        # Broadcasts: the jobs, their recipient queue, the workers' heartbeats, reminders.
-        self.broadcasts = BroadcastRepo(session)
-        self.recipients = RecipientQueue(session, dialect, self.stats)
-        self.workers = SendingWorkers(session, dialect)
-        self.reminders = ReminderRepo(session, dialect)
-        # The trigger API's invitations, and their sending queue: each is sent like a
-        # broadcast question (bot/invitations.py).
-        self.invitations = InvitationRepo(session, dialect)
-        self.invitation_queue = InvitationQueue(session, dialect, self.recipients)
-        # Relationship surveys on autopilot: schedules and their daily runs (broadcasts).
-        self.autopilot = AutopilotRepo(session)
-        self.api_reads = ApiReadRepo(session)  # the HTTP API's answer feed (bot/web)
+
+    @cached_property
+    def surveys(self) -> SurveyRepo:
+        return SurveyRepo(self._session, self.driver)
+
+    @cached_property
+    def updates(self) -> UpdateLog:
+        return UpdateLog(self._session, self.driver)
+
+    @cached_property
+    def respondents(self) -> RespondentRepo:
+        return RespondentRepo(self._session, self.driver, self.updates)
+
+    @cached_property
+    def stats(self) -> StatsRepo:
+        return StatsRepo(self._session, self.driver, self._tz)
+
+    @cached_property
+    def anonymity(self) -> AnonymityRepo:
+        """eNPS: salted keys and open-conversation pointers (ANONYMITY_SALT, else stored)."""
+        return AnonymityRepo(
+            self._session, self.driver, self._anonymity_salt, self._salt_memo, self._tz
+        )
+
+    @cached_property
+    def responses(self) -> ResponseRepo:
+        return ResponseRepo(self._session, self.driver, self.stats, self.anonymity)
+
+    @cached_property
+    def privacy(self) -> PrivacyRepo:
+        return PrivacyRepo(self._session, self.anonymity, self.respondents)
+
+    @cached_property
+    def dialogs(self) -> DialogRepo:
+        return DialogRepo(self._session)
+
+    @cached_property
+    def comments(self) -> CommentRepo:
+        return CommentRepo(self._session)
+
+    @cached_property
+    def staff(self) -> StaffRepo:
+        return StaffRepo(self._session)
+
+    @cached_property
+    def cases(self) -> CaseRepo:
+        return CaseRepo(self._session, self.driver)
+
+    @cached_property
+    def digests(self) -> DigestRepo:
+        return DigestRepo(self._session, self._dialect)
+
+    @cached_property
+    def audience(self) -> AudienceRepo:
+        return AudienceRepo(self._session)
+
+    @cached_property
+    def contacts(self) -> ContactRepo:
+        """Imported contact lists (/import)."""
+        return ContactRepo(self._session)
+
+    @cached_property
+    def phones(self) -> PhoneRepo:
+        """People's phone numbers (addresses), /phone."""
+        return PhoneRepo(self._session)
+
+    @cached_property
+    def pending(self) -> PendingRepo:
+        return PendingRepo(self.driver)
+
+    @cached_property
+    def outbox(self) -> OutboxRepo:
+        """Replies kept until sent (bot/outbox.py)."""
+        return OutboxRepo(self.driver)
+
+    @cached_property
+    def events(self) -> EventRepo:
+        """Signed events for the CRM, one delivery per URL of EVENTS_URLS (bot/events)."""
+        return EventRepo(self._session, self.driver, self._event_urls)
+
+    @cached_property
+    def broadcasts(self) -> BroadcastRepo:
+        return BroadcastRepo(self._session)
+
+    @cached_property
+    def recipients(self) -> RecipientQueue:
+        """A broadcast's recipient queue."""
+        return RecipientQueue(self._session, self._dialect, self.stats)
+
+    @cached_property
+    def workers(self) -> SendingWorkers:
+        """The sending processes' heartbeats."""
+        return SendingWorkers(self._session, self._dialect)
+
+    @cached_property
+    def reminders(self) -> ReminderRepo:
+        return ReminderRepo(self._session, self._dialect)
+
+    @cached_property
+    def invitations(self) -> InvitationRepo:
+        """The trigger API's invitations."""
+        return InvitationRepo(self._session, self._dialect)
+
+    @cached_property
+    def invitation_queue(self) -> InvitationQueue:
+        """Invitations' sending queue: each is sent like a broadcast question."""
+        return InvitationQueue(self._session, self._dialect, self.recipients)
+
+    @cached_property
+    def autopilot(self) -> AutopilotRepo:
+        """Relationship surveys on autopilot: schedules and their daily runs."""
+        return AutopilotRepo(self._session)
+
+    @cached_property
+    def api_reads(self) -> ApiReadRepo:
+        """The HTTP API's answer feed (bot/web)."""
+        return ApiReadRepo(self._session)

@@ -4,6 +4,7 @@ and a user starting the survey (through the emulator's users, whichever tier dri
 from __future__ import annotations
 
 import asyncio
+import inspect
 from typing import Any
 
 from sqlalchemy import func, select
@@ -53,17 +54,25 @@ async def add_survey(db: Database, **values: Any) -> int:
         return survey.id
 
 
-async def wait_db(db: Database, probe: Any, within: float = 5.0) -> Any:
-    """Polls an async probe until it returns something truthy (no fixed sleeps)."""
+async def wait_for(condition: Any, what: str, within: float = 5.0) -> Any:
+    """Polls a condition (its result plain or awaitable) until it is truthy, with a
+    deadline (no fixed sleeps); the result."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + within
     while True:
-        result = await probe(db)
+        result = condition()
+        if inspect.isawaitable(result):
+            result = await result
         if result:
             return result
         if loop.time() > deadline:
-            raise AssertionError(f"database condition not met within {within}s")
+            raise AssertionError(f"not within {within}s: {what}")
         await asyncio.sleep(POLL_INTERVAL)
+
+
+async def wait_db(db: Database, probe: Any, within: float = 5.0) -> Any:
+    """Polls an async probe of the database until it returns something truthy."""
+    return await wait_for(lambda: probe(db), "database condition", within)
 
 
 async def start_survey(user: Any, question_fragment: str = QUESTION) -> Any:

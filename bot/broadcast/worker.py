@@ -50,6 +50,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from bot.broadcast.delivery import RetryPolicy, deliver
+from bot.broadcast.group_commit import GroupCommit
 from bot.broadcast.progress import ProgressReporter
 from bot.broadcast.sending_process import HEARTBEAT_EVERY, SendingProcess, StoppableJob
 from handlers.broadcast_messages import question_html
@@ -125,8 +126,8 @@ class BroadcastWorker(StoppableJob):
         self._writes: contextlib.AbstractAsyncContextManager[object] = (
             asyncio.Lock() if app.db.dialect == "sqlite" else _NoLock()
         )
-        self._to_mark: list[tuple[int, asyncio.Future[bool]]] = []
-        self._marker: asyncio.Task[None] | None = None
+        # Rows are marked "sending" right before their calls, in group commits.
+        self._marker: GroupCommit[int, set[int]] = GroupCommit(self._mark_all)
         self.progress = ProgressReporter(app, port, self.limiter, self.policy, self._writes)
 
     async def _main(self) -> None:
@@ -309,28 +310,19 @@ class BroadcastWorker(StoppableJob):
 
     async def _mark_sending(self, recipient_id: int) -> bool:
         """Waits until the row is committed as "sending" (group commit with other senders)."""
-        future: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
-        self._to_mark.append((recipient_id, future))
-        if self._marker is None or self._marker.done():
-            self._marker = asyncio.create_task(self._mark_all())
-        return await future
+        return recipient_id in await self._marker.submit(recipient_id)
 
-    async def _mark_all(self) -> None:
-        """Commits "sending" for every sender waiting, in as few transactions as it takes."""
-        while self._to_mark:
-            batch, self._to_mark = self._to_mark, []
-            marked: set[int] = set()
-            try:
-                async with self._writes, self.app.db.transaction() as store:
-                    marked = await store.recipients.mark_sending(
-                        [rid for rid, _ in batch], self.process.name, utcnow()
-                    )
-            except Exception:
-                # Not marked means not sent: the rows stay queued and are given back.
-                log.exception("marking %d recipients as sending failed", len(batch))
-            for rid, future in batch:
-                if not future.done():
-                    future.set_result(rid in marked)
+    async def _mark_all(self, recipient_ids: list[int]) -> set[int]:
+        """Commits "sending" for every sender waiting; the rows it marked."""
+        try:
+            async with self._writes, self.app.db.transaction() as store:
+                return await store.recipients.mark_sending(
+                    recipient_ids, self.process.name, utcnow()
+                )
+        except Exception:
+            # Not marked means not sent: the rows stay queued and are given back.
+            log.exception("marking %d recipients as sending failed", len(recipient_ids))
+            return set()
 
     def _not_sent(self, run: _Run, item: Claimed) -> Outcome:
         """A claimed row that was never handed to Telegram: cancelled, or given back."""

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import inspect
 import logging
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, timedelta
@@ -23,6 +22,7 @@ from storage.db import Database
 from storage.repos.events import EventRepo, UrlStatus
 from tests.conftest import BACKENDS
 from tests.e2e.events_receiver import Receiver
+from tests.scenario import wait_for
 
 SECRET = "whsec-test-0123456789abcdef"
 DEADLINE = 10.0  # seconds any condition below may take
@@ -85,18 +85,7 @@ async def _status(db: Database) -> dict[str, UrlStatus]:
 
 
 async def _until(condition: Callable[[], object], what: str) -> None:
-    """Polls a condition (plain or awaitable) until it holds, with a deadline."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + DEADLINE
-    while True:
-        result = condition()
-        if inspect.isawaitable(result):
-            result = await result
-        if result:
-            return
-        if loop.time() > deadline:
-            raise AssertionError(f"not within {DEADLINE}s: {what}")
-        await asyncio.sleep(0.02)
+    await wait_for(condition, what, within=DEADLINE)
 
 
 @BOTH

@@ -28,6 +28,7 @@ from bot.emulator import BotApiEmulator
 from tests.conftest import fresh_database
 from tests.e2e.conftest import OWNER_ID, QUESTION, TOKEN
 from tests.e2e.events_receiver import Receiver
+from tests.scenario import wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
 API_TOKEN = "acceptance-api-token-0123456789abcdef"
@@ -49,18 +50,6 @@ def _free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return int(probe.getsockname()[1])
-
-
-async def _until(probe: Any, what: str, within: float = 30.0) -> Any:
-    """Polls an async probe until it returns something truthy (a deadline, no fixed sleep)."""
-    deadline = time.monotonic() + within
-    while True:
-        result = await probe()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.05)
 
 
 def _moment(value: str) -> datetime:
@@ -145,7 +134,7 @@ async def test_a_crm_invites_people_and_gets_their_answers_back_signed(
         try:
             async with aiohttp.ClientSession() as client:
                 crm = Crm(client, f"http://127.0.0.1:{port}")
-                await _until(crm.healthy, "the bot's /healthz", within=60)
+                await wait_for(crm.healthy, "the bot's /healthz", within=60)
                 await _failure_modes(crm, port, mode)
                 await _scenario(api, crm, receiver, mode)
         finally:
@@ -262,7 +251,7 @@ async def _scenario(api: BotApiEmulator, crm: Crm, receiver: Receiver, mode: str
 
         return probe
 
-    await _until(recorded_sent(first["id"]), "Anna's invitation recorded as sent")
+    await wait_for(recorded_sent(first["id"]), "Anna's invitation recorded as sent", within=30)
     anna.press(question, "3")
     await anna.wait_for_message(lambda m: "What disappointed you the most?" in m.text)
     anna.send("The courier was late")
@@ -270,7 +259,7 @@ async def _scenario(api: BotApiEmulator, crm: Crm, receiver: Receiver, mode: str
     anna.send("Send tracking")
     await anna.wait_for_message(lambda m: m.text.startswith("Thank you, Anna."))
     question = await bob.wait_for_message(lambda m: QUESTION in m.text, timeout=30)
-    await _until(recorded_sent(second["id"]), "Bob's invitation recorded as sent")
+    await wait_for(recorded_sent(second["id"]), "Bob's invitation recorded as sent", within=30)
     bob.press(question, "10")
     prompt = await bob.wait_for_message(lambda m: m.button("Skip") is not None)
     bob.press(prompt, "Skip")
@@ -284,7 +273,7 @@ async def _scenario(api: BotApiEmulator, crm: Crm, receiver: Receiver, mode: str
         reads = [await crm.invitation(first["id"]), await crm.invitation(second["id"])]
         return reads if all(r["status"] == "answered" for r in reads) else None
 
-    read_anna, read_bob = await _until(answered, "both invitations answered")
+    read_anna, read_bob = await wait_for(answered, "both invitations answered", within=30)
     assert (read_anna["score"], read_bob["score"]) == (3, 10)
     for read in (read_anna, read_bob):  # sent when due, not at once
         assert _moment(read["sent_at"]) >= _moment(read["send_at"]), read
@@ -297,7 +286,7 @@ async def _scenario(api: BotApiEmulator, crm: Crm, receiver: Receiver, mode: str
         got = Counter(e["type"] for e in receiver.accepted)
         return all(got[kind] >= n for kind, n in wanted.items())
 
-    await _until(delivered, "every event after the receiver came back", within=60)
+    await wait_for(delivered, "every event after the receiver came back", within=60)
     ids = receiver.ids()
     assert len(ids) == len(set(ids)), "an event arrived twice"
     assert receiver.bad_signatures == 0

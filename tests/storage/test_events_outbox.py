@@ -319,8 +319,9 @@ async def test_invitation_failed_names_the_person_only_for_nps(events_db: Databa
         "survey": "delivery",
         "kind": "nps",
         **common,
+        "error": None,
         "attributes": attributes,
         "telegram_user_id": None,
         "phone": "+37369000002",
     }
-    assert employee == {"survey": "team", "kind": "enps", **common}
+    assert employee == {"survey": "team", "kind": "enps", **common, "error": None}
