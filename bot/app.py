@@ -18,6 +18,8 @@ from bot.events import events_job
 from bot.i18n import Catalogs
 from bot.invitations import invitation_job
 from bot.jobs import BackgroundJob
+from bot.metrics import Metrics
+from bot.outbox_keeper import OutboxKeeper
 from bot.pipeline import Pipeline
 from bot.settings import Settings
 from handlers import alerts
@@ -53,6 +55,7 @@ async def open_database(settings: Settings) -> Database:
         tz=settings.tz,
         anonymity_salt=settings.anonymity_salt,
         event_urls=settings.events_urls,  # every event gets a delivery row per URL
+        pool_size=settings.pool_size,
     )
     try:
         await db.check()
@@ -166,6 +169,22 @@ class BotApp:
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
     # Outbox rows written before this moment were left unsent by an earlier run.
     started_at: datetime = field(default_factory=utcnow)
+    # GET /metrics; the pipeline reports each update to it and sends through its ports.
+    metrics: Metrics = field(init=False)
+    # Set when the bot begins to stop: /readyz answers 503 and the webhook takes no more.
+    draining: bool = False
+    # Why /readyz last said 503 (None: ready), so a change is logged once (bot/web/probes.py).
+    readiness_problem: str | None = None
+    # The runtime's port, once the jobs run: what the HTTP server's own units of work (a
+    # survey link's answer, bot/web/survey_routes.py) send through, e.g. detractor alerts.
+    port: ChatPort | None = None
+    # This process's heartbeat; replies dead replicas left are sent (bot/outbox_keeper.py).
+    keeper: OutboxKeeper = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.metrics = Metrics(self.db)
+        self.pipeline.observer = self.metrics
+        self.keeper = OutboxKeeper(self.db, self.pipeline, self.started_at)
 
     def clock(self) -> datetime:
         """ "Now" for the background jobs (aware UTC).
@@ -177,15 +196,19 @@ class BotApp:
 
     def start_jobs(self, port: ChatPort) -> None:
         """Starts the background jobs; a crashing job is logged, not fatal to the bot."""
+        self.port = port  # as given: Pipeline.deliver counts what goes through it
+        port = self.metrics.port(port)  # their sends are counted too
         for job in self.jobs:
             self._tasks.append(asyncio.create_task(self._guard(job, port)))
         self._tasks.append(asyncio.create_task(self._guard(self._resend_kept, port)))
 
     @staticmethod
     async def _resend_kept(app: BotApp, port: ChatPort) -> None:
-        """Sends the replies an earlier run committed but never sent (bot/outbox.py)."""
-        await app.pipeline.resend_kept(port, before=app.started_at)
+        """Sends the replies an earlier run committed but never sent (bot/outbox.py), then
+        keeps taking over those of replicas that die."""
+        await app.keeper.start(port)
         await held_alerts(app, port)  # after the kept replies: an alert is sent once
+        await app.keeper.run(port)
 
     async def _guard(
         self, job: Callable[[BotApp, ChatPort], Awaitable[None]], port: ChatPort
@@ -203,6 +226,7 @@ class BotApp:
         Replies still waiting on Telegram (a 429's retry_after) are not waited for: they
         stay in the persisted outbox for the next start (Pipeline.stop).
         """
+        self.draining = True
         self.pipeline.stop()
         for task in self._tasks:
             task.cancel()
@@ -211,6 +235,7 @@ class BotApp:
                 await task
         self._tasks.clear()
         await self.pipeline.drain()
+        await self.keeper.leave()  # nothing in flight: a live replica may take what is left
         await self.db.dispose()
 
 

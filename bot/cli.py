@@ -51,7 +51,11 @@ async def _run(settings: Settings) -> None:
         from bot.web.server import check_listen
 
         check_listen(settings)  # a taken HTTP_PORT: one line, before anything starts
-    if settings.bot_framework == "ptb":
+    if not settings.bot_token and settings.whatsapp_enabled:
+        from bot.whatsapp.channel import run_whatsapp
+
+        await run_whatsapp(settings)  # WhatsApp alone: no Telegram
+    elif settings.bot_framework == "ptb":
         from bot.runtime.ptb_runtime import run_polling as run_ptb
 
         await run_ptb(settings)
@@ -276,9 +280,31 @@ def build_parser() -> argparse.ArgumentParser:
     stats = commands.add_parser("stats", help="print the /nps figures of a survey and period")
     _add_scope_options(stats)
     stats.add_argument(
-        "--by", choices=SEGMENTS, help="a table per agent, source, campaign, language or survey"
+        "--by",
+        choices=SEGMENTS,
+        help="a table per agent, source, campaign, language, channel (telegram, whatsapp, "
+        "web) or survey",
     )
+    demo = commands.add_parser(
+        "demo",
+        help="try the bot in a browser: a Telegram emulator, the bot and a chat page",
+        description="Starts the Telegram emulator, the bot against it and a web page on "
+        "127.0.0.1 where you chat as the owner or as simulated customers. No token, no "
+        "internet; the page's address (with a key) is printed.",
+    )
+    demo.add_argument("--port", type=_port, default=8080, help="the page's port (default 8080)")
+    demo.add_argument(
+        "--data", metavar="DIR", help="keep the SQLite database in DIR (default: a temporary one)"
+    )
+    demo.add_argument("--framework", choices=("aiogram", "ptb"), default="aiogram")
     return parser
+
+
+def _port(value: str) -> int:
+    """A TCP port for --port."""
+    if not value.isdigit() or not 0 < int(value) < 65536:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a port number (1-65535)")
+    return int(value)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -288,6 +314,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command is None:
         parser.print_help()
         return 2
+    if args.command == "demo":  # its own settings: the environment and .env are not read
+        from bot.demo.runner import run_demo
+
+        return run_demo(args.port, args.data, args.framework)
     try:
         settings = load_settings(require_token=args.command == "run")
         _configure_logging(settings.log_level)

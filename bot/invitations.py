@@ -125,6 +125,7 @@ class InvitationSender(SendingPasses):
             return len(ended)
         async with db.snapshot() as store:
             surveys = {sid: await store.surveys.get(sid) for sid in {c.survey_id for c in claimed}}
+        self.process.want("invitations")  # the heartbeat asks for a share of the rate
         beating = asyncio.Event()
         heart = asyncio.create_task(self._heartbeat(beating))
         try:
@@ -134,6 +135,7 @@ class InvitationSender(SendingPasses):
         finally:
             beating.set()
             await asyncio.wait({heart})
+            await self.process.done(db, "invitations")
         return len(claimed) + len(ended)
 
     async def _deliver(self, item: ClaimedInvitation, survey: SurveyView | None) -> None:
@@ -171,6 +173,7 @@ class InvitationSender(SendingPasses):
             item.chat_id,
             question_html(texts, brand, item.first_name),
             score_keyboard(item.response_id),
+            paid_broadcast=self.process.paid,
         )
         try:
             delivery = await deliver(

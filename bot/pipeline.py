@@ -8,10 +8,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from time import perf_counter
+from typing import TYPE_CHECKING, Any, Protocol
 
 from bot.after_send import AfterSendWriter, Kept, KeptProgress
 from bot.chat_locks import ChatLocks
@@ -35,6 +36,7 @@ from handlers.routing import Routes
 from handlers.texts import CatalogsLike
 from storage.db import Database
 from storage.models import utcnow
+from storage.repos.outbox import KeptRow
 from storage.repos.respondents import Profile
 
 if TYPE_CHECKING:
@@ -62,6 +64,18 @@ class DeliveryPolicy:
     backoff: float = 0.5  # first pause after a 5xx or timeout; doubles each time
 
 
+class UpdateObserver(Protocol):
+    """Told how each update ended and handed each port to wrap (bot/metrics.py counts)."""
+
+    def update_done(self, event: Event, outcome: str, seconds: float) -> None:
+        """`outcome`: handled, duplicate or failed; `seconds` until the transaction ended."""
+        ...
+
+    def port(self, port: ChatPort) -> ChatPort:
+        """The port to send through instead (it may count the calls)."""
+        ...
+
+
 class Stopped(Exception):
     """The bot is stopping: replies not sent yet stay in the persisted outbox."""
 
@@ -81,6 +95,10 @@ class Pipeline:
     # back), before its replies are sent: a webhook answers Telegram then
     # (bot/web/telegram_webhook.py).
     on_settled: Callable[[int], None] | None = None
+    # The process's heartbeat name, written on the replies it keeps so that another replica
+    # sends them if this process dies (bot/outbox_keeper.py); None until it has beaten.
+    owner: str | None = None
+    observer: UpdateObserver | None = None
     _inflight: int = 0
     _after_send: AfterSendWriter | None = None
     _idle: asyncio.Event = field(default_factory=asyncio.Event)
@@ -126,16 +144,13 @@ class Pipeline:
                 await self._stopping.wait()
             raise Stopped
 
-    async def resend_kept(self, port: ChatPort, *, before: datetime) -> None:
-        """Sends the replies an earlier run committed but did not send (a crash, a stop).
+    async def resend_kept(self, port: ChatPort, rows: Sequence[KeptRow]) -> None:
+        """Sends replies committed but not sent by an earlier run or a dead replica (taken
+        over by bot/outbox_keeper.py).
 
         Each row under its chat's lock, from where it stopped; the reply in flight when the
-        earlier run died may arrive twice (README: "Replies survive a crash").
+        other process died may arrive twice (README: "Replies survive a crash").
         """
-        async with self.db.snapshot() as store:
-            rows = await store.outbox.left_before(before)
-        if rows:
-            log.info("sending %d replies left unsent by the last run", len(rows))
         for row in rows:
             if self._stopping.is_set():
                 return
@@ -166,7 +181,12 @@ class Pipeline:
             if not self._inflight:
                 self._idle.set()
 
+    def _observe(self, event: Event, outcome: str, began: float) -> None:
+        if self.observer is not None:
+            self.observer.update_done(event, outcome, perf_counter() - began)
+
     async def _handle(self, event: Event, port: ChatPort, claim: Claim | None) -> bool:
+        began = perf_counter()
         async with self.locks.hold(event.chat_id):
             if claim is not None and not await claim(event):
                 return False
@@ -184,12 +204,14 @@ class Pipeline:
                                 first_name=event.sender.first_name,
                                 username=event.sender.username,
                                 language_code=event.sender.language_code,
+                                channel=event.sender.channel,
                             ),
                         )
                     else:
                         claimed = await store.updates.claim(event.update_id)
                     if not claimed:
                         log.info("update %s was handled before; skipped", event.update_id)
+                        self._observe(event, "duplicate", began)
                         return True
                     if respondent is not None:
                         language = self.catalogs.resolve(
@@ -204,12 +226,16 @@ class Pipeline:
                         now=self.clock(),
                         respondent=respondent,
                         hooks=self.router.hooks,
+                        channel=event.sender.channel,
                     )
                     await self.router.route(event, ctx)
                     kept = await self._keep(outbox, store, event.chat_id)
+                outcome = "handled"
             except Exception:
                 log.exception("handler failed for update %s", event.update_id)
                 outbox, kept = self._apology(event, language), None
+                outcome = "failed"
+            self._observe(event, outcome, began)
             if self.on_settled is not None:
                 self.on_settled(event.update_id)
             await self._deliver_guarded(outbox, port, kept)
@@ -227,7 +253,7 @@ class Pipeline:
                 ids.add(id(action))
         if not encoded:
             return None
-        row_id = await store.outbox.keep(chat_id, dumps(encoded))
+        row_id = await store.outbox.keep(chat_id, dumps(encoded), self.owner)
         return Kept(row_id, ids, len(encoded))
 
     async def _deliver_guarded(self, outbox: Outbox, port: ChatPort, kept: Kept | None) -> None:
@@ -265,6 +291,8 @@ class Pipeline:
         `kept`: the outbox row holding these actions, advanced and removed as they are
         performed. A stop leaves the rest unsent (and kept).
         """
+        if self.observer is not None:
+            port = self.observer.port(port)
         try:
             await self._deliver_all(outbox, port, kept)
         except Stopped:

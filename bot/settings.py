@@ -48,6 +48,9 @@ class Settings(BaseSettings):
     digest_time: str = "09:00"
     # Broadcasts: messages per second for all replicas together, and per chat.
     broadcast_rate: float = Field(default=30.0, gt=0, le=1000)
+    # Paid broadcasts (allow_paid_broadcast, Telegram Stars per message): needed above the
+    # free limit of about 30 messages per second, up to 1000.
+    broadcast_paid: bool = False
     broadcast_per_chat_interval: float = Field(default=1.0, ge=0, le=60)
     # How often the broadcast progress message is edited (seconds).
     broadcast_progress_seconds: float = Field(default=3.0, gt=0, le=600)
@@ -70,11 +73,32 @@ class Settings(BaseSettings):
     webhook_secret: str = Field(default="", json_schema_extra=SECRET)
     # Bearer token of the trigger API (/api/v1); empty: no API.
     api_token: str = Field(default="", json_schema_extra=SECRET)
+    # Bearer token of GET /metrics (Prometheus); empty: no /metrics. Not API_TOKEN: a
+    # scraper must not be able to invite people.
+    metrics_token: str = Field(default="", json_schema_extra=SECRET)
+    # PostgreSQL connections each process keeps open; replicas × POOL_SIZE + headroom must
+    # stay within the server's max_connections (README "At scale").
+    pool_size: int = Field(default=20, ge=1, le=200)
     # Where signed events go (comma-separated URLs), and the HMAC key that signs them.
     events_urls: Annotated[list[str], NoDecode] = Field(default_factory=list)
     events_secret: str = Field(default="", json_schema_extra=SECRET)
     # Invitations wait for the end of this local window (TIMEZONE), e.g. 21:00-09:00; off.
     quiet_hours: str = "21:00-09:00"
+    # Survey links for SMS and e-mail ({PUBLIC_URL}/s/<token>): the public https base of this
+    # server, the key that signs the links (at least 32 characters) and how many days after
+    # its send_at a link works. Empty PUBLIC_URL: no links, no /s pages.
+    public_url: str = ""
+    survey_link_secret: str = Field(default="", json_schema_extra=SECRET)
+    survey_link_days: int = Field(default=7, ge=1, le=365)
+    # WhatsApp Cloud API (bot/whatsapp): all four or none; the webhook is
+    # {server}/whatsapp/webhook. WHATSAPP_DISPLAY_NUMBER (digits) builds wa.me links;
+    # empty: asked from the Cloud API at start.
+    whatsapp_token: str = Field(default="", json_schema_extra=SECRET)
+    whatsapp_phone_number_id: str = ""
+    whatsapp_app_secret: str = Field(default="", json_schema_extra=SECRET)
+    whatsapp_verify_token: str = Field(default="", json_schema_extra=SECRET)
+    whatsapp_api_url: str = "https://graph.facebook.com/v23.0"
+    whatsapp_display_number: str = ""
 
     @property
     def tz(self) -> ZoneInfo:
@@ -100,8 +124,20 @@ class Settings(BaseSettings):
 
     @property
     def http_enabled(self) -> bool:
-        """Whether the HTTP server runs (webhook mode, the trigger API or events)."""
-        return bool(self.webhook_url or self.api_token or self.events_urls)
+        """Whether the HTTP server runs (webhook mode, the trigger API, events or metrics)."""
+        return bool(
+            self.webhook_url
+            or self.api_token
+            or self.events_urls
+            or self.metrics_token
+            or self.public_url
+            or self.whatsapp_enabled
+        )
+
+    @property
+    def whatsapp_enabled(self) -> bool:
+        """Whether the WhatsApp channel runs (WHATSAPP_TOKEN and the rest are set)."""
+        return bool(self.whatsapp_token)
 
     @field_validator("events_urls", mode="before")
     @classmethod
@@ -139,6 +175,7 @@ class Settings(BaseSettings):
 
 
 MIN_API_TOKEN_LENGTH = 32
+FREE_BROADCAST_RATE = 30.0  # Telegram's broadcast limit without allow_paid_broadcast
 _CLOCK = re.compile(r"^([01]?\d|2[0-3]):[0-5]\d$")
 _HTTP_URL = re.compile(r"^https?://[^/\s]+")
 
@@ -197,6 +234,7 @@ def _explain(field: str, problem: str) -> str:
         "DIGEST_TIME": "use a 24-hour local time such as 09:00, or off",
         "BROADCAST_RATE": "use messages per second above 0 and at most 1000, e.g. 30 "
         "(Telegram's limit for all replicas together)",
+        "BROADCAST_PAID": "use true or false",
         "BROADCAST_PER_CHAT_INTERVAL": "use seconds between two messages to one chat, e.g. 1.0",
         "BROADCAST_PROGRESS_SECONDS": "use seconds between progress updates, e.g. 3",
         "SURVEY_COOLDOWN_DAYS": "use a whole number of days, e.g. 90 (0 turns the rule off)",
@@ -211,10 +249,29 @@ def _explain(field: str, problem: str) -> str:
         "(e.g. `openssl rand -hex 32`)",
         "API_TOKEN": f"use a random token of at least {MIN_API_TOKEN_LENGTH} characters "
         "(e.g. `openssl rand -hex 32`), or leave it empty to turn the API off",
+        "METRICS_TOKEN": f"use a random token of at least {MIN_API_TOKEN_LENGTH} characters "
+        "(e.g. `openssl rand -hex 32`), or leave it empty to turn /metrics off",
+        "POOL_SIZE": "use a whole number of connections from 1 to 200, e.g. 20 "
+        "(replicas × POOL_SIZE must stay below PostgreSQL's max_connections)",
         "EVENTS_URLS": "use comma-separated http(s) URLs of the receivers",
         "EVENTS_SECRET": "set a random secret the receivers verify signatures with "
         "(e.g. `openssl rand -hex 32`)",
         "QUIET_HOURS": "use a local window such as 21:00-09:00, or off",
+        "PUBLIC_URL": "use the public https address of this server behind your proxy, e.g. "
+        "https://nps.example.com (no query), or leave it empty to turn survey links off",
+        "SURVEY_LINK_SECRET": f"set a random secret of at least {MIN_API_TOKEN_LENGTH} "
+        "characters that signs the survey links (e.g. `openssl rand -hex 32`)",
+        "SURVEY_LINK_DAYS": "use a whole number of days from 1 to 365, e.g. 7",
+        "WHATSAPP_TOKEN": "set the Cloud API access token of your Meta app (a system "
+        "user's permanent token)",
+        "WHATSAPP_PHONE_NUMBER_ID": "set the phone number id shown in the app's WhatsApp "
+        "API Setup page",
+        "WHATSAPP_APP_SECRET": "set the Meta app's secret (App settings → Basic), which "
+        "signs the webhooks",
+        "WHATSAPP_VERIFY_TOKEN": "set the random verify token you enter in the app's "
+        "webhook configuration",
+        "WHATSAPP_API_URL": "use https://graph.facebook.com/v23.0",
+        "WHATSAPP_DISPLAY_NUMBER": "use the business number's digits, e.g. 37360000000",
     }
     hint = hints.get(field, "see .env.example")
     return f"{field} {problem}: {hint}."
@@ -235,7 +292,8 @@ def load_settings(*, require_token: bool = True, **overrides: object) -> Setting
 def check_settings(settings: Settings, *, require_token: bool = True) -> None:
     """Checks the values pydantic cannot judge alone."""
     token = settings.bot_token.strip()
-    if require_token and not token:
+    check_whatsapp_settings(settings)
+    if require_token and not token and not settings.whatsapp_enabled:
         raise SettingsError(_explain("BOT_TOKEN", "is not set"))
     if token and not TOKEN_RE.match(token):
         raise SettingsError(
@@ -247,6 +305,12 @@ def check_settings(settings: Settings, *, require_token: bool = True) -> None:
                 "DATABASE_URL",
                 f"has an unsupported driver ({settings.database_url.split(':')[0]})",
             )
+        )
+    if settings.broadcast_rate > FREE_BROADCAST_RATE and not settings.broadcast_paid:
+        raise SettingsError(
+            f"BROADCAST_RATE is above {FREE_BROADCAST_RATE:g} messages/s: Telegram's free "
+            f"limit is about {FREE_BROADCAST_RATE:g}/s; set BROADCAST_PAID=true (paid "
+            "broadcasts, in Telegram Stars) for up to 1000/s, or lower BROADCAST_RATE."
         )
     if not re.match(r"^https?://[^/\s]+", settings.telegram_api_url):
         raise SettingsError(_explain("TELEGRAM_API_URL", "is not an http(s) URL"))
@@ -262,6 +326,26 @@ def check_settings(settings: Settings, *, require_token: bool = True) -> None:
     if digest and digest != "off" and not _CLOCK.match(digest):
         raise SettingsError(_explain("DIGEST_TIME", f"is not a time ({settings.digest_time})"))
     check_http_settings(settings)
+
+
+_WHATSAPP_SECRETS = (
+    "whatsapp_token",
+    "whatsapp_phone_number_id",
+    "whatsapp_app_secret",
+    "whatsapp_verify_token",
+)
+
+
+def check_whatsapp_settings(settings: Settings) -> None:
+    """WhatsApp's four settings come together (one line names the first missing one)."""
+    given = [name for name in _WHATSAPP_SECRETS if getattr(settings, name).strip()]
+    if given and len(given) < len(_WHATSAPP_SECRETS):
+        missing = next(n for n in _WHATSAPP_SECRETS if n not in given).upper()
+        raise SettingsError(_explain(missing, f"is not set ({given[0].upper()} needs it)"))
+    if given and not re.match(r"^https?://[^/\s]+", settings.whatsapp_api_url):
+        raise SettingsError(_explain("WHATSAPP_API_URL", "is not an http(s) URL"))
+    if settings.whatsapp_display_number and not settings.whatsapp_display_number.isdigit():
+        raise SettingsError(_explain("WHATSAPP_DISPLAY_NUMBER", "is not digits only"))
 
 
 def check_http_settings(settings: Settings) -> None:
@@ -280,11 +364,16 @@ def check_http_settings(settings: Settings) -> None:
         raise SettingsError(
             _explain("API_TOKEN", f"is shorter than {MIN_API_TOKEN_LENGTH} characters")
         )
+    if settings.metrics_token and len(settings.metrics_token) < MIN_API_TOKEN_LENGTH:
+        raise SettingsError(
+            _explain("METRICS_TOKEN", f"is shorter than {MIN_API_TOKEN_LENGTH} characters")
+        )
     for url in settings.events_urls:
         if not _HTTP_URL.match(url):
             raise SettingsError(_explain("EVENTS_URLS", f"has a URL that is not http(s) ({url})"))
     if settings.events_urls and not settings.events_secret:
         raise SettingsError(_explain("EVENTS_SECRET", "is not set (EVENTS_URLS needs it)"))
+    check_link_settings(settings)
     quiet = settings.quiet_hours.strip().lower()
     if quiet and quiet != "off":
         parts = [part.strip() for part in quiet.split("-")]
@@ -296,3 +385,28 @@ def check_http_settings(settings: Settings) -> None:
             raise SettingsError(
                 _explain("QUIET_HOURS", f"is not a window of two times ({settings.quiet_hours})")
             )
+
+
+_LOOPBACK = ("localhost", "127.0.0.1", "::1")
+
+
+def check_link_settings(settings: Settings) -> None:
+    """Checks the survey links' settings: an https PUBLIC_URL (http only on this machine,
+    for trying it out) and, with it, a long enough SURVEY_LINK_SECRET."""
+    if not settings.public_url:
+        return
+    try:
+        url = urlsplit(settings.public_url)
+        host = url.hostname
+    except ValueError:
+        host = None
+    if host is None or url.query or url.fragment or not _HTTP_URL.match(settings.public_url):
+        raise SettingsError(_explain("PUBLIC_URL", "is not an http(s) URL without a query"))
+    if url.scheme != "https" and host not in _LOOPBACK:
+        raise SettingsError(_explain("PUBLIC_URL", "is not https (links carry personal tokens)"))
+    if not settings.survey_link_secret:
+        raise SettingsError(_explain("SURVEY_LINK_SECRET", "is not set (PUBLIC_URL needs it)"))
+    if len(settings.survey_link_secret) < MIN_API_TOKEN_LENGTH:
+        raise SettingsError(
+            _explain("SURVEY_LINK_SECRET", f"is shorter than {MIN_API_TOKEN_LENGTH} characters")
+        )

@@ -65,6 +65,8 @@ class BotConfig:
     any_survey_cooldown_days: int = 7
     # eNPS: no figure, segment, comment list or chart for fewer answers (ENPS_MIN_GROUP).
     enps_min_group: int = 5
+    # The WhatsApp business number's digits (wa.me links in /link); None: no WhatsApp.
+    whatsapp_number: str | None = None
 
 
 @dataclass
@@ -84,6 +86,9 @@ class UpdateContext:
     # Granted staff roles (or None) this update's handler already read, by user id: /start
     # reads the role with its other look-up, and the menu refresh after it reuses it.
     known_roles: dict[int, str | None] = field(default_factory=dict)
+    # The messaging channel of the update's chat ("telegram", "whatsapp"): where a response
+    # it starts is answered (responses.messenger).
+    channel: str = "telegram"
 
     @property
     def texts(self) -> TextsLike:

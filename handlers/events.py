@@ -7,12 +7,14 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True)
 class Sender:
-    """The Telegram user behind an update."""
+    """The user behind an update: a Telegram user, or on WhatsApp (`channel`) the
+    address's synthetic chat id (storage/repos/whatsapp.py) as `id`."""
 
     id: int
     first_name: str | None = None
     username: str | None = None
     language_code: str | None = None
+    channel: str = "telegram"
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -54,6 +54,9 @@ RESPONSE_COLUMNS: tuple[tuple[str, ColumnKind], ...] = (
     ("agent", "text"),
     ("campaign", "text"),
     ("order_id", "text"),
+    # "Channel": the messenger; "Entry": the door (responses.channel). Machine values
+    # (telegram, whatsapp, web; start, broadcast, invitation), never translated.
+    ("messenger", "text"),
     ("channel", "text"),
     ("start_payload", "text"),
     ("respondent_id", "int"),

@@ -73,7 +73,7 @@ async def summary_tables(
     *,
     min_group: int = DEFAULT_MIN_GROUP,
 ) -> list[SummaryTable]:
-    """The /nps figures and the tables per agent, source, language and survey (numbers).
+    """The /nps figures and a table per segment of nps.scope.SEGMENTS (numbers).
 
     For eNPS, the anonymity threshold holds as in the chat: no figure of fewer than
     `min_group` answers, no segment line that would give one away.

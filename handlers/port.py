@@ -121,6 +121,9 @@ class SendText:
     if_unreachable: SendText | None = None
     # Sent only once this message was delivered (e.g. "sent ✓" to the staff member).
     if_sent: SendText | None = None
+    # A paid broadcast (allow_paid_broadcast, BROADCAST_PAID): Telegram's 1000/s limit
+    # instead of its free ~30/s, for a fee in Stars. Only the broadcast senders set it.
+    paid_broadcast: bool = False
 
 
 @dataclass
@@ -338,6 +341,11 @@ class Rejected(ChatError):
     def __init__(self, description: str) -> None:
         super().__init__(description)
         self.description = description
+
+
+class OutsideWindow(Rejected):
+    """WhatsApp refused a free-form message outside the 24-hour customer-service window
+    (131047): only an approved template reaches the person now."""
 
 
 class Transient(ChatError):

@@ -98,6 +98,7 @@ def as_json(data: PersonalData, role: str | None, now: datetime) -> dict[str, An
             "attributes": record.response.attributes,
             "start_payload": record.response.start_payload,
             "channel": record.response.channel,
+            "messenger": record.response.messenger,
             "asked_at": _iso(record.response.asked_at),
             "scored_at": _iso(record.response.scored_at),
             "completed_at": _iso(record.response.completed_at),

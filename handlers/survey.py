@@ -71,6 +71,7 @@ async def on_start(event: IncomingMessage, command: Command, ctx: UpdateContext)
         campaign=link.campaign if link.valid else None,
         start_payload=link.raw,
         payload_unknown=unknown,
+        messenger=ctx.channel,
     )
     previous = Previous()
     if not anonymous:
@@ -138,8 +139,21 @@ async def _accept_score(
     ctx: UpdateContext, response: ResponseRow, score: int, message_id: int | None
 ) -> bool:
     """Stores the score, shows it in the question message, asks why; False if beaten."""
-    if not await ctx.store.responses.record_score(response, score):
+    survey = await take_score(ctx, response, score, message_id)
+    if survey is None:
         return False
+    ask_follow_up(ctx, survey, response, Step.WHY)
+    return True
+
+
+async def take_score(
+    ctx: UpdateContext, response: ResponseRow, score: int, message_id: int | None
+) -> SurveyView | None:
+    """Stores the score and does what follows any score, whichever channel it came
+    through: the question in Telegram shows it, the listeners run (alerts, events); the
+    survey, or None if another answer won. The next question is the caller's."""
+    if not await ctx.store.responses.record_score(response, score):
+        return None
     replaced = await ctx.store.responses.supersede_replaced(response)
     if replaced is not None and group_of(replaced.score) == "detractor":
         # The person's own newer answer stands for them: the older case is no longer open.
@@ -151,8 +165,7 @@ async def _accept_score(
     for target in await score_prompts(ctx, response, message_id):
         ctx.out.edit(chat_of(ctx, response), target, answered)
     await _after_score(ctx, survey, response)
-    ask_follow_up(ctx, survey, response, Step.WHY)
-    return True
+    return survey
 
 
 async def _after_score(ctx: UpdateContext, survey: SurveyView, response: ResponseRow) -> None:
@@ -189,6 +202,29 @@ async def _accept_text(
     ctx: UpdateContext, response: ResponseRow, text: str | None, message_id: int | None = None
 ) -> bool:
     """Stores a follow-up answer (None = skipped) and moves to the next step."""
+    survey = await take_text(ctx, response, text, message_id)
+    if survey is None:
+        return False
+    if response.step == Step.IMPROVE:
+        ask_follow_up(ctx, survey, response, Step.IMPROVE)
+    else:
+        thank(ctx, survey, response)
+        await offer_after_thanks(ctx, survey)
+    return True
+
+
+async def take_text(
+    ctx: UpdateContext,
+    response: ResponseRow,
+    text: str | None,
+    message_id: int | None = None,
+    *,
+    close_prompt: bool = True,
+) -> SurveyView | None:
+    """Stores a follow-up answer (None = skipped), whichever channel it came through: the
+    Telegram prompt loses its Skip button (`close_prompt`: it was a follow-up), the
+    listeners run; the survey, or None if the step was taken already. The next question
+    (or the thanks) is the caller's."""
     repo = ctx.store.responses
     answered = Step(response.step)
     # Taken now: finishing an anonymous (eNPS) answer forgets the prompt's message id.
@@ -198,19 +234,15 @@ async def _accept_text(
     else:
         done = await repo.record_improve(response, text)
     if not done:
-        return False
+        return None
     note = ctx.texts("skipped") if text is None else None
     # Read once for the whole step: the listeners and the next question share it.
     survey = await _survey_of(ctx, response)
-    _close_prompt(ctx, survey, response, answered, message_id, note)
+    if close_prompt:
+        _close_prompt(ctx, survey, response, answered, message_id, note)
     for listener in ctx.hooks.on_text:
         await listener(ctx, survey, response)
-    if response.step == Step.IMPROVE:
-        ask_follow_up(ctx, survey, response, Step.IMPROVE)
-    else:
-        thank(ctx, survey, response)
-        await offer_after_thanks(ctx, survey)
-    return True
+    return survey
 
 
 async def on_message(event: IncomingMessage, ctx: UpdateContext) -> None:
@@ -266,10 +298,16 @@ async def on_score_pressed(event: ButtonPress, choice: ScoreChoice, ctx: UpdateC
             text = ctx.texts.plain("already_scored", score=response.score)
             ctx.out.answer(event.callback_id, text, alert=False)
             waiting = Step(response.step) in TEXT_STEPS
-            if waiting and response.prompt_message_id in (None, event.message_id):
-                # The follow-up ("why?") was never recorded as sent (lost to a crash, or
-                # given up on): the keyboard left behind asks it again. Once it was sent,
-                # its message is the prompt, and a quick second tap only gets the toast.
+            if (
+                waiting
+                and response.prompt_message_id in (None, event.message_id)
+                and not await ctx.store.outbox.holds(event.chat_id)
+            ):
+                # The follow-up ("why?") was never recorded as sent and is not kept to be
+                # sent (given up on): the keyboard left behind asks it again. While it is
+                # kept — another replica sending it after a quick first tap, or a crash
+                # leaving it for the next start — or once it was sent, a tap only gets
+                # the toast.
                 await _reask_after_press(ctx, response, event.message_id)
         else:
             ctx.out.answer(event.callback_id, ctx.texts.plain("stale_button"), alert=True)

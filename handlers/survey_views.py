@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
+from urllib.parse import quote
 
 from handlers.callbacks import Payload, pack, payload
 from handlers.context import UpdateContext
@@ -28,6 +29,11 @@ def deep_link(ctx: UpdateContext, payload_text: str) -> str:
     if ctx.config.bot_username:
         return f"https://t.me/{ctx.config.bot_username}?start={payload_text}"
     return f"/start {payload_text}"
+
+
+def whatsapp_link(number: str, payload_text: str) -> str:
+    """WhatsApp's click-to-chat link whose prefilled text starts the survey."""
+    return f"https://wa.me/{number}?text={quote(f'start {payload_text}')}"
 
 
 def kind_label(texts: TextsLike, kind: str) -> str:

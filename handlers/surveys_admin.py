@@ -14,7 +14,7 @@ from handlers.kinds import is_anonymous
 from handlers.survey_dialog import start_create, start_edit
 from handlers.survey_fields import TAG_RE
 from handlers.survey_steps import EDITS
-from handlers.survey_views import SurveyAction, card, deep_link, listing, show
+from handlers.survey_views import SurveyAction, card, deep_link, listing, show, whatsapp_link
 
 __all__ = ["SurveyAction", "on_link", "on_new_survey", "on_survey_action", "on_surveys"]
 
@@ -61,11 +61,14 @@ async def on_link(event: IncomingMessage, command: Command, ctx: UpdateContext) 
         ctx.out.send(event.chat_id, texts("sv_link_enps_agent"))
         return
     try:
-        link = deep_link(ctx, build_payload(survey.slug, source=source, agent=agent))
+        payload = build_payload(survey.slug, source=source, agent=agent)
+        link = deep_link(ctx, payload)
     except ValueError:
         ctx.out.send(event.chat_id, texts("sv_link_too_long"))
         return
     lines = [texts("sv_link_result", name=survey.name, link=link)]
+    if ctx.config.whatsapp_number:
+        lines.append(texts("wa_link", link=whatsapp_link(ctx.config.whatsapp_number, payload)))
     if not survey.active:
         lines.append(texts("sv_link_inactive"))
     if source and is_anonymous(survey.kind):

@@ -93,7 +93,8 @@ def response_data(
         data["response_id"] = response.public_id
         return data
     data["response_id"] = response.id
-    data["channel"] = response.channel
+    data["channel"] = response.channel  # the door: start, broadcast, invitation
+    data["messenger"] = response.messenger  # telegram, whatsapp, web
     data["scored_at"] = moment(response.scored_at)
     if completed:
         data["completed_at"] = moment(response.completed_at)

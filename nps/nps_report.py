@@ -83,7 +83,8 @@ async def build_report(store: Store, scope: Scope) -> NpsReport:
 
 
 async def build_segments(store: Store, scope: Scope, segment: str) -> list[tuple[str, Figures]]:
-    """Figures per agent / source / language / survey, largest samples first."""
+    """Figures per agent / source / campaign / language / channel / survey, largest
+    samples first."""
     period = scope.period
     if segment == "survey":
         by_id = await store.stats.totals_by_survey(scope.survey_ids, period.start, period.end)

@@ -67,3 +67,19 @@ def display_phone(e164: str) -> str:
     except phonenumbers.NumberParseException:
         return e164
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.INTERNATIONAL)
+
+
+def phone_language(e164: str) -> str | None:
+    """The most spoken official language of the number's country ("+37369…" → "ro",
+    "+7916…" → "ru"); None when the country is unknown. A guess for a person who never
+    told their language (CLDR's territory data, through Babel); only the first language
+    counts, so a country is never given a second language it may not want."""
+    import phonenumbers
+    from babel.languages import get_official_languages
+
+    try:
+        region = phonenumbers.region_code_for_number(phonenumbers.parse(e164, None))
+    except phonenumbers.NumberParseException:
+        return None
+    languages = get_official_languages(region, de_facto=True) if region else ()
+    return languages[0] if languages else None

@@ -10,7 +10,8 @@ from datetime import date
 from nps.periods import Period, PeriodError, parse_period
 from storage.repos.surveys import SurveyView
 
-SEGMENTS = ("agent", "source", "campaign", "language", "survey")
+# "channel": the messaging channel an answer was given through (telegram, whatsapp, web).
+SEGMENTS = ("agent", "source", "campaign", "language", "channel", "survey")
 # Tokens that can only be meant as a period, so a failure to parse them is a period error.
 _PERIODISH = re.compile(r"^(\d|today$|yesterday$|all$|last|week$|month$|quarter$|year$)")
 

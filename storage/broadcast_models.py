@@ -12,11 +12,14 @@ from enum import StrEnum
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
+    Float,
     ForeignKey,
     Index,
     Integer,
     String,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -153,3 +156,7 @@ class SendingWorker(Base):
     id: Mapped[str] = mapped_column(String(40), primary_key=True)
     started_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Its lease of BROADCAST_RATE (messages/s; the live rows' shares never add up to more),
+    # and whether it has anything to send (only those get a share).
+    share: Mapped[float] = mapped_column(Float, default=0.0, server_default="0")
+    wants: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())

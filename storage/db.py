@@ -12,8 +12,6 @@ from datetime import UTC, tzinfo
 from pathlib import Path
 from typing import Any
 
-from alembic import command
-from alembic.config import Config
 from sqlalchemy import Connection, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DisconnectionError
@@ -27,15 +25,22 @@ from sqlalchemy.ext.asyncio import (
 
 from storage.driver import owned_transaction
 from storage.repos.anonymity import SaltMemo
+from storage.schema import (  # noqa: F401 - alembic_config: tests import it from here
+    MIGRATION_LOCK_KEY,
+    SchemaState,
+    UnknownRevision,
+    alembic_config,
+    schema_state,
+    upgrade,
+)
 from storage.sqlite_inline import inline_creator
 from storage.store import Store
 
 log = logging.getLogger(__name__)
-MIGRATIONS = Path(__file__).with_name("migrations")
-# Serialises concurrent `migrate` calls from several replicas on PostgreSQL.
-MIGRATION_LOCK_KEY = 0x6E7073  # "nps"
 BUSY_TIMEOUT = 15.0  # seconds a SQLite writer waits for the write lock
-POOL_SIZE = 20  # PostgreSQL connections per process (max_connections is 100 by default)
+# PostgreSQL connections per process unless told (POOL_SIZE; max_connections is 100 by
+# default, so replicas × pool must stay below it).
+POOL_SIZE = 20
 
 
 # Per event loop and SQLite file: every Database of this process on one file shares it.
@@ -160,8 +165,10 @@ class Database:
         echo: bool = False,
         anonymity_salt: str = "",
         event_urls: Sequence[str] = (),
+        pool_size: int = POOL_SIZE,
     ) -> None:
         self.url = url
+        self.pool_size = pool_size
         self.tz = tz  # reporting days are local days in this zone
         # EVENTS_URLS, each once: every emitted event gets one delivery row per URL
         # (storage/repos/events.py).
@@ -189,7 +196,7 @@ class Database:
             # than the statements (bench/README.md). Beyond the pool, units of work queue
             # for a connection; a transaction holds one for milliseconds (replies are sent
             # after the commit).
-            kwargs.update(pool_size=POOL_SIZE, max_overflow=0)
+            kwargs.update(pool_size=pool_size, max_overflow=0)
         self.engine = create_async_engine(url, **kwargs)
         if self.dialect == "sqlite":
             _prepare_sqlite(self.engine)
@@ -297,13 +304,37 @@ class Database:
             ) from None
 
     async def migrate(self) -> None:
-        """Brings the schema to the newest Alembic revision."""
-        async with self.engine.begin() as conn:
-            if self.dialect == "postgresql":
-                await conn.execute(
-                    text("SELECT pg_advisory_xact_lock(:k)"), {"k": MIGRATION_LOCK_KEY}
-                )
-            await conn.run_sync(_upgrade, self.tz)
+        """Brings the schema to the code's Alembic heads; DatabaseError (one line) when the
+        database is at a revision this code does not know.
+
+        On PostgreSQL, replicas starting together migrate once: each takes an advisory lock
+        in the migration's own transaction (released with it, even when it fails), so one
+        migrates and the others wait, then find the schema current.
+        """
+        try:
+            async with self.engine.begin() as conn:
+                if self.dialect == "postgresql":
+                    await self._migration_lock(conn)
+                await conn.run_sync(upgrade, self.tz)
+        except UnknownRevision as exc:
+            raise DatabaseError(str(exc)) from None
+
+    @staticmethod
+    async def _migration_lock(conn: AsyncConnection) -> None:
+        key = {"k": MIGRATION_LOCK_KEY}
+        if not await conn.scalar(text("SELECT pg_try_advisory_xact_lock(:k)"), key):
+            log.info("another process is migrating the database; waiting for it")
+            await conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), key)
+
+    async def schema(self) -> SchemaState:
+        """The database's schema revision against the code's (raises on a lost database)."""
+        async with self.engine.connect() as conn:
+            return await conn.run_sync(schema_state)
+
+    def pool_in_use(self) -> int:
+        """Connections of this process's pool handed out right now."""
+        checkedout = getattr(self.engine.pool, "checkedout", None)
+        return int(checkedout()) if callable(checkedout) else 0
 
     async def dispose(self) -> None:
         """Closes every pooled connection."""
@@ -312,18 +343,3 @@ class Database:
     def new_session(self) -> AsyncSession:
         """A bare read session for streaming exports (caller closes it)."""
         return self._reader()
-
-
-def alembic_config(connection: Connection | None = None, *, tz: tzinfo = UTC) -> Config:
-    """Alembic configuration pointing at the migrations shipped inside the package; `tz`
-    is the reporting time zone, for revisions that count answers per local day."""
-    cfg = Config()
-    cfg.set_main_option("script_location", str(MIGRATIONS))
-    cfg.attributes["connection"] = connection
-    cfg.attributes["tz"] = tz
-    return cfg
-
-
-def _upgrade(connection: Connection, tz: tzinfo) -> None:
-    # "heads": features may add migrations on parallel branches from the same parent.
-    command.upgrade(alembic_config(connection, tz=tz), "heads")

@@ -190,7 +190,13 @@ class Response(Base):
     )
     start_payload: Mapped[str | None] = mapped_column(String(64), nullable=True)
     payload_unknown: Mapped[bool] = mapped_column(Boolean, default=False)
+    # The door: how the question came ("start", "broadcast", "invitation"; response_start.Door).
     channel: Mapped[str] = mapped_column(String(16), default="start")
+    # The messaging channel the answer is given through (a Channel: "telegram", "whatsapp",
+    # "web"); counted in the "channel" histograms (`/nps by channel`, migration 0021).
+    messenger: Mapped[str] = mapped_column(
+        String(16), default=Channel.TELEGRAM.value, server_default=Channel.TELEGRAM.value
+    )
     # The last message with buttons (question or follow-up), edited once answered.
     prompt_message_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     asked_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -231,7 +237,8 @@ class ScoreCount(Base):
 
     Kept up to date in the same transaction as each answer, so statistics read a few
     rows per day instead of scanning responses. `dimension` is "all", "agent", "source",
-    "language" or "campaign"; `value` is the segment ("" when the answer has none).
+    "language", "campaign" or "channel" (the messenger); `value` is the segment ("" when the
+    answer has none).
     """
 
     __tablename__ = "score_counts"

@@ -13,6 +13,7 @@ from storage.repos.anonymity import AnonymityRepo, SaltMemo
 from storage.repos.api_reads import ApiReadRepo
 from storage.repos.audience import AudienceRepo
 from storage.repos.autopilot import AutopilotRepo
+from storage.repos.backlogs import BacklogRepo
 from storage.repos.broadcast_recipients import RecipientQueue
 from storage.repos.broadcasts import BroadcastRepo
 from storage.repos.cases import CaseRepo
@@ -21,6 +22,7 @@ from storage.repos.contacts import ContactRepo
 from storage.repos.dialogs import DialogRepo
 from storage.repos.digests import DigestRepo
 from storage.repos.events import EventRepo
+from storage.repos.history import HistoryRepo
 from storage.repos.invitation_queue import InvitationQueue
 from storage.repos.invitations import InvitationRepo
 from storage.repos.outbox import OutboxRepo
@@ -33,8 +35,10 @@ from storage.repos.responses import ResponseRepo
 from storage.repos.sending_workers import SendingWorkers
 from storage.repos.staff import StaffRepo
 from storage.repos.stats import StatsRepo
+from storage.repos.survey_links import SurveyLinkRepo
 from storage.repos.surveys import SurveyRepo
 from storage.repos.updates import UpdateLog
+from storage.repos.whatsapp import WhatsAppRepo
 
 
 class Store:
@@ -75,6 +79,10 @@ class Store:
     @cached_property
     def respondents(self) -> RespondentRepo:
         return RespondentRepo(self._session, self.driver, self.updates)
+
+    @cached_property
+    def whatsapp(self) -> WhatsAppRepo:
+        return WhatsAppRepo(self._session)
 
     @cached_property
     def stats(self) -> StatsRepo:
@@ -172,11 +180,26 @@ class Store:
         return InvitationQueue(self._session, self._dialect, self.recipients)
 
     @cached_property
+    def survey_links(self) -> SurveyLinkRepo:
+        """Invitations answered through their survey links (handlers/web_survey.py)."""
+        return SurveyLinkRepo(self._session, self._dialect)
+
+    @cached_property
     def autopilot(self) -> AutopilotRepo:
         """Relationship surveys on autopilot: schedules and their daily runs."""
         return AutopilotRepo(self._session)
 
     @cached_property
+    def history(self) -> HistoryRepo:
+        """Back-dated answers written through the survey path (the demo's traffic)."""
+        return HistoryRepo(self._session, self.respondents, self.responses, self.cases)
+
+    @cached_property
     def api_reads(self) -> ApiReadRepo:
         """The HTTP API's answer feed (bot/web)."""
         return ApiReadRepo(self._session)
+
+    @cached_property
+    def backlogs(self) -> BacklogRepo:
+        """The work queues' lengths, for /metrics."""
+        return BacklogRepo(self._session)

@@ -60,6 +60,7 @@ RESPONSE_FIELDS = (
     "agent",
     "campaign",
     "order_id",
+    "messenger",
     "channel",
     "start_payload",
     "respondent_id",
@@ -104,7 +105,8 @@ RESPONSE_SOURCES: Mapping[str, QueryableAttribute[Any] | ColumnElement[Any]] = {
     "agent": Response.agent,
     "campaign": Response.campaign,
     "order_id": attribute_value(ORDER_ID),
-    "channel": Response.channel,
+    "messenger": Response.messenger,  # the messaging channel (telegram, whatsapp, web)
+    "channel": Response.channel,  # the door (start, broadcast, invitation)
     "start_payload": Response.start_payload,
     "respondent_id": Response.respondent_id,
     "username": Respondent.username,

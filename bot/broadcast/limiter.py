@@ -47,6 +47,9 @@ class RateLimiter:
         self._chat_ready: dict[int, float] = {}  # chat → earliest start of its next call
         self._chat_busy: set[int] = set()
         self._paused_until = 0.0
+        # No token at or after this moment until the next set_rate (a replica's lease of
+        # the rate runs out unless its heartbeat renews it).
+        self.valid_until = math.inf
         self._tat = 0.0  # when the next token is due if sends were perfectly even (GCRA)
         self._changed = asyncio.Event()
         self.calls = 0  # tokens handed out, for the benchmark and tests
@@ -60,18 +63,39 @@ class RateLimiter:
         """The effective rate (tokens per window)."""
         return self._capacity / self._window
 
-    def set_rate(self, rate: float) -> None:
-        """Changes the rate (e.g. when replicas come and go and share the limit)."""
-        if rate <= 0:
-            raise ValueError("rate must be positive")
-        if rate >= 1:
+    def set_rate(self, rate: float, *, valid_until: float = math.inf) -> None:
+        """Changes the rate (e.g. when replicas come and go and share the limit); 0 stops
+        every send. Tokens already out still count until they come back."""
+        if rate < 0:
+            raise ValueError("rate must not be negative")
+        self.valid_until = valid_until
+        if rate == 0:
+            self._capacity, self._window = 0, 1.0
+        elif rate >= 1:
             # Rounded down: never more than asked for.
             self._capacity, self._window = max(1, math.floor(rate + 1e-9)), 1.0
         else:
             self._capacity, self._window = 1, 1.0 / rate
-        self._interval = self._window / self._capacity
+        self._interval = self._window / max(1, self._capacity)
         self._tolerance = self._interval * max(1, self._capacity // 10)
         self._wake()
+
+    def outstanding(self) -> int:
+        """Tokens not back yet: calls in flight and those answered within the last window
+        — at least as many as Telegram counted from us in its last second."""
+        now = self._clock()
+        return self._held + len(self._returns) - bisect.bisect_right(self._returns, now)
+
+    async def drained(self) -> None:
+        """Waits until every token is back (the last call answered one window ago)."""
+        while self.outstanding():
+            event = self._changed
+            wake_at = self._returns[0] if not self._held and self._returns else None
+            timeout = None if wake_at is None else max(0.0, wake_at - self._clock()) + 1e-3
+            try:
+                await asyncio.wait_for(event.wait(), timeout)
+            except TimeoutError:
+                pass
 
     def pause(self, seconds: float) -> None:
         """Holds every call for `seconds` (Telegram answered 429 with this retry_after)."""
@@ -111,6 +135,8 @@ class RateLimiter:
             wake_at: float | None = None
             if self._paused_until > now:
                 wake_at = self._paused_until
+            elif now >= self.valid_until:
+                wake_at = None  # until the lease is renewed (set_rate)
             elif self._held + len(self._returns) >= self._capacity:
                 wake_at = self._returns[0] if self._returns else None  # else: on a release
             elif now < self._tat - self._tolerance:

@@ -60,26 +60,29 @@ class ReminderWorker(SendingPasses):
             )
         if not due:
             return 0
-        if await self.process.beat(db, force=True):
+        async with self.process.sending(db, "reminders"):
+            if await self.process.beat(db, force=True):
+                async with db.transaction() as store:
+                    await store.reminders.recover_stale(self.process.live)
             async with db.transaction() as store:
-                await store.reminders.recover_stale(self.process.live)
-        async with db.transaction() as store:
-            claimed = await store.reminders.claim(
-                asked_before=now - self.after,
-                asked_after=now - 2 * self.after,
-                worker=self.process.name,
-                now=now,
-                limit=BATCH,
-                resolve=self.app.catalogs.resolve,
+                claimed = await store.reminders.claim(
+                    asked_before=now - self.after,
+                    asked_after=now - 2 * self.after,
+                    worker=self.process.name,
+                    now=now,
+                    limit=BATCH,
+                    resolve=self.app.catalogs.resolve,
+                )
+            # A batch usually asks about one or two surveys: read each once.
+            async with db.snapshot() as store:
+                surveys = {
+                    sid: await store.surveys.get(sid) for sid in {i.survey_id for i in claimed}
+                }
+            outcomes = await asyncio.gather(
+                *(self._send(item, surveys[item.survey_id]) for item in claimed)
             )
-        # A batch usually asks about one or two surveys: read each once.
-        async with db.snapshot() as store:
-            surveys = {sid: await store.surveys.get(sid) for sid in {i.survey_id for i in claimed}}
-        outcomes = await asyncio.gather(
-            *(self._send(item, surveys[item.survey_id]) for item in claimed)
-        )
-        async with db.transaction() as store:
-            await store.reminders.record(list(outcomes))
+            async with db.transaction() as store:
+                await store.reminders.record(list(outcomes))
         return len(claimed)
 
     async def _send(self, item: DueReminder, survey: SurveyView | None) -> Outcome:
@@ -87,7 +90,9 @@ class ReminderWorker(SendingPasses):
         texts = self.app.catalogs.texts(item.language, survey.texts)
         brand = survey.subject or self.app.pipeline.config.brand
         html = f"{texts('rem_intro')}\n\n{score_question(texts, brand)}"
-        action = SendText(item.chat_id, html, score_keyboard(item.response_id))
+        action = SendText(
+            item.chat_id, html, score_keyboard(item.response_id), paid_broadcast=self.process.paid
+        )
         delivery = await deliver(
             self.port,
             self.process.limiter,

@@ -32,10 +32,12 @@ often" mistake, so they are not re-sent. Their responses are opened (the questio
 on screen, so an answer works) and the reminder repeats the question to whoever does not
 answer. Only the calls in flight at the kill can be in doubt — a handful at 30 messages/s.
 
-**Rate.** BROADCAST_RATE is the limit for all replicas together: each live worker (a
-heartbeat row every HEARTBEAT_EVERY seconds while it has work) takes an equal share of it
-in the process-wide limiter (bot/broadcast/limiter.py), which reminders use too
-(bot/broadcast/sending_process.py). The progress message: bot/broadcast/progress.py.
+**Rate.** BROADCAST_RATE is the limit for all replicas together: each live worker with
+work leases an equal share of it through its heartbeat row (renewed every HEARTBEAT_EVERY
+seconds; the shares never add up to more, see bot/broadcast/sending_process.py) for the
+process-wide limiter (bot/broadcast/limiter.py), which reminders and invitations use too;
+a worker with no broadcast left gives its share back. With BROADCAST_PAID the messages
+carry allow_paid_broadcast. The progress message: bot/broadcast/progress.py.
 """
 
 from __future__ import annotations
@@ -139,6 +141,8 @@ class BroadcastWorker(StoppableJob):
                 log.exception("broadcast worker pass failed; retrying")
                 worked = False
             if not worked:
+                await self.progress.wait()
+                await self.process.done(db, "broadcasts")  # its share goes to the others
                 await self.pause(IDLE_POLL)
         await self.progress.wait()
         await self.process.leave(db)
@@ -149,6 +153,7 @@ class BroadcastWorker(StoppableJob):
             broadcasts = await store.broadcasts.unfinished()
         if not broadcasts:
             return False
+        self.process.want("broadcasts")
         await self._beat()
         worked = False
         for broadcast in broadcasts:
@@ -288,6 +293,7 @@ class BroadcastWorker(StoppableJob):
             item.chat_id,
             question_html(texts, brand, item.first_name),
             score_keyboard(item.response_id),
+            paid_broadcast=self.process.paid,
         )
         delivery = await deliver(
             self.port,

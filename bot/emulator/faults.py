@@ -8,6 +8,7 @@ effect), then a matching fault, then the rate limits for the sending methods.
 from __future__ import annotations
 
 import time
+from collections import Counter, deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from http import HTTPStatus
@@ -74,9 +75,15 @@ class Faults:
         self.too_many_requests_sent = 0
         self._faults: list[Fault] = []
         self._delays: list[Delay] = []
-        self._sends: list[tuple[float, int | str | None, str]] = []  # (monotonic, chat, method)
+        self._delivered: Counter[int | str | None] = Counter()  # chat → successful sends
+        # The last second's sends (monotonic, chat, paid), and their counts, so checking a
+        # send costs the same at 1000/s as at 1/s.
+        self._recent: deque[tuple[float, int | str | None, bool]] = deque()
+        self._recent_paid = 0
+        self._recent_chats: Counter[int | str | None] = Counter()
         self._global_limit: int | None = None
         self._chat_limit: int | None = None
+        self._paid_limit: int | None = None
 
     def inject_fault(self, fault: Fault) -> None:
         """Fail the next matching calls."""
@@ -92,15 +99,24 @@ class Faults:
         self._delays.clear()
 
     def set_rate_limits(
-        self, global_per_second: int | None, per_chat_per_second: int | None
+        self,
+        global_per_second: int | None,
+        per_chat_per_second: int | None,
+        paid_per_second: int | None = None,
     ) -> None:
-        """Answer 429 above these send rates (sliding one-second window); None disables."""
+        """Answer 429 above these send rates (sliding one-second window); None disables.
+
+        As on Telegram, sends with ``allow_paid_broadcast`` count against
+        ``paid_per_second`` instead of ``global_per_second`` (the per-chat limit holds
+        for both).
+        """
         self._global_limit = global_per_second
         self._chat_limit = per_chat_per_second
+        self._paid_limit = paid_per_second
 
     def deliveries(self, chat_id: int | str) -> int:
         """How many sendMessage/sendPhoto/sendDocument calls to that chat succeeded."""
-        return sum(1 for _, chat, _ in self._sends if chat == chat_id)
+        return self._delivered[chat_id]
 
     async def run(
         self,
@@ -116,23 +132,33 @@ class Faults:
         fault = _take(self._faults, method, chat_key=chat_key)
         if fault is not None:
             raise fault.error()
+        paid = params.get("allow_paid_broadcast") is True
         if method in DELIVERY_METHODS:
-            self._check_rate(chat_key)
+            self._check_rate(chat_key, paid)
         result = await handle(method, params)
         if method in DELIVERY_METHODS:
-            self._sends.append((time.monotonic(), chat_key, method))
+            self._delivered[chat_key] += 1
+            self._recent.append((time.monotonic(), chat_key, paid))
+            self._recent_paid += paid
+            self._recent_chats[chat_key] += 1
         if delay is not None and delay.after_processing:
             await self._sleep(delay.seconds)
         return result
 
-    def _check_rate(self, chat_key: Any) -> None:
-        if self._global_limit is None and self._chat_limit is None:
-            return
+    def _check_rate(self, chat_key: Any, paid: bool) -> None:
         horizon = time.monotonic() - 1.0
-        recent = [(chat, m) for at, chat, m in self._sends if at > horizon]
-        over_global = self._global_limit is not None and len(recent) >= self._global_limit
+        recent = self._recent
+        while recent and recent[0][0] <= horizon:
+            _, chat, was_paid = recent.popleft()
+            self._recent_paid -= was_paid
+            self._recent_chats[chat] -= 1
+            if not self._recent_chats[chat]:
+                del self._recent_chats[chat]
+        limit = self._paid_limit if paid else self._global_limit
+        same_kind = self._recent_paid if paid else len(recent) - self._recent_paid
+        over_global = limit is not None and same_kind >= limit
         over_chat = self._chat_limit is not None and (
-            sum(1 for chat, _ in recent if chat == chat_key) >= self._chat_limit
+            self._recent_chats[chat_key] >= self._chat_limit
         )
         if over_global or over_chat:
             self.too_many_requests_sent += 1

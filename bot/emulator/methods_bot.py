@@ -107,12 +107,15 @@ class BotMethods:
         secret = params.get("secret_token") or ""
         if secret and not re.fullmatch(r"[A-Za-z0-9_-]{1,256}", secret):
             raise bad_request("secret token contains unallowed characters")
+        connections = params.get("max_connections")
+        if connections is not None and not 1 <= connections <= 100:
+            raise bad_request("bad webhook: max_connections must be between 1 and 100")
         if params.get("drop_pending_updates"):
             self._updates.drop_pending()
         self.webhook = {k: v for k, v in params.items() if k != "certificate"}
         if "allowed_updates" in params:
             self._updates.allowed_updates = list(params["allowed_updates"])
-        self._webhooks.set(params["url"], secret)
+        self._webhooks.set(params["url"], secret, connections)
         return True
 
     async def delete_webhook(self, params: dict[str, Any]) -> Any:
@@ -133,8 +136,8 @@ class BotMethods:
         if self._webhooks.last_error_date is not None:
             info["last_error_date"] = self._webhooks.last_error_date
             info["last_error_message"] = self._webhooks.last_error_message
-        if "max_connections" in self.webhook:
-            info["max_connections"] = self.webhook["max_connections"]
+        if self.webhook.get("url"):
+            info["max_connections"] = self._webhooks.max_connections
         if self._updates.allowed_updates:
             info["allowed_updates"] = list(self._updates.allowed_updates)
         return info

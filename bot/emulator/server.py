@@ -272,10 +272,17 @@ class BotApiEmulator:
         self._faults.clear()
 
     def set_rate_limits(
-        self, global_per_second: int | None = 30, per_chat_per_second: int | None = 1
+        self,
+        global_per_second: int | None = 30,
+        per_chat_per_second: int | None = 1,
+        paid_per_second: int | None = 1000,
     ) -> None:
-        """Answer 429 above these send rates (sliding one-second window); None disables."""
-        self._faults.set_rate_limits(global_per_second, per_chat_per_second)
+        """Answer 429 above these send rates (sliding one-second window); None disables.
+
+        Telegram's: about 30 messages a second, one a second per chat, and up to 1000 a
+        second for sends with ``allow_paid_broadcast`` (which do not count against the 30).
+        """
+        self._faults.set_rate_limits(global_per_second, per_chat_per_second, paid_per_second)
 
     async def wait_until(
         self,

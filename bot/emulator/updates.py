@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import copy
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine, Set
 from typing import Any
 
 from bot.emulator.models import ApiError
@@ -114,13 +114,15 @@ class UpdateQueue:
             u for u in self._updates if u["update_id"] >= offset or u["update_id"] in self._forced
         ]
 
-    def _deliverable(self, offset: int | None, limit: int) -> list[dict[str, Any]]:
+    def _permitted(self, update: dict[str, Any]) -> bool:
         allowed = set(self.allowed_updates)
+        kind = next((k for k in update if k != "update_id"), "")
+        return kind in allowed if allowed else kind not in OPT_IN_UPDATES
+
+    def _deliverable(self, offset: int | None, limit: int) -> list[dict[str, Any]]:
         batch: list[dict[str, Any]] = []
         for update in list(self._updates):
-            kind = next((k for k in update if k != "update_id"), "")
-            permitted = kind in allowed if allowed else kind not in OPT_IN_UPDATES
-            if not permitted:
+            if not self._permitted(update):
                 # Telegram never creates updates the bot did not subscribe to.
                 self._updates.remove(update)
                 continue
@@ -133,10 +135,26 @@ class UpdateQueue:
 
     # --- what a webhook takes (bot/emulator/webhooks.py) -----------------------------------
 
-    def first_deliverable(self) -> dict[str, Any] | None:
-        """The lowest unconfirmed update the bot subscribed to (a copy), or None."""
-        batch = self._deliverable(None, 1)
-        return batch[0] if batch else None
+    def heads(
+        self, limit: int, queue_of: Callable[[dict[str, Any]], object], busy: Set[object]
+    ) -> list[dict[str, Any]]:
+        """Up to `limit` updates to post now (copies): the lowest unconfirmed update of
+        each queue (`queue_of`, e.g. its chat) that is not `busy`, in update_id order."""
+        seen: set[object] = set()
+        batch: list[dict[str, Any]] = []
+        for update in list(self._updates):
+            if len(batch) >= limit:
+                break
+            if not self._permitted(update):
+                self._updates.remove(update)
+                continue
+            queue = queue_of(update)
+            if queue in seen:
+                continue  # a later update of a queue waits for the one before it
+            seen.add(queue)
+            if queue not in busy:
+                batch.append(copy.deepcopy(update))
+        return batch
 
     def confirm_one(self, update_id: int) -> None:
         """The bot accepted this update (its webhook answered 2xx): it leaves the queue."""
@@ -144,9 +162,10 @@ class UpdateQueue:
         self._forced.discard(update_id)
         self.notify()
 
-    async def next_change(self) -> None:
-        """Waits until an update arrives or anything wakes the long polls."""
-        await self._updates_event.wait()
+    def next_change(self) -> Coroutine[Any, Any, bool]:
+        """Waits until an update arrives or anything wakes the long polls: bound to the
+        signal of this moment, so a change before the wait starts is not missed."""
+        return self._updates_event.wait()
 
     # --- waking and waiting --------------------------------------------------------------
 

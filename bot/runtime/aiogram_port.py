@@ -137,7 +137,10 @@ class AiogramPort:
         bot = self.bot
         if isinstance(action, SendText):
             sent = await bot.send_message(
-                action.chat_id, action.html, reply_markup=render_markup(action.keyboard)
+                action.chat_id,
+                action.html,
+                reply_markup=render_markup(action.keyboard),
+                allow_paid_broadcast=action.paid_broadcast or None,
             )
             return sent.message_id
         if isinstance(action, EditText):

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
 import logging
 from collections.abc import Callable
 from typing import Any
@@ -46,6 +45,7 @@ from bot.app import (
     start_application,
     thaw_startup_heap,
 )
+from bot.channels import with_channels
 from bot.i18n import Catalogs
 from bot.logs import redact_secrets
 from bot.pipeline import Pipeline
@@ -56,13 +56,16 @@ from bot.settings import Settings
 from bot.web.server import serve_http_if_enabled
 from bot.web.telegram_webhook import (
     WebhookUpdates,
-    until_stopped,
+    stop_requested,
+    stop_webhook,
     webhook_refused,
     webhook_routes,
     webhook_updates,
 )
+from bot.whatsapp.channel import WhatsAppChannel, open_whatsapp
 from handlers.callbacks import is_ours
 from handlers.events import IncomingMessage
+from handlers.port import ChatPort
 
 log = logging.getLogger(__name__)
 
@@ -90,13 +93,25 @@ def message_event(update_id: int, message: Message) -> IncomingMessage | None:
     return conversion.message_event(update_id, message, kind)
 
 
-def create_router(pipeline: Pipeline, *, name: str = "npsbot", all_buttons: bool = True) -> Router:
+def create_router(
+    pipeline: Pipeline,
+    *,
+    name: str = "npsbot",
+    all_buttons: bool = True,
+    ports: Callable[[ChatPort], ChatPort] | None = None,
+) -> Router:
     """An aiogram Router feeding npsbot's pipeline (include it in any Dispatcher).
 
     With `all_buttons` the router also answers callback data it did not produce (an alert
     for forged or outdated buttons); an embedding host bot turns that off to keep its own.
+    `ports` wraps the Telegram port in one for every channel (bot/channels.py).
     """
     router = Router(name=name)
+
+    def port_for(bot: Bot) -> ChatPort:
+        port = AiogramPort(bot)
+        return ports(port) if ports is not None else port
+
     button_filter = () if all_buttons else (F.data.func(is_ours),)
 
     # Group messages too: staff commands and replies work in the staff chat; the pipeline's
@@ -106,25 +121,27 @@ def create_router(pipeline: Pipeline, *, name: str = "npsbot", all_buttons: bool
         """Passes a message to the pipeline (survey answers, commands, staff replies)."""
         event = message_event(event_update.update_id, message)
         if event is not None:
-            await pipeline.handle(event, AiogramPort(bot))
+            await pipeline.handle(event, port_for(bot))
 
     @router.callback_query(*button_filter)
     async def on_button(query: CallbackQuery, bot: Bot, event_update: Update) -> None:
         """Passes a button press to the pipeline (which rejects forged data)."""
-        await pipeline.handle(button_event(event_update.update_id, query), AiogramPort(bot))
+        await pipeline.handle(button_event(event_update.update_id, query), port_for(bot))
 
     @router.my_chat_member(F.chat.type == "private")
     async def on_member(change: ChatMemberUpdated, bot: Bot, event_update: Update) -> None:
         """Records the user blocking or unblocking the bot."""
-        await pipeline.handle(block_event(event_update.update_id, change), AiogramPort(bot))
+        await pipeline.handle(block_event(event_update.update_id, change), port_for(bot))
 
     return router
 
 
-def create_dispatcher(pipeline: Pipeline) -> Dispatcher:
+def create_dispatcher(
+    pipeline: Pipeline, ports: Callable[[ChatPort], ChatPort] | None = None
+) -> Dispatcher:
     """A fresh Dispatcher with npsbot's router (no globals, so tests build their own)."""
     dispatcher = Dispatcher()
-    dispatcher.include_router(create_router(pipeline))
+    dispatcher.include_router(create_router(pipeline, ports=ports))
     return dispatcher
 
 
@@ -196,37 +213,49 @@ async def run_polling(
     app = None
     http = contextlib.AsyncExitStack()  # the HTTP server, when one is configured
     webhook: WebhookUpdates | None = None
+    whatsapp: WhatsAppChannel | None = None
     try:
         me = await identify(bot, settings)
         app = await start_application(settings, me)
         if on_start is not None:
             on_start(app)
         dispatcher = create_dispatcher(app.pipeline)
-        feed = functools.partial(dispatcher.feed_raw_update, bot)
+
+        async def feed(update: dict[str, Any]) -> None:
+            await dispatcher.feed_raw_update(bot, update)  # the dispatcher built last
+
         webhook = webhook_updates(settings, app.pipeline, feed)
         # HTTP server (bot/web): health and the API; webhook mode adds Telegram's route.
         extra_routes: list[web.RouteDef] = webhook_routes(settings, webhook)
+        whatsapp = await open_whatsapp(settings, app)  # after the webhook: chains on_settled
+        if whatsapp is not None:  # every port routes each chat to its channel
+            whatsapp.telegram = AiogramPort(bot)
+            channels = whatsapp.port
+            dispatcher = create_dispatcher(app.pipeline, lambda p: with_channels(p, channels))
+            extra_routes += whatsapp.routes()
         await http.enter_async_context(
             serve_http_if_enabled(app, settings, extra_routes=extra_routes)
         )
         if webhook is None:  # polling: a webhook left by webhook mode would refuse getUpdates
             await bot.delete_webhook(drop_pending_updates=False)
         await publish_commands(bot, app.catalogs, app.pipeline)
-        await app.pipeline.deliver(await staff_menus(app), AiogramPort(bot))
-        app.start_jobs(AiogramPort(bot))
+        port = whatsapp.ports if whatsapp is not None else AiogramPort(bot)
+        await app.pipeline.deliver(await staff_menus(app), port)
+        app.start_jobs(port)
         freeze_startup_heap()
         log.info("npsbot @%s is running on aiogram, database %s", me.username, app.db.dialect)
         if webhook is not None:  # Telegram posts the updates to the HTTP server: no polling
-            try:
-                await bot.set_webhook(
-                    settings.webhook_url,
-                    secret_token=settings.webhook_secret,
-                    allowed_updates=dispatcher.resolve_used_update_types(),
-                    drop_pending_updates=False,
-                )
-            except TelegramAPIError as exc:
-                raise webhook_refused(settings, exc.message) from None
-            await until_stopped(stop)  # the webhook stays set: Telegram keeps what comes
+            with stop_requested(stop) as stopped:  # a SIGTERM from here on stops gracefully
+                try:
+                    await bot.set_webhook(
+                        settings.webhook_url,
+                        secret_token=settings.webhook_secret,
+                        allowed_updates=dispatcher.resolve_used_update_types(),
+                        drop_pending_updates=False,
+                    )
+                except TelegramAPIError as exc:
+                    raise webhook_refused(settings, exc.message) from None
+                await stopped.wait()  # the webhook stays set: Telegram keeps what comes
             return
         polling = asyncio.create_task(
             dispatcher.start_polling(
@@ -248,11 +277,15 @@ async def run_polling(
                 waiter.cancel()
         await polling
     finally:
+        if app is not None:  # /readyz 503; webhook updates in flight finish, new ones 503
+            await stop_webhook(app, webhook)
+        if whatsapp is not None:
+            app.pipeline.stop()  # type: ignore[union-attr]
+            await whatsapp.stop()
         await http.aclose()  # stops serving before the application closes
-        if webhook is not None and app is not None:
-            app.pipeline.stop()  # replies waiting on 429s stay in the outbox (within seconds)
-            await webhook.drain()  # updates Telegram posted that are still in flight
         if app is not None:
             await app.close()
+        if whatsapp is not None:
+            await whatsapp.close()
         await bot.session.close()
         thaw_startup_heap()

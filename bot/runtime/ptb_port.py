@@ -152,6 +152,7 @@ class PtbPort:
                 parse_mode=ParseMode.HTML,
                 link_preview_options=NO_PREVIEW,
                 reply_markup=render_markup(action.keyboard),
+                allow_paid_broadcast=action.paid_broadcast or None,
             )
             return sent.message_id
         if isinstance(action, EditText):

@@ -54,6 +54,7 @@ from bot.app import (
     start_application,
     thaw_startup_heap,
 )
+from bot.channels import with_channels
 from bot.i18n import Catalogs
 from bot.logs import redact_secrets
 from bot.pipeline import Claim, Pipeline
@@ -65,12 +66,15 @@ from bot.web.server import serve_http_if_enabled
 from bot.web.telegram_webhook import (
     Feed,
     WebhookUpdates,
+    stop_webhook,
     webhook_refused,
     webhook_routes,
     webhook_updates,
 )
+from bot.whatsapp.channel import WhatsAppChannel, open_whatsapp
 from handlers.callbacks import is_ours
 from handlers.events import Event, IncomingMessage
+from handlers.port import ChatPort
 
 log = logging.getLogger(__name__)
 
@@ -164,17 +168,26 @@ def create_application(settings: Settings) -> Application:
 
 
 def npsbot_handlers(
-    pipeline: Pipeline, *, claim: Claim | None = None, all_buttons: bool = True
+    pipeline: Pipeline,
+    *,
+    claim: Claim | None = None,
+    all_buttons: bool = True,
+    ports: Callable[[ChatPort], ChatPort] | None = None,
 ) -> list[BaseHandler[Any, Any, Any]]:
     """PTB handlers feeding npsbot's pipeline (add them to any Application).
 
     With `claim` (an embedded npsbot) an event the claim declines passes on to the host's
     handlers, and one npsbot handled stops there (ApplicationHandlerStop). `all_buttons`
     also answers callback data npsbot did not produce (an alert for forged buttons).
+    `ports` wraps the Telegram port in one for every channel (bot/channels.py).
     """
 
+    def port_for(bot: PtbBot) -> ChatPort:
+        port = PtbPort(bot)
+        return ports(port) if ports is not None else port
+
     async def feed(event: Event, bot: PtbBot) -> None:
-        handled = await pipeline.handle(event, PtbPort(bot), claim=claim)
+        handled = await pipeline.handle(event, port_for(bot), claim=claim)
         if handled and claim is not None:
             raise ApplicationHandlerStop
 
@@ -197,7 +210,7 @@ def npsbot_handlers(
             return
         event = block_event(update.update_id, change)
         # The host may track blocking too: record it, never stop its handlers.
-        await pipeline.handle(event, PtbPort(context.bot), claim=claim)
+        await pipeline.handle(event, port_for(context.bot), claim=claim)
 
     # Group messages too: staff commands and replies work in the staff chat; the pipeline's
     # router ignores other group chatter.
@@ -284,23 +297,32 @@ async def run_polling(
     identified = False
     http = contextlib.AsyncExitStack()  # the HTTP server, when one is configured
     webhook: WebhookUpdates | None = None
+    whatsapp: WhatsAppChannel | None = None
     try:
         me = await identify(application, settings)
         identified = True
         app = await start_application(settings, me)
         if on_start is not None:
             on_start(app)
-        application.add_handlers(npsbot_handlers(app.pipeline))
-        application.add_error_handler(_log_error)
         webhook = webhook_updates(settings, app.pipeline, webhook_feed(application))
         # HTTP server (bot/web): health and the API; webhook mode adds Telegram's route.
         extra_routes: list[web.RouteDef] = webhook_routes(settings, webhook)
+        whatsapp = await open_whatsapp(settings, app)  # after the webhook: chains on_settled
+        ports = None
+        if whatsapp is not None:  # every port routes each chat to its channel
+            whatsapp.telegram = PtbPort(application.bot)
+            channels = whatsapp.port
+            ports = lambda port: with_channels(port, channels)  # noqa: E731
+            extra_routes += whatsapp.routes()
+        application.add_handlers(npsbot_handlers(app.pipeline, ports=ports))
+        application.add_error_handler(_log_error)
         await http.enter_async_context(
             serve_http_if_enabled(app, settings, extra_routes=extra_routes)
         )
         await publish_commands(application.bot, app.catalogs, app.pipeline)
-        await app.pipeline.deliver(await staff_menus(app), PtbPort(application.bot))
-        app.start_jobs(PtbPort(application.bot))
+        port = whatsapp.ports if whatsapp is not None else PtbPort(application.bot)
+        await app.pipeline.deliver(await staff_menus(app), port)
+        app.start_jobs(port)
         freeze_startup_heap()
         log.info("npsbot @%s is running on ptb, database %s", me.username, app.db.dialect)
         signals = () if stop is not None else (signal.SIGINT, signal.SIGTERM)
@@ -330,17 +352,20 @@ async def run_polling(
         # broadcast's call in flight still needs the HTTP client), release the database,
         # and only then close the HTTP client. Replies waiting on Telegram (429s) are not
         # waited for: they stay in the persisted outbox for the next start.
-        await http.aclose()  # no new webhook updates or API calls from here on
-        if app is not None:
+        if app is not None:  # /readyz 503; webhook updates in flight finish, new ones 503
+            await stop_webhook(app, webhook)
             app.pipeline.stop()
-        if webhook is not None:
-            await webhook.drain()  # updates Telegram posted that are still in flight
+        if whatsapp is not None:
+            await whatsapp.stop()
+        await http.aclose()  # no new webhook updates or API calls from here on
         if application.updater is not None and application.updater.running:
             await application.updater.stop()
         if application.running:
             await application.stop()
         if app is not None:
             await app.close()
+        if whatsapp is not None:
+            await whatsapp.close()
         if identified:
             await application.shutdown()
         else:  # getMe failed: initialize() left the HTTP client open

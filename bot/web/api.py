@@ -9,6 +9,7 @@ so the document cannot drift from the code.
 
 from __future__ import annotations
 
+import hmac
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -39,6 +40,15 @@ class ApiError(Exception):
         super().__init__(message)
         self.status = status
         self.body = ErrorBody(error=error, message=message, field=field)
+
+
+def authorized(header: str | None, token: str) -> bool:
+    """An Authorization header carrying `Bearer <token>`, compared in constant time."""
+    scheme, _, value = (header or "").strip().partition(" ")
+    given = value.strip().encode("utf-8", "replace")
+    # Compared even for a wrong scheme, so the time says nothing about the header.
+    same = hmac.compare_digest(given, token.encode())
+    return scheme.lower() == "bearer" and same
 
 
 @dataclass(frozen=True)

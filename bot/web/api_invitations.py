@@ -24,6 +24,8 @@ from bot.web.invitation_types import (
     InvitationIn,
     InvitationOut,
 )
+from bot.web.link_tokens import survey_url
+from storage.repos.invitations import InvitationView
 
 # Batch items are stored this many per transaction: a SQLite writer holds the only write
 # lock while it works, and the bot's answers wait for it.
@@ -52,13 +54,36 @@ def _requests(call: ApiCall, store: Any) -> Requests:
     return Requests(store, call.app.settings, call.app.clock())
 
 
+def _linked(call: ApiCall, accepted: InvitationAccepted) -> InvitationAccepted:
+    """The answer with the invitation's survey link (PUBLIC_URL)."""
+    url = survey_url(
+        call.app.settings,
+        accepted.id,
+        accepted.status,
+        accepted.reason,
+        accepted.send_at,
+        call.app.clock(),
+    )
+    return accepted.model_copy(update={"survey_url": url})
+
+
+def _out(call: ApiCall, view: InvitationView) -> InvitationOut:
+    """An invitation as the API shows it, with its survey link (PUBLIC_URL)."""
+    fields = view_fields(view)
+    now = call.app.clock()
+    url = survey_url(
+        call.app.settings, view.public_id, fields["status"], view.reason, view.send_at, now
+    )
+    return InvitationOut.model_validate({**fields, "survey_url": url})
+
+
 async def create_invitation(call: ApiCall) -> Reply:
     """Schedules one invitation, or says why it will not be sent."""
     item = cast(InvitationIn, call.body)
     key = _key(call)
     async with call.app.db.transaction() as store:
         accepted = await _requests(call, store).invite(item, key)
-    return Reply(202, accepted)
+    return Reply(202, _linked(call, accepted))
 
 
 async def create_invitations(call: ApiCall) -> Reply:
@@ -76,7 +101,12 @@ async def create_invitations(call: ApiCall) -> Reply:
             answers = iter(await _requests(call, store).invite_many(entries))
         for entry in parsed:
             answer = entry if isinstance(entry, BatchItemError) else next(answers)
-            results.append(_item_error(answer) if isinstance(answer, ApiError) else answer)
+            if isinstance(answer, ApiError):
+                results.append(_item_error(answer))
+            elif isinstance(answer, InvitationAccepted):
+                results.append(_linked(call, answer))
+            else:
+                results.append(answer)
     return Reply(202, InvitationBatchOut(results=results))
 
 
@@ -110,7 +140,7 @@ async def get_invitation(call: ApiCall) -> Reply:
         view = await store.invitations.get(_invitation_id(call))
     if view is None:
         raise ApiError(404, "not_found", "No invitation has this id.")
-    return Reply(200, InvitationOut.model_validate(view_fields(view)))
+    return Reply(200, _out(call, view))
 
 
 async def cancel_invitation(call: ApiCall) -> Reply:
@@ -119,7 +149,7 @@ async def cancel_invitation(call: ApiCall) -> Reply:
         cancelled, view = await store.invitations.cancel(_invitation_id(call))
     if view is None:
         raise ApiError(404, "not_found", "No invitation has this id.")
-    out = InvitationOut.model_validate(view_fields(view))
+    out = _out(call, view)
     if not cancelled:
         raise ApiError(
             409,

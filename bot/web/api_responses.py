@@ -72,7 +72,13 @@ class Answer(BaseModel):
     agent: str | None
     campaign: str | None
     attributes: dict[str, str] | None = Field(description="An invitation's order id and more.")
-    channel: str
+    channel: str = Field(
+        description="How the question came: `start` (a link or /start), `broadcast`, `invitation`."
+    )
+    messenger: str = Field(
+        description="The messaging channel the answer was given through: `telegram`, "
+        "`whatsapp` or `web`."
+    )
     scored_at: datetime = Field(description="When scored (eNPS: the start of the local day).")
     completed_at: datetime | None = Field(description="When the last question was answered.")
     respondent_id: int | None = Field(description="The person (null for eNPS or forgotten).")
@@ -134,6 +140,7 @@ def _item(answer: FeedAnswer) -> Answer:
         campaign=answer.campaign,
         attributes=answer.attributes,
         channel=answer.channel,
+        messenger=answer.messenger,
         scored_at=answer.scored_at,
         completed_at=answer.completed_at,
         respondent_id=answer.respondent_id,

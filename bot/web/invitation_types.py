@@ -26,6 +26,21 @@ Reason = Literal[
     "uncertain",  # sent, but the bot stopped during the call: it may not have arrived
 ]
 AcceptedStatus = Literal["scheduled", "suppressed", "unreachable"]
+_SURVEY_URL = (
+    "The person's survey link ({PUBLIC_URL}/s/<token>) to send by SMS or e-mail yourself, "
+    "valid SURVEY_LINK_DAYS after send_at and answered once (by link or in Telegram, "
+    "whichever comes first); it works for an unreachable person too (no_channel, blocked). "
+    "Left out without PUBLIC_URL, once expired, and when the invitation cannot be answered: "
+    "suppressed, cancelled, stopped, not_started"
+)
+
+
+def _absent(value: object) -> bool:
+    """Left out of the JSON rather than null: without PUBLIC_URL the answers stay as they
+    were before survey links existed."""
+    return value is None
+
+
 Status = Literal[
     "scheduled", "sent", "answered", "suppressed", "unreachable", "failed", "cancelled"
 ]
@@ -108,6 +123,11 @@ class InvitationAccepted(BaseModel):
         description="The fatigue rule (suppressed) or why nobody can be reached (unreachable)."
     )
     send_at: datetime = Field(description="When it goes out, quiet hours included (UTC).")
+    survey_url: str | None = Field(
+        default=None,
+        exclude_if=_absent,
+        description=_SURVEY_URL + " (also in GET /invitations/{id}).",
+    )
 
 
 class InvitationOut(BaseModel):
@@ -126,6 +146,7 @@ class InvitationOut(BaseModel):
     response_id: int | None
     score: int | None
     created_at: datetime
+    survey_url: str | None = Field(default=None, exclude_if=_absent, description=_SURVEY_URL + ".")
 
 
 class BatchItemError(BaseModel):

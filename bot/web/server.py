@@ -1,17 +1,19 @@
-"""The bot's one HTTP server: `GET /healthz`, the API (/api/v1) and the caller's routes.
+"""The bot's one HTTP server: the probes and /metrics (bot/web/probes.py), the API (/api/v1)
+and the caller's routes.
 
 Runs in the bot's process beside the update loop (aiohttp, already there for the Telegram
 clients). The API exists only with API_TOKEN; every /api/v1 call but the OpenAPI document
-needs `Authorization: Bearer <API_TOKEN>`. Every error, including aiohttp's own 404 and
-405, is a JSON `ErrorBody`; an unexpected exception is logged and answered 500 with no
-details. Routes given by the caller (the Telegram webhook) are served as they are.
+needs `Authorization: Bearer <API_TOKEN>`; /metrics exists only with METRICS_TOKEN. Every
+error, including aiohttp's own 404 and 405, is a JSON `ErrorBody`; an unexpected exception
+is logged and answered 500 with no details. Routes given by the caller (the Telegram
+webhook) are served as they are, and so are the survey links' HTML pages (/s/<token>, with
+PUBLIC_URL: bot/web/survey_routes.py).
 """
 
 from __future__ import annotations
 
 import asyncio
 import errno
-import hmac
 import importlib
 import json
 import logging
@@ -19,16 +21,17 @@ import socket
 from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
 from aiohttp import web
 from pydantic import BaseModel, ValidationError
 
 from bot.app import BotApp, StartupError
 from bot.settings import Settings
-from bot.web.api import ApiCall, ApiError, Endpoint, ErrorBody, Reply
+from bot.web.api import ApiCall, ApiError, Endpoint, ErrorBody, authorized
 from bot.web.openapi import openapi_endpoint
-from storage.db import DatabaseError
+from bot.web.probes import PROBES, metrics_routes
+from bot.web.survey_routes import survey_link_routes
 
 log = logging.getLogger(__name__)
 
@@ -36,8 +39,6 @@ log = logging.getLogger(__name__)
 RESOURCE_MODULES = ("bot.web.api_read", "bot.web.api_responses", "bot.web.api_invitations")
 # In-flight requests get this long to finish when the bot stops; then they are cancelled.
 SHUTDOWN_TIMEOUT = 3.0
-# /healthz says 503 rather than hang when the database does not answer within this.
-HEALTH_TIMEOUT = 5.0
 # Any route's body limit (the webhook's Telegram updates too); API endpoints set their own.
 CLIENT_MAX_SIZE = 1024 * 1024
 _ERROR_CODES = {
@@ -59,33 +60,6 @@ _MESSAGES = {
     405: "This path does not take this method.",
     413: "The request body is too large.",
 }
-
-
-class Health(BaseModel):
-    """The bot is up and its database answers."""
-
-    status: Literal["ok"]
-
-
-async def healthz(call: ApiCall) -> Reply:
-    """Says whether the bot's database answers (for load balancers and monitors)."""
-    try:
-        async with asyncio.timeout(HEALTH_TIMEOUT):
-            await call.app.db.check()
-    except (DatabaseError, TimeoutError):
-        raise ApiError(503, "unavailable", "The database does not answer.") from None
-    return Reply(200, Health(status="ok"))
-
-
-HEALTH = Endpoint(
-    method="GET",
-    path="/healthz",
-    summary="Health: 200 when the bot's database answers, else 503.",
-    handler=healthz,
-    responses={200: Health},
-    errors={503: "The database does not answer."},
-    public=True,
-)
 
 
 def resource_endpoints() -> list[Endpoint]:
@@ -137,15 +111,6 @@ async def json_errors(request: web.Request, handler: Any) -> web.StreamResponse:
         log.exception("HTTP %s %s failed", request.method, request.path)
         body = ErrorBody(error="internal", message="Something went wrong on our side.")
         return _error(500, body)
-
-
-def _authorized(header: str | None, token: str) -> bool:
-    """A bearer token equal to API_TOKEN, compared in constant time."""
-    scheme, _, value = (header or "").strip().partition(" ")
-    given = value.strip().encode("utf-8", "replace")
-    # Compared even for a wrong scheme, so the time says nothing about the header.
-    same = hmac.compare_digest(given, token.encode())
-    return scheme.lower() == "bearer" and same
 
 
 def _is_json(content_type: str) -> bool:
@@ -232,7 +197,7 @@ def _serve(app: BotApp, token: str, endpoint: Endpoint) -> Any:
     """The aiohttp handler of one endpoint: token, body, query, then the endpoint's own."""
 
     async def handle(request: web.Request) -> web.Response:
-        if not endpoint.public and not _authorized(request.headers.get("Authorization"), token):
+        if not endpoint.public and not authorized(request.headers.get("Authorization"), token):
             raise ApiError(401, "unauthorized", "Send Authorization: Bearer <API_TOKEN>.")
         _no_nul(dict(request.match_info), "path")
         body, raw = None, b""
@@ -256,18 +221,19 @@ def _serve(app: BotApp, token: str, endpoint: Endpoint) -> Any:
 
 
 def api_endpoints(settings: Settings) -> list[Endpoint]:
-    """Everything served through the endpoint machinery: health always, the API (and its
-    document, which describes health too) only with API_TOKEN."""
+    """Everything served through the endpoint machinery: the probes always, the API (and
+    its document, which describes the probes too) only with API_TOKEN."""
     if not settings.api_token:
-        return [HEALTH]
-    api = [HEALTH, *resource_endpoints()]
+        return [*PROBES]
+    api = [*PROBES, *resource_endpoints()]
     return [*api, openapi_endpoint(api)]
 
 
 def build_web_app(
     app: BotApp, settings: Settings, *, extra_routes: Sequence[web.RouteDef] = ()
 ) -> web.Application:
-    """The aiohttp application: health, the API when API_TOKEN is set, the extra routes."""
+    """The aiohttp application: the probes, the API when API_TOKEN is set, /metrics when
+    METRICS_TOKEN is, the extra routes."""
     endpoints = api_endpoints(settings)
     largest = max(endpoint.max_body for endpoint in endpoints)
     web_app = web.Application(
@@ -276,6 +242,8 @@ def build_web_app(
     for endpoint in endpoints:
         handler = _serve(app, settings.api_token, endpoint)
         web_app.router.add_route(endpoint.method, endpoint.path, handler)
+    web_app.router.add_routes(metrics_routes(app, settings.metrics_token))
+    web_app.router.add_routes(survey_link_routes(app))  # /s/<token> with PUBLIC_URL
     web_app.router.add_routes(extra_routes)
     return web_app
 
@@ -361,7 +329,8 @@ async def serve_http(
 async def serve_http_if_enabled(
     app: BotApp, settings: Settings, *, extra_routes: Sequence[web.RouteDef] = ()
 ) -> AsyncIterator[HttpServer | None]:
-    """`serve_http` when WEBHOOK_URL, API_TOKEN or EVENTS_URLS is set; else nothing."""
+    """`serve_http` when WEBHOOK_URL, API_TOKEN, EVENTS_URLS or METRICS_TOKEN is set;
+    else nothing."""
     if not settings.http_enabled:
         yield None
         return

@@ -12,8 +12,12 @@ database transaction committed (the dedupe row in processed_updates and the repl
 the persisted outbox, bot/outbox.py) — milliseconds — and the replies are sent after the
 200 by the same task. From then on a crash loses nothing: the next start sends the kept
 replies. If the process dies before the commit, Telegram had no 2xx and posts the update
-again; a redelivery of an update already handled is skipped by processed_updates. A
-graceful stop drains the tasks in flight (`WebhookUpdates.drain`).
+again; a redelivery of an update already handled is skipped by processed_updates.
+
+A graceful stop (`stop_webhook`, SIGTERM) runs before the HTTP server closes: /readyz says
+503 so the load balancer sends no more, updates posted meanwhile get 503 so Telegram posts
+them again (to another replica, or to this one when it is back), and the updates in
+flight finish; replies still waiting on Telegram stay in the outbox for the next start.
 """
 
 from __future__ import annotations
@@ -24,13 +28,13 @@ import hmac
 import json
 import logging
 import signal
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from typing import Any
 from urllib.parse import urlsplit
 
 from aiohttp import web
 
-from bot.app import StartupError
+from bot.app import BotApp, StartupError
 from bot.pipeline import Pipeline
 from bot.settings import Settings
 
@@ -71,10 +75,17 @@ def webhook_route(path: str, secret: str, feed: Feed) -> web.RouteDef:
         update_id = update.get("update_id") if isinstance(update, dict) else None
         if type(update_id) is not int:
             return _error(400, "invalid", "the body is not a Telegram update (no update_id)")
-        await feed(update)
+        try:
+            await feed(update)
+        except NotAccepting:
+            return _error(503, "unavailable", "the bot is stopping: post the update again")
         return web.json_response({"ok": True})
 
     return web.post(path, telegram_webhook)
+
+
+class NotAccepting(Exception):
+    """The bot is stopping: the update was not taken (Telegram will post it again)."""
 
 
 class WebhookUpdates:
@@ -89,6 +100,7 @@ class WebhookUpdates:
         self._process = process
         self._waiting: dict[int, list[asyncio.Future[None]]] = {}
         self._tasks: set[asyncio.Task[None]] = set()
+        self.closed = False  # stopping: new updates are refused (NotAccepting)
 
     def settled(self, update_id: int) -> None:
         """The update's transaction is over: its requests may be answered."""
@@ -97,7 +109,10 @@ class WebhookUpdates:
                 waiter.set_result(None)
 
     async def feed(self, update: dict[str, Any]) -> None:
-        """Starts processing `update`; returns once Telegram may be answered."""
+        """Starts processing `update`; returns once Telegram may be answered. Raises
+        NotAccepting once the bot is stopping."""
+        if self.closed:
+            raise NotAccepting
         update_id: int = update["update_id"]
         waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._waiting.setdefault(update_id, []).append(waiter)
@@ -149,6 +164,19 @@ def webhook_updates(
     return updates
 
 
+async def stop_webhook(app: BotApp, updates: WebhookUpdates | None) -> None:
+    """The first step of a graceful stop, while the HTTP server still answers: /readyz goes
+    503; in webhook mode new updates get 503 and those in flight finish (replies waiting on
+    Telegram's 429s end at once and stay in the outbox; a call in flight gets STOP_GRACE)."""
+    app.draining = True
+    if updates is None:
+        return
+    log.info("stopping: %d webhook updates in flight", updates.in_flight)
+    updates.closed = True
+    app.pipeline.stop()
+    await updates.drain()
+
+
 def webhook_refused(settings: Settings, reason: str) -> StartupError:
     """The one line npsbot stops with when the Bot API refuses setWebhook."""
     return StartupError(
@@ -167,11 +195,14 @@ def webhook_routes(settings: Settings, updates: WebhookUpdates | None) -> list[w
     ]
 
 
-async def until_stopped(stop: asyncio.Event | None) -> None:
-    """Webhook mode's main loop, as there is nothing to poll: waits for `stop`, or without
-    one for SIGINT/SIGTERM (as aiogram's polling does)."""
+@contextlib.contextmanager
+def stop_requested(stop: asyncio.Event | None) -> Iterator[asyncio.Event]:
+    """The event that ends webhook mode: `stop`, or without one an event that SIGINT and
+    SIGTERM set from the moment this is entered (as aiogram's polling does). Entered before
+    setWebhook, so a stop asked for while it is in flight (systemd restarting a replica that
+    is just starting) is a graceful one too, not the signal's default exit."""
     if stop is not None:
-        await stop.wait()
+        yield stop
         return
     stopped = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -179,7 +210,14 @@ async def until_stopped(stop: asyncio.Event | None) -> None:
     for sig in signals:
         loop.add_signal_handler(sig, stopped.set)
     try:
-        await stopped.wait()
+        yield stopped
     finally:
         for sig in signals:
             loop.remove_signal_handler(sig)
+
+
+async def until_stopped(stop: asyncio.Event | None) -> None:
+    """Webhook mode's main loop, as there is nothing to poll: waits for `stop`, or without
+    one for SIGINT/SIGTERM."""
+    with stop_requested(stop) as stopped:
+        await stopped.wait()

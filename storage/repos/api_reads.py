@@ -57,7 +57,8 @@ class FeedAnswer:
     agent: str | None
     campaign: str | None
     attributes: dict[str, str] | None
-    channel: str
+    channel: str  # the door: start, broadcast, invitation
+    messenger: str  # the messaging channel: telegram, whatsapp, web
     scored_at: datetime
     completed_at: datetime | None
     respondent_id: int | None
@@ -87,6 +88,7 @@ _COLUMNS = (
     Response.campaign,
     Response.attributes,
     Response.channel,
+    Response.messenger,
     Response.scored_at,
     Response.completed_at,
     Response.respondent_id,
@@ -240,6 +242,7 @@ def _answer(row: Any, delay: timedelta) -> FeedAnswer:
         campaign,
         attributes,
         channel,
+        messenger,
         scored_at,
         completed_at,
         respondent_id,
@@ -262,6 +265,7 @@ def _answer(row: Any, delay: timedelta) -> FeedAnswer:
         campaign=None if anonymous else campaign,
         attributes=None if anonymous else attributes,
         channel=channel,
+        messenger=messenger,
         scored_at=scored_at,
         completed_at=completed_at,
         respondent_id=None if anonymous else respondent_id,

@@ -19,7 +19,7 @@ from sqlalchemy import bindparam, delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.broadcast_models import Broadcast, BroadcastRecipient, RecipientStatus
-from storage.models import OPEN_STEPS, Respondent, Response, Step
+from storage.models import OPEN_STEPS, Channel, Respondent, Response, Step
 from storage.repos.audience import (
     ELIGIBLE,
     AudienceRepo,
@@ -38,6 +38,9 @@ R = table_of(Respondent)
 
 # Picks the catalog language from (chosen or imported language, Telegram's language).
 LanguageResolver = Callable[[str | None, str | None], str]
+
+# What an opened question is counted by in the invitation histograms (segments_of).
+_COUNTED = ("survey_id", "asked_at", "agent", "source", "language", "campaign", "messenger")
 
 
 @dataclass(frozen=True)
@@ -149,6 +152,7 @@ class RecipientQueue:
                 source=info.source,
                 agent=info.agent,
                 channel="broadcast",
+                messenger=Channel.TELEGRAM.value,  # broadcasts go to Telegram chats
                 payload_unknown=False,
                 asked_at=now,
             )
@@ -313,14 +317,12 @@ class RecipientQueue:
         """Adds the responses to the invitation counters (written at the commit)."""
         counter: Counter[tuple[int, Any, str, str]] = Counter()
         for chunk in chunks(response_ids):
-            rows = await self._session.execute(
-                select(
-                    A.c.survey_id, A.c.asked_at, A.c.agent, A.c.source, A.c.language, A.c.campaign
-                ).where(A.c.id.in_(chunk))
-            )
-            for survey_id, asked_at, agent, source, language, campaign in rows:
+            columns = [A.c[name] for name in _COUNTED]
+            rows = await self._session.execute(select(*columns).where(A.c.id.in_(chunk)))
+            for survey_id, asked_at, agent, source, language, campaign, messenger in rows:
                 day = self._stats.local_day(_aware(asked_at))
-                for dimension, value in segments_of(agent, source, language, campaign):
+                segments = segments_of(agent, source, language, campaign, messenger)
+                for dimension, value in segments:
                     counter[(survey_id, day, dimension, value[:64])] += 1
         self._stats.add_invited(counter)
 

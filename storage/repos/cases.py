@@ -62,14 +62,19 @@ class CaseRepo:
         self._driver = driver
 
     async def open(
-        self, response_id: int, survey_id: int, respondent_id: int | None
+        self,
+        response_id: int,
+        survey_id: int,
+        respondent_id: int | None,
+        *,
+        at: datetime | None = None,
     ) -> DetractorCase:
-        """Opens the case of a detractor answer (one per response).
+        """Opens the case of a detractor answer (one per response), now or `at`.
 
         Inserted with driver SQL; the entity is built from what was inserted and joins
         the session as if loaded, without reading the row back.
         """
-        opened = utcnow()
+        opened = at or utcnow()
         if respondent_id is None:
             # Anonymous (eNPS) answers: an exact time could point at the employee.
             opened = opened.replace(minute=0, second=0, microsecond=0)
@@ -158,12 +163,13 @@ class CaseRepo:
         """The alerts posted for a response's case (none without a case): chat → message."""
         return dict(await self._driver.fetch(_ALERTS_OF_RESPONSE, response_id))
 
-    async def resolve(self, case_id: int, by: int) -> bool:
-        """Marks the case resolved; False when it already was (the first press wins)."""
+    async def resolve(self, case_id: int, by: int, *, at: datetime | None = None) -> bool:
+        """Marks the case resolved (now or `at`); False when it already was (the first
+        press wins)."""
         result = await self._session.execute(
             update(DetractorCase)
             .where(DetractorCase.id == case_id, DetractorCase.status == "open")
-            .values(status="resolved", resolved_by=by, resolved_at=utcnow())
+            .values(status="resolved", resolved_by=by, resolved_at=at or utcnow())
             .execution_options(synchronize_session=False)
         )
         return bool(result.rowcount)  # type: ignore[attr-defined]

@@ -210,6 +210,7 @@ class InvitationQueue:
                 step=Step.CLOSED,
                 language=resolve(info.language, info.telegram_language),
                 channel=INVITATION_CHANNEL,
+                messenger=Channel.TELEGRAM.value,  # sent to the person's Telegram chat
                 payload_unknown=False,
                 asked_at=now,
                 **columns,

@@ -89,7 +89,7 @@ class PrivacyRepo:
 
     async def collect(self, user_id: int) -> PersonalData:
         """The user's profile, their answers (oldest first) and anonymous participation."""
-        person = await self._respondents.by_telegram(user_id)
+        person = await self._respondents.by_sender(user_id)
         who = Who(person.id if person is not None else None, user_id)
         answers: list[AnswerRecord] = []
         taken: list[Survey] = []

@@ -80,19 +80,28 @@ class ReminderRepo:
         if not rows:
             return []
         insert = upsert_insert(self._dialect)
-        stmt = insert(SR).on_conflict_do_nothing(index_elements=["response_id"])
-        await self._session.execute(
-            stmt,
-            [
-                {
-                    "response_id": row.id,
-                    "status": RecipientStatus.SENDING.value,
-                    "worker": worker,
-                    "attempt_at": now,
-                }
-                for row in rows
-            ],
+        # Only the rows this insert wrote are ours. On PostgreSQL a replica whose SELECT
+        # read before another's claim committed can still lock the same responses once it
+        # has (the claim leaves them unchanged, so their lock is not re-checked): its
+        # insert then meets the other's rows, writes nothing, and must not send.
+        stmt = (
+            insert(SR)
+            .values(
+                [
+                    {
+                        "response_id": row.id,
+                        "status": RecipientStatus.SENDING.value,
+                        "worker": worker,
+                        "attempt_at": now,
+                    }
+                    for row in rows
+                ]
+            )
+            .on_conflict_do_nothing(index_elements=["response_id"])
+            .returning(SR.c.response_id)
         )
+        ours = set((await self._session.scalars(stmt)).all())
+        rows = [row for row in rows if row.id in ours]
         return [
             DueReminder(
                 response_id=row.id,

@@ -3,6 +3,7 @@ may write to them."""
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -13,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.driver import DriverSQL
 from storage.language_codes import normalize_language_code
-from storage.models import Respondent, utcnow
+from storage.models import Channel, Respondent, utcnow
 from storage.repos.phones import adopt_imported_phone
 from storage.repos.respondent_statements import (
     CLAIM_AND_TOUCH,
@@ -29,17 +30,20 @@ from storage.repos.respondent_statements import (
     R,
 )
 from storage.repos.updates import UpdateLog
+from storage.repos.whatsapp import WhatsAppRepo, is_whatsapp_chat
 
 
 @dataclass(frozen=True)
 class Profile:
-    """What Telegram tells us about a user on each update."""
+    """What the channel tells us about a user on each update (Telegram's user; on
+    WhatsApp `user_id` and `chat_id` are both the address's synthetic chat id)."""
 
     user_id: int
     chat_id: int
     first_name: str | None
     username: str | None
     language_code: str | None
+    channel: str = TELEGRAM
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,12 +120,25 @@ class RespondentRepo:
         the profile too, which is harmless: it is the same user, seen again.
         """
         driver = self._driver
+        if profile.channel != TELEGRAM:  # a WhatsApp chat: found through its own address
+            return await self._updates.claim(update_id), await self._touch_other(profile)
         if driver.sqlite:
             return await self._updates.claim(update_id), await self.touch(profile)
         row = await driver.fetchrow(CLAIM_AND_TOUCH, *self._touch_args(profile), update_id)
         assert row is not None  # the outer join returns one row
         claimed, *person = row
         return bool(claimed), await self._touched(profile, tuple(person))
+
+    async def _touch_other(self, profile: Profile) -> Person:
+        """Touches the person behind a WhatsApp chat (created by storage/repos/whatsapp.py
+        when their first message came); their Telegram address, if any, is not theirs here."""
+        person_id = await WhatsAppRepo(self._session).touch(
+            profile.chat_id, profile.first_name, utcnow()
+        )
+        found = await self.get(person_id) if person_id is not None else None
+        if found is None:
+            raise LookupError(f"no person has the chat {profile.chat_id}")
+        return dataclasses.replace(found, telegram_id=None, chat_id=profile.chat_id)
 
     def _touch_args(self, profile: Profile) -> tuple[object, ...]:
         return (
@@ -202,6 +219,15 @@ class RespondentRepo:
         """The person with this (internal) id."""
         row = (await self._session.execute(_PERSON_QUERY.where(R.c.id == person_id))).first()
         return self._person(row) if row is not None else None
+
+    async def by_sender(self, user_id: int) -> Person | None:
+        """The person behind an event's sender id: a Telegram user id, or a WhatsApp
+        address's synthetic chat id (storage/repos/whatsapp.py)."""
+        if not is_whatsapp_chat(user_id):
+            return await self.by_telegram(user_id)
+        person_id = await WhatsAppRepo(self._session).person_of(user_id)
+        found = await self.get(person_id) if person_id is not None else None
+        return dataclasses.replace(found, telegram_id=None, chat_id=user_id) if found else None
 
     async def by_telegram(self, user_id: int) -> Person | None:
         """The person with this Telegram user id (e.g. an owner: did they press Start?)."""
@@ -287,9 +313,10 @@ class RespondentRepo:
         )
 
     async def set_chat_unreachable(self, chat_id: int) -> None:
-        """Marks whoever has this Telegram chat unreachable (a 403 from Telegram; a group
-        chat matches nobody)."""
-        chat = select(A.c.respondent_id).where(A.c.channel == TELEGRAM, A.c.chat == str(chat_id))
+        """Marks whoever has this chat unreachable (a 403 from Telegram, a WhatsApp number
+        that cannot receive messages; a group chat matches nobody)."""
+        channel = Channel.WHATSAPP.value if is_whatsapp_chat(chat_id) else TELEGRAM
+        chat = select(A.c.respondent_id).where(A.c.channel == channel, A.c.chat == str(chat_id))
         await self._session.execute(
             update(Respondent).where(Respondent.id.in_(chat)).values(unreachable=True)
         )

@@ -45,7 +45,8 @@ class ResponseRow:
     campaign: str | None
     start_payload: str | None
     payload_unknown: bool
-    channel: str
+    channel: str  # the door ("start", "broadcast", "invitation")
+    messenger: str  # the messaging channel ("telegram", "whatsapp", "web")
     prompt_message_id: int | None
     asked_at: datetime
     scored_at: datetime | None

@@ -11,7 +11,7 @@ from typing import cast
 from sqlalchemy import Table, bindparam, func, insert, literal_column, not_, select, true, update
 
 from storage.attributes import Attributes, parse_attributes
-from storage.models import OPEN_STEPS, Respondent, StaffMember, Step, utcnow
+from storage.models import OPEN_STEPS, Channel, Respondent, StaffMember, Step, utcnow
 from storage.repos.anonymity import new_public_id
 from storage.repos.response_rows import (
     OPEN_STEP_LIST,
@@ -62,7 +62,8 @@ class Previous:
 
 @dataclass(frozen=True)
 class AnswerContext:
-    """Where an answer came from (deep-link tags and channel)."""
+    """Where an answer came from: deep-link tags, the door (`channel`: "start", …) and the
+    messaging channel it is given through (`messenger`: "telegram", "whatsapp", "web")."""
 
     source: str | None = None
     agent: str | None = None
@@ -70,6 +71,7 @@ class AnswerContext:
     start_payload: str | None = None
     payload_unknown: bool = False
     channel: str = "start"
+    messenger: str = Channel.TELEGRAM.value
 
     @property
     def door(self) -> Door | None:
@@ -214,7 +216,7 @@ class ResponseStarts(ResponseReader):
         *,
         survey_id: int,
         respondent_id: int,
-        chat_id: int,
+        chat_id: int | None,  # None: the person has no Telegram chat (a web link)
         language: str,
         context: AnswerContext,
         asked_at: datetime | None = None,
@@ -269,6 +271,7 @@ class ResponseStarts(ResponseReader):
             start_payload=None if anonymous else context.start_payload,
             payload_unknown=context.payload_unknown,
             channel=context.channel,
+            messenger=context.messenger,
             prompt_message_id=None,
             # Anonymous: the day from the start, so no export shows an open answer's minute.
             asked_at=self._anonymity.day_of(asked_at or utcnow())
@@ -296,6 +299,6 @@ class ResponseStarts(ResponseReader):
             await self._stats.count_invited(
                 survey_id,
                 response.asked_at,
-                segments_of(agent, source, language, campaign),
+                segments_of(agent, source, language, campaign, context.messenger),
             )
         return response

@@ -43,6 +43,7 @@ _SCORE = same(
         _R.c.source,
         _R.c.language,
         _R.c.campaign,
+        _R.c.messenger,
         _R.c.asked_at,
         _R.c.invite_pending,
     ),
@@ -69,10 +70,27 @@ _SUPERSEDE = same(
         _R.c.source,
         _R.c.language,
         _R.c.campaign,
+        _R.c.messenger,
     ),
     "response_id",
     "replaced_id",
     "respondent_id",
+)
+
+# A question asked in one messaging channel and answered in another (a Telegram invitation
+# answered through its web link) counts as given where it was answered.
+_MOVE = same(
+    update(_R)
+    .where(
+        _R.c.id == bindparam("response_id"),
+        _R.c.step == constant(Step.SCORE.value),
+        _R.c.messenger == bindparam("old"),
+    )
+    .values(messenger=bindparam("new_messenger"))
+    .returning(_R.c.survey_id, _R.c.asked_at, _R.c.invite_pending),
+    "response_id",
+    "old",
+    "new_messenger",
 )
 
 
@@ -140,10 +158,10 @@ class ResponseSteps(ResponseReader):
         row = await self._driver.fetchrow(_SCORE, response_id, score, self._driver.stamp(stored))
         if row is None:
             return False
-        survey_id, agent, source, language, campaign, asked_at, invite_pending = row
+        survey_id, agent, source, language, campaign, messenger, asked_at, invite_pending = row
         if thread is not None:
             await self._anonymity.mark_answered(thread)
-        segments = segments_of(agent, source, language, campaign)
+        segments = segments_of(agent, source, language, campaign, messenger)
         await self._stats.count_score(survey_id, now, segments, score)
         if invite_pending:
             # Counted with the answer, in the same segments (the response rate stays <= 1).
@@ -167,23 +185,48 @@ class ResponseSteps(ResponseReader):
         )
         if row is None:
             return None
-        survey_id, asked_at, scored_at, score, agent, source, language, campaign = row
-        segments = segments_of(agent, source, language, campaign)
+        survey_id, asked_at, scored_at, score, agent, source, language, campaign, messenger = row
+        segments = segments_of(agent, source, language, campaign, messenger)
         asked, scored = driver.moment(asked_at), driver.moment(scored_at)
         assert asked is not None and scored is not None  # a scored row
         await self._stats.count_invited(survey_id, asked, segments, -1)
         await self._stats.count_score(survey_id, scored, segments, score, -1)
         return Replaced(response.replaces_id, score)
 
-    async def record_why(self, response: ResponseRow | int, text: str | None) -> bool:
-        """Stores the reason for the score (None when skipped)."""
+    async def move_to_messenger(self, response: ResponseRow, messenger: str) -> bool:
+        """Before its score: the answer is being given through `messenger`, not the channel
+        it was asked in; its invitation moves to that channel's histogram row (the other
+        segments stay). False when it is no longer waiting for a score (or already there)."""
+        old = response.messenger
+        if old == messenger:
+            return False
+        driver = self._driver
+        row = await driver.fetchrow(_MOVE, response.id, old, messenger)
+        if row is None:
+            return False
+        survey_id, asked_at, invite_pending = row
+        response.messenger = messenger
+        if not invite_pending:  # else the invitation is counted with the score, there
+            asked = driver.moment(asked_at)
+            assert asked is not None  # asked_at is never NULL
+            await self._stats.count_invited(survey_id, asked, [("channel", old)], -1)
+            await self._stats.count_invited(survey_id, asked, [("channel", messenger)])
+        return True
+
+    async def record_why(
+        self, response: ResponseRow | int, text: str | None, *, at: datetime | None = None
+    ) -> bool:
+        """Stores the reason for the score (None when skipped); `at`: when (now)."""
         return await self._advance(
-            response, Step.WHY, why=text, why_at=utcnow(), step=Step.IMPROVE
+            response, Step.WHY, why=text, why_at=at or utcnow(), step=Step.IMPROVE
         )
 
-    async def record_improve(self, response: ResponseRow | int, text: str | None) -> bool:
-        """Stores what to improve (None when skipped) and completes the response."""
-        now = utcnow()
+    async def record_improve(
+        self, response: ResponseRow | int, text: str | None, *, at: datetime | None = None
+    ) -> bool:
+        """Stores what to improve (None when skipped) and completes the response; `at`:
+        when (now)."""
+        now = at or utcnow()
         done = await self._advance(
             response, Step.IMPROVE, improve=text, improve_at=now, completed_at=now, step=Step.DONE
         )

@@ -11,26 +11,33 @@ from sqlalchemy import bindparam, func, literal_column, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.driver import DriverSQL
-from storage.models import SCORE_COLUMNS, ScoreCount
+from storage.models import SCORE_COLUMNS, Channel, ScoreCount
 from storage.repos import upsert_insert
 from storage.statements import Statement
 
-DIMENSIONS = ("all", "agent", "source", "language", "campaign")
+# "channel" is the messaging channel (responses.messenger), not the door (responses.channel).
+DIMENSIONS = ("all", "agent", "source", "language", "campaign", "channel")
 COUNTERS = ("invited", *SCORE_COLUMNS)
 Counts = tuple[int, ...]  # invited, then scores 0..10
 EMPTY: Counts = (0,) * 12
 
 
 def segments_of(
-    agent: str | None, source: str | None, language: str | None, campaign: str | None
+    agent: str | None,
+    source: str | None,
+    language: str | None,
+    campaign: str | None,
+    messenger: str = Channel.TELEGRAM.value,
 ) -> list[tuple[str, str]]:
-    """The (dimension, value) rows one answer counts in (DIMENSIONS)."""
+    """The (dimension, value) rows one answer counts in (DIMENSIONS); `messenger`: the
+    answer's messaging channel (responses.messenger)."""
     return [
         ("all", ""),
         ("agent", agent or ""),
         ("source", source or ""),
         ("language", language or ""),
         ("campaign", campaign or ""),
+        ("channel", messenger),
     ]
 
 

@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.driver import DriverSQL
 from storage.models import Survey
+from storage.repos import upsert_insert
 from storage.statements import same
 
 DEFAULT_SLUG = "nps"
@@ -123,10 +124,16 @@ class SurveyRepo:
         view = await self.default()
         if view is not None:
             return view
+        # Replicas starting together on a new database all get here: the insert skips a
+        # row another one wrote (waiting for its commit), so none fails on the slug.
+        dialect = "sqlite" if self._driver.sqlite else "postgresql"
+        await self._session.execute(
+            upsert_insert(dialect)(Survey)
+            .values(slug=DEFAULT_SLUG, name="Main survey", kind="nps", texts={})
+            .on_conflict_do_nothing(index_elements=["slug"])
+        )
         survey = await self._session.scalar(select(Survey).where(Survey.slug == DEFAULT_SLUG))
-        if survey is None:
-            survey = Survey(slug=DEFAULT_SLUG, name="Main survey", kind="nps", texts={})
-            self._session.add(survey)
+        assert survey is not None  # inserted above, or by another process
         survey.is_default = True
         survey.active = True
         await self._session.flush()

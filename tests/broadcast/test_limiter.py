@@ -82,4 +82,6 @@ def test_rates_below_one_per_second_and_shares() -> None:
     limiter.set_rate(30 / 4)  # four replicas share 30/s
     assert limiter.rate == 7  # rounded down: never more than asked for
     with pytest.raises(ValueError):
-        limiter.set_rate(0)
+        limiter.set_rate(-1)
+    limiter.set_rate(0)  # a replica without a lease sends nothing
+    assert limiter.rate == 0

@@ -114,6 +114,7 @@ async def test_kill_9_midway_and_a_restart_never_send_twice(
         BRAND_NAME="Acme",
         DIGEST_TIME="off",
         BROADCAST_RATE="60",
+        BROADCAST_PAID="true",  # above Telegram's free ~30/s
         BROADCAST_PER_CHAT_INTERVAL="0",
         BROADCAST_PROGRESS_SECONDS="1",
     )

@@ -55,7 +55,8 @@ TITLES = [
     "Agent",
     "Campaign",
     "Order ID",
-    "Channel",
+    "Channel",  # the messenger
+    "Entry",  # the door (responses.channel)
     "Start payload",
     "Respondent ID",
     "Username",
@@ -170,6 +171,7 @@ async def test_xlsx_has_a_summary_with_the_nps_figures_and_typed_responses(
     assert {r["Survey"] for r in data} == {"nps"}
     assert {(r["Agent"], r["Step"]) for r in data} == {("olga", "done"), ("ivan", "why")}
     assert {r["Source"] for r in data} == {"call", "web"}
+    assert {(r["Channel"], r["Entry"]) for r in data} == {("telegram", "start")}
     # The respondent ID is the person's (internal) id; the name is theirs.
     async with check_db.snapshot() as store:
         for r in data:
@@ -246,6 +248,8 @@ async def test_csv_keeps_cyrillic_and_every_context_column(
     assert detractor["improve"] == "Привозите вовремя,\nи с трекингом"
     assert (detractor["agent"], detractor["language"]) == ("ольга", "ru")
     assert (detractor["channel"], detractor["step"]) == ("start", "done")
+    assert detractor["messenger"] == "telegram"
+    assert header[15:17] == ["Канал", "Точка входа"]
     scored = datetime.strptime(detractor["scored_at"], "%Y-%m-%d %H:%M:%S").replace(tzinfo=UTC)
     assert abs(scored - datetime.now(UTC)) < timedelta(minutes=5)
     promoter = dict(zip([key for key, _ in RESPONSE_COLUMNS], rows[1], strict=True))

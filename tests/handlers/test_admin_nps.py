@@ -106,7 +106,10 @@ async def test_nps_for_one_survey_and_a_month(
         ("nosuch", 'There is no survey "nosuch". Known surveys: nps.'),
         ("2026-13", 'I don\'t understand the period "2026-13"'),
         ("2026-11-01..2026-10-01", 'The range "2026-11-01..2026-10-01" starts after it ends'),
-        ("by colour", "Use /nps by agent, by source, by campaign, by language or by survey"),
+        (
+            "by colour",
+            "Use /nps by agent, by source, by campaign, by language, by channel or by survey",
+        ),
         ("nps 30d extra", "I don't understand"),
     ],
 )

@@ -123,6 +123,7 @@ async def test_a_customers_answer_tells_the_crm_when_scored_and_when_complete(
         "language": "en",
         "response_id": scored["response_id"],
         "channel": "start",
+        "messenger": "telegram",
         "scored_at": scored["scored_at"],
         "replaces_response_id": None,
         "attributes": attributes,
@@ -202,7 +203,14 @@ async def test_enps_events_name_nobody(
         text = json.dumps(data)
         for trace in ("5550123", "Dana", "dana_hr", "telegram_user_id", "phone", "attributes"):
             assert trace not in text, (event_type, trace)
-        assert not {"case_id", "scored_at", "completed_at", "opened_at", "channel"} & set(data)
+        assert not {
+            "case_id",
+            "scored_at",
+            "completed_at",
+            "opened_at",
+            "channel",
+            "messenger",
+        } & set(data)
         assert data["kind"] == "enps" and data["survey"] == "team"
         public_ids.add(data["response_id"])
     [public_id] = public_ids  # the random public id, the same in every event

@@ -130,6 +130,7 @@ async def _seed(db: Database) -> tuple[Scope, list[dict[str, Any]]]:
                     "attributes": _attributes(i),
                     "start_payload": "nps__s-call" if i % 6 == 0 else None,
                     "channel": "start",
+                    "messenger": ("telegram", "whatsapp", "web")[i % 3],
                     "asked_at": scored - timedelta(seconds=42),
                     "scored_at": scored,
                     "completed_at": scored + timedelta(seconds=20) if i % 2 else None,

@@ -40,7 +40,7 @@ FILLER = Path(people_filler.__file__)
 MOVED = {"respondents": {"chat_id"}}  # to addresses.chat
 # Columns later revisions added, with the value every carried row gets.
 GAINED: dict[str, dict[str, Any]] = {
-    "responses": {"attributes": None},  # 0017
+    "responses": {"attributes": None, "messenger": "telegram"},  # 0017, 0021
     "surveys": {"ask_phone": False},  # 0019
     "contacts": {"phone": None},  # 0019
 }
@@ -53,8 +53,9 @@ LATER_TABLES = {
     "autopilots",
     "autopilot_runs",
 }
-# Histogram dimensions later revisions count from the stored answers (0017: campaign).
-COUNTED_LATER = {"campaign"}
+# Histogram dimensions later revisions count from the stored answers, and the value the
+# old code's answers all get (0017: no campaign; 0021: given in Telegram).
+COUNTED_LATER = {"campaign": "", "channel": "telegram"}
 CI = REQUIRE_PG
 
 
@@ -186,18 +187,21 @@ async def test_an_old_database_is_carried_across_with_every_row(
 
 
 def _counted_like_the_totals(later: list[dict[str, Any]], counts: list[dict[str, Any]]) -> None:
-    """The old code's answers have no campaign: each day's campaign row (value "") holds
-    that day's totals, so `/nps by campaign` adds up to `/nps`."""
+    """The old code's answers have no campaign and were all given in Telegram: each day's
+    campaign row (value "") and channel row ("telegram") hold that day's totals, so
+    `/nps by campaign` and `/nps by channel` add up to `/nps`."""
     counters = [key for key in counts[0] if key == "invited" or key[1:].isdigit()]
     totals = {
         (row["survey_id"], row["day"]): [row[key] for key in counters]
         for row in counts
         if row["dimension"] == "all" and any(row[key] for key in counters)
     }
-    assert {row["value"] for row in later} == {""}
-    assert {
-        (row["survey_id"], row["day"]): [row[key] for key in counters] for row in later
-    } == totals
+    for dimension, value in COUNTED_LATER.items():
+        rows = [row for row in later if row["dimension"] == dimension]
+        assert {row["value"] for row in rows} == {value}
+        assert {
+            (row["survey_id"], row["day"]): [row[key] for key in counters] for row in rows
+        } == totals
 
 
 async def _the_current_code_works_on_it(

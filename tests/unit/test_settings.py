@@ -60,6 +60,9 @@ GOOD_TOKEN = "t" * 32
         ({"QUIET_HOURS": "09:00-09:00"}, "QUIET_HOURS"),
         ({"QUIET_HOURS": "25:00-07:00"}, "QUIET_HOURS"),
         ({"HTTP_PORT": "eighty"}, "HTTP_PORT"),
+        ({"METRICS_TOKEN": "short"}, "METRICS_TOKEN"),
+        ({"POOL_SIZE": "0"}, "POOL_SIZE"),
+        ({"POOL_SIZE": "500"}, "POOL_SIZE"),
     ],
 )
 def test_a_bad_http_setting_is_one_line_naming_it(
@@ -89,3 +92,14 @@ def test_http_settings_parse_into_what_the_server_uses(monkeypatch: pytest.Monke
     assert (window[1].hour, window[1].minute) == (7, 15)
     monkeypatch.setenv("QUIET_HOURS", "off")
     assert load_settings().quiet_window is None
+
+
+def test_metrics_token_alone_starts_the_server_and_pool_size_is_read(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("BOT_TOKEN", "1:abc")
+    assert load_settings().pool_size == 20  # the default
+    monkeypatch.setenv("METRICS_TOKEN", GOOD_TOKEN)
+    monkeypatch.setenv("POOL_SIZE", "8")
+    settings = load_settings()
+    assert settings.http_enabled and settings.pool_size == 8

@@ -178,3 +178,28 @@ async def test_until_stopped_with_an_event_waits_for_it() -> None:
     assert not waiting.done()
     stop.set()
     await asyncio.wait_for(waiting, timeout=2)
+
+
+async def test_a_closed_webhook_answers_503_and_processes_nothing() -> None:
+    """Stopping (stop_webhook): Telegram gets 503 and posts the update again later."""
+    processed: list[int] = []
+
+    async def process(update: dict[str, Any]) -> None:
+        processed.append(update["update_id"])
+
+    updates = WebhookUpdates(process)
+    app = web.Application()
+    app.add_routes([webhook_route("/tg/hook", SECRET, updates.feed)])
+    server = TestServer(app, host="127.0.0.1")
+    await server.start_server()
+    try:
+        url = str(server.make_url("/tg/hook"))
+        body = b'{"update_id": 7}'
+        assert (await _post(url, body, {SECRET_HEADER: SECRET}))[0] == 200
+        updates.closed = True
+        status, answer = await _post(url, b'{"update_id": 8}', {SECRET_HEADER: SECRET})
+        assert (status, answer["error"]) == (503, "unavailable")
+        await updates.drain()
+        assert processed == [7]
+    finally:
+        await server.close()

@@ -7,18 +7,15 @@ import json
 import logging
 import socket
 from collections.abc import AsyncIterator
-from pathlib import Path
 
 import aiohttp
 import pytest
 from aiohttp import web
 
-from bot.app import BotApp, StartupError, build_pipeline
-from bot.i18n import Catalogs
+from bot.app import BotApp, StartupError
 from bot.web.api import MAX_BODY_BYTES
 from bot.web.server import HttpServer, check_listen, serve_http
-from storage.db import Database
-from tests.web.conftest import API_TOKEN, AUTH, ME, web_settings
+from tests.web.conftest import API_TOKEN, AUTH
 
 ORDER = {"customer": "Olga", "lines": [{"sku": "A-1", "qty": 2}]}
 
@@ -45,26 +42,6 @@ async def test_healthz_answers_ok_without_a_token(
     async with client.get(f"{server.url}/healthz") as response:
         assert response.status == 200
         assert await _json(response) == {"status": "ok"}
-
-
-async def test_healthz_is_503_when_the_database_does_not_answer(
-    tmp_path: Path, db_url: str, client: aiohttp.ClientSession
-) -> None:
-    # A real application whose database cannot be opened: its "file" is a folder.
-    settings = web_settings(db_url)
-    (tmp_path / "folder.db").mkdir()
-    db = Database(f"sqlite+aiosqlite:///{tmp_path / 'folder.db'}")
-    catalogs = Catalogs(default="en")
-    pipeline = build_pipeline(settings, db, ME, catalogs=catalogs)
-    app = BotApp(settings, db, catalogs, pipeline, ME)
-    try:
-        async with (
-            serve_http(app, settings) as server,
-            client.get(f"{server.url}/healthz") as response,
-        ):
-            await _error(response, 503, "unavailable")
-    finally:
-        await db.dispose()
 
 
 async def test_the_api_needs_the_bearer_token(

@@ -1,0 +1,1 @@
+"""The WhatsApp Cloud API channel: client, port, webhook, events (README "WhatsApp")."""

@@ -1,0 +1,176 @@
+"""WhatsApp's webhook on the bot's HTTP server: GET answers Meta's handshake, POST takes
+signed `messages` events.
+
+A POST is answered as Telegram's webhook is (bot/web/telegram_webhook.py): once each of
+its messages is settled — its claim (the wamid's update id in processed_updates) and its
+replies committed — so Meta retries what a crash lost and a redelivery is skipped; the
+replies are sent after the answer. A range tap (the score's first tap, render.py) is
+claimed in the same transaction that finds the customers, and its list sent afterwards.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import json
+import logging
+from hashlib import sha256
+from typing import Any
+
+from aiohttp import web
+
+from bot.web.telegram_webhook import NotAccepting, WebhookUpdates
+from bot.whatsapp.client import CANNOT_RECEIVE
+from bot.whatsapp.events import message_event
+from bot.whatsapp.render import RANGE_PREFIX
+from handlers.events import Event
+from nps.phones import phone_language
+from storage.db import Database
+from storage.repos.whatsapp import wamid_update_id
+
+log = logging.getLogger(__name__)
+
+PATH = "/whatsapp/webhook"
+SIGNATURE_HEADER = "X-Hub-Signature-256"
+
+# A range tap to answer after the commit: (chat id, the button's id).
+RangeTap = tuple[int, str]
+
+
+def _error(status: int, error: str, message: str) -> web.Response:
+    return web.json_response({"error": error, "message": message}, status=status)
+
+
+def signed(raw: bytes, header: str, secret: bytes) -> bool:
+    """True when `header` is `sha256=<hex HMAC-SHA256(app secret, raw body)>`."""
+    expected = "sha256=" + hmac.new(secret, raw, sha256).hexdigest()
+    return hmac.compare_digest(header.encode("utf-8", "replace"), expected.encode())
+
+
+def _values(body: Any) -> list[dict[str, Any]]:
+    """Each change's `value` of a whatsapp_business_account body."""
+    if not isinstance(body, dict):
+        return []
+    values = []
+    for entry in body.get("entry") or []:
+        for change in (entry or {}).get("changes") or []:
+            value = (change or {}).get("value")
+            if isinstance(value, dict):
+                values.append(value)
+    return values
+
+
+class WhatsAppWebhook:
+    """The two routes, feeding the pipeline through `updates`."""
+
+    def __init__(
+        self,
+        db: Database,
+        updates: WebhookUpdates,
+        verify_token: str,
+        app_secret: str,
+        send_range: Any,
+    ) -> None:
+        self.db = db
+        self.updates = updates
+        self._verify_token = verify_token.encode()
+        self._secret = app_secret.encode()
+        self._send_range = send_range  # async (chat_id, data) → None
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    def routes(self) -> list[web.RouteDef]:
+        """GET and POST /whatsapp/webhook."""
+        return [web.get(PATH, self.verify), web.post(PATH, self.receive)]
+
+    async def verify(self, request: web.Request) -> web.Response:
+        """Meta's set-up handshake: the challenge back when the verify token matches."""
+        query = request.query
+        token = query.get("hub.verify_token", "").encode("utf-8", "replace")
+        if query.get("hub.mode") != "subscribe" or not hmac.compare_digest(
+            token, self._verify_token
+        ):
+            return _error(403, "forbidden", "wrong hub.verify_token")
+        return web.Response(text=query.get("hub.challenge", ""))
+
+    async def receive(self, request: web.Request) -> web.Response:
+        """One signed POST: its messages handled once each, its statuses recorded."""
+        raw = await request.read()
+        if not signed(raw, request.headers.get(SIGNATURE_HEADER, ""), self._secret):
+            return _error(401, "unauthorized", f"missing or wrong {SIGNATURE_HEADER} header")
+        try:
+            body = json.loads(raw)
+        except ValueError:
+            return _error(400, "invalid", "the body is not JSON")
+        if self.updates.closed:
+            return _error(503, "unavailable", "the bot is stopping: post the event again")
+        events, ranges = await self._take(_values(body))
+        try:
+            for event in events:  # in order: one chat's messages keep theirs
+                await self.updates.feed({"update_id": event.update_id, "event": event})
+        except NotAccepting:
+            return _error(503, "unavailable", "the bot is stopping: post the event again")
+        for chat_id, data in ranges:
+            task = asyncio.create_task(self._send_range(chat_id, data))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+        return web.json_response({"ok": True})
+
+    async def _take(self, values: list[dict[str, Any]]) -> tuple[list[Event], list[RangeTap]]:
+        """In one transaction: the customers (created on first contact), the range taps
+        claimed, the statuses recorded; the events to hand the pipeline."""
+        events: list[Event] = []
+        ranges: list[RangeTap] = []
+        async with self.db.transaction() as store:
+            for value in values:
+                names = {
+                    str(c.get("wa_id")): (c.get("profile") or {}).get("name")
+                    for c in value.get("contacts") or []
+                    if isinstance(c, dict)
+                }
+                for message in value.get("messages") or []:
+                    wa_id = str(message.get("from", ""))
+                    if not wa_id.isdigit():
+                        continue
+                    language = phone_language("+" + wa_id)
+                    name = names.get(wa_id)
+                    chat_id, new = await store.whatsapp.contact(wa_id, name, language)
+                    data = _range_data(message)
+                    if data is not None:
+                        if await store.updates.claim(wamid_update_id(str(message.get("id")))):
+                            ranges.append((chat_id, data))
+                        continue
+                    event = message_event(message, chat_id, name, language, first_contact=new)
+                    if event is not None:
+                        events.append(event)
+                for status in value.get("statuses") or []:
+                    await _record_status(store, status)
+        return events, ranges
+
+    async def drain(self) -> None:
+        """Waits for the range lists being sent."""
+        while self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+
+
+def _range_data(message: dict[str, Any]) -> str | None:
+    """The id of a tapped range button (the score's first tap), else None."""
+    if message.get("type") != "interactive":
+        return None
+    interactive = message.get("interactive") or {}
+    reply = interactive.get("button_reply") or {}
+    data = str(reply.get("id", ""))
+    return data if data.startswith(RANGE_PREFIX + ":") else None
+
+
+async def _record_status(store: Any, status: dict[str, Any]) -> None:
+    """A message's delivery status: a number that cannot receive messages makes its person
+    unreachable, as a Telegram 403 does."""
+    if status.get("status") != "failed":
+        return
+    codes = {e.get("code") for e in status.get("errors") or [] if isinstance(e, dict)}
+    if not codes & CANNOT_RECEIVE:
+        log.info("WhatsApp message %s failed: %s", status.get("id"), status.get("errors"))
+        return
+    chat_id = await store.whatsapp.chat_of(str(status.get("recipient_id", "")))
+    if chat_id is not None:
+        await store.respondents.set_chat_unreachable(chat_id)

@@ -1,0 +1,104 @@
+"""The parts without a network: markup, the score's ranges, keywords, settings, ids."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.i18n import Catalogs
+from bot.settings import SettingsError, load_settings
+from bot.whatsapp.client import error_of
+from bot.whatsapp.events import command_text
+from bot.whatsapp.render import Renderer, whatsapp_text
+from handlers.port import OutsideWindow, Rejected, RetryLater, Transient, Unreachable
+from handlers.respondent_messages import score_keyboard, skip_keyboard
+from storage.models import Step
+from storage.repos.whatsapp import wamid_message_id, wamid_update_id
+
+SCORE_PREFIX = score_keyboard(42).rows[0][0].data.rsplit(":", 1)[0]  # type: ignore[union-attr]
+
+
+def test_html_becomes_whatsapp_markup() -> None:
+    html = '<b>Bold</b> <i>it</i> <s>old</s> <code>x</code> &lt;3 <a href="https://a.b/c">site</a>'
+    assert whatsapp_text(html) == "*Bold* _it_ ~old~ ```x``` <3 site (https://a.b/c)"
+
+
+def test_the_score_keyboard_becomes_three_ranges_and_a_range_its_list() -> None:
+    renderer = Renderer(Catalogs(default="en"))
+    first = renderer.message("How likely?", score_keyboard(42), "ru")
+    buttons = first["interactive"]["action"]["buttons"]
+    assert [b["reply"]["title"] for b in buttons] == ["0 – 3", "4 – 7", "8 – 10"]
+    assert all(len(b["reply"]["id"]) <= 256 for b in buttons)
+    second = renderer.range_list(buttons[1]["reply"]["id"])
+    assert second is not None
+    rows = second["interactive"]["action"]["sections"][0]["rows"]
+    # The rows are the handlers' own callback data; the list speaks the person's language.
+    assert [r["id"] for r in rows] == [f"{SCORE_PREFIX}:{s}" for s in range(4, 8)]
+    assert second["interactive"]["body"]["text"] == "Выберите оценку"
+    assert renderer.range_list("nps-wa:r:en:0:3:evil") is None
+
+
+def test_a_skip_button_stays_a_reply_button() -> None:
+    renderer = Renderer(Catalogs(default="en"))
+    texts = Catalogs(default="en").texts("en")
+    body = renderer.message("Why?", skip_keyboard(texts, 7, Step.WHY), "en")
+    [button] = body["interactive"]["action"]["buttons"]
+    assert button["reply"]["title"] == "Skip" and button["reply"]["id"].startswith("nps:")
+
+
+@pytest.mark.parametrize(
+    ("typed", "first", "meant"),
+    [
+        ("STOP", False, "/stop"),
+        ("Стоп!", False, "/stop"),
+        ("wypisz", False, "/stop"),
+        ("My data", False, "/mydata"),
+        ("delete my data", False, "/forgetme"),
+        ("Hi", False, "/start"),
+        ("start nps__s-shop", False, "/start nps__s-shop"),
+        ("/language", False, "/language"),
+        ("9", False, "9"),
+        ("Where is my order?", True, "/start"),
+        ("Where is my order?", False, "Where is my order?"),
+    ],
+)
+def test_keywords_stand_for_commands(typed: str, first: bool, meant: str) -> None:
+    assert command_text(typed, first_contact=first) == meant
+
+
+def test_meta_errors_follow_the_port_policy() -> None:
+    def error(code: int, status: int = 400) -> object:
+        return error_of(status, {"error": {"code": code, "message": "m"}}, "")
+
+    assert isinstance(error(130429), RetryLater) and isinstance(error(131056), RetryLater)
+    assert isinstance(error(80007), RetryLater) and isinstance(error(1, 429), RetryLater)
+    assert isinstance(error(131026), Unreachable)
+    assert isinstance(error(131047), OutsideWindow)
+    assert isinstance(error(131000, 500), Transient)
+    assert isinstance(error_of(502, None, "<html>"), Transient)
+    assert type(error(131009)) is Rejected
+
+
+def test_wamids_map_to_update_and_message_ids_of_their_own() -> None:
+    assert wamid_update_id("wamid.A") < 0 < wamid_message_id("wamid.A") < 2**63
+    assert wamid_update_id("wamid.A") == wamid_update_id("wamid.A") != wamid_update_id("wamid.B")
+
+
+def test_whatsapp_settings_come_together_and_replace_the_bot_token() -> None:
+    base = {"_env_file": None, "bot_token": ""}
+    with pytest.raises(SettingsError, match=r"^WHATSAPP_APP_SECRET is not set"):
+        load_settings(
+            **base,
+            whatsapp_token="t" * 20,
+            whatsapp_phone_number_id="1",
+            whatsapp_verify_token="v",
+        )
+    settings = load_settings(
+        **base,
+        whatsapp_token="t" * 20,
+        whatsapp_phone_number_id="1",
+        whatsapp_app_secret="s" * 20,
+        whatsapp_verify_token="v" * 20,
+    )
+    assert settings.http_enabled
+    with pytest.raises(SettingsError, match=r"^BOT_TOKEN is not set"):
+        load_settings(**base)
