@@ -22,7 +22,11 @@ Each pass (every POLL_SECONDS, at once again while there is a backlog):
    (EVENTS_URLS) in the same transaction.
 
 The person's answer then flows through the normal conversation; the API reads the
-invitation as answered, with the score, once the response has one.
+invitation as answered, with the score, once the response has one. A person with no
+Telegram chat but a WhatsApp address is asked on WhatsApp (storage/repos/
+whatsapp_outbound.py): free-form inside the 24-hour window, else the survey's template
+(bot/whatsapp/questions.py), through WhatsApp's own limiter (WHATSAPP_RATE); Meta's
+delivery statuses are kept per message and shown on the invitation.
 """
 
 from __future__ import annotations
@@ -178,7 +182,7 @@ class InvitationSender(SendingPasses):
         try:
             delivery = await deliver(
                 self.port,
-                self.process.limiter,
+                self.process.limiter_for(item.chat_id),
                 action,
                 item.chat_id,
                 policy=self.policy,
@@ -221,6 +225,9 @@ class InvitationSender(SendingPasses):
             try:
                 async with self.app.db.transaction() as store:
                     failed = await store.invitation_queue.record(outcomes, self.process.name)
+                    await store.whatsapp_outbound.settle_unreachable(
+                        [o.message_id for o in outcomes if o.message_id is not None]
+                    )
                     await _emit_failed(store, failed)
                 return
             except Exception:

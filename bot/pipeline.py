@@ -25,6 +25,7 @@ from handlers.port import (
     ChatPort,
     Download,
     Outbox,
+    OutsideWindow,
     Rejected,
     RetryLater,
     RunLater,
@@ -359,6 +360,14 @@ class Pipeline:
                 if isinstance(action, SendText) and action.if_unreachable is not None:
                     await self._deliver_all(Outbox([action.if_unreachable]), port)
                 continue
+            except OutsideWindow:
+                # Not delivered, and whoever wrote is told why when the action says how.
+                self._record(self._performed(kept, action))
+                if isinstance(action, SendText):
+                    told = action.if_outside_window or action.if_unreachable
+                    if told is not None:
+                        await self._deliver_all(Outbox([told]), port)
+                continue
             record = self._performed(kept, action, message_id)
             if isinstance(action, SendText) and message_id is not None:
                 if action.after is not None:
@@ -447,6 +456,9 @@ class Pipeline:
                 delay *= 2
             except Unreachable:
                 log.info("chat %s is unreachable", getattr(action, "chat_id", "?"))
+                raise
+            except OutsideWindow:
+                log.info("WhatsApp's window is closed for %s", getattr(action, "chat_id", "?"))
                 raise
             except Rejected as exc:
                 # Case-insensitive: PTB capitalises descriptions ("Message is not modified").

@@ -99,6 +99,13 @@ class Settings(BaseSettings):
     whatsapp_verify_token: str = Field(default="", json_schema_extra=SECRET)
     whatsapp_api_url: str = "https://graph.facebook.com/v23.0"
     whatsapp_display_number: str = ""
+    # The approved template that asks outside the 24-hour window (a survey may name its own),
+    # and WhatsApp's sending rate for broadcasts, reminders and invitations, in messages/s
+    # for all replicas together (each live one takes an equal part). README "WhatsApp".
+    whatsapp_template: str = Field(
+        default="nps_invitation", min_length=1, max_length=512, pattern=r"^[a-z0-9_]+$"
+    )
+    whatsapp_rate: float = Field(default=20.0, gt=0, le=1000)
 
     @property
     def tz(self) -> ZoneInfo:
@@ -241,6 +248,9 @@ def _explain(field: str, problem: str) -> str:
         "ANY_SURVEY_COOLDOWN_DAYS": "use a whole number of days, e.g. 7 (0 turns the rule off)",
         "ENPS_MIN_GROUP": "use a whole number of answers, at least 1, e.g. 5",
         "REMINDER_AFTER_HOURS": "use hours after the question, e.g. 24 (0 turns reminders off)",
+        "WHATSAPP_TEMPLATE": "use an approved template's name: lowercase letters, digits and "
+        "_, e.g. nps_invitation",
+        "WHATSAPP_RATE": "use messages per second above 0 and at most 1000, e.g. 20",
         "HTTP_HOST": "use the address to listen on, e.g. 127.0.0.1 or 0.0.0.0",
         "HTTP_PORT": "use a TCP port number, e.g. 8080",
         "WEBHOOK_URL": "use the public https URL Telegram should call, e.g. "

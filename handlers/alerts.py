@@ -9,8 +9,10 @@ from datetime import datetime
 from handlers import crm_events
 from handlers.attribute_line import attribute_line
 from handlers.callbacks import CaseReply, CaseResolve, pack
+from handlers.case_channel import can_reply, channel_note
 from handlers.context import UpdateContext
 from handlers.events import BlockChange, Event
+from handlers.forget_target import person_label
 from handlers.kinds import is_anonymous
 from handlers.port import Button, Keyboard, after_send_kind
 from handlers.texts import TextsLike
@@ -49,6 +51,9 @@ async def person_line(ctx: UpdateContext, person_id: int | None) -> str:
     if respondent is None or respondent.id != person_id:
         # Staff acting on a case: the respondent is someone else than who wrote.
         respondent = await ctx.store.respondents.get(person_id)
+    if respondent is not None and respondent.telegram_id is None:
+        # WhatsApp or a phone number: the number, which staff can type (/forget +…).
+        return await person_label(ctx, person_id)
     return _described(respondent, person_id)
 
 
@@ -68,12 +73,13 @@ def _described(person: Person | None, fallback_id: int) -> str:
     return f"{person.first_name or '?'} ({handle}id {shown})"
 
 
-def case_keyboard(texts: TextsLike, case: DetractorCase) -> Keyboard | None:
-    """Reply (only when someone can be replied to) and Resolved, while the case is open."""
+def case_keyboard(texts: TextsLike, case: DetractorCase, reply: bool = True) -> Keyboard | None:
+    """Reply (only when someone can be replied to: `reply` False for a web-link answer
+    with no chat, handlers/case_channel.py) and Resolved, while the case is open."""
     if case.status != "open":
         return None
     buttons = []
-    if case.respondent_id is not None:
+    if case.respondent_id is not None and reply:
         buttons.append(Button(texts.plain("btn_reply"), pack(CaseReply(case.id))))
     buttons.append(Button(texts.plain("btn_resolved"), pack(CaseResolve(case.id))))
     return Keyboard.of(buttons)
@@ -100,6 +106,7 @@ async def render_alert(
                 source=response.source or none,
                 when=when,
             )
+            + channel_note(texts, response.messenger)
         )
         # Campaign, order id and custom attributes (agent and source are in the line above).
         attributes = attribute_line(
@@ -116,6 +123,9 @@ async def render_alert(
         lines.append(texts("alert_why", text=response.why))
     if response.improve:
         lines.append(texts("alert_improve", text=response.improve))
+    if case.status == "open" and not await can_reply(ctx, case, response):
+        if case.respondent_id is not None:  # known, but only by a number
+            lines.append(texts("tr_alert_no_reply"))
     if case.status == "resolved":
         who = await team_line(ctx, case.resolved_by)
         lines.append(texts("alert_resolved", who=who, when=_when(ctx, texts, case.resolved_at)))
@@ -143,7 +153,7 @@ async def on_score(ctx: UpdateContext, survey: SurveyView, response: ResponseRow
     # (deliver_held: when the owner presses Start, or at the next start-up).
     await ctx.store.cases.hold_alert(case.id, ctx.config.alert_chats)
     html = await render_alert(ctx, case, survey, response)
-    keyboard = case_keyboard(staff_texts(ctx), case)
+    keyboard = case_keyboard(staff_texts(ctx), case, await can_reply(ctx, case, response))
     for chat_id in ctx.config.alert_chats:
         ctx.out.send(chat_id, html, keyboard, after=_alert_delivered(case.id, chat_id))
 
@@ -159,7 +169,7 @@ async def deliver_held(ctx: UpdateContext, chat_id: int) -> int:
         if response is None or survey is None:
             continue
         html = await render_alert(ctx, case, survey, response)
-        keyboard = case_keyboard(texts, case)
+        keyboard = case_keyboard(texts, case, await can_reply(ctx, case, response))
         ctx.out.send(chat_id, html, keyboard, after=_alert_delivered(case.id, chat_id))
     return len(cases)
 
@@ -227,7 +237,7 @@ async def refresh_alerts(
     if response is None or survey is None:
         return
     html = await render_alert(ctx, case, survey, response)
-    keyboard = case_keyboard(staff_texts(ctx), case)
+    keyboard = case_keyboard(staff_texts(ctx), case, await can_reply(ctx, case, response))
     for chat_id, message_id in targets.items():
         ctx.out.edit(chat_id, message_id, html, keyboard)
 
@@ -248,9 +258,9 @@ async def on_text(ctx: UpdateContext, survey: SurveyView, response: ResponseRow)
 
 async def forget_person(ctx: UpdateContext, user_id: int) -> None:
     """/forgetme and /forget: cases keep their counts but no longer point at the person."""
-    person_id = await ctx.store.respondents.person_of(user_id)
-    if person_id is not None:
-        await ctx.store.cases.forget_person(person_id)
+    person = await ctx.store.respondents.by_sender(user_id)  # Telegram or WhatsApp
+    if person is not None:
+        await ctx.store.cases.forget_person(person.id)
 
 
 async def cases_line(ctx: UpdateContext, scope: Scope) -> list[str]:

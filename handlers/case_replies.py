@@ -9,6 +9,7 @@ from handlers import crm_events
 from handlers.access import role_of
 from handlers.alerts import case_keyboard, person_line, refresh_alerts, staff_texts
 from handlers.callbacks import CaseReply, CaseResolve
+from handlers.case_channel import outside_window, reply_chat
 from handlers.context import UpdateContext
 from handlers.events import ButtonPress, IncomingMessage
 from handlers.port import SendText
@@ -113,10 +114,16 @@ async def relay_staff_reply(event: IncomingMessage, ctx: UpdateContext) -> bool:
     if case is None or case.respondent_id is None:
         return True
     respondent = await ctx.store.respondents.get(case.respondent_id)
-    if respondent is None or respondent.chat_id is None:
-        # Forgotten, or no Telegram chat to write to: nothing can be delivered.
-        who = await _short_who(ctx, case.respondent_id)
-        ctx.out.send(event.chat_id, texts("reply_failed", who=who))
+    # The chat the answer came from (Telegram or WhatsApp), else any chat of the person.
+    chat_id = await reply_chat(ctx, case) if respondent is not None else None
+    who = await _short_who(ctx, case.respondent_id)
+    if respondent is None or chat_id is None:
+        # Forgotten, or a web-link answer by someone with no chat: nothing can be delivered.
+        key = "reply_failed" if respondent is None else "tr_reply_no_chat"
+        ctx.out.send(event.chat_id, texts(key, who=who))
+        return True
+    if await outside_window(ctx, chat_id, respondent.id):
+        ctx.out.send(event.chat_id, texts("tr_reply_outside_window", who=who))
         return True
     language = ctx.catalogs.resolve(respondent.language_override, respondent.telegram_language)
     theirs = ctx.catalogs.texts(language)
@@ -125,14 +132,15 @@ async def relay_staff_reply(event: IncomingMessage, ctx: UpdateContext) -> bool:
         event.text or "",
     )
     await ctx.store.cases.open_thread(case.respondent_id, case.id, event.chat_id, event.sender.id)
-    who = await _short_who(ctx, case.respondent_id)
-    # "Sent" only once every part was delivered; "could not deliver" when one was not.
+    # "Sent" only once every part was delivered; "could not deliver" when one was not,
+    # and why when WhatsApp's 24-hour window had closed.
     ctx.out.actions.append(
         chain(
-            respondent.chat_id,  # the person's Telegram chat
+            chat_id,
             parts,
             done=SendText(event.chat_id, texts("reply_sent", who=who)),
             failed=SendText(event.chat_id, texts("reply_failed", who=who)),
+            outside_window=SendText(event.chat_id, texts("tr_reply_outside_window", who=who)),
         )
     )
     return True

@@ -28,8 +28,10 @@ AnswerListener = Callable[["UpdateContext", "SurveyView", "ResponseRow"], Awaita
 ReportExtra = Callable[["UpdateContext", "Scope"], Awaitable[list[str]]]
 # Cancels what the user is in the middle of; True when something was cancelled.
 Canceller = Callable[["IncomingMessage", "UpdateContext"], Awaitable[bool]]
-# Erases a feature's own data about a Telegram user id (/forgetme, /forget), in the same
-# transaction, before the person and their addresses are erased.
+# Erases a feature's own data about a sender id — a Telegram user id, or a WhatsApp chat's
+# synthetic id (RespondentRepo.by_sender finds the person) — for /forgetme and /forget, in
+# the same transaction, before the person and their addresses are erased. A person known
+# only by a phone number has no sender id: the registry (storage/personal.py) erases them.
 Forgetter = Callable[["UpdateContext", int], Awaitable[None]]
 
 

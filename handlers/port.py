@@ -124,6 +124,9 @@ class SendText:
     # A paid broadcast (allow_paid_broadcast, BROADCAST_PAID): Telegram's 1000/s limit
     # instead of its free ~30/s, for a fee in Stars. Only the broadcast senders set it.
     paid_broadcast: bool = False
+    # Sent instead of `if_unreachable` when WhatsApp refused the message because its
+    # 24-hour customer-service window is closed (OutsideWindow).
+    if_outside_window: SendText | None = None
 
 
 @dataclass

@@ -16,7 +16,7 @@ from handlers.access import role_of
 from handlers.callbacks import Payload, pack, payload
 from handlers.context import UpdateContext
 from handlers.events import ButtonPress, Command, IncomingMessage
-from handlers.people import resolve_person
+from handlers.forget_target import forget_target, person_label, whatsapp_chat
 from handlers.port import Button, Keyboard
 from handlers.staff import describe_user
 from handlers.texts import TextsLike
@@ -43,6 +43,16 @@ class ForgetUser(Payload):
     """An admin's answer to "erase this user's data?" (1 erase, 0 keep)."""
 
     user_id: int
+    confirm: int
+
+
+@payload("fp")
+@dataclass(frozen=True)
+class ForgetPerson(Payload):
+    """An admin's answer to "erase this person's data?" for a person named by a phone
+    number or a WhatsApp id (their internal id; 1 erase, 0 keep)."""
+
+    person_id: int
     confirm: int
 
 
@@ -107,7 +117,7 @@ def as_json(data: PersonalData, role: str | None, now: datetime) -> dict[str, An
     ]
     return {
         "generated_at": now.isoformat(),
-        "telegram_user_id": data.user_id,
+        "telegram_user_id": respondent.telegram_id if respondent else data.user_id,
         "profile": profile,
         "team_role": role,
         "answers": answers,
@@ -127,14 +137,18 @@ def render(ctx: UpdateContext, data: PersonalData, role: str | None) -> str:
     lines = [texts("pv_mydata_title")]
     respondent = data.respondent
     if respondent is not None:
-        lines.append(
-            texts(
-                "pv_mydata_profile",
-                name=respondent.first_name or "—",
-                username=f"@{respondent.username}" if respondent.username else "—",
-                id=respondent.telegram_id or data.user_id,
+        name = respondent.first_name or "—"
+        if respondent.telegram_id is not None:
+            lines.append(
+                texts(
+                    "pv_mydata_profile",
+                    name=name,
+                    username=f"@{respondent.username}" if respondent.username else "—",
+                    id=respondent.telegram_id,
+                )
             )
-        )
+        else:  # reached on WhatsApp, or known only by a number
+            lines.append(texts("tr_mydata_profile", name=name))
         lines.append(
             texts(
                 "pv_mydata_settings",
@@ -149,6 +163,10 @@ def render(ctx: UpdateContext, data: PersonalData, role: str | None) -> str:
         if phones:  # shared from Telegram or imported (/phone removes it)
             shown = ", ".join(display_phone(phone) for phone in phones)
             lines.append(texts("ph_mydata_line", phone=shown))
+        whatsapp = [a for channel, a, _ in data.addresses if channel == Channel.WHATSAPP]
+        if whatsapp:
+            shown = ", ".join(display_phone("+" + wa_id) for wa_id in whatsapp)
+            lines.append(texts("tr_mydata_whatsapp", number=shown))
         if respondent.source or respondent.agent:
             lines.append(
                 texts(
@@ -211,9 +229,12 @@ async def on_mydata(event: IncomingMessage, command: Command, ctx: UpdateContext
     role = granted.name.lower() if granted else None
     ctx.out.send(event.chat_id, render(ctx, data, role))
     document = json.dumps(as_json(data, role, ctx.now), ensure_ascii=False, indent=2)
+    # Named by the Telegram id, else the person's internal id (a WhatsApp chat's is long).
+    respondent = data.respondent
+    named = (respondent.telegram_id or respondent.id) if respondent is not None else user_id
     ctx.out.document(
         event.chat_id,
-        f"mydata-{user_id}.json",
+        f"mydata-{named}.json",
         document.encode(),
         ctx.texts("pv_mydata_caption"),
     )
@@ -245,6 +266,18 @@ async def erase(ctx: UpdateContext, user_id: int) -> Erased:
     return erased
 
 
+async def erase_person(ctx: UpdateContext, person_id: int) -> Erased:
+    """Erases the person with this internal id: as their Telegram or WhatsApp sender when
+    they have one (the features' erasers run), else from the registry alone."""
+    person = await ctx.store.respondents.get(person_id)
+    if person is None:
+        return Erased(profile=False, answers=0)
+    sender = person.telegram_id or await whatsapp_chat(ctx, person_id)
+    if sender is not None:
+        return await erase(ctx, sender)
+    return await ctx.store.privacy.forget_person(person_id)
+
+
 def _reply(ctx: UpdateContext, event: ButtonPress, html: str) -> None:
     """Replaces the confirmation (its buttons go), or says it anew."""
     if event.message_id is not None:
@@ -264,14 +297,31 @@ async def on_forget_me_pressed(event: ButtonPress, choice: ForgetMe, ctx: Update
 
 
 async def on_forget(event: IncomingMessage, command: Command, ctx: UpdateContext) -> None:
-    """Asks an admin to confirm erasing a user's data (`/forget <user id or @username>`)."""
+    """Asks an admin to confirm erasing a person's data (`/forget <user id or @username>`,
+    or a phone number or WhatsApp id: handlers/forget_target.py)."""
     parts = command.args.split()
     if len(parts) != 1:
-        ctx.out.send(event.chat_id, ctx.texts("pv_forget_usage"))
+        usage = ctx.texts("pv_forget_usage") + "\n" + ctx.texts("tr_forget_usage_numbers")
+        ctx.out.send(event.chat_id, usage)
         return
-    user_id = await resolve_person(ctx, event.chat_id, parts[0], "pv_forget_unknown")
-    if user_id is None:
+    target = await forget_target(ctx, event.chat_id, parts[0])
+    if target is None:
         return
+    if target.person_id is not None:
+        person_id = target.person_id
+        found = await ctx.store.privacy.collect_person(person_id)
+        ctx.out.send(
+            event.chat_id,
+            ctx.texts(
+                "pv_forget_confirm",
+                who=await person_label(ctx, person_id),
+                answers=len(found.answers),
+            ),
+            _confirm_keyboard(ctx.texts, ForgetPerson(person_id, 1), ForgetPerson(person_id, 0)),
+        )
+        return
+    user_id = target.user_id
+    assert user_id is not None
     data = await ctx.store.privacy.collect(user_id)
     if data.empty:
         ctx.out.send(event.chat_id, ctx.texts("pv_forget_nothing", who=user_id))
@@ -295,3 +345,16 @@ async def on_forget_user_pressed(
         return
     erased = await erase(ctx, choice.user_id)
     _reply(ctx, event, ctx.texts("pv_forget_done", who=choice.user_id, answers=erased.answers))
+
+
+async def on_forget_person_pressed(
+    event: ButtonPress, choice: ForgetPerson, ctx: UpdateContext
+) -> None:
+    """Erases a person named by a number once the admin confirmed; Cancel keeps it."""
+    ctx.out.answer(event.callback_id)
+    who = await person_label(ctx, choice.person_id)
+    if not choice.confirm:
+        _reply(ctx, event, ctx.texts("pv_forget_cancelled", who=who))
+        return
+    erased = await erase_person(ctx, choice.person_id)
+    _reply(ctx, event, ctx.texts("pv_forget_done", who=who, answers=erased.answers))

@@ -64,13 +64,20 @@ def chain(
     done: SendText,
     failed: SendText,
     keyboard: Keyboard | None = None,
+    outside_window: SendText | None = None,
 ) -> SendText:
     """The parts as one message that sends the next once delivered; `done` follows the
     last (which carries the keyboard), `failed` replaces whichever part is not delivered
-    (and the rest)."""
+    (and the rest); `outside_window`, when given, replaces it when WhatsApp refused the
+    part for its 24-hour window."""
     message = done
     for index, part in enumerate(reversed(parts)):
         message = SendText(
-            chat_id, part, keyboard if index == 0 else None, if_sent=message, if_unreachable=failed
+            chat_id,
+            part,
+            keyboard if index == 0 else None,
+            if_sent=message,
+            if_unreachable=failed,
+            if_outside_window=outside_window,
         )
     return message

@@ -283,6 +283,7 @@ def create_router() -> Routes:
     router.button(privacy.ForgetMe, privacy.on_forget_me_pressed)
     router.command("forget", privacy.on_forget, role=Role.ADMIN, in_groups=False)
     router.button(privacy.ForgetUser, privacy.on_forget_user_pressed, role=Role.ADMIN)
+    router.button(privacy.ForgetPerson, privacy.on_forget_person_pressed, role=Role.ADMIN)
     router.hooks.help_sections.insert(0, (Role.NONE, "pv_help"))
     router.hooks.help_sections.insert(1, (Role.NONE, "ph_help"))
     # Broadcasts and contact lists (admins and owners); the worker in bot/broadcast sends.

@@ -23,6 +23,8 @@ MAX_SLUG = 32
 SLUG_RE = re.compile(rf"^[a-z0-9](?:[a-z0-9-]{{0,{MAX_SLUG - 2}}}[a-z0-9])?$")
 # Tag values in /link: no "_" so they can never form the "__" separator.
 TAG_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]{0,30}$")
+# A WhatsApp template's name: lowercase letters, digits and underscores (Meta's rule).
+TEMPLATE_RE = re.compile(r"^[a-z0-9_]{1,512}$")
 # Cyrillic has no decomposition to ASCII; the Latin-script languages mostly do (ł aside).
 _TRANSLIT = dict(zip("абвгдезийклмнопрстуфхыэ", "abvgdeziiklmnoprstufhye", strict=True)) | {
     "ё": "e",
@@ -118,6 +120,14 @@ def check_url(text: str) -> str:
     if parts.scheme not in ("http", "https") or "." not in host or host.endswith("."):
         raise Invalid("sv_err_url")
     return url
+
+
+def check_template(text: str) -> str:
+    """An approved WhatsApp template's name as WhatsApp Manager spells it."""
+    name = text.strip()
+    if not TEMPLATE_RE.match(name):
+        raise Invalid("sv_err_wa_template")
+    return name
 
 
 def clean_texts(raw: dict[str, Any]) -> dict[str, Any]:

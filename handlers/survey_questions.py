@@ -37,6 +37,7 @@ class DialogStep(StrEnum):
     REVIEW = "review"
     ACTIVE = "active"
     CONFIRM = "confirm"
+    WA_TEMPLATE = "wa_template"  # edited from the card only (README "WhatsApp")
 
 
 S = DialogStep
@@ -191,6 +192,14 @@ async def ask_review(q: Question) -> None:
         q.values["current"] = q.data["review_url"]
         q.button("sv_btn_keep_own", "keep")
     q.button("sv_btn_no_review", "none")
+
+
+async def ask_wa_template(q: Question) -> None:
+    current = await q.ctx.store.surveys.whatsapp_template(q.dialog.survey_id or 0)
+    q.values["current"] = current or "WHATSAPP_TEMPLATE"
+    if current:
+        q.button("sv_btn_keep_value", "keep", value=current)
+        q.button("sv_btn_wa_default", "default")
 
 
 async def ask_active(q: Question) -> None:

@@ -23,6 +23,7 @@ from handlers.survey_fields import (
     MAX_NAME,
     MAX_SUBJECT,
     Invalid,
+    check_template,
     check_text,
     check_url,
     clean_texts,
@@ -44,6 +45,7 @@ from handlers.survey_questions import (
     ask_subject,
     ask_text,
     ask_texts,
+    ask_wa_template,
 )
 from handlers.survey_views import language_name
 from storage.admin_models import StaffDialog
@@ -131,6 +133,10 @@ async def _text(ctx: UpdateContext, dialog: StaffDialog, text: str) -> dict[str,
 
 async def _review(ctx: UpdateContext, dialog: StaffDialog, text: str) -> str:
     return check_url(text)
+
+
+async def _wa_template(ctx: UpdateContext, dialog: StaffDialog, text: str) -> str:
+    return check_template(text)
 
 
 # ------------------------------------------------------------------ buttons
@@ -251,6 +257,15 @@ STEPS: dict[DialogStep, StepSpec] = {
         ask=ask_review,
         keep_ends_edit=True,
     ),
+    S.WA_TEMPLATE: StepSpec(
+        prompt="sv_ask_wa_template",
+        field="whatsapp_template",
+        next=S.CONFIRM,  # never reached: an edit ends after it
+        typed=_wa_template,
+        pressed=_only("default", value=lambda picked: None),
+        ask=ask_wa_template,
+        keep_ends_edit=True,
+    ),
     S.ACTIVE: StepSpec(
         prompt="sv_ask_active",
         field="active",
@@ -285,4 +300,5 @@ EDITS: dict[str, DialogStep] = {
     "e_subject": S.SUBJECT,
     "e_texts": S.TEXTS,
     "e_review": S.REVIEW,
+    "e_wa_template": S.WA_TEMPLATE,
 }

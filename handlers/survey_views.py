@@ -136,6 +136,8 @@ async def card(ctx: UpdateContext, survey: SurveyView) -> tuple[str, Keyboard]:
                 else button("ph_btn_ask_on", "phone_on")
             ]
         )
+    if ctx.config.whatsapp_number:  # the template that asks outside the 24-hour window
+        rows.append([button("sv_btn_wa_template", "e_wa_template")])
     if not survey.is_default:
         rows.append([button("sv_btn_default", "default")])
     rows.append([button("sv_btn_back", "list")])

@@ -150,11 +150,14 @@ async def _load(ctx: UpdateContext, public_id: str) -> _Found | None:
 async def _language(
     ctx: UpdateContext, invitation: LinkInvitation, response: ResponseRow | None
 ) -> str:
-    """The answer's language once asked; else the person's; else their number's country's;
-    else the context's (DEFAULT_LANGUAGE)."""
+    """The answer's language once asked; else the invitation's (the API's `language`);
+    else the person's; else their number's country's; else the context's
+    (DEFAULT_LANGUAGE)."""
     catalogs = ctx.catalogs
     if response is not None and catalogs.supports(response.language):
         return response.language
+    if catalogs.supports(invitation.language):
+        return str(invitation.language)
     person = ctx.respondent
     if person is not None:
         for code in (person.language_override, person.telegram_language):

@@ -10,7 +10,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, ForeignKey, Index, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from storage.models import Base, IdType, UTCDateTime, utcnow
@@ -64,6 +64,8 @@ class Invitation(Base):
     chat: Mapped[str | None] = mapped_column(String(64), nullable=True)
     # agent, source, campaign, order_id and up to 20 custom string attributes.
     attributes: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    # The language the CRM asked for (a catalog's code), asked in before the person's own.
+    language: Mapped[str | None] = mapped_column(String(16), nullable=True)
     status: Mapped[str] = mapped_column(String(12), default=InvitationStatus.SCHEDULED)
     reason: Mapped[str | None] = mapped_column(String(32), nullable=True)
     error: Mapped[str | None] = mapped_column(String(200), nullable=True)
@@ -81,3 +83,16 @@ class Invitation(Base):
     # The API's first answer (the 202's body), given again to a retry with the same key.
     reply: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class WhatsAppStatus(Base):
+    """The latest delivery status Meta reported for one of the bot's WhatsApp messages
+    (sent < delivered < read; failed with its error code), by the message's id as
+    storage/repos/whatsapp.py's wamid_message_id: an invitation shows its message's."""
+
+    __tablename__ = "whatsapp_statuses"
+
+    message_id: Mapped[int] = mapped_column(IdType, primary_key=True, autoincrement=False)
+    status: Mapped[str] = mapped_column(String(12))
+    status_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    error_code: Mapped[int | None] = mapped_column(Integer, nullable=True)

@@ -89,6 +89,9 @@ class Survey(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     # The thank-you offers to share the phone number (handlers/phones.py); off by default.
     ask_phone: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # The approved WhatsApp template inviting outside the 24-hour window (None:
+    # WHATSAPP_TEMPLATE); bot/whatsapp/questions.py.
+    whatsapp_template: Mapped[str | None] = mapped_column(String(512), nullable=True)
 
 
 class Respondent(Base):
@@ -147,6 +150,8 @@ class Address(Base):
     # Where messages to this address go, when the channel has chats (Telegram's private chat).
     chat: Mapped[str | None] = mapped_column(String(64), nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # WhatsApp: the person's last message, which opens the 24-hour window (migration 0026).
+    last_inbound_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
 
 class Response(Base):

@@ -210,6 +210,10 @@ PERSONAL_DATA: dict[str, Entry] = {
     # CRM learns nothing more about someone who asked to be forgotten); one delivered is
     # the CRM's copy, like an alert in a staff chat, and cannot be recalled from here.
     "events": Personal(("person_id",), Erase.DELETE, clear=("data",)),
+    "whatsapp_statuses": NotPersonal(
+        "a WhatsApp message's delivery status by a hash of Meta's message id: no person, "
+        "no address, no content"
+    ),
     "event_deliveries": NotPersonal(
         "an event's progress to one URL (attempts, errors): deleted with its event"
     ),

@@ -39,6 +39,7 @@ from storage.repos.survey_links import SurveyLinkRepo
 from storage.repos.surveys import SurveyRepo
 from storage.repos.updates import UpdateLog
 from storage.repos.whatsapp import WhatsAppRepo
+from storage.repos.whatsapp_outbound import WhatsAppOutboundRepo
 
 
 class Store:
@@ -83,6 +84,10 @@ class Store:
     @cached_property
     def whatsapp(self) -> WhatsAppRepo:
         return WhatsAppRepo(self._session)
+
+    @cached_property
+    def whatsapp_outbound(self) -> WhatsAppOutboundRepo:
+        return WhatsAppOutboundRepo(self._session, self._dialect)
 
     @cached_property
     def stats(self) -> StatsRepo:

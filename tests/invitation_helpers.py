@@ -70,6 +70,7 @@ async def schedule(
     attributes: dict[str, str] | None = None,
     public_id: str | None = None,
     checked: bool = True,
+    language: str | None = None,
 ) -> str:
     """Stores an invitation for a Telegram user, its verdict as the API would compute it
     (or, `checked=False`, scheduled whatever the rules say); its public id."""
@@ -88,6 +89,7 @@ async def schedule(
             key_address=str(telegram_id),
             attributes=attributes or {},
             send_at=send_at,
+            language=language,
         )
         assert await store.invitations.add(Stored(new, verdict, public_id), utcnow())
     return public_id

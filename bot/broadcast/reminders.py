@@ -95,7 +95,7 @@ class ReminderWorker(SendingPasses):
         )
         delivery = await deliver(
             self.port,
-            self.process.limiter,
+            self.process.limiter_for(item.chat_id),
             action,
             item.chat_id,
             policy=RetryPolicy(),

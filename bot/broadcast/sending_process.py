@@ -21,6 +21,7 @@ from bot.settings import Settings
 from handlers.port import ChatPort
 from storage.db import Database
 from storage.models import utcnow
+from storage.repos.whatsapp import is_whatsapp_chat
 
 if TYPE_CHECKING:
     from bot.jobs import JobHost
@@ -72,11 +73,21 @@ class SendingProcess:
         # Every message through this limiter is paid with BROADCAST_PAID: together they may
         # go above Telegram's free ~30/s, so an unpaid one among them could be refused.
         self.paid = settings.broadcast_paid
+        # WhatsApp's own rate (WHATSAPP_RATE): each live replica takes an equal part, set at
+        # every heartbeat; no lease (Meta counts per business number, not per replica, and
+        # answers 130429 when a replica dies and the others take its part a beat late).
+        self.whatsapp_limiter = RateLimiter(
+            settings.whatsapp_rate, settings.broadcast_per_chat_interval
+        )
         self.live: list[str] = [self.name]
         self.share = 0.0
         self._wants: set[str] = set()
         self._lock = asyncio.Lock()
         self._beat_at = -math.inf
+
+    def limiter_for(self, chat_id: int) -> RateLimiter:
+        """The limiter of the chat's channel: WhatsApp's or the Telegram lease's."""
+        return self.whatsapp_limiter if is_whatsapp_chat(chat_id) else self.limiter
 
     def want(self, job: str) -> None:
         """`job` has messages to send: the next heartbeat asks for a share."""
@@ -128,6 +139,7 @@ class SendingProcess:
                 held = max(share, float(self.limiter.outstanding()))
                 await store.workers.set_lease(self.name, now, share=held, wants=wants)
             self.live = sorted({lease.worker for lease in leases} | {self.name})
+            self.whatsapp_limiter.set_rate(self.settings.whatsapp_rate / len(self.live))
             # Raised only now that the larger share is committed.
             self.limiter.set_rate(share, valid_until=started + LIVE_WINDOW - LEASE_MARGIN)
             if share != self.share:

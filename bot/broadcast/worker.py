@@ -197,6 +197,7 @@ class BroadcastWorker(StoppableJob):
                 if halted and not run.abort.is_set():
                     run.abort.set()
                     self.limiter.interrupt()
+                    self.process.whatsapp_limiter.interrupt()
                 while run.queue and (halted or len(run.tasks) < self.concurrency):
                     item = run.queue.popleft()
                     if halted:
@@ -297,7 +298,7 @@ class BroadcastWorker(StoppableJob):
         )
         delivery = await deliver(
             self.port,
-            self.limiter,
+            self.process.limiter_for(item.chat_id),
             action,
             item.chat_id,
             policy=self.policy,

@@ -15,12 +15,11 @@ All routes: bot/emulator/control.py and bot/emulator/README.md.
 from __future__ import annotations
 
 import argparse
-import asyncio
-import contextlib
 import logging
 
 from bot.emulator.control import control_routes
 from bot.emulator.server import BotApiEmulator
+from bot.emulator_kit import launcher
 
 __all__ = ["control_routes", "main", "serve"]
 
@@ -35,24 +34,19 @@ async def serve(args: argparse.Namespace) -> None:
         bot_username=args.bot_username,
         log_requests=True,
     )
-    api.add_routes(control_routes(api))
-    async with api:
-        logging.getLogger("bot.emulator").info("Bot API emulator on %s", api.base_url)
-        await asyncio.Event().wait()
+    log = logging.getLogger("bot.emulator")
+    await launcher.run_forever(api, control_routes(api), log, "Bot API emulator")
+
+
+def _options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--token", default="123456:TEST-token")
+    parser.add_argument("--bot-first-name", default="Test Bot")
+    parser.add_argument("--bot-username", default="test_bot")
 
 
 def main(argv: list[str] | None = None) -> None:
     """Command-line entry point."""
-    parser = argparse.ArgumentParser(description="Telegram Bot API emulator")
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=8081)
-    parser.add_argument("--token", default="123456:TEST-token")
-    parser.add_argument("--bot-first-name", default="Test Bot")
-    parser.add_argument("--bot-username", default="test_bot")
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(serve(args))
+    launcher.main("Telegram Bot API emulator", 8081, _options, serve, argv)
 
 
 if __name__ == "__main__":

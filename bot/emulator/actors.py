@@ -10,6 +10,7 @@ from collections.abc import Callable
 from typing import Any, Protocol
 
 from bot.emulator.models import CallbackAnswer, ChatMessage, ReplyButton
+from bot.emulator_kit.changes import WaitUntil, wait_for_latest
 
 MessagePredicate = Callable[[ChatMessage], bool]
 
@@ -22,13 +23,9 @@ class World(Protocol):
         """The bot's answers to button presses, by query id."""
         ...
 
-    async def wait_until(
-        self,
-        condition: Callable[[], bool],
-        timeout: float = 5.0,  # noqa: ASYNC109 - the agreed test API
-        message: str | Callable[[], str] | None = None,
-    ) -> None:
-        """Wait for ``condition`` (re-checked on each change), else AssertionError."""
+    @property
+    def wait_until(self) -> WaitUntil:
+        """Wait for a condition (re-checked on each change), else AssertionError."""
         ...
 
     def chat(self, chat_id: int) -> ChatView:
@@ -117,28 +114,16 @@ class ChatView:
         timeout: float = 5.0,  # noqa: ASYNC109 - the agreed test API; a deadline, not a cancel
     ) -> ChatMessage:
         """Wait for a visible bot message matching ``predicate``; return the latest match."""
-        found: list[ChatMessage] = []
-
-        def check() -> bool:
-            matches = [
-                m
-                for m in self.bot_messages
-                if not m.deleted and (predicate is None or predicate(m))
-            ]
-            if matches:
-                found.append(matches[-1])
-                return True
-            return False
-
-        await self._world.wait_until(
-            check,
-            timeout=timeout,
-            message=lambda: (
+        return await wait_for_latest(
+            self._world.wait_until,
+            lambda: [m for m in self.bot_messages if not m.deleted],
+            predicate,
+            timeout,
+            lambda: (
                 f"no matching bot message in chat {self.id} within {timeout}s; transcript:\n"
                 + self.transcript()
             ),
         )
-        return found[-1]
 
     def transcript(self) -> str:
         """A readable rendering of the chat for assertion messages."""

@@ -10,19 +10,17 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
 import re
-from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
 from bot.emulator.actors import ChatView, EmulatedUser
+from bot.emulator_kit.control import PREFIX, act, bad, control_table, json_body, not_found
 
 if TYPE_CHECKING:
     from bot.emulator.server import BotApiEmulator
 
-PREFIX = "/_emulator"
 # What a Telegram client lets a person send.
 MAX_TEXT = 4096
 MAX_CAPTION = 1024
@@ -31,42 +29,21 @@ MAX_PHONE = 64
 _LANGUAGE = re.compile(r"^[A-Za-z]{2,3}(?:[-_][A-Za-z0-9]{1,8})*$")
 MAX_LANGUAGE = 35
 
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-
-
-def _bad(reason: str) -> web.HTTPBadRequest:
-    return web.HTTPBadRequest(text=reason)
-
-
-def _missing(reason: str) -> web.HTTPNotFound:
-    return web.HTTPNotFound(text=reason)
-
-
-async def _body(request: web.Request) -> dict[str, Any]:
-    """The request's JSON object (400 when it is not one)."""
-    try:
-        body = await request.json()
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        raise _bad("the body must be a JSON object") from None
-    if not isinstance(body, dict):
-        raise _bad("the body must be a JSON object")
-    return body
-
 
 def _int(value: Any, name: str) -> int:
     """An integer field (numbers and digit strings; bools are not numbers here)."""
     if isinstance(value, bool) or value is None:
-        raise _bad(f"{name} must be an integer")
+        raise bad(f"{name} must be an integer")
     if isinstance(value, int):
         return value
     if isinstance(value, str) and re.fullmatch(r"-?\d{1,19}", value.strip()):
         return int(value)
-    raise _bad(f"{name} must be an integer")
+    raise bad(f"{name} must be an integer")
 
 
 def _required(body: dict[str, Any], name: str) -> Any:
     if name not in body:
-        raise _bad(f"{name} is required")
+        raise bad(f"{name} is required")
     return body[name]
 
 
@@ -75,9 +52,9 @@ def _optional_text(body: dict[str, Any], name: str, limit: int) -> str | None:
     if value is None:
         return None
     if not isinstance(value, str):
-        raise _bad(f"{name} must be a string")
+        raise bad(f"{name} must be a string")
     if len(value) > limit:
-        raise _bad(f"{name} is longer than {limit} characters")
+        raise bad(f"{name} is longer than {limit} characters")
     return value or None
 
 
@@ -86,7 +63,7 @@ def _language(value: Any) -> str | None:
     if value is None:
         return None
     if not isinstance(value, str) or len(value) > MAX_LANGUAGE or not _LANGUAGE.match(value):
-        raise _bad("language_code must be a language tag such as en, ru or pt-br, or null")
+        raise bad("language_code must be a language tag such as en, ru or pt-br, or null")
     return value
 
 
@@ -95,19 +72,19 @@ def _data(body: dict[str, Any]) -> bytes | None:
     if body.get("data_base64") is not None:
         encoded = body["data_base64"]
         if not isinstance(encoded, str):
-            raise _bad("data_base64 must be a string")
+            raise bad("data_base64 must be a string")
         try:
             data = base64.b64decode(encoded, validate=True)
         except (binascii.Error, ValueError):
-            raise _bad("data_base64 is not valid base64") from None
+            raise bad("data_base64 is not valid base64") from None
     elif body.get("content") is not None:
         if not isinstance(body["content"], str):
-            raise _bad("content must be a string")
+            raise bad("content must be a string")
         data = body["content"].encode()
     else:
         return None
     if not data:
-        raise _bad("the file is empty (Telegram sends no empty files)")
+        raise bad("the file is empty (Telegram sends no empty files)")
     return data
 
 
@@ -123,13 +100,13 @@ class Control:
         """The user a body names (created on first use, like a person opening Telegram)."""
         user_id = _int(_required(body, "user_id"), "user_id")
         if user_id <= 0:
-            raise _bad("user_id must be positive")
+            raise bad("user_id must be positive")
         first_name = body.get("first_name", "User")
         username = body.get("username")
         if not isinstance(first_name, str) or not first_name.strip():
-            raise _bad("first_name must be a non-empty string")
+            raise bad("first_name must be a non-empty string")
         if username is not None and not isinstance(username, str):
-            raise _bad("username must be a string")
+            raise bad("username must be a string")
         user = self.api.user(user_id, first_name=first_name, username=username)
         if "language_code" in body:
             user.language_code = _language(body["language_code"])
@@ -139,7 +116,7 @@ class Control:
         chat_id = _int(raw, "chat_id")
         chat = self.api.find_chat(chat_id)
         if chat is None:
-            raise _missing(f"no chat {chat_id}")
+            raise not_found(f"no chat {chat_id}")
         return chat
 
     def _where(self, body: dict[str, Any], user: EmulatedUser) -> ChatView:
@@ -148,21 +125,21 @@ class Control:
             return user
         chat = self._chat(body["chat_id"])
         if isinstance(chat, EmulatedUser):
-            raise _bad("a user writes to the bot in their own chat or in a group")
+            raise bad("a user writes to the bot in their own chat or in a group")
         return chat
 
     # --- routes ----------------------------------------------------------------------------
 
     async def send(self, request: web.Request) -> web.Response:
         """POST {user_id, text, [chat_id], [first_name], [username], [language_code]}."""
-        body = await _body(request)
+        body = await json_body(request)
         text = _required(body, "text")
         if not isinstance(text, str):
-            raise _bad("text must be a string")
+            raise bad("text must be a string")
         if not text.strip():
-            raise _bad("text is empty (Telegram clients send no empty messages)")
+            raise bad("text is empty (Telegram clients send no empty messages)")
         if len(text) > MAX_TEXT:
-            raise _bad(f"text is longer than {MAX_TEXT} characters")
+            raise bad(f"text is longer than {MAX_TEXT} characters")
         user = self._user(body)
         chat = self._where(body, user)
         if chat is user:
@@ -173,7 +150,7 @@ class Control:
 
     async def language(self, request: web.Request) -> web.Response:
         """POST {user_id, language_code}: the language the user's next updates carry."""
-        body = await _body(request)
+        body = await json_body(request)
         code = _language(_required(body, "language_code"))
         user = self._user({k: v for k, v in body.items() if k != "language_code"})
         user.language_code = code
@@ -181,7 +158,7 @@ class Control:
 
     async def sticker(self, request: web.Request) -> web.Response:
         """POST {user_id, [emoji]}: the user sends a sticker."""
-        body = await _body(request)
+        body = await json_body(request)
         emoji = _optional_text(body, "emoji", 16) or "👍"
         user = self._user(body)
         return web.json_response({"update_id": user.send_sticker(emoji)})
@@ -189,7 +166,7 @@ class Control:
     async def photo(self, request: web.Request) -> web.Response:
         """POST {user_id, [caption], [data_base64]}: the user sends a photo (a tiny PNG
         when no data is given)."""
-        body = await _body(request)
+        body = await json_body(request)
         caption = _optional_text(body, "caption", MAX_CAPTION)
         data = _data(body)
         user = self._user(body)
@@ -197,10 +174,10 @@ class Control:
 
     async def document(self, request: web.Request) -> web.Response:
         """POST {user_id, content | data_base64, [file_name], [mime_type], [caption]}."""
-        body = await _body(request)
+        body = await json_body(request)
         data = _data(body)
         if data is None:
-            raise _bad("a document needs content (text) or data_base64")
+            raise bad("a document needs content (text) or data_base64")
         file_name = _optional_text(body, "file_name", 255) or "file.txt"
         mime_type = _optional_text(body, "mime_type", 255) or "text/plain"
         caption = _optional_text(body, "caption", MAX_CAPTION)
@@ -210,24 +187,22 @@ class Control:
 
     async def press(self, request: web.Request) -> web.Response:
         """POST {user_id, message_id, button | data, [chat_id]}: the user taps a button."""
-        body = await _body(request)
+        body = await json_body(request)
         message_id = _int(_required(body, "message_id"), "message_id")
         if "data" not in body and "button" not in body:
-            raise _bad("button (its label) or data (callback data) is required")
+            raise bad("button (its label) or data (callback data) is required")
         user = self._user(body)
         chat = self._chat(body["chat_id"]) if body.get("chat_id") is not None else user
         msg = chat.message(message_id)
         if msg is None or msg.deleted:
-            raise _missing(f"no message #{message_id} in chat {chat.id}")
+            raise not_found(f"no message #{message_id} in chat {chat.id}")
         if "data" in body:
             if not isinstance(body["data"], str) or not body["data"]:
-                raise _bad("data must be a non-empty string")
+                raise bad("data must be a non-empty string")
             query_id = user.press_data(msg, body["data"])
         else:
-            try:
-                query_id = user.press(msg, str(body["button"]))
-            except AssertionError as missing:  # no such button (any more): the person's slip
-                raise _bad(str(missing).splitlines()[0]) from None
+            # No such button (any more) is the person's slip.
+            query_id = act(lambda: user.press(msg, str(body["button"])))
         return web.json_response({"callback_query_id": query_id})
 
     async def contact(self, request: web.Request) -> web.Response:
@@ -235,19 +210,19 @@ class Control:
         contact. Without contact_user_id it is their own (the request_contact button:
         Telegram sends the number as given, usually digits without "+", and the user's id;
         a one-time reply keyboard hides); null: a contact not on Telegram."""
-        body = await _body(request)
+        body = await json_body(request)
         phone = _required(body, "phone_number")
         if not isinstance(phone, str) or not phone.strip():
-            raise _bad("phone_number must be a non-empty string")
+            raise bad("phone_number must be a non-empty string")
         if len(phone) > MAX_PHONE:
-            raise _bad(f"phone_number is longer than {MAX_PHONE} characters")
+            raise bad(f"phone_number is longer than {MAX_PHONE} characters")
         user = self._user(body)
         owner: int | None = user.id
         if "contact_user_id" in body:
             raw = body["contact_user_id"]
             owner = None if raw is None else _int(raw, "contact_user_id")
             if owner is not None and owner <= 0:
-                raise _bad("contact_user_id must be positive")
+                raise bad("contact_user_id must be positive")
         if owner == user.id:
             if user.reply_keyboard_one_time:
                 user.show_reply_keyboard(None)
@@ -260,7 +235,7 @@ class Control:
     async def keyboard(self, request: web.Request) -> web.Response:
         """GET ?chat_id=: the reply keyboard the chat shows under its input field."""
         if "chat_id" not in request.query:
-            raise _bad("chat_id is required")
+            raise bad("chat_id is required")
         chat = self._chat(request.query["chat_id"])
         rows = chat.reply_keyboard
         shown = None
@@ -273,7 +248,7 @@ class Control:
     async def transcript(self, request: web.Request) -> web.Response:
         """GET ?chat_id=: the chat as text."""
         if "chat_id" not in request.query:
-            raise _bad("chat_id is required")
+            raise bad("chat_id is required")
         chat = self._chat(request.query["chat_id"])
         return web.Response(text=chat.transcript() + "\n")
 
@@ -311,7 +286,7 @@ class Control:
         """GET /files/{file_id}: a file's bytes (any file the emulator stored)."""
         info = self.api.files.get(request.match_info["file_id"])
         if info is None:
-            raise _missing("no such file")
+            raise not_found("no such file")
         return web.Response(
             body=info.data,
             content_type=info.mime_type or "application/octet-stream",
@@ -328,20 +303,6 @@ class Control:
                 "calls": len(self.api.calls),
             }
         )
-
-
-def _guarded(handler: Handler) -> Handler:
-    """Turns a slip the checks above did not foresee into a 400, never a 500."""
-
-    async def guarded(request: web.Request) -> web.StreamResponse:
-        try:
-            return await handler(request)
-        except web.HTTPException:
-            raise
-        except (KeyError, ValueError, TypeError) as error:
-            raise _bad(str(error).strip("'\"") or type(error).__name__) from None
-
-    return guarded
 
 
 def control_routes(api: BotApiEmulator) -> list[web.RouteDef]:
@@ -361,6 +322,4 @@ def control_routes(api: BotApiEmulator) -> list[web.RouteDef]:
         ("GET", "/files/{file_id}", control.file),
         ("GET", "/", control.state),
     ]
-    return [
-        web.route(method, PREFIX + path, _guarded(handler)) for method, path, handler in routes
-    ]
+    return control_table(routes)

@@ -15,6 +15,7 @@ from http import HTTPStatus
 from typing import Any
 
 from bot.emulator.models import ApiError, ProxyError
+from bot.emulator_kit.faults import Injections
 
 # Methods whose successful calls count as deliveries and against the sending rate limits.
 DELIVERY_METHODS = {"sendMessage", "sendPhoto", "sendDocument"}
@@ -66,15 +67,12 @@ class Delay:
     after_processing: bool
 
 
-class Faults:
+class Faults(Injections[Fault, Delay]):
     """The pending faults and delays, the rate limits, and the log of successful sends."""
 
     def __init__(self, sleep: Callable[[float], Awaitable[None]]) -> None:
-        # `sleep` ends early when the emulator closes, so a delay never holds up close().
-        self._sleep = sleep
+        super().__init__(sleep)
         self.too_many_requests_sent = 0
-        self._faults: list[Fault] = []
-        self._delays: list[Delay] = []
         self._delivered: Counter[int | str | None] = Counter()  # chat → successful sends
         # The last second's sends (monotonic, chat, paid), and their counts, so checking a
         # send costs the same at 1000/s as at 1/s.
@@ -84,19 +82,6 @@ class Faults:
         self._global_limit: int | None = None
         self._chat_limit: int | None = None
         self._paid_limit: int | None = None
-
-    def inject_fault(self, fault: Fault) -> None:
-        """Fail the next matching calls."""
-        self._faults.append(fault)
-
-    def inject_delay(self, delay: Delay) -> None:
-        """Slow down the next matching calls."""
-        self._delays.append(delay)
-
-    def clear(self) -> None:
-        """Drop all pending faults and delays."""
-        self._faults.clear()
-        self._delays.clear()
 
     def set_rate_limits(
         self,
@@ -126,24 +111,24 @@ class Faults:
     ) -> Any:
         """Apply injected delays/faults and rate limits around ``handle(method, params)``."""
         chat_key = params.get("chat_id")
-        delay = _take(self._delays, method, chat_key=None)
-        if delay is not None and not delay.after_processing:
-            await self._sleep(delay.seconds)
-        fault = _take(self._faults, method, chat_key=chat_key)
-        if fault is not None:
-            raise fault.error()
         paid = params.get("allow_paid_broadcast") is True
-        if method in DELIVERY_METHODS:
-            self._check_rate(chat_key, paid)
-        result = await handle(method, params)
-        if method in DELIVERY_METHODS:
-            self._delivered[chat_key] += 1
-            self._recent.append((time.monotonic(), chat_key, paid))
-            self._recent_paid += paid
-            self._recent_chats[chat_key] += 1
-        if delay is not None and delay.after_processing:
-            await self._sleep(delay.seconds)
-        return result
+
+        async def call() -> Any:
+            if method in DELIVERY_METHODS:
+                self._check_rate(chat_key, paid)
+            result = await handle(method, params)
+            if method in DELIVERY_METHODS:
+                self._delivered[chat_key] += 1
+                self._recent.append((time.monotonic(), chat_key, paid))
+                self._recent_paid += paid
+                self._recent_chats[chat_key] += 1
+            return result
+
+        return await self.around(
+            lambda fault: _matches(fault, method, chat_key),
+            lambda delay: _matches(delay, method, None),
+            call,
+        )
 
     def _check_rate(self, chat_key: Any, paid: bool) -> None:
         horizon = time.monotonic() - 1.0
@@ -165,20 +150,12 @@ class Faults:
             raise ApiError(429, "Too Many Requests: retry after 1", {"retry_after": 1})
 
 
-def _take(items: list[Any], method: str, chat_key: Any) -> Any:
-    """Pop the first fault/delay matching this call, honouring its remaining count."""
-    for item in items:
-        if item.method is None:
-            if method == "getUpdates":
-                continue
-        elif item.method.lower() != method.lower():
-            continue
-        wanted_chat = getattr(item, "chat_id", None)
-        if wanted_chat is not None and wanted_chat != chat_key:
-            continue
-        if item.times is not None:
-            item.times -= 1
-            if item.times <= 0:
-                items.remove(item)
-        return item
-    return None
+def _matches(item: Fault | Delay, method: str, chat_key: Any) -> bool:
+    """Whether a fault/delay holds for this call (``method=None``: any but getUpdates)."""
+    if item.method is None:
+        if method == "getUpdates":
+            return False
+    elif item.method.lower() != method.lower():
+        return False
+    wanted_chat = getattr(item, "chat_id", None)
+    return wanted_chat is None or wanted_chat == chat_key

@@ -9,16 +9,15 @@ The parts, each with its own state, pointing only down this list:
 * ``chats.py`` — users, groups, messages, callback queries;
 * ``markup.py``, ``files.py`` — formatted text and keyboards, stored files;
 * ``webhooks.py`` — updates POSTed to the bot while a webhook is set;
-* ``updates.py`` — the update queue and the change signal ``wait_until`` waits on.
+* ``updates.py`` — the update queue;
+* bot/emulator_kit — the lifecycle (start, close, ``wait_until``) and the change signal,
+  shared with bot/wa_emulator.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
 from typing import Any
-
-from aiohttp import web
 
 from bot.emulator.actors import ChatView, EmulatedGroup, EmulatedUser
 from bot.emulator.chats import CallbackQueries, Chats
@@ -32,11 +31,12 @@ from bot.emulator.transport import Transport
 from bot.emulator.updates import UpdateQueue
 from bot.emulator.users import People
 from bot.emulator.webhooks import WebhookAttempt, WebhookSender
+from bot.emulator_kit.lifecycle import EmulatorLifecycle
 
 _TOKEN_RE = re.compile(r"^(\d+):[\w-]+$")
 
 
-class BotApiEmulator:
+class BotApiEmulator(EmulatorLifecycle):
     """A fake Bot API server on 127.0.0.1 with emulated users, for end-to-end tests."""
 
     def __init__(
@@ -53,24 +53,25 @@ class BotApiEmulator:
         match = _TOKEN_RE.match(token)
         if not match:
             raise ValueError(f"token {token!r} does not look like '<bot id>:<secret>'")
+        super().__init__(host, port)
         self.token = token
         self.bot_id = int(match.group(1))
         self.bot_first_name = bot_first_name
         self.bot_username = bot_username
-        self.host = host
-        self.port = port
         self.spec = spec or default_spec()
         self.calls: list[ApiCall] = []
 
         def bot_user() -> dict[str, Any]:
             return self.bot_user
 
-        self._updates = UpdateQueue()
+        self._updates = UpdateQueue(self._changes)
         self._files = FileStore()
         self._queries = CallbackQueries()
         self._chats = Chats(bot_user, self._on_message)
-        self._people = People(self._chats, self._files, self._updates, self._queries, bot_user)
-        self._faults = Faults(sleep=self._updates.sleep)
+        self._people = People(
+            self._chats, self._files, self._updates, self._queries, bot_user, self._changes
+        )
+        self._faults: Faults = Faults(sleep=self._changes.sleep)
         self._webhooks = WebhookSender(self._updates)
         self._bot_methods = BotMethods(
             bot_user, self._chats, self._files, self._updates, self._webhooks
@@ -96,14 +97,7 @@ class BotApiEmulator:
         self.callback_answers = self._queries.answers
         self.commands = self._bot_methods.commands
 
-    # --- lifecycle ---------------------------------------------------------------------
-
-    @property
-    def base_url(self) -> str:
-        """``http://host:port`` of the running server."""
-        if not self._transport.running:
-            raise RuntimeError("emulator is not started")
-        return f"http://{self.host}:{self.port}"
+    # --- lifecycle (start, ``async with``, base_url, add_routes: EmulatorLifecycle) ---------
 
     @property
     def bot_user(self) -> dict[str, Any]:
@@ -115,36 +109,11 @@ class BotApiEmulator:
             "username": self.bot_username,
         }
 
-    @property
-    def log_requests(self) -> bool:
-        """Whether each request is logged (the standalone emulator does)."""
-        return self._transport.log_requests
-
-    @log_requests.setter
-    def log_requests(self, value: bool) -> None:
-        self._transport.log_requests = value
-
-    def add_routes(self, routes: list[web.RouteDef]) -> None:
-        """Add extra aiohttp routes before ``start()`` (used by the standalone control API)."""
-        self._transport.add_routes(routes)
-
-    async def start(self) -> BotApiEmulator:
-        """Start listening; with ``port=0`` a free port is chosen."""
-        self.port = await self._transport.start(self.host, self.port)
-        self._updates.open()
-        return self
-
     async def close(self) -> None:
         """Stop the server; pending long polls are answered with an empty list first."""
         self._updates.close()
         await self._webhooks.close()
-        await self._transport.stop()
-
-    async def __aenter__(self) -> BotApiEmulator:
-        return await self.start()
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        await self.close()
+        await super().close()
 
     # --- people ------------------------------------------------------------------------
 
@@ -267,10 +236,6 @@ class BotApiEmulator:
         """Slow down the next ``times`` matching calls (before, or after, they take effect)."""
         self._faults.inject_delay(Delay(method, seconds, times, after_processing))
 
-    def clear_faults(self) -> None:
-        """Drop all pending injected faults and delays."""
-        self._faults.clear()
-
     def set_rate_limits(
         self,
         global_per_second: int | None = 30,
@@ -283,15 +248,6 @@ class BotApiEmulator:
         second for sends with ``allow_paid_broadcast`` (which do not count against the 30).
         """
         self._faults.set_rate_limits(global_per_second, per_chat_per_second, paid_per_second)
-
-    async def wait_until(
-        self,
-        condition: Callable[[], bool],
-        timeout: float = 5.0,  # noqa: ASYNC109 - the agreed test API; a deadline, not a cancel
-        message: str | Callable[[], str] | None = None,
-    ) -> None:
-        """Poll ``condition`` until true (re-checked on each state change), else AssertionError."""
-        await self._updates.wait_until(condition, timeout=timeout, message=message)
 
     # --- hooks for subclasses (bench/e2e_throughput.py uses both) ------------------------
 

@@ -17,6 +17,7 @@ from aiohttp import web
 from bot.emulator.files import UPLOAD_LIMIT
 from bot.emulator.models import ApiCall, ApiError, FileInfo, ProxyError, bad_request
 from bot.emulator.spec import ApiSpec
+from bot.emulator_kit.http import HttpServer
 
 log = logging.getLogger("bot.emulator")
 
@@ -24,7 +25,7 @@ _BOT_PATH_RE = re.compile(r"^/bot([^/]+)/([^/]*)$")
 _FILE_PATH_RE = re.compile(r"^/file/bot([^/]+)/(.+)$")
 
 
-class Transport:
+class Transport(HttpServer):
     """The web server in front of the emulator: one validated call at a time goes to
     ``run(method, params)``; files are looked up with ``file_at(path)``."""
 
@@ -39,6 +40,8 @@ class Transport:
         notify: Callable[[], None],
         log_requests: bool,
     ) -> None:
+        # Bot uploads may be up to 50 MB.
+        super().__init__(upload_limit=UPLOAD_LIMIT)
         self.log_requests = log_requests
         self._token = token
         self._spec = spec
@@ -46,37 +49,6 @@ class Transport:
         self._run = run
         self._file_at = file_at
         self._notify = notify
-        self._runner: web.AppRunner | None = None
-        self._extra_routes: list[web.RouteDef] = []
-
-    @property
-    def running(self) -> bool:
-        """Whether the server listens."""
-        return self._runner is not None
-
-    def add_routes(self, routes: list[web.RouteDef]) -> None:
-        """Extra aiohttp routes, added at ``start()``."""
-        self._extra_routes.extend(routes)
-
-    async def start(self, host: str, port: int) -> int:
-        """Listen on ``host:port`` (0: a free port); return the port."""
-        # Bot uploads may be up to 50 MB; aiohttp's default body limit is 1 MB.
-        app = web.Application(client_max_size=UPLOAD_LIMIT + 1024 * 1024)
-        app.add_routes(self._extra_routes)
-        app.router.add_route("*", "/{tail:.*}", self._dispatch)
-        # A short shutdown timeout: close() must not hang on a client's in-flight long poll.
-        runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
-        await runner.setup()
-        site = web.TCPSite(runner, host, port)
-        await site.start()
-        self._runner = runner
-        return int(runner.addresses[0][1]) if port == 0 else port
-
-    async def stop(self) -> None:
-        """Stop listening."""
-        if self._runner is not None:
-            runner, self._runner = self._runner, None
-            await runner.cleanup()
 
     async def _dispatch(self, request: web.Request) -> web.StreamResponse:
         path = request.path

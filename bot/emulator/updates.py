@@ -1,9 +1,9 @@
-"""The update queue: what getUpdates hands out, long polls, and the change signal.
+"""The update queue: what getUpdates hands out, and long polls.
 
 Updates wait here, ordered by ``update_id``, until the bot confirms them with a higher
 ``offset``. One long poll runs at a time (a newer one ends the older with 409, as Telegram
 does for two running bots). Every change anywhere in the emulator is announced through
-``notify()``, which is what ``wait_until`` wakes on.
+``notify()``, on the change signal (bot/emulator_kit/changes.py) ``wait_until`` wakes on.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from collections.abc import Callable, Coroutine, Set
 from typing import Any
 
 from bot.emulator.models import ApiError
+from bot.emulator_kit.changes import Changes
 
 # Telegram only sends these update types when the bot asks for them explicitly.
 OPT_IN_UPDATES = {"chat_member", "message_reaction", "message_reaction_count"}
@@ -22,16 +23,15 @@ OPT_IN_UPDATES = {"chat_member", "message_reaction", "message_reaction_count"}
 class UpdateQueue:
     """Unconfirmed updates, every update ever queued (for ``redeliver``), and long polls."""
 
-    def __init__(self) -> None:
+    def __init__(self, changes: Changes) -> None:
         self.allowed_updates: list[str] = []  # as the bot last asked; [] = the default set
-        self.closing = False
+        self._changes = changes
         self._updates: list[dict[str, Any]] = []  # unconfirmed, ordered by update_id
         self._history: dict[int, dict[str, Any]] = {}  # every update ever, for redeliver()
         self._forced: set[int] = set()  # redelivered, returned once regardless of offset
         self._next_update_id = 100_001
         self._poll_generation = 0
         self._updates_event = asyncio.Event()
-        self._changed_event = asyncio.Event()
 
     # --- what goes in --------------------------------------------------------------------
 
@@ -177,48 +177,14 @@ class UpdateQueue:
 
     def notify(self) -> None:
         """Announce a change anywhere in the emulator to ``wait_until``."""
-        self._changed_event.set()
-        self._changed_event = asyncio.Event()
+        self._changes.notify()
 
-    def open(self) -> None:
-        """Serve long polls again (the emulator started)."""
-        self.closing = False
+    @property
+    def closing(self) -> bool:
+        """Whether the emulator is closing (long polls answer at once)."""
+        return self._changes.closing
 
     def close(self) -> None:
         """End pending long polls (with what they have) and injected delays."""
-        self.closing = True
+        self._changes.close()
         self.wake_pollers()
-
-    async def sleep(self, seconds: float) -> None:
-        """Sleep for an injected delay, but end early when the emulator closes."""
-        deadline = asyncio.get_running_loop().time() + seconds
-        while not self.closing:
-            remaining = deadline - asyncio.get_running_loop().time()
-            if remaining <= 0:
-                return
-            event = self._updates_event
-            try:
-                await asyncio.wait_for(event.wait(), remaining)
-            except TimeoutError:
-                return
-
-    async def wait_until(
-        self,
-        condition: Callable[[], bool],
-        timeout: float = 5.0,  # noqa: ASYNC109 - the agreed test API; a deadline, not a cancel
-        message: str | Callable[[], str] | None = None,
-    ) -> None:
-        """Poll ``condition`` until true (re-checked on each change), else AssertionError."""
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
-        while not condition():
-            remaining = deadline - loop.time()
-            if remaining <= 0:
-                text = message() if callable(message) else message
-                raise AssertionError(text or f"condition not met within {timeout}s")
-            # Wake on any emulator change; the short cap covers state outside the emulator.
-            event = self._changed_event
-            try:
-                await asyncio.wait_for(event.wait(), min(remaining, 0.02))
-            except TimeoutError:
-                pass

@@ -16,6 +16,7 @@ from bot.emulator.chats import CallbackQueries, Chats, now, payload_of
 from bot.emulator.files import TINY_PNG, FileStore, document_payload, image_size, photo_size
 from bot.emulator.models import CallbackAnswer, ChatMessage, FileInfo
 from bot.emulator.updates import UpdateQueue
+from bot.emulator_kit.changes import Changes, WaitUntil
 
 _COMMAND_RE = re.compile(r"^/[A-Za-z0-9_]+(@[A-Za-z0-9_]+)?")
 
@@ -30,7 +31,10 @@ class People:
         updates: UpdateQueue,
         queries: CallbackQueries,
         bot_user: Callable[[], dict[str, Any]],
+        changes: Changes,
     ) -> None:
+        # Wait for a condition (re-checked on each change), else AssertionError.
+        self.wait_until: WaitUntil = changes.wait_until
         self._chats = chats
         self._files = files
         self._updates = updates
@@ -43,15 +47,6 @@ class People:
     def callback_answers(self) -> dict[str, CallbackAnswer]:
         """The bot's answers to button presses, by query id."""
         return self._queries.answers
-
-    async def wait_until(
-        self,
-        condition: Callable[[], bool],
-        timeout: float = 5.0,  # noqa: ASYNC109 - the agreed test API
-        message: str | Callable[[], str] | None = None,
-    ) -> None:
-        """Wait for ``condition`` (re-checked on each change), else AssertionError."""
-        await self._updates.wait_until(condition, timeout=timeout, message=message)
 
     def chat(self, chat_id: int) -> ChatView:
         """A chat that exists (KeyError otherwise)."""

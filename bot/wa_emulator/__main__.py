@@ -15,10 +15,9 @@ All routes: bot/wa_emulator/control.py and bot/wa_emulator/README.md.
 from __future__ import annotations
 
 import argparse
-import asyncio
-import contextlib
 import logging
 
+from bot.emulator_kit import launcher
 from bot.wa_emulator.control import control_routes
 from bot.wa_emulator.server import CloudApiEmulator
 
@@ -38,30 +37,28 @@ async def serve(args: argparse.Namespace) -> None:
         port=args.port,
         log_requests=True,
     )
-    emulator.add_routes(control_routes(emulator))
-    async with emulator:
-        log.info("WhatsApp Cloud API emulator on %s", emulator.base_url)
+
+    async def set_webhook() -> None:
         if args.webhook:
             await emulator.set_webhook(args.webhook, args.verify_token)
             log.info("webhook verified: %s", args.webhook)
-        await asyncio.Event().wait()
+
+    routes = control_routes(emulator)
+    await launcher.run_forever(emulator, routes, log, "WhatsApp Cloud API emulator", set_webhook)
 
 
-def main(argv: list[str] | None = None) -> None:
-    """Command-line entry point."""
-    parser = argparse.ArgumentParser(description="WhatsApp Cloud API emulator")
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=8092)
+def _options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--token", default="EAAtest-token")
     parser.add_argument("--phone-number-id", default="106540352242922")
     parser.add_argument("--display-phone-number", default="15550783881")
     parser.add_argument("--app-secret", default="test-app-secret")
     parser.add_argument("--webhook", default="", help="the bot's webhook URL (verified at start)")
     parser.add_argument("--verify-token", default="verify-me")
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(serve(args))
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Command-line entry point."""
+    launcher.main("WhatsApp Cloud API emulator", 8092, _options, serve, argv)
 
 
 if __name__ == "__main__":

@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import asdict
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
+from bot.emulator_kit.control import act, bad, control_table, json_body, not_found
 from bot.wa_emulator.customers import Customer
 from bot.wa_emulator.models import BusinessMessage
 from bot.wa_emulator.webhooks import WebhookVerificationError
@@ -24,41 +24,23 @@ from bot.wa_emulator.webhooks import WebhookVerificationError
 if TYPE_CHECKING:
     from bot.wa_emulator.server import CloudApiEmulator
 
-PREFIX = "/_emulator"
 MAX_TEXT = 4096  # what a WhatsApp client lets a person send
 MAX_CAPTION = 1024
 
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-
-
-def _bad(reason: str) -> web.HTTPBadRequest:
-    return web.HTTPBadRequest(text=reason)
-
-
-def _missing(reason: str) -> web.HTTPNotFound:
-    return web.HTTPNotFound(text=reason)
-
-
-async def _body(request: web.Request) -> dict[str, Any]:
-    try:
-        body = await request.json()
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        raise _bad("the body must be a JSON object") from None
-    if not isinstance(body, dict):
-        raise _bad("the body must be a JSON object")
-    return body
+# A customer's tap on a message: (customer, the business's message, the title/id/text).
+Tap = Callable[[Customer, BusinessMessage, str], str]
 
 
 def _string(body: dict[str, Any], name: str, limit: int = 256, *, required: bool = True) -> str:
     value = body.get(name)
     if value is None:
         if required:
-            raise _bad(f"{name} is required")
+            raise bad(f"{name} is required")
         return ""
     if not isinstance(value, str) or (required and not value.strip()):
-        raise _bad(f"{name} must be a non-empty string")
+        raise bad(f"{name} must be a non-empty string")
     if len(value) > limit:
-        raise _bad(f"{name} is longer than {limit} characters")
+        raise bad(f"{name} is longer than {limit} characters")
     return value
 
 
@@ -93,11 +75,11 @@ class Control:
         if isinstance(wa_id, int) and not isinstance(wa_id, bool):
             wa_id = str(wa_id)
         if not isinstance(wa_id, str) or not wa_id.isdigit() or not 5 <= len(wa_id) <= 15:
-            raise _bad("wa_id must be the number's digits with the country code (5-15 digits)")
+            raise bad("wa_id must be the number's digits with the country code (5-15 digits)")
         found = self.emulator.customers.get(wa_id)
         if found is None:
             if not create:
-                raise _missing(f"no customer {wa_id}")
+                raise not_found(f"no customer {wa_id}")
             name = _string(body, "name", 64, required=False) or "Customer"
             found = self.emulator.customer(wa_id, name)
         return found
@@ -106,15 +88,15 @@ class Control:
         message_id = _string(body, "message_id", 512)
         found = customer.message(message_id)
         if found is None:
-            raise _missing(f"no message {message_id} to {customer.wa_id}")
+            raise not_found(f"no message {message_id} to {customer.wa_id}")
         return found
 
     async def customers(self, request: web.Request) -> web.Response:
         """POST {wa_id, [name], [on_whatsapp]}: add (or update) a customer."""
-        body = await _body(request)
+        body = await json_body(request)
         on_whatsapp = body.get("on_whatsapp", True)
         if not isinstance(on_whatsapp, bool):
-            raise _bad("on_whatsapp must be true or false")
+            raise bad("on_whatsapp must be true or false")
         customer = self._customer(body, create=True)
         customer.on_whatsapp = on_whatsapp
         return web.json_response(
@@ -123,7 +105,7 @@ class Control:
 
     async def send(self, request: web.Request) -> web.Response:
         """POST {wa_id, text, [name], [reply_to]}: the customer writes (created on first use)."""
-        body = await _body(request)
+        body = await json_body(request)
         text = _string(body, "text", MAX_TEXT)
         customer = self._customer(body, create=True)
         reply_to = None
@@ -131,33 +113,29 @@ class Control:
             reply_to = self._message(customer, {"message_id": body["reply_to"]})
         return web.json_response({"id": customer.send_text(text, reply_to=reply_to)})
 
-    async def press(self, request: web.Request) -> web.Response:
-        """POST {wa_id, message_id, button}: tap a reply button (by title or id)."""
-        body = await _body(request)
+    async def _tap(self, request: web.Request, field: str, tap: Tap) -> web.Response:
+        """POST {wa_id, message_id, <field>}: the customer taps on one of the bot's messages."""
+        body = await json_body(request)
         customer = self._customer(body)
         message = self._message(customer, body)
-        button = _string(body, "button")
-        return web.json_response({"id": _act(lambda: customer.press_button(message, button))})
+        value = _string(body, field)
+        return web.json_response({"id": act(lambda: tap(customer, message, value))})
+
+    async def press(self, request: web.Request) -> web.Response:
+        """POST {wa_id, message_id, button}: tap a reply button (by title or id)."""
+        return await self._tap(request, "button", Customer.press_button)
 
     async def choose(self, request: web.Request) -> web.Response:
         """POST {wa_id, message_id, row}: pick a row of a list message (by title or id)."""
-        body = await _body(request)
-        customer = self._customer(body)
-        message = self._message(customer, body)
-        row = _string(body, "row")
-        return web.json_response({"id": _act(lambda: customer.choose_row(message, row))})
+        return await self._tap(request, "row", Customer.choose_row)
 
     async def quick_reply(self, request: web.Request) -> web.Response:
         """POST {wa_id, message_id, text}: tap a template's quick reply."""
-        body = await _body(request)
-        customer = self._customer(body)
-        message = self._message(customer, body)
-        text = _string(body, "text")
-        return web.json_response({"id": _act(lambda: customer.tap_quick_reply(message, text))})
+        return await self._tap(request, "text", Customer.tap_quick_reply)
 
     async def image(self, request: web.Request) -> web.Response:
         """POST {wa_id, [caption], [data_base64], [mime_type]}: send a picture."""
-        body = await _body(request)
+        body = await json_body(request)
         caption = _string(body, "caption", MAX_CAPTION, required=False) or None
         mime = _string(body, "mime_type", 64, required=False) or "image/png"
         data = None
@@ -165,7 +143,7 @@ class Control:
             try:
                 data = base64.b64decode(_string(body, "data_base64", 10**8), validate=True)
             except (binascii.Error, ValueError):
-                raise _bad("data_base64 is not valid base64") from None
+                raise bad("data_base64 is not valid base64") from None
         customer = self._customer(body, create=True)
         return web.json_response(
             {"id": customer.send_image(data, mime_type=mime, caption=caption)}
@@ -173,12 +151,12 @@ class Control:
 
     async def sticker(self, request: web.Request) -> web.Response:
         """POST {wa_id}: send a sticker."""
-        customer = self._customer(await _body(request), create=True)
+        customer = self._customer(await json_body(request), create=True)
         return web.json_response({"id": customer.send_sticker()})
 
     async def read(self, request: web.Request) -> web.Response:
         """POST {wa_id, [message_id]}: open the chat (read statuses)."""
-        body = await _body(request)
+        body = await json_body(request)
         customer = self._customer(body)
         message = self._message(customer, body) if "message_id" in body else None
         customer.read(message)
@@ -186,10 +164,10 @@ class Control:
 
     async def template(self, request: web.Request) -> web.Response:
         """POST {name, language, body, [quick_replies], [category]}: approve a template."""
-        body = await _body(request)
+        body = await json_body(request)
         replies = body.get("quick_replies", [])
         if not isinstance(replies, list) or not all(isinstance(r, str) for r in replies):
-            raise _bad("quick_replies must be a list of strings")
+            raise bad("quick_replies must be a list of strings")
         template = self.emulator.register_template(
             _string(body, "name", 512),
             _string(body, "language", 16),
@@ -201,22 +179,22 @@ class Control:
 
     async def clock(self, request: web.Request) -> web.Response:
         """POST {seconds}: move the emulated clock on (e.g. 90000 closes the window)."""
-        seconds = (await _body(request)).get("seconds")
+        seconds = (await json_body(request)).get("seconds")
         if isinstance(seconds, bool) or not isinstance(seconds, int | float) or seconds < 0:
-            raise _bad("seconds must be a non-negative number")
+            raise bad("seconds must be a non-negative number")
         self.emulator.advance_clock(float(seconds))
         return web.json_response({"now": self.emulator.now()})
 
     async def webhook(self, request: web.Request) -> web.Response:
         """POST {url, verify_token}: verify the bot's endpoint and deliver there."""
-        body = await _body(request)
+        body = await json_body(request)
         url = _string(body, "url", 2048)
         if not url.startswith(("http://", "https://")):
-            raise _bad("url must be an http(s) URL")
+            raise bad("url must be an http(s) URL")
         try:
             await self.emulator.set_webhook(url, _string(body, "verify_token", 512))
         except WebhookVerificationError as error:
-            raise _bad(str(error)) from None
+            raise bad(str(error)) from None
         return web.json_response({"url": url})
 
     async def messages(self, request: web.Request) -> web.Response:
@@ -244,28 +222,6 @@ class Control:
         )
 
 
-def _act(act: Callable[[], str]) -> str:
-    """A customer's act; a missing button/row (AssertionError) is the caller's slip."""
-    try:
-        return act()
-    except AssertionError as missing:
-        raise _bad(str(missing).splitlines()[0]) from None
-
-
-def _guarded(handler: Handler) -> Handler:
-    """Turns a slip the checks above did not foresee into a 400, never a 500."""
-
-    async def guarded(request: web.Request) -> web.StreamResponse:
-        try:
-            return await handler(request)
-        except web.HTTPException:
-            raise
-        except (KeyError, ValueError, TypeError) as error:
-            raise _bad(str(error).strip("'\"") or type(error).__name__) from None
-
-    return guarded
-
-
 def control_routes(emulator: CloudApiEmulator) -> list[web.RouteDef]:
     """HTTP endpoints that let a person (a demo, a test) act as WhatsApp customers."""
     control = Control(emulator)
@@ -285,4 +241,4 @@ def control_routes(emulator: CloudApiEmulator) -> list[web.RouteDef]:
         ("GET", "/transcript", control.transcript),
         ("GET", "/", control.state),
     ]
-    return [web.route(m, PREFIX + path, _guarded(h)) for m, path, h in routes]
+    return control_table(routes)

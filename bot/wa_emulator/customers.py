@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, Protocol
 
+from bot.emulator_kit.changes import WaitUntil, wait_for_latest
 from bot.wa_emulator.models import BusinessMessage, CustomerMessage, MediaFile
 
 MessagePredicate = Callable[[BusinessMessage], bool]
@@ -45,13 +46,9 @@ class World(Protocol):
         with its media id."""
         ...
 
-    async def wait_until(
-        self,
-        condition: Callable[[], bool],
-        timeout: float = 5.0,  # noqa: ASYNC109 - the agreed test API
-        message: str | Callable[[], str] | None = None,
-    ) -> None:
-        """Wait for ``condition`` (re-checked on each change), else AssertionError."""
+    @property
+    def wait_until(self) -> WaitUntil:
+        """Wait for a condition (re-checked on each change), else AssertionError."""
         ...
 
 
@@ -190,16 +187,13 @@ class Customer:
         timeout: float = 5.0,  # noqa: ASYNC109 - the agreed test API; a deadline, not a cancel
     ) -> BusinessMessage:
         """Wait for a (not failed) business message matching ``predicate``; the latest match."""
-        found: list[BusinessMessage] = []
-
-        def check() -> bool:
-            found[:] = [m for m in self.messages if predicate is None or predicate(m)]
-            return bool(found)
-
-        await self._world.wait_until(
-            check, timeout, lambda: f"no matching message for {self.wa_id}:\n{self.transcript()}"
+        return await wait_for_latest(
+            self._world.wait_until,
+            lambda: self.messages,
+            predicate,
+            timeout,
+            lambda: f"no matching message for {self.wa_id}:\n{self.transcript()}",
         )
-        return found[-1]
 
     def transcript(self) -> str:
         """The chat as text, business messages and the customer's, in order."""

@@ -15,6 +15,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
+from bot.emulator_kit.faults import Injections
 from bot.wa_emulator.shapes import cloud_error
 
 _NOT_DIGITS = re.compile(r"[^\d]")
@@ -69,31 +70,16 @@ class Delay:
     after_processing: bool
 
 
-class Faults:
+class Faults(Injections[Fault, Delay]):
     """Pending faults and delays, and the sliding one-second (and pair) send windows."""
 
     def __init__(self, sleep: Callable[[float], Awaitable[None]]) -> None:
-        self._sleep = sleep  # ends early when the emulator closes
+        super().__init__(sleep)  # ends early when the emulator closes
         self.rate_limited = 0  # calls refused by the rate limits
-        self._faults: list[Fault] = []
-        self._delays: list[Delay] = []
         self._recent: deque[tuple[float, str]] = deque()  # (monotonic, wa_id) of sends
         self._per_second: int | None = None
         self._pair_limit: int | None = None
         self._pair_window = 6.0
-
-    def inject_fault(self, fault: Fault) -> None:
-        """Fail the next matching calls."""
-        self._faults.append(fault)
-
-    def inject_delay(self, delay: Delay) -> None:
-        """Slow down the next calls."""
-        self._delays.append(delay)
-
-    def clear(self) -> None:
-        """Drop all pending faults and delays."""
-        self._faults.clear()
-        self._delays.clear()
 
     def set_rate_limits(
         self, per_second: int | None, pair_limit: int | None, pair_window: float
@@ -109,21 +95,17 @@ class Faults:
     ) -> dict[str, Any]:
         """Apply delays, faults and rate limits around ``handle()``."""
         to = _recipient(body)
-        delay = _take(self._delays, None)
-        if delay is not None and not delay.after_processing:
-            await self._sleep(delay.seconds)
-        fault = _take(self._faults, to)
-        if fault is not None:
-            raise fault.error()
         sending = to is not None and isinstance(body, dict) and "status" not in body
-        if sending:
-            self._check_rate(to or "")
-        result = await handle()
-        if sending:
-            self._recent.append((time.monotonic(), to or ""))
-        if delay is not None and delay.after_processing:
-            await self._sleep(delay.seconds)
-        return result
+
+        async def call() -> dict[str, Any]:
+            if sending:
+                self._check_rate(to or "")
+            result = await handle()
+            if sending:
+                self._recent.append((time.monotonic(), to or ""))
+            return result
+
+        return await self.around(lambda fault: fault.to is None or fault.to == to, _any, call)
 
     def _check_rate(self, to: str) -> None:
         now = time.monotonic()
@@ -147,15 +129,6 @@ def _recipient(body: Any) -> str | None:
     return _NOT_DIGITS.sub("", str(to)) if isinstance(to, str | int) else None
 
 
-def _take(items: list[Any], to: str | None) -> Any:
-    """Pop the first fault/delay matching this call, honouring its remaining count."""
-    for item in items:
-        wanted = getattr(item, "to", None)
-        if wanted is not None and wanted != to:
-            continue
-        if item.times is not None:
-            item.times -= 1
-            if item.times <= 0:
-                items.remove(item)
-        return item
-    return None
+def _any(delay: Delay) -> bool:
+    """Delays hold for any ``/messages`` call."""
+    return True

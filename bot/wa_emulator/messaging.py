@@ -15,7 +15,7 @@ import copy
 from collections.abc import Callable
 from typing import Any
 
-from bot.wa_emulator.changes import Changes
+from bot.emulator_kit.changes import Changes, WaitUntil
 from bot.wa_emulator.customers import Customer
 from bot.wa_emulator.media import TINY_PNG, TINY_WEBP, MediaStore
 from bot.wa_emulator.models import BusinessMessage, CustomerMessage, MediaFile
@@ -72,6 +72,8 @@ class Messaging:
         self._media = media
         self._webhooks = webhooks
         self._changes = changes
+        # Wait for a condition (re-checked on each change), else AssertionError.
+        self.wait_until: WaitUntil = changes.wait_until
         self._clock = clock
         self._tasks: set[asyncio.Task[None]] = set()
 
@@ -268,15 +270,6 @@ class Messaging:
         if data is None:
             data = TINY_WEBP if mime_type == "image/webp" else TINY_PNG
         return self._media.add(data, mime_type)
-
-    async def wait_until(
-        self,
-        condition: Callable[[], bool],
-        timeout: float = 5.0,  # noqa: ASYNC109 - the agreed test API; a deadline, not a cancel
-        message: str | Callable[[], str] | None = None,
-    ) -> None:
-        """Wait for ``condition`` (re-checked on each change), else AssertionError."""
-        await self._changes.wait_until(condition, timeout, message)
 
     async def close(self) -> None:
         """Cancel statuses not yet emitted."""

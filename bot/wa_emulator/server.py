@@ -8,19 +8,18 @@ The parts, each with its own state, pointing only down this list:
 * ``customers.py`` — the customers tests play;
 * ``validate.py``, ``templates.py`` — the body checks and the approved templates;
 * ``webhooks.py`` — the handshake and signed POSTs to the bot, retries, redelivery;
-* ``media.py``, ``shapes.py``, ``changes.py``, ``models.py`` — media, Meta's JSON shapes,
-  the change signal, the plain data types.
+* ``media.py``, ``shapes.py``, ``models.py`` — media, Meta's JSON shapes, the plain data
+  types;
+* bot/emulator_kit — the lifecycle (start, close, ``wait_until``) and the change signal,
+  shared with bot/emulator.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from typing import Any
 
-from aiohttp import web
-
-from bot.wa_emulator.changes import Changes
+from bot.emulator_kit.lifecycle import EmulatorLifecycle
 from bot.wa_emulator.customers import Customer
 from bot.wa_emulator.faults import Delay, Fault, Faults
 from bot.wa_emulator.media import MediaStore
@@ -33,7 +32,7 @@ from bot.wa_emulator.webhooks import WebhookSender
 API_VERSION = "v23.0"
 
 
-class CloudApiEmulator:
+class CloudApiEmulator(EmulatorLifecycle):
     """A fake WhatsApp Cloud API on 127.0.0.1 with emulated customers, for tests and demos."""
 
     def __init__(
@@ -50,19 +49,17 @@ class CloudApiEmulator:
     ) -> None:
         if not phone_number_id.isdigit():
             raise ValueError("phone_number_id is a Graph object id: digits")
+        super().__init__(host, port)
         self.token = token
         self.phone_number_id = phone_number_id
         self.display_phone_number = display_phone_number
         self.business_account_id = business_account_id
-        self.host = host
-        self.port = port
         self.calls: list[ApiCall] = []
         self.clock_offset = 0.0  # seconds added to the real clock (advance_clock)
-        self._changes = Changes()
         self._templates = TemplateStore()
         self._media = MediaStore()
         self._webhooks = WebhookSender(app_secret, self._changes.notify)
-        self._faults = Faults(self._changes.sleep)
+        self._faults: Faults = Faults(self._changes.sleep)
         self._messaging = Messaging(
             phone_number_id=phone_number_id,
             display_phone_number=display_phone_number,
@@ -85,45 +82,19 @@ class CloudApiEmulator:
         self.webhook_attempts: list[WebhookAttempt] = self._webhooks.attempts
         self.read_by_business: list[str] = self._messaging.read_by_business
 
-    # --- lifecycle ---------------------------------------------------------------------------
+    # --- lifecycle (start, ``async with``, add_routes: EmulatorLifecycle) -------------------
 
     @property
     def base_url(self) -> str:
         """``http://host:port/v23.0``: the Graph base URL to give the bot (WHATSAPP_API_URL)."""
-        if not self._transport.running:
-            raise RuntimeError("emulator is not started")
-        return f"http://{self.host}:{self.port}/{API_VERSION}"
-
-    @property
-    def log_requests(self) -> bool:
-        """Whether each request is logged (the standalone emulator does)."""
-        return self._transport.log_requests
-
-    @log_requests.setter
-    def log_requests(self, value: bool) -> None:
-        self._transport.log_requests = value
-
-    def add_routes(self, routes: list[web.RouteDef]) -> None:
-        """Add extra aiohttp routes before ``start()`` (the standalone control API)."""
-        self._transport.add_routes(routes)
-
-    async def start(self) -> CloudApiEmulator:
-        """Start listening; with ``port=0`` a free port is chosen."""
-        self.port = await self._transport.start(self.host, self.port)
-        return self
+        return f"{super().base_url}/{API_VERSION}"
 
     async def close(self) -> None:
         """Stop the server, the pending statuses and the webhook delivery."""
         self._changes.close()
         await self._messaging.close()
         await self._webhooks.close()
-        await self._transport.stop()
-
-    async def __aenter__(self) -> CloudApiEmulator:
-        return await self.start()
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        await self.close()
+        await super().close()
 
     # --- customers, templates, the clock -------------------------------------------------------
 
@@ -258,10 +229,6 @@ class CloudApiEmulator:
         """Slow down the next ``times`` calls (before, or after, they take effect)."""
         self._faults.inject_delay(Delay(seconds, times, after_processing))
 
-    def clear_faults(self) -> None:
-        """Drop all pending injected faults and delays."""
-        self._faults.clear()
-
     def set_rate_limits(
         self,
         per_second: int | None = 80,
@@ -278,15 +245,6 @@ class CloudApiEmulator:
     def rate_limited(self) -> int:
         """How many calls the rate limits refused."""
         return self._faults.rate_limited
-
-    async def wait_until(
-        self,
-        condition: Callable[[], bool],
-        timeout: float = 5.0,  # noqa: ASYNC109 - the agreed test API; a deadline, not a cancel
-        message: str | Callable[[], str] | None = None,
-    ) -> None:
-        """Poll ``condition`` until true (re-checked on each change), else AssertionError."""
-        await self._changes.wait_until(condition, timeout, message)
 
     # --- the routes' callbacks ---------------------------------------------------------------
 

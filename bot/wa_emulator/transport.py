@@ -15,6 +15,7 @@ from typing import Any
 
 from aiohttp import web
 
+from bot.emulator_kit.http import HttpServer
 from bot.wa_emulator.faults import RawFault
 from bot.wa_emulator.media import DOWNLOAD_PATH, MediaStore
 from bot.wa_emulator.models import ApiCall, CloudApiError
@@ -49,45 +50,17 @@ def unsupported_request(method: str, object_id: str) -> CloudApiError:
     )
 
 
-class Transport:
+class Transport(HttpServer):
     """The web server: every Graph call is checked and recorded in ``calls``."""
 
     def __init__(
         self, *, token: str, routes: Routes, calls: list[ApiCall], notify: Callable[[], None]
     ) -> None:
-        self.log_requests = False
+        super().__init__(upload_limit=UPLOAD_LIMIT)
         self._token = token
         self._routes = routes
         self._calls = calls
         self._notify = notify
-        self._runner: web.AppRunner | None = None
-        self._extra: list[web.RouteDef] = []
-
-    @property
-    def running(self) -> bool:
-        """Whether the server listens."""
-        return self._runner is not None
-
-    def add_routes(self, routes: list[web.RouteDef]) -> None:
-        """Extra aiohttp routes (the control API), added at ``start()``."""
-        self._extra.extend(routes)
-
-    async def start(self, host: str, port: int) -> int:
-        """Listen on ``host:port`` (0: a free port); return the port."""
-        app = web.Application(client_max_size=UPLOAD_LIMIT + 1024 * 1024)
-        app.add_routes(self._extra)
-        app.router.add_route("*", "/{tail:.*}", self._dispatch)
-        runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
-        await runner.setup()
-        await web.TCPSite(runner, host, port).start()
-        self._runner = runner
-        return int(runner.addresses[0][1]) if port == 0 else port
-
-    async def stop(self) -> None:
-        """Stop listening."""
-        if self._runner is not None:
-            runner, self._runner = self._runner, None
-            await runner.cleanup()
 
     # --- dispatch ----------------------------------------------------------------------------
 

@@ -51,7 +51,7 @@ def _key(call: ApiCall) -> str | None:
 
 
 def _requests(call: ApiCall, store: Any) -> Requests:
-    return Requests(store, call.app.settings, call.app.clock())
+    return Requests(store, call.app.settings, call.app.clock(), call.app.catalogs.languages)
 
 
 def _linked(call: ApiCall, accepted: InvitationAccepted) -> InvitationAccepted:

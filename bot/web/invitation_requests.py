@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import secrets
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from bot.web.api import ApiError
 from bot.web.invitation_types import InvitationAccepted, InvitationIn
 from handlers.kinds import is_anonymous
-from nps.phones import NO_COUNTRY, PhoneError, normalize_phone
+from nps.phones import NO_COUNTRY, PhoneError, normalize_phone, phone_language
 from nps.quiet_hours import outside_quiet_hours
 from storage.attributes import InvalidAttributes, parse_attributes
 from storage.invitation_models import InvitationStatus
@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from storage.store import Store
 
 MAX_AHEAD = timedelta(days=30)
+PHONE = Channel.PHONE.value
 # One request: the body as validated, and its idempotency key.
 Entry = tuple[InvitationIn, str | None]
 Result = InvitationAccepted | ApiError
@@ -46,6 +47,8 @@ def request_hash(item: InvitationIn) -> str:
     """The request as a fingerprint: equal for equal bodies, whatever their key order or
     spacing (and an omitted default equals the default written out)."""
     fields = item.model_dump(mode="json", exclude={"idempotency_key"})
+    if fields.get("language") is None:  # the fingerprints made before `language` existed
+        fields.pop("language", None)
     canonical = json.dumps(fields, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return hashlib.sha256(canonical.encode()).hexdigest()
 
@@ -68,6 +71,8 @@ class Requests:
     store: Store
     settings: Settings
     now: datetime
+    # The catalogs' language codes (an invitation's `language` must be one of them).
+    languages: Collection[str] = ()
     _surveys: dict[str, SurveyView | None] = field(default_factory=dict)  # by slug
 
     @property
@@ -137,6 +142,12 @@ class Requests:
             addresses = [c.new.key_address for c in checked if c.new.key_channel == channel]
             known = await invitations.people(channel, addresses)
             people.update({(channel, address): pid for address, pid in known.items()})
+        if self.settings.whatsapp_enabled:  # a phone without Telegram: WhatsApp reaches it
+            phones = {c.new.key_address for c in checked if c.new.key_channel == PHONE}
+            reached = await self.store.whatsapp_outbound.reach_phones(
+                {phone: people.get((PHONE, phone)) for phone in sorted(phones)}, phone_language
+            )
+            people.update({(PHONE, phone): pid for phone, pid in reached.items()})
         standing: dict[tuple[int, datetime], dict[int, Eligibility]] = {}
         groups = {(c.survey.id, c.new.send_at) for c in checked}
         for survey_id, at in groups:
@@ -195,8 +206,20 @@ class Requests:
             ),
             idempotency_key=key,
             request_hash=digest,
+            language=self._language(item.language),
         )
         return _Checked(index, key, digest, survey, new)
+
+    def _language(self, code: str | None) -> str | None:
+        """The invitation's language, lowercased; ApiError when no catalog has it."""
+        if code is None:
+            return None
+        wanted = code.strip().lower().replace("_", "-")
+        if wanted not in self.languages:
+            known = ", ".join(self.languages)
+            why = f"No catalog for language {code!r}: use one of {known}."
+            raise ApiError(422, "invalid", why, "language")
+        return wanted
 
     async def _survey(self, slug: str) -> SurveyView:
         if slug not in self._surveys:
@@ -292,4 +315,9 @@ def view_fields(view: InvitationView) -> dict[str, Any]:
         "response_id": view.response_id,
         "score": view.score,
         "created_at": view.created_at,
+        "delivery": (
+            dict(zip(("status", "at", "error_code"), view.delivery, strict=True))
+            if view.delivery is not None
+            else None
+        ),
     }

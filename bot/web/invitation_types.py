@@ -87,6 +87,15 @@ class InvitationIn(BaseModel):
         description="When to send (ISO 8601 with a zone), at most 30 days ahead; a moment "
         "already past means now. Quiet hours defer either to the window's end.",
     )
+    language: str | None = Field(
+        default=None,
+        min_length=2,
+        max_length=16,
+        description="The question's language (en, ru, ro, pl or any language the bot has a "
+        "catalog for), on every channel: Telegram, WhatsApp and the survey link's page. "
+        "Without it: the person's stored language, else the phone number's country, else "
+        "DEFAULT_LANGUAGE. An unknown one is refused (422).",
+    )
 
 
 class InvitationBatchItem(InvitationIn):
@@ -130,6 +139,20 @@ class InvitationAccepted(BaseModel):
     )
 
 
+class Delivery(BaseModel):
+    """What WhatsApp reported about the invitation's message (Telegram reports nothing)."""
+
+    status: Literal["sent", "delivered", "read", "failed"] = Field(
+        description="The latest status Meta reported: sent < delivered < read, or failed."
+    )
+    at: datetime = Field(description="When it happened (UTC).")
+    error_code: int | None = Field(
+        description="Meta's error code of a failed message: 131026 the number is not on "
+        "WhatsApp (the invitation reads unreachable, no_channel); 131047 outside the "
+        "24-hour window (the template was sent instead: its own statuses follow)."
+    )
+
+
 class InvitationOut(BaseModel):
     """An invitation and what became of it; `score` once answered."""
 
@@ -147,6 +170,12 @@ class InvitationOut(BaseModel):
     score: int | None
     created_at: datetime
     survey_url: str | None = Field(default=None, exclude_if=_absent, description=_SURVEY_URL + ".")
+    delivery: Delivery | None = Field(
+        default=None,
+        exclude_if=_absent,
+        description="WhatsApp's delivery status of the message, once Meta reported one "
+        "(left out for Telegram and before the first status).",
+    )
 
 
 class BatchItemError(BaseModel):

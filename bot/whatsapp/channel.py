@@ -33,7 +33,13 @@ class WhatsAppChannel:
         self.app = app
         self.api = api
         self.number = number
-        self.port = WhatsAppPort(api, app.db, app.catalogs)
+        self.port = WhatsAppPort(
+            api,
+            app.db,
+            app.catalogs,
+            template=app.settings.whatsapp_template,
+            brand=app.pipeline.config.brand,
+        )
         self.telegram: ChatPort | None = None  # the runtime's port, when Telegram runs too
         self.updates = WebhookUpdates(self._process)
         settings = app.settings
@@ -43,6 +49,7 @@ class WhatsAppChannel:
             settings.whatsapp_verify_token,
             settings.whatsapp_app_secret,
             self._send_range,
+            on_refused=self._refused,
         )
         pipeline = app.pipeline
         telegram_settled = pipeline.on_settled
@@ -83,6 +90,18 @@ class WhatsAppChannel:
                 except ChatError as exc:  # refused or unreachable: the person may type
                     log.warning("the score list for chat %s was not sent: %s", chat_id, exc)
                     return
+
+    async def _refused(self, chat_id: int, message_id: int) -> None:
+        """A question refused later for the window: the template asks it (questions.py)."""
+        questions = self.port.questions
+        response_id = await questions.refused_question(chat_id, message_id)
+        if response_id is None:
+            return
+        async with self.app.pipeline.locks.hold(chat_id):  # not while waiting for the record
+            try:
+                await questions.ask_again(chat_id, message_id, response_id)
+            except ChatError as exc:
+                log.warning("the template for chat %s was not sent: %s", chat_id, exc)
 
     async def stop(self) -> None:
         """New events get 503; those in flight finish."""

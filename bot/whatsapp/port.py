@@ -14,14 +14,17 @@ from __future__ import annotations
 
 import logging
 import mimetypes
+from collections import OrderedDict
 from pathlib import Path
 
 from bot.whatsapp.client import CloudApi
 from bot.whatsapp.events import MEDIA_PREFIX, chat_of_callback
-from bot.whatsapp.render import Renderer, text_message, whatsapp_text
+from bot.whatsapp.questions import Questions, quick_reply_question
+from bot.whatsapp.render import Renderer, score_keyboard_of, text_message, whatsapp_text
 from handlers.port import (
     Action,
     AnswerButton,
+    Keyboard,
     Rejected,
     SendDocument,
     SendPhoto,
@@ -33,29 +36,61 @@ from storage.db import Database
 from storage.repos.whatsapp import wamid_message_id
 
 log = logging.getLogger(__name__)
+RECENT_RECIPIENTS = 10_000
 
 
 class WhatsAppPort:
     """Performs actions for WhatsApp chats (synthetic chat ids, storage/repos/whatsapp.py)."""
 
-    def __init__(self, api: CloudApi, db: Database, catalogs: CatalogsLike) -> None:
+    def __init__(
+        self,
+        api: CloudApi,
+        db: Database,
+        catalogs: CatalogsLike,
+        *,
+        template: str = "nps_invitation",
+        brand: str = "npsbot",
+    ) -> None:
         self.api = api
         self.db = db
         self.catalogs = catalogs
         self.renderer = Renderer(catalogs)
+        # The chats written to lately (bounded): recipient() after an erasure.
+        self._recent: OrderedDict[int, tuple[str, str]] = OrderedDict()
+        # Score questions: free-form inside the 24-hour window, else the template.
+        self.questions = Questions(api, db, self.renderer, template=template, brand=brand)
 
     async def recipient(self, chat_id: int) -> tuple[str, str]:
         """The wa_id and the language of a WhatsApp chat; Unreachable when unknown."""
         async with self.db.snapshot() as store:
             row = await store.whatsapp.recipient(chat_id)
         if row is None:
-            raise Unreachable(f"no WhatsApp address has the chat {chat_id}")
+            # Erased a moment ago: /forgetme's "done" goes after the address is deleted,
+            # so the last lookup (the confirmation's) names the number, once.
+            known = self._recent.pop(chat_id, None)
+            if known is None:
+                raise Unreachable(f"no WhatsApp address has the chat {chat_id}")
+            return known
         wa_id, override, guessed = row
-        return wa_id, self.catalogs.resolve(override, guessed)
+        found = wa_id, self.catalogs.resolve(override, guessed)
+        self._recent[chat_id] = found
+        self._recent.move_to_end(chat_id)
+        if len(self._recent) > RECENT_RECIPIENTS:
+            self._recent.popitem(last=False)
+        return found
 
     async def perform(self, action: Action) -> int | None:
         """Sends what WhatsApp can show; the sent message's id as an int (its wamid's)."""
         if isinstance(action, SendText):
+            score = (
+                score_keyboard_of(action.keyboard)
+                if isinstance(action.keyboard, Keyboard)
+                else None
+            )
+            if score is not None and isinstance(action.keyboard, Keyboard):
+                return await self.questions.send(
+                    action.chat_id, action.html, action.keyboard, score
+                )
             wa_id, language = await self.recipient(action.chat_id)
             body = self.renderer.message(action.html, action.keyboard, language)
             return await self._send(wa_id, body)
@@ -85,8 +120,9 @@ class WhatsAppPort:
         return None  # EditText, DropKeyboard, DeleteMessage, SetCommands: see the docstring
 
     async def send_range(self, chat_id: int, data: str) -> None:
-        """The second tap of the score: the list for a range button's id."""
-        body = self.renderer.range_list(data)
+        """The second tap of the score: the list for a range button's id; or the 0–10
+        question for a template's quick reply (questions.py)."""
+        body = self.renderer.range_list(data) or quick_reply_question(self.renderer, data)
         if body is None:
             log.info("ignored a malformed range button %r", data)
             return

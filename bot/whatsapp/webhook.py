@@ -21,7 +21,9 @@ from aiohttp import web
 
 from bot.web.telegram_webhook import NotAccepting, WebhookUpdates
 from bot.whatsapp.client import CANNOT_RECEIVE
+from bot.whatsapp.delivery import Refused, moment_of, record_delivery
 from bot.whatsapp.events import message_event
+from bot.whatsapp.questions import QUICK_PREFIX
 from bot.whatsapp.render import RANGE_PREFIX
 from handlers.events import Event
 from nps.phones import phone_language
@@ -70,12 +72,15 @@ class WhatsAppWebhook:
         verify_token: str,
         app_secret: str,
         send_range: Any,
+        on_refused: Any = None,
     ) -> None:
         self.db = db
         self.updates = updates
         self._verify_token = verify_token.encode()
         self._secret = app_secret.encode()
         self._send_range = send_range  # async (chat_id, data) → None
+        # async (chat_id, message id) → None: a question refused later for the window.
+        self._on_refused = on_refused
         self._tasks: set[asyncio.Task[None]] = set()
 
     def routes(self) -> list[web.RouteDef]:
@@ -103,23 +108,33 @@ class WhatsAppWebhook:
             return _error(400, "invalid", "the body is not JSON")
         if self.updates.closed:
             return _error(503, "unavailable", "the bot is stopping: post the event again")
-        events, ranges = await self._take(_values(body))
+        events, ranges, refused = await self._take(_values(body))
         try:
             for event in events:  # in order: one chat's messages keep theirs
                 await self.updates.feed({"update_id": event.update_id, "event": event})
         except NotAccepting:
             return _error(503, "unavailable", "the bot is stopping: post the event again")
         for chat_id, data in ranges:
-            task = asyncio.create_task(self._send_range(chat_id, data))
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
+            self._start(self._send_range(chat_id, data))
+        if self._on_refused is not None:
+            for chat_id, message_id in refused:
+                self._start(self._on_refused(chat_id, message_id))
         return web.json_response({"ok": True})
 
-    async def _take(self, values: list[dict[str, Any]]) -> tuple[list[Event], list[RangeTap]]:
-        """In one transaction: the customers (created on first contact), the range taps
-        claimed, the statuses recorded; the events to hand the pipeline."""
+    def _start(self, work: Any) -> None:
+        task = asyncio.create_task(work)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _take(
+        self, values: list[dict[str, Any]]
+    ) -> tuple[list[Event], list[RangeTap], list[Refused]]:
+        """In one transaction: the customers (created on first contact, their window
+        opened), the range taps claimed, the statuses recorded; the events to hand the
+        pipeline."""
         events: list[Event] = []
         ranges: list[RangeTap] = []
+        refused: list[Refused] = []
         async with self.db.transaction() as store:
             for value in values:
                 names = {
@@ -134,6 +149,7 @@ class WhatsAppWebhook:
                     language = phone_language("+" + wa_id)
                     name = names.get(wa_id)
                     chat_id, new = await store.whatsapp.contact(wa_id, name, language)
+                    await store.whatsapp_outbound.heard(chat_id, moment_of(message))
                     data = _range_data(message)
                     if data is not None:
                         if await store.updates.claim(wamid_update_id(str(message.get("id")))):
@@ -144,7 +160,10 @@ class WhatsAppWebhook:
                         events.append(event)
                 for status in value.get("statuses") or []:
                     await _record_status(store, status)
-        return events, ranges
+                    refusal = await record_delivery(store, status)
+                    if refusal is not None:
+                        refused.append(refusal)
+        return events, ranges, refused
 
     async def drain(self) -> None:
         """Waits for the range lists being sent."""
@@ -154,6 +173,9 @@ class WhatsAppWebhook:
 
 def _range_data(message: dict[str, Any]) -> str | None:
     """The id of a tapped range button (the score's first tap), else None."""
+    if message.get("type") == "button":  # a template's quick reply (questions.py)
+        payload = str((message.get("button") or {}).get("payload", ""))
+        return payload if payload.startswith(QUICK_PREFIX + ":") else None
     if message.get("type") != "interactive":
         return None
     interactive = message.get("interactive") or {}

@@ -1,8 +1,10 @@
 """Who a broadcast may reach: segments, fatigue rules, and the imported contacts' attributes.
 
-The audience is every customer who pressed Start (a person with a Telegram address) and
-has neither sent /stop nor blocked the bot; the team (owners in ADMIN_IDS, admins, viewers) and
-employees who came only through an eNPS link are not customers and are never messaged.
+The audience is every customer who pressed Start (a Telegram address) or wrote on WhatsApp
+or was invited there (a WhatsApp address; Telegram wins for a person with both,
+storage/repos/whatsapp_outbound.py) and has neither sent /stop nor blocked the bot; the
+team (owners in ADMIN_IDS, admins, viewers) and employees who came only through an eNPS
+link are not customers and are never messaged.
 Imported contacts (`contacts`) add attributes — language, source, agent, name — and wait
 there until the person presses Start: a bot cannot write first, so nobody who never
 started is ever messaged. Contacts, owners and staff are Telegram user ids: they are
@@ -40,8 +42,9 @@ from storage.models import Address, Channel, Respondent, Response, StaffMember
 from storage.tables import table_of
 
 R = table_of(Respondent)
-# The people's Telegram addresses: the channel broadcasts are sent on.
+# The address broadcasts are sent to: the person's Telegram one, else their WhatsApp one.
 T = table_of(Address).alias("telegram")
+_OTHER = table_of(Address).alias("other_telegram")
 C = table_of(Contact)
 A = table_of(Response)
 S = table_of(StaffMember)
@@ -212,10 +215,12 @@ def _as_address(user_id: Any) -> Any:
 def team_expr(owners: Collection[int]) -> ColumnElement[bool]:
     """True for the team: owners (ADMIN_IDS) and everyone with a granted role (both are
     Telegram user ids, matched with the person's Telegram address)."""
-    staff = exists().where(_as_address(S.c.user_id) == T.c.address)
+    on_telegram = T.c.channel == Channel.TELEGRAM.value  # a wa_id is no Telegram user id
+    staff = and_(on_telegram, exists().where(_as_address(S.c.user_id) == T.c.address))
     if not owners:
         return staff
-    return or_(T.c.address.in_([str(owner) for owner in sorted(owners)]), staff)
+    owner = and_(on_telegram, T.c.address.in_([str(owner) for owner in sorted(owners)]))
+    return or_(owner, staff)
 
 
 def employee_expr() -> ColumnElement[bool]:
@@ -229,10 +234,27 @@ def customer_expr(owners: Collection[int]) -> ColumnElement[bool]:
     return and_(~team_expr(owners), ~employee_expr())
 
 
+def _reached_by(respondent_id: Any) -> ColumnElement[bool]:
+    """T is the address a person is messaged at: Telegram, else WhatsApp."""
+    telegram = _OTHER.c.channel == Channel.TELEGRAM.value
+    no_telegram = ~exists().where(_OTHER.c.respondent_id == respondent_id, telegram)
+    return and_(
+        T.c.respondent_id == respondent_id,
+        or_(
+            T.c.channel == Channel.TELEGRAM.value,
+            and_(T.c.channel == Channel.WHATSAPP.value, T.c.chat.is_not(None), no_telegram),
+        ),
+    )
+
+
+def _contact_of() -> ColumnElement[bool]:
+    """The imported contact of a Telegram address (contacts are Telegram user ids)."""
+    return and_(T.c.channel == Channel.TELEGRAM.value, _as_address(C.c.user_id) == T.c.address)
+
+
 def _audience_from() -> Any:
-    """People with a Telegram address, with their imported contact row if any."""
-    telegram = and_(T.c.respondent_id == R.c.id, T.c.channel == Channel.TELEGRAM.value)
-    return R.join(T, telegram).outerjoin(C, _as_address(C.c.user_id) == T.c.address)
+    """People with an address to message, with their imported contact row if any."""
+    return R.join(T, _reached_by(R.c.id)).outerjoin(C, _contact_of())
 
 
 def audience_from() -> Any:
@@ -244,11 +266,10 @@ def audience_from() -> Any:
 def standing_from(recipients: Any, respondent_id: Any) -> Any:
     """`recipients` with their person (R), Telegram address and imported contact (C), as
     `standing_columns` reads them; a forgotten person's columns are NULL."""
-    telegram = and_(T.c.respondent_id == R.c.id, T.c.channel == Channel.TELEGRAM.value)
     return (
         recipients.outerjoin(R, R.c.id == respondent_id)
-        .outerjoin(T, telegram)
-        .outerjoin(C, _as_address(C.c.user_id) == T.c.address)
+        .outerjoin(T, _reached_by(R.c.id))
+        .outerjoin(C, _contact_of())
     )
 
 

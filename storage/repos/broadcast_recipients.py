@@ -19,7 +19,7 @@ from sqlalchemy import bindparam, delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.broadcast_models import Broadcast, BroadcastRecipient, RecipientStatus
-from storage.models import OPEN_STEPS, Channel, Respondent, Response, Step
+from storage.models import OPEN_STEPS, Respondent, Response, Step
 from storage.repos.audience import (
     ELIGIBLE,
     AudienceRepo,
@@ -30,6 +30,7 @@ from storage.repos.audience import (
     standing_of,
 )
 from storage.repos.stats import StatsRepo, segments_of
+from storage.repos.whatsapp_outbound import channel_of_chat
 from storage.tables import table_of
 
 BR = table_of(BroadcastRecipient)
@@ -152,7 +153,7 @@ class RecipientQueue:
                 source=info.source,
                 agent=info.agent,
                 channel="broadcast",
-                messenger=Channel.TELEGRAM.value,  # broadcasts go to Telegram chats
+                messenger=channel_of_chat(row.chat_id),  # Telegram or WhatsApp
                 payload_unknown=False,
                 asked_at=now,
             )

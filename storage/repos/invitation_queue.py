@@ -47,6 +47,7 @@ from storage.repos.invitations import (
     R,
     S,
 )
+from storage.repos.whatsapp_outbound import channel_of_chat
 from storage.tables import rows_changed
 
 
@@ -148,6 +149,7 @@ class InvitationQueue:
                 INV.c.key_channel,
                 INV.c.key_address,
                 INV.c.attributes,
+                INV.c.language,
                 S.c.kind,
                 S.c.slug,
             )
@@ -208,9 +210,10 @@ class InvitationQueue:
                 # Not yet delivered: no open step, so a message typed meanwhile goes to the
                 # conversation the person actually sees.
                 step=Step.CLOSED,
-                language=resolve(info.language, info.telegram_language),
+                # The CRM's choice first, then the person's (README "Invitations").
+                language=row.language or resolve(info.language, info.telegram_language),
                 channel=INVITATION_CHANNEL,
-                messenger=Channel.TELEGRAM.value,  # sent to the person's Telegram chat
+                messenger=channel_of_chat(chats[person]),  # the chat's: Telegram or WhatsApp
                 payload_unknown=False,
                 asked_at=now,
                 **columns,
@@ -226,11 +229,12 @@ class InvitationQueue:
                     status=InvitationStatus.CLAIMED,
                     worker=worker,
                     response_id=bindparam("resp"),
-                    channel=Channel.TELEGRAM.value,
+                    channel=bindparam("chan"),
                     chat=bindparam("chat"),
                 ),
                 [
                     {"rid": row.id, "resp": response.id, "chat": str(response.chat_id)}
+                    | {"chan": response.messenger}
                     for row, _, response in claims
                 ],
             )
@@ -257,15 +261,18 @@ class InvitationQueue:
         return claimed, ended
 
     async def _chats(self, people: Sequence[int]) -> dict[int, int]:
-        """Each person's Telegram private chat (people without one are left out)."""
+        """Each person's chat: their Telegram private chat, else their WhatsApp chat
+        (storage/repos/whatsapp_outbound.py says why); people without one are left out."""
         found: dict[int, int] = {}
         for chunk in chunks(people):
             rows = await self._session.execute(
-                select(ADDRESSES.c.respondent_id, ADDRESSES.c.chat).where(
-                    ADDRESSES.c.channel == Channel.TELEGRAM.value,
+                select(ADDRESSES.c.respondent_id, ADDRESSES.c.chat)
+                .where(
+                    ADDRESSES.c.channel.in_([Channel.TELEGRAM.value, Channel.WHATSAPP.value]),
                     ADDRESSES.c.respondent_id.in_(chunk),
                     ADDRESSES.c.chat.is_not(None),
                 )
+                .order_by(ADDRESSES.c.channel.desc())  # whatsapp, then telegram: it wins
             )
             found.update({person: int(chat) for person, chat in rows})
         return found

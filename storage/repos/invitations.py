@@ -15,10 +15,15 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import and_, delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.invitation_models import OPEN_INVITATION_STATES, Invitation, InvitationStatus
+from storage.invitation_models import (
+    OPEN_INVITATION_STATES,
+    Invitation,
+    InvitationStatus,
+    WhatsAppStatus,
+)
 from storage.models import Address, Channel, Respondent, Response, Survey
 from storage.repos import upsert_insert
 from storage.repos.audience import ELIGIBLE, AudienceRepo, Eligibility, Fatigue, chunks
@@ -29,6 +34,7 @@ A = table_of(Response)
 R = table_of(Respondent)
 S = table_of(Survey)
 ADDRESSES = table_of(Address)
+WS = table_of(WhatsAppStatus)
 
 # The channel of an invitation's response (answers never replace each other's).
 INVITATION_CHANNEL = "invitation"
@@ -67,6 +73,7 @@ class NewInvitation:
     send_at: datetime
     idempotency_key: str | None = None
     request_hash: str | None = None
+    language: str | None = None  # the question's language, when the CRM gave one
 
 
 @dataclass(frozen=True)
@@ -152,6 +159,8 @@ class InvitationView:
     attributes: dict[str, str] = field(default_factory=dict)
     request_hash: str | None = None
     reply: dict[str, Any] | None = None  # the API's first answer, for a retry
+    # WhatsApp's latest status of its message: (sent|delivered|read|failed, when, error code).
+    delivery: tuple[str, datetime, int | None] | None = None
 
 
 _VIEW = select(
@@ -170,7 +179,16 @@ _VIEW = select(
     INV.c.attributes,
     INV.c.request_hash,
     INV.c.reply,
-).select_from(INV.join(S, S.c.id == INV.c.survey_id).outerjoin(A, A.c.id == INV.c.response_id))
+    WS.c.status.label("delivery_status"),
+    WS.c.status_at.label("delivery_at"),
+    WS.c.error_code.label("delivery_error"),
+).select_from(
+    INV.join(S, S.c.id == INV.c.survey_id)
+    .outerjoin(A, A.c.id == INV.c.response_id)
+    .outerjoin(
+        WS, and_(WS.c.message_id == INV.c.message_id, INV.c.channel == Channel.WHATSAPP.value)
+    )
+)
 
 
 def _view(row: Any) -> InvitationView:
@@ -193,6 +211,11 @@ def _view(row: Any) -> InvitationView:
         attributes=dict(row.attributes or {}),
         request_hash=row.request_hash,
         reply=row.reply,
+        delivery=(
+            (row.delivery_status, row.delivery_at, row.delivery_error)
+            if row.delivery_status is not None
+            else None
+        ),
     )
 
 
@@ -272,6 +295,7 @@ class InvitationRepo:
                 "key_channel": item.new.key_channel,
                 "key_address": item.new.key_address,
                 "attributes": dict(item.new.attributes),
+                "language": item.new.language,
                 "status": item.verdict.status.value,
                 "reason": item.verdict.reason,
                 "send_at": item.new.send_at,

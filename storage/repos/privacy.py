@@ -32,9 +32,10 @@ class AnswerRecord:
 
 @dataclass(frozen=True)
 class PersonalData:
-    """Everything stored about one person, found by their Telegram user id."""
+    """Everything stored about one person: found by the id an event came from (a Telegram
+    user, a WhatsApp chat), or by their internal id (staff naming a phone number)."""
 
-    user_id: int
+    user_id: int | None
     respondent: Person | None
     answers: list[AnswerRecord] = field(default_factory=list)
     # How the person is reached, as (channel, address, chat).
@@ -75,9 +76,11 @@ class Erased:
 class PrivacyRepo:
     """Collects a person's data (/mydata) and erases it (/forgetme, /forget).
 
-    Both take the Telegram user id the request names (the person writing, or the one an
-    admin typed): what is stored about the person uses their internal id, what is stored
-    about a team member or a chat uses the Telegram id (storage/personal.py `Key`).
+    `collect` and `forget` take the sender id of the request (a Telegram user id, or a
+    WhatsApp chat's synthetic id: RespondentRepo.by_sender), `*_person` the internal id
+    (a phone-only person has no other): what is stored about the person uses their
+    internal id, what is stored about a team member or a chat uses the Telegram id
+    (storage/personal.py `Key`), or the WhatsApp chat for a person without Telegram.
     """
 
     def __init__(
@@ -87,10 +90,28 @@ class PrivacyRepo:
         self._anonymity = anonymity
         self._respondents = respondents
 
+    async def _who(self, user_id: int) -> tuple[Person | None, Who]:
+        """The person behind a sender id and the ids they are known by."""
+        found = await self._respondents.by_sender(user_id)
+        person = await self._respondents.get(found.id) if found is not None else None
+        if person is None:
+            return None, Who(None, user_id)
+        return person, Who(person.id, person.telegram_id or user_id)
+
     async def collect(self, user_id: int) -> PersonalData:
-        """The user's profile, their answers (oldest first) and anonymous participation."""
-        person = await self._respondents.by_sender(user_id)
-        who = Who(person.id if person is not None else None, user_id)
+        """The sender's profile, answers (oldest first) and anonymous participation."""
+        person, who = await self._who(user_id)
+        return await self._collect(person, who)
+
+    async def collect_person(self, person_id: int) -> PersonalData:
+        """Everything about the person with this internal id (empty when none)."""
+        person = await self._respondents.get(person_id)
+        if person is None:
+            return PersonalData(user_id=None, respondent=None)
+        return await self._collect(person, Who(person.id, person.telegram_id))
+
+    async def _collect(self, person: Person | None, who: Who) -> PersonalData:
+        user_id = who.telegram_id
         answers: list[AnswerRecord] = []
         taken: list[Survey] = []
         anonymous_open = False
@@ -109,11 +130,15 @@ class PrivacyRepo:
                 s for s in anonymous.all() if await self._anonymity.has_answered(s.id, person.id)
             ]
             anonymous_open = await self._anonymity.thread_of(person.id) is not None
-        dialog = await self._session.scalar(
-            select(func.count()).select_from(StaffDialog).where(StaffDialog.user_id == user_id)
+        dialog = (
+            await self._session.scalar(
+                select(func.count()).select_from(StaffDialog).where(StaffDialog.user_id == user_id)
+            )
+            if user_id is not None
+            else 0
         )
         return PersonalData(
-            user_id=user_id,
+            user_id=person.telegram_id if person is not None else user_id,
             respondent=person,
             answers=answers,
             addresses=await self._respondents.addresses(person.id) if person else [],
@@ -136,7 +161,19 @@ class PrivacyRepo:
         return records
 
     async def forget(self, user_id: int) -> Erased:
-        """Erases the user's personal data; scores stay, detached, so every count holds.
+        """Erases the sender's personal data (forget_who)."""
+        _, who = await self._who(user_id)
+        return await self.forget_who(who)
+
+    async def forget_person(self, person_id: int) -> Erased:
+        """Erases the data of the person with this internal id (a phone-only person)."""
+        person = await self._respondents.get(person_id)
+        if person is None:
+            return Erased(profile=False, answers=0)
+        return await self.forget_who(Who(person.id, person.telegram_id))
+
+    async def forget_who(self, who: Who) -> Erased:
+        """Erases a person's personal data; scores stay, detached, so every count holds.
 
         The histograms (score_counts) are not touched: the answers still happened. Rows
         keep score, language, survey, times and context tags (source, agent, campaign:
@@ -147,8 +184,7 @@ class PrivacyRepo:
         is erased as storage/personal.py declares it (the imported contact row, broadcast
         recipient rows, reply threads, digest records…).
         """
-        person_id = await self._respondents.person_of(user_id)
-        who = Who(person_id, user_id)
+        person_id = who.person_id
         if person_id is None:
             return await self._forget_account(who)
         await self._anonymity.close_for_user(person_id)

@@ -40,6 +40,7 @@ class LinkInvitation:
     key_address: str
     response_id: int | None
     attributes: dict[str, str] = field(default_factory=dict)
+    language: str | None = None  # the invitation's own (the API's `language`)
 
 
 class SurveyLinkRepo:
@@ -64,6 +65,7 @@ class SurveyLinkRepo:
                     INV.c.key_address,
                     INV.c.response_id,
                     INV.c.attributes,
+                    INV.c.language,
                 ).where(INV.c.public_id == public_id)
             )
         ).first()
@@ -80,6 +82,7 @@ class SurveyLinkRepo:
             key_address=row.key_address,
             response_id=row.response_id,
             attributes=dict(row.attributes or {}),
+            language=row.language,
         )
 
     async def take(self, row_id: int, status: str) -> bool:

@@ -48,7 +48,17 @@ class SurveyView:
 VIEW_COLUMNS = tuple(field.name for field in fields(SurveyView))
 #: What an admin may change (the edit dialog's fields, the card's on/off buttons).
 EDITABLE = frozenset(
-    ("name", "kind", "slug", "subject", "texts", "review_url", "active", "ask_phone")
+    (
+        "name",
+        "kind",
+        "slug",
+        "subject",
+        "texts",
+        "review_url",
+        "active",
+        "ask_phone",
+        "whatsapp_template",
+    )
 )
 # Driver SQL (storage/driver.py): a survey is read with every answer.
 _SURVEYS = Survey.__table__
@@ -180,6 +190,12 @@ class SurveyRepo:
             setattr(survey, name, dict(value) if name == "texts" else value)
         await self._session.flush()
         return _view_of(survey)
+
+    async def whatsapp_template(self, survey_id: int) -> str | None:
+        """The survey's own WhatsApp template (None: WHATSAPP_TEMPLATE)."""
+        return await self._session.scalar(
+            select(Survey.whatsapp_template).where(Survey.id == survey_id)
+        )
 
     async def make_default(self, survey_id: int) -> SurveyView | None:
         """Makes this survey the one a plain /start asks (and no other); it as it is now."""

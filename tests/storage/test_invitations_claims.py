@@ -67,6 +67,19 @@ async def test_claim_takes_due_rows_once_with_a_closed_response(db: Database) ->
     assert (first.status, first.worker, first.chat) == ("claimed", "w1", "1001")
 
 
+async def test_the_invitations_language_comes_before_the_persons(db: Database) -> None:
+    survey = await _survey(db)
+    await add_people(db, [1101, 1102], language="ro")
+    moment = utcnow() - timedelta(seconds=1)
+    polish = await schedule(db, survey, 1101, moment, language="pl")
+    await schedule(db, survey, 1102, moment)
+    claimed, _ = await _claim(db)
+    languages = {item.public_id == polish: item.language for item in claimed}
+    assert languages == {True: "pl", False: "ro"}  # without one, the person's as before
+    stored = await response(db, next(c.response_id for c in claimed if c.public_id == polish))
+    assert stored is not None and stored.language == "pl"
+
+
 async def test_rules_are_checked_again_when_due(db: Database) -> None:
     survey = await _survey(db)
     other = await _survey(db, "support")

@@ -41,7 +41,7 @@ MOVED = {"respondents": {"chat_id"}}  # to addresses.chat
 # Columns later revisions added, with the value every carried row gets.
 GAINED: dict[str, dict[str, Any]] = {
     "responses": {"attributes": None, "messenger": "telegram"},  # 0017, 0021
-    "surveys": {"ask_phone": False},  # 0019
+    "surveys": {"ask_phone": False, "whatsapp_template": None},  # 0019, 0026
     "contacts": {"phone": None},  # 0019
 }
 # Tables of later revisions (0016 invitations, 0018 events, 0020 autopilot): new, so empty.
@@ -52,6 +52,7 @@ LATER_TABLES = {
     "event_endpoints",
     "autopilots",
     "autopilot_runs",
+    "whatsapp_statuses",  # 0026
 }
 # Histogram dimensions later revisions count from the stored answers, and the value the
 # old code's answers all get (0017: no campaign; 0021: given in Telegram).

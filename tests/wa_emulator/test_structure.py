@@ -1,6 +1,7 @@
 """The WhatsApp emulator's shape, held to the same rules as bot/emulator's (the checks are
-tests/emulator/test_structure.py's): imports point down its layers, modules stay short or
-say why, no module reaches into another object's private members."""
+tests/emulator/test_structure.py's): imports point down its layers, with the parts it shares
+with bot/emulator (bot/emulator_kit) at the bottom, modules stay short or say why, no module
+reaches into another object's private members."""
 
 from __future__ import annotations
 
@@ -12,7 +13,8 @@ from tests.emulator import test_structure as rules
 
 PACKAGE = "bot.wa_emulator"
 ROOT = Path(__file__).resolve().parents[2] / "bot" / "wa_emulator"
-# Top to bottom, as in bot/wa_emulator/README.md.
+# Top to bottom, as in bot/wa_emulator/README.md; bot/emulator_kit's modules (the rules'
+# KIT_LAYERS) sit below them all.
 LAYERS = [
     "__main__",
     "control",
@@ -27,7 +29,6 @@ LAYERS = [
     "webhooks",
     "media",
     "shapes",
-    "changes",
     "models",
 ]
 

@@ -229,6 +229,7 @@ async def test_quiet_hours_move_send_at_to_the_windows_end(
     monkeypatch.setattr(BotApp, "clock", lambda self: night)
     settings = bot_app.settings
     monkeypatch.setattr(settings, "timezone", "Europe/Chisinau")
+    monkeypatch.setattr(settings, "quiet_hours", "21:00-09:00")  # the default
     _, body = await _post(client, server, {"survey": "delivery", "telegram_user_id": 1701})
     assert datetime.fromisoformat(body["send_at"]) == datetime(2026, 12, 11, 7, 0, tzinfo=UTC)
     monkeypatch.setattr(settings, "quiet_hours", "off")

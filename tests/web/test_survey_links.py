@@ -146,6 +146,9 @@ async def test_a_detractor_by_link_alerts_staff_and_tells_the_crm(
             assert "dezamăgit" in (await link.answer("score", score="3")).text
             alert = await owner.wait_for_message(lambda m: m.text.startswith("🔴 Detractor · 3"))
             assert "A-17" in alert.text and " ro " in alert.text
+            # Known by the number alone: no chat to reply in (handlers/case_channel.py).
+            assert "via the web survey link" in alert.text and "No ✉️ Reply" in alert.text
+            assert alert.button_texts == ["✅ Resolved"]
             await link.answer("why", text="Late <b>again</b>", action="send")
             await owner.wait_for_message(
                 lambda m: m.message_id == alert.message_id and "Late <b>again</b>" in m.text

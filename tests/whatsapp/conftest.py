@@ -19,7 +19,7 @@ from bot.wa_emulator import CloudApiEmulator
 from bot.whatsapp.channel import run_whatsapp
 from storage.db import Database
 from tests.conftest import fresh_database
-from tests.e2e.conftest import RUN_POLLING
+from tests.e2e.conftest import RUN_POLLING, make_settings
 from tests.e2e.conftest import api as api  # the Telegram emulator, beside WhatsApp
 from tests.e2e.test_webhook_mode import free_port
 from tests.scenario import OWNER_ID
@@ -70,6 +70,24 @@ def wa_settings(wa: CloudApiEmulator, db_url: str, **overrides: Any) -> Settings
     }
     values.update(overrides)
     return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+
+
+def both_settings(
+    api: BotApiEmulator, wa: CloudApiEmulator, db_url: str, **overrides: Any
+) -> Settings:
+    """Telegram (the e2e emulator; polling unless WEBHOOK_URL is among `overrides`) beside
+    WhatsApp, on a free port."""
+    values: dict[str, Any] = {
+        "http_port": free_port(),
+        "whatsapp_token": WA_TOKEN,
+        "whatsapp_phone_number_id": wa.phone_number_id,
+        "whatsapp_app_secret": APP_SECRET,
+        "whatsapp_verify_token": VERIFY_TOKEN,
+        "whatsapp_api_url": wa.base_url,
+        "whatsapp_display_number": DISPLAY,
+        "brand_name": "Acme",
+    }
+    return make_settings(api, db_url, **{**values, **overrides})
 
 
 @dataclass

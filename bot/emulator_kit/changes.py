@@ -6,6 +6,22 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from typing import Protocol, TypeVar
+
+T = TypeVar("T")
+Message = str | Callable[[], str] | None  # what a failed wait says (None: a default)
+
+
+class WaitUntil(Protocol):
+    """``wait_until(condition, timeout, message)``: what emulated people wait with."""
+
+    async def __call__(
+        self,
+        condition: Callable[[], bool],
+        timeout: float = 5.0,  # noqa: ASYNC109 - the agreed test API; a deadline, not a cancel
+        message: Message = None,
+    ) -> None:
+        """Wait for ``condition`` (re-checked on each change), else AssertionError."""
 
 
 class Changes:
@@ -28,6 +44,10 @@ class Changes:
         except TimeoutError:
             pass
 
+    def open(self) -> None:
+        """The emulator (re)starts: sleeps last their full time again."""
+        self.closing = False
+
     def close(self) -> None:
         """The emulator stops: sleeps end now."""
         self.closing = True
@@ -47,7 +67,7 @@ class Changes:
         self,
         condition: Callable[[], bool],
         timeout: float = 5.0,  # noqa: ASYNC109 - the agreed test API; a deadline, not a cancel
-        message: str | Callable[[], str] | None = None,
+        message: Message = None,
     ) -> None:
         """Poll ``condition`` until true (re-checked on each change), else AssertionError."""
         loop = asyncio.get_running_loop()
@@ -59,3 +79,21 @@ class Changes:
                 raise AssertionError(text or f"condition not met within {timeout}s")
             # The short cap covers state outside the emulator (the bot's own).
             await self.next_change(min(remaining, 0.02))
+
+
+async def wait_for_latest(
+    wait_until: WaitUntil,
+    candidates: Callable[[], list[T]],
+    predicate: Callable[[T], bool] | None,
+    timeout: float,  # noqa: ASYNC109 - a deadline, not a cancel
+    message: Callable[[], str],
+) -> T:
+    """The latest of ``candidates()`` matching ``predicate`` (None: any), once there is one."""
+    found: list[T] = []
+
+    def check() -> bool:
+        found[:] = [c for c in candidates() if predicate is None or predicate(c)]
+        return bool(found)
+
+    await wait_until(check, timeout, message)
+    return found[-1]

@@ -1,0 +1,169 @@
+"""Survey questions to WhatsApp chats and the 24-hour customer-service window.
+
+Inside the window (the person wrote within 24 hours, less WINDOW_MARGIN) the question goes
+free-form: the text with the range buttons (render.py). Outside it — a person invited by
+phone who never wrote, a broadcast or reminder to someone who wrote days ago — it goes as
+the survey's approved template (the survey's `whatsapp_template`, else WHATSAPP_TEMPLATE;
+body parameter {{1}} the survey's subject or the brand; one quick reply) in the person's
+language. A free-form question Meta refuses for the window (131047) is asked again by the
+template: at once when the send's answer says so, or when the `failed` status comes later
+(webhook.py → `refused`). The template's quick reply brings the 0–10 question (its payload
+holds the language and the score buttons' prefix, so the tap needs no state); a typed
+number answers at once, as the response is open at the score step when the template goes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import Any
+
+from bot.whatsapp.client import CloudApi
+from bot.whatsapp.render import Renderer, ScoreKeyboard, score_keyboard_of
+from handlers.port import Keyboard, OutsideWindow, Unreachable
+from handlers.respondent_messages import score_keyboard
+from storage.db import Database
+from storage.models import utcnow
+from storage.repos.whatsapp import wamid_message_id
+from storage.repos.whatsapp_outbound import QuestionTarget
+
+log = logging.getLogger(__name__)
+
+WINDOW = timedelta(hours=24)
+# Near its end the window is taken as closed: the template then, not a refusal and a resend.
+WINDOW_MARGIN = timedelta(minutes=5)
+QUICK_PREFIX = "nps-wa:q"  # a template's quick reply: nps-wa:q:<language>:<score prefix>
+# A refusal that arrives before the sender recorded its question waits this long for it.
+REFUSED_WAIT = 5.0
+REFUSED_POLL = 0.1
+_SCORE_PREFIX = re.compile(r"^nps:[a-z]+:\d+$")  # the score buttons' (handlers/callbacks.py)
+
+
+def window_open(last_inbound_at: datetime | None, now: datetime) -> bool:
+    """True while a free-form message may be sent."""
+    return last_inbound_at is not None and now - last_inbound_at < WINDOW - WINDOW_MARGIN
+
+
+def template_message(name: str, language: str, subject: str, payload: str) -> dict[str, Any]:
+    """The template body: {{1}} is the subject, the first button's payload the tap's."""
+    return {
+        "type": "template",
+        "template": {
+            "name": name,
+            "language": {"code": language},
+            "components": [
+                {"type": "body", "parameters": [{"type": "text", "text": subject}]},
+                {
+                    "type": "button",
+                    "sub_type": "quick_reply",
+                    "index": "0",
+                    "parameters": [{"type": "payload", "payload": payload}],
+                },
+            ],
+        },
+    }
+
+
+def quick_reply_question(renderer: Renderer, data: str) -> dict[str, Any] | None:
+    """The 0–10 question (range buttons) for a template's quick reply payload; None when
+    the payload is not one."""
+    parts = data.split(":", 3)
+    if len(parts) != 4 or ":".join(parts[:2]) != QUICK_PREFIX:
+        return None
+    language, prefix = parts[2], parts[3]
+    if not renderer.catalogs.supports(language):
+        language = renderer.catalogs.resolve(None, None)
+    if _SCORE_PREFIX.match(prefix) is None:
+        return None
+    texts = renderer.catalogs.texts(language)
+    return renderer.score_question(texts.plain("wa_pick_score"), ScoreKeyboard(prefix), language)
+
+
+def _response_of(prefix: str) -> int | None:
+    """The response id in a score prefix (nps:<tag>:<response id>)."""
+    tail = prefix.rsplit(":", 1)[-1]
+    return int(tail) if tail.isdigit() else None
+
+
+class Questions:
+    """Sends score questions free-form or as the template, as the window allows."""
+
+    def __init__(
+        self,
+        api: CloudApi,
+        db: Database,
+        renderer: Renderer,
+        *,
+        template: str,
+        brand: str,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self.api = api
+        self.db = db
+        self.renderer = renderer
+        self.template = template
+        self.brand = brand or "npsbot"
+        self.clock = clock
+
+    async def _target(self, chat_id: int, response_id: int | None) -> QuestionTarget:
+        async with self.db.snapshot() as store:
+            target = await store.whatsapp_outbound.target(chat_id, response_id)
+        if target is None:
+            raise Unreachable(f"no WhatsApp address has the chat {chat_id}")
+        return target
+
+    def _template(self, target: QuestionTarget, language: str, prefix: str) -> dict[str, Any]:
+        name = target.template or self.template
+        payload = f"{QUICK_PREFIX}:{language}:{prefix}"
+        return template_message(name, language, target.subject or self.brand, payload)
+
+    async def send(self, chat_id: int, html: str, keyboard: Keyboard, score: ScoreKeyboard) -> int:
+        """Asks the question; the sent message's id (the template's when it went so)."""
+        target = await self._target(chat_id, _response_of(score.prefix))
+        language = self.renderer.catalogs.resolve(
+            target.language_override, target.guessed_language
+        )
+        if window_open(target.last_inbound_at, self.clock()):
+            body = self.renderer.message(html, keyboard, language)
+            try:
+                return await self._send(target.wa_id, body)
+            except OutsideWindow as exc:
+                log.info("question to chat %s refused for the window: %s", chat_id, exc)
+        return await self._send(target.wa_id, self._template(target, language, score.prefix))
+
+    async def refused_question(self, chat_id: int, message_id: int) -> int | None:
+        """The open response whose question Meta refused later for the window (a `failed`
+        status with 131047); None when the message asked none (a staff reply) or it was
+        answered or replaced meanwhile."""
+        deadline = asyncio.get_running_loop().time() + REFUSED_WAIT
+        while True:
+            async with self.db.snapshot() as store:
+                response_id = await store.whatsapp_outbound.refused_question(chat_id, message_id)
+            if response_id is not None or asyncio.get_running_loop().time() > deadline:
+                break
+            await asyncio.sleep(REFUSED_POLL)  # the sender records after Meta's answer
+        if response_id is None:
+            log.info("a refused WhatsApp message %s asked no open question", message_id)
+        return response_id
+
+    async def ask_again(self, chat_id: int, message_id: int, response_id: int) -> None:
+        """The template asks the refused question instead (if still unanswered)."""
+        async with self.db.snapshot() as store:
+            if await store.whatsapp_outbound.refused_question(chat_id, message_id) is None:
+                return  # answered (a typed number) meanwhile
+        target = await self._target(chat_id, response_id)
+        language = self.renderer.catalogs.resolve(
+            target.language_override, target.guessed_language
+        )
+        score = score_keyboard_of(score_keyboard(response_id))
+        assert score is not None  # the handlers' own keyboard
+        new = await self._send(target.wa_id, self._template(target, language, score.prefix))
+        async with self.db.transaction() as store:
+            await store.whatsapp_outbound.asked_again(response_id, message_id, new)
+
+    async def _send(self, wa_id: str, body: dict[str, Any]) -> int:
+        wamid = await self.api.send({"to": wa_id, **body})
+        return wamid_message_id(wamid)

@@ -1,0 +1,228 @@
+"""WhatsApp's outbound half: the 24-hour window (each address's last inbound message),
+what a survey question needs to go out as a template, Meta's delivery statuses, and
+the WhatsApp address an invitation by phone reaches.
+
+Precedence: a person with a Telegram chat is reached on Telegram (free, no template, the
+0–10 keyboard in one tap); WhatsApp reaches the people who have no Telegram chat.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import and_, exists, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from storage.invitation_models import Invitation, InvitationStatus, WhatsAppStatus
+from storage.models import Address, Channel, Respondent, Response, Step, Survey, utcnow
+from storage.repos import upsert_insert
+from storage.repos.whatsapp import WHATSAPP, WHATSAPP_CHAT_BASE, WhatsAppRepo, is_whatsapp_chat
+
+# Later statuses win; a status arriving out of order (Meta keeps no order) changes nothing.
+STATUS_RANK = {"sent": 1, "delivered": 2, "read": 3, "failed": 4}
+NO_CHANNEL = "no_channel"  # storage/repos/invitations.py: the number is not on WhatsApp
+CANNOT_RECEIVE = (131026,)  # Meta's "message undeliverable" (bot/whatsapp/client.py)
+
+
+def channel_of_chat(chat_id: int) -> str:
+    """The channel of a chat id: WhatsApp's synthetic ones, else Telegram."""
+    return WHATSAPP if is_whatsapp_chat(chat_id) else Channel.TELEGRAM.value
+
+
+@dataclass(frozen=True)
+class QuestionTarget:
+    """What a score question to a WhatsApp chat needs: the address, the language, the
+    window, and the survey's template and subject."""
+
+    wa_id: str
+    language_override: str | None
+    guessed_language: str | None
+    last_inbound_at: datetime | None
+    template: str | None  # the survey's own (None: WHATSAPP_TEMPLATE)
+    subject: str | None
+
+
+class WhatsAppOutboundRepo:
+    """Window, statuses and phone addresses for WhatsApp's outbound messages."""
+
+    def __init__(self, session: AsyncSession, dialect: str) -> None:
+        self._session = session
+        self._dialect = dialect
+
+    async def heard(self, chat_id: int, at: datetime) -> None:
+        """The person wrote at `at`: their window is open for 24 hours from then."""
+        await self._session.execute(
+            update(Address)
+            .where(
+                Address.channel == WHATSAPP,
+                Address.chat == str(chat_id),
+                (Address.last_inbound_at.is_(None)) | (Address.last_inbound_at < at),
+            )
+            .values(last_inbound_at=at)
+        )
+
+    async def target(self, chat_id: int, response_id: int | None) -> QuestionTarget | None:
+        """The chat's address and window, with the survey of `response_id` (None: no such
+        WhatsApp chat)."""
+        row = (
+            await self._session.execute(
+                select(
+                    Address.address,
+                    Respondent.language_override,
+                    Respondent.telegram_language,
+                    Address.last_inbound_at,
+                )
+                .join(Respondent, Respondent.id == Address.respondent_id)
+                .where(Address.channel == WHATSAPP, Address.chat == str(chat_id))
+            )
+        ).first()
+        if row is None:
+            return None
+        survey = None
+        if response_id is not None:
+            survey = (
+                await self._session.execute(
+                    select(Survey.whatsapp_template, Survey.subject)
+                    .join(Response, Response.survey_id == Survey.id)
+                    .where(Response.id == response_id)
+                )
+            ).first()
+        return QuestionTarget(
+            row[0],
+            row[1],
+            row[2],
+            row[3],
+            survey[0] if survey is not None else None,
+            survey[1] if survey is not None else None,
+        )
+
+    async def record_status(
+        self, message_id: int, status: str, at: datetime, error_code: int | None
+    ) -> bool:
+        """Keeps a message's latest status; False when it is not newer than the one kept."""
+        rank = STATUS_RANK.get(status)
+        if rank is None:
+            return False
+        kept = await self._session.scalar(
+            select(WhatsAppStatus.status).where(WhatsAppStatus.message_id == message_id)
+        )
+        if kept is not None and STATUS_RANK.get(kept, 0) >= rank:
+            return False
+        values = {"status": status, "status_at": at, "error_code": error_code}
+        insert = upsert_insert(self._dialect)(WhatsAppStatus.__table__)
+        await self._session.execute(
+            insert.values(message_id=message_id, **values).on_conflict_do_update(
+                index_elements=["message_id"], set_=values
+            )
+        )
+        return True
+
+    async def unreachable_invitation(self, message_id: int) -> None:
+        """The invitation sent as this message reached no WhatsApp account (131026)."""
+        await self._session.execute(
+            update(Invitation)
+            .where(
+                Invitation.channel == WHATSAPP,
+                Invitation.message_id == message_id,
+                Invitation.status == InvitationStatus.SENT,
+            )
+            .values(status=InvitationStatus.UNREACHABLE, reason=NO_CHANNEL)
+        )
+
+    async def settle_unreachable(self, message_ids: list[int]) -> None:
+        """Invitations just recorded sent whose message Meta already reported failed for
+        a number not on WhatsApp (the status can come before the sender's record)."""
+        if not message_ids:
+            return
+        failed = await self._session.scalars(
+            select(WhatsAppStatus.message_id).where(
+                WhatsAppStatus.message_id.in_(message_ids),
+                WhatsAppStatus.status == "failed",
+                WhatsAppStatus.error_code.in_(CANNOT_RECEIVE),
+            )
+        )
+        for message_id in failed.all():
+            await self.unreachable_invitation(message_id)
+
+    async def refused_question(self, chat_id: int, message_id: int) -> int | None:
+        """The unanswered response whose question is this message (refused for the window),
+        so the template can ask it instead."""
+        return await self._session.scalar(
+            select(Response.id).where(
+                Response.chat_id == chat_id,
+                Response.prompt_message_id == message_id,
+                Response.step == Step.SCORE,
+            )
+        )
+
+    async def asked_again(self, response_id: int, old: int, new: int) -> None:
+        """The template replaced a refused question: the response and its invitation follow
+        the new message (its statuses, a press on it)."""
+        await self._session.execute(
+            update(Response)
+            .where(Response.id == response_id, Response.prompt_message_id == old)
+            .values(prompt_message_id=new)
+        )
+        await self._session.execute(
+            update(Invitation)
+            .where(
+                Invitation.channel == WHATSAPP,
+                Invitation.response_id == response_id,
+                Invitation.message_id == old,
+            )
+            .values(message_id=new)
+        )
+
+    async def reach_phones(
+        self, found: Mapping[str, int | None], language_of: Callable[[str], str | None]
+    ) -> dict[str, int]:
+        """The person an invitation by phone reaches, for each E.164 number: whoever has it
+        (`found`, from the phone addresses) when they have a Telegram chat; else the person
+        with its WhatsApp address (wa_id: the number's digits), created for a number nobody
+        has — Meta tells later (131026) when it is not on WhatsApp."""
+        reached: dict[str, int] = {}
+        for phone, person in found.items():
+            wa_id = phone.lstrip("+")
+            if person is not None and await self._has_chat(person):
+                reached[phone] = person
+                continue
+            chat = await WhatsAppRepo(self._session).chat_of(wa_id)
+            if chat is None and person is not None:
+                chat = await self._add_address(person, wa_id)
+            if chat is None:
+                chat, _ = await WhatsAppRepo(self._session).contact(
+                    wa_id, None, language_of(phone)
+                )
+            owner = await WhatsAppRepo(self._session).person_of(chat)
+            if owner is not None:
+                reached[phone] = owner
+        return reached
+
+    async def _has_chat(self, person: int) -> bool:
+        """True when the person has a Telegram chat or a WhatsApp address."""
+        found = await self._session.scalar(
+            select(
+                exists().where(
+                    and_(
+                        Address.respondent_id == person,
+                        Address.channel.in_([Channel.TELEGRAM.value, WHATSAPP]),
+                        Address.chat.is_not(None),
+                    )
+                )
+            )
+        )
+        return bool(found)
+
+    async def _add_address(self, person: int, wa_id: str) -> int:
+        """Gives a person known by their phone alone the WhatsApp address of that number."""
+        async with self._session.begin_nested():
+            address = Address(
+                respondent_id=person, channel=WHATSAPP, address=wa_id, created_at=utcnow()
+            )
+            self._session.add(address)
+            await self._session.flush()
+            address.chat = str(WHATSAPP_CHAT_BASE + address.id)
+            await self._session.flush()
+        return WHATSAPP_CHAT_BASE + address.id
