@@ -124,7 +124,7 @@ class InvitationSender(SendingPasses):
                 fatigue=self.fatigue,
                 resolve=self.app.catalogs.resolve,
             )
-            await _emit_failed(store, ended)
+            await emit_failed(store, ended)
         if not claimed:
             return len(ended)
         async with db.snapshot() as store:
@@ -225,17 +225,17 @@ class InvitationSender(SendingPasses):
             try:
                 async with self.app.db.transaction() as store:
                     failed = await store.invitation_queue.record(outcomes, self.process.name)
-                    await store.whatsapp_outbound.settle_unreachable(
+                    failed += await store.whatsapp_outbound.settle_unreachable(
                         [o.message_id for o in outcomes if o.message_id is not None]
                     )
-                    await _emit_failed(store, failed)
+                    await emit_failed(store, failed)
                 return
             except Exception:
                 log.exception("recording %d invitations failed; retrying", len(outcomes))
                 await asyncio.sleep(DB_RETRY)
 
 
-async def _emit_failed(store: Store, ended: Sequence[Ended]) -> None:
+async def emit_failed(store: Store, ended: Sequence[Ended]) -> None:
     """`invitation.failed` for each invitation that was due and did not reach its person."""
     surveys: dict[str, SurveyView | None] = {}
     for item in ended:

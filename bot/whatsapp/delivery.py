@@ -8,6 +8,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from bot.invitations import emit_failed
 from bot.whatsapp.client import CANNOT_RECEIVE, OUTSIDE_WINDOW
 from storage.models import utcnow
 from storage.repos.whatsapp import wamid_message_id
@@ -53,7 +54,8 @@ async def record_delivery(store: Store, status: dict[str, Any]) -> Refused | Non
     if kind != "failed" or not changed:  # a redelivered failure is handled once
         return None
     if CANNOT_RECEIVE.intersection(codes):
-        await store.whatsapp_outbound.unreachable_invitation(message_id)
+        # An invitation sent this way failed after all: the CRM hears of it as of any other.
+        await emit_failed(store, await store.whatsapp_outbound.unreachable_invitation(message_id))
         return None
     if OUTSIDE_WINDOW.intersection(codes):
         chat_id = await store.whatsapp.chat_of(str(status.get("recipient_id", "")))

@@ -30,7 +30,7 @@ from storage.repos.audience import (
     standing_of,
 )
 from storage.repos.stats import StatsRepo, segments_of
-from storage.repos.whatsapp_outbound import channel_of_chat
+from storage.repos.whatsapp import channel_of_chat
 from storage.tables import table_of
 
 BR = table_of(BroadcastRecipient)

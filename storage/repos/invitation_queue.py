@@ -47,7 +47,7 @@ from storage.repos.invitations import (
     R,
     S,
 )
-from storage.repos.whatsapp_outbound import channel_of_chat
+from storage.repos.whatsapp import channel_of_chat
 from storage.tables import rows_changed
 
 

@@ -24,6 +24,11 @@ def is_whatsapp_chat(chat_id: int) -> bool:
     return chat_id >= WHATSAPP_CHAT_BASE
 
 
+def channel_of_chat(chat_id: int) -> str:
+    """The channel of a chat id: WhatsApp's synthetic ones, else Telegram."""
+    return Channel.WHATSAPP.value if is_whatsapp_chat(chat_id) else Channel.TELEGRAM.value
+
+
 def wamid_update_id(wamid: str) -> int:
     """A WhatsApp message id as a negative int64 update id (Telegram's are positive), so
     the processed-updates claim dedupes Meta's redeliveries. 63 bits of SHA-256: two

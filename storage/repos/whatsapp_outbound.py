@@ -18,17 +18,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from storage.invitation_models import Invitation, InvitationStatus, WhatsAppStatus
 from storage.models import Address, Channel, Respondent, Response, Step, Survey, utcnow
 from storage.repos import upsert_insert
-from storage.repos.whatsapp import WHATSAPP, WHATSAPP_CHAT_BASE, WhatsAppRepo, is_whatsapp_chat
+from storage.repos.invitation_queue import Ended
+from storage.repos.whatsapp import WHATSAPP, WHATSAPP_CHAT_BASE, WhatsAppRepo
 
 # Later statuses win; a status arriving out of order (Meta keeps no order) changes nothing.
 STATUS_RANK = {"sent": 1, "delivered": 2, "read": 3, "failed": 4}
 NO_CHANNEL = "no_channel"  # storage/repos/invitations.py: the number is not on WhatsApp
+NOT_ON_WHATSAPP = "131026: the number cannot receive WhatsApp messages"  # the event's error
 CANNOT_RECEIVE = (131026,)  # Meta's "message undeliverable" (bot/whatsapp/client.py)
-
-
-def channel_of_chat(chat_id: int) -> str:
-    """The channel of a chat id: WhatsApp's synthetic ones, else Telegram."""
-    return WHATSAPP if is_whatsapp_chat(chat_id) else Channel.TELEGRAM.value
 
 
 @dataclass(frozen=True)
@@ -119,23 +116,55 @@ class WhatsAppOutboundRepo:
         )
         return True
 
-    async def unreachable_invitation(self, message_id: int) -> None:
-        """The invitation sent as this message reached no WhatsApp account (131026)."""
+    async def unreachable_invitation(self, message_id: int) -> list[Ended]:
+        """The invitation sent as this message reached no WhatsApp account (131026): now
+        unreachable; what `invitation.failed` tells the CRM (nothing when it was not one)."""
+        rows = (
+            await self._session.execute(
+                select(
+                    Invitation.id,
+                    Invitation.public_id,
+                    Invitation.respondent_id,
+                    Invitation.key_channel,
+                    Invitation.key_address,
+                    Invitation.attributes,
+                    Survey.slug,
+                )
+                .join(Survey, Survey.id == Invitation.survey_id)
+                .where(
+                    Invitation.channel == WHATSAPP,
+                    Invitation.message_id == message_id,
+                    Invitation.status == InvitationStatus.SENT,
+                )
+            )
+        ).all()
+        if not rows:
+            return []
         await self._session.execute(
             update(Invitation)
-            .where(
-                Invitation.channel == WHATSAPP,
-                Invitation.message_id == message_id,
-                Invitation.status == InvitationStatus.SENT,
-            )
+            .where(Invitation.id.in_([row.id for row in rows]))
             .values(status=InvitationStatus.UNREACHABLE, reason=NO_CHANNEL)
         )
+        return [
+            Ended(
+                row.public_id,
+                row.slug,
+                row.respondent_id,
+                row.key_channel,
+                row.key_address,
+                InvitationStatus.UNREACHABLE,
+                NO_CHANNEL,
+                NOT_ON_WHATSAPP,
+                dict(row.attributes or {}),
+            )
+            for row in rows
+        ]
 
-    async def settle_unreachable(self, message_ids: list[int]) -> None:
+    async def settle_unreachable(self, message_ids: list[int]) -> list[Ended]:
         """Invitations just recorded sent whose message Meta already reported failed for
         a number not on WhatsApp (the status can come before the sender's record)."""
         if not message_ids:
-            return
+            return []
         failed = await self._session.scalars(
             select(WhatsAppStatus.message_id).where(
                 WhatsAppStatus.message_id.in_(message_ids),
@@ -143,8 +172,10 @@ class WhatsAppOutboundRepo:
                 WhatsAppStatus.error_code.in_(CANNOT_RECEIVE),
             )
         )
+        ended: list[Ended] = []
         for message_id in failed.all():
-            await self.unreachable_invitation(message_id)
+            ended += await self.unreachable_invitation(message_id)
+        return ended
 
     async def refused_question(self, chat_id: int, message_id: int) -> int | None:
         """The unanswered response whose question is this message (refused for the window),

@@ -9,10 +9,13 @@ from __future__ import annotations
 from typing import Any
 
 import aiohttp
+import pytest
 from sqlalchemy import update
 
+from bot import invitations as sender
 from bot.wa_emulator import CloudApiEmulator
 from storage.models import Survey
+from tests.e2e.events_receiver import Receiver
 from tests.scenario import wait_for
 from tests.whatsapp.conftest import WhatsAppBot
 from tests.whatsapp.outbound_helpers import (
@@ -20,6 +23,7 @@ from tests.whatsapp.outbound_helpers import (
     QUICK_REPLY,
     TEMPLATE,
     api_base,
+    api_settings,
     approve_templates,
     invite,
     is_template,
@@ -27,8 +31,9 @@ from tests.whatsapp.outbound_helpers import (
     wa_api_bot,
 )
 from tests.whatsapp.test_conversation import is_question
+from tests.whatsapp.test_outputs import EVENTS_SECRET, _event, receiver
 
-__all__ = ["wa_api_bot"]  # the fixture, used by name
+__all__ = ["receiver", "wa_api_bot"]  # the fixtures, used by name
 
 
 async def reads(bot: WhatsAppBot, public_id: str, check: Any, what: str) -> dict[str, Any]:
@@ -180,3 +185,32 @@ async def test_a_survey_may_name_its_own_template(
     template = await fay.wait_for_message(is_template, 10)
     assert (template.template, template.language) == ("order_feedback", "pl")
     assert template.parameters == ["Pizza Roma"]
+
+
+async def test_a_number_found_not_on_whatsapp_later_tells_the_crm(
+    wa: CloudApiEmulator, db_url: str, receiver: Receiver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Meta accepts the template, then reports 131026 in a `failed` status: the invitation
+    becomes unreachable and the CRM gets `invitation.failed`, as for any invitation that
+    reached nobody."""
+    monkeypatch.setattr(sender, "POLL_SECONDS", 0.05)
+    settings = api_settings(wa, db_url, events_urls=[receiver.url], events_secret=EVENTS_SECRET)
+    running = WhatsAppBot(settings, wa)
+    await running.start()
+    try:
+        wa.customer("447911123127", "Eve", on_whatsapp=False)
+        accepted = await invite(running, "+447911123127")
+        await reads(running, accepted["id"], lambda r: r["status"] == "unreachable", "failed")
+        event = await wait_for(
+            lambda: _event(receiver, "invitation.failed"), "the CRM was told", within=15
+        )
+    finally:
+        await running.stop()
+    data = event["data"]
+    assert (data["invitation_id"], data["status"], data["reason"]) == (
+        accepted["id"],
+        "unreachable",
+        "no_channel",
+    )
+    assert data["error"].startswith("131026") and data["phone"] == "+447911123127"
+    assert receiver.bad_signatures == 0
