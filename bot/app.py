@@ -12,7 +12,7 @@ from datetime import datetime
 
 from bot.autopilot import autopilot_job
 from bot.broadcast import broadcast_jobs
-from bot.broadcast.sending_process import SendingProcess
+from bot.broadcast.sending_process import SendingProcess, worker_name
 from bot.digest import digest_job
 from bot.events import events_job
 from bot.i18n import Catalogs
@@ -178,13 +178,16 @@ class BotApp:
     # The runtime's port, once the jobs run: what the HTTP server's own units of work (a
     # survey link's answer, bot/web/survey_routes.py) send through, e.g. detractor alerts.
     port: ChatPort | None = None
+    # The process's name in the heartbeat table: one row per process, shared with its
+    # SendingProcess (the rate's lease), so replicas count each other once.
+    name: str = field(default_factory=worker_name)
     # This process's heartbeat; replies dead replicas left are sent (bot/outbox_keeper.py).
     keeper: OutboxKeeper = field(init=False)
 
     def __post_init__(self) -> None:
         self.metrics = Metrics(self.db)
         self.pipeline.observer = self.metrics
-        self.keeper = OutboxKeeper(self.db, self.pipeline, self.started_at)
+        self.keeper = OutboxKeeper(self.db, self.pipeline, self.started_at, self.name)
 
     def clock(self) -> datetime:
         """ "Now" for the background jobs (aware UTC).
@@ -239,13 +242,12 @@ class BotApp:
         await self.db.dispose()
 
 
-def background_jobs(settings: Settings) -> list[BackgroundJob]:
-    """The jobs every runtime starts beside its update loop."""
+def background_jobs(settings: Settings, process: SendingProcess) -> list[BackgroundJob]:
+    """The jobs every runtime starts beside its update loop; `process`: the one rate
+    limiter and heartbeat of every sender (broadcasts, reminders, invitations)."""
     jobs: list[BackgroundJob] = []
     if settings.digest_at is not None:
         jobs.append(digest_job)
-    # One rate limiter and heartbeat for every sender: broadcasts, reminders, invitations.
-    process = SendingProcess(settings)
     jobs.extend(broadcast_jobs(settings, process))
     jobs.append(invitation_job(process))  # the trigger API's invitations (bot/invitations.py)
     if settings.events_urls:
@@ -281,4 +283,6 @@ async def start_application(
     db = await open_database(settings)
     catalogs = Catalogs(default=settings.default_language)
     pipeline = build_pipeline(settings, db, me, catalogs=catalogs, router=router)
-    return BotApp(settings, db, catalogs, pipeline, me, background_jobs(settings))
+    process = SendingProcess(settings)
+    jobs = background_jobs(settings, process)
+    return BotApp(settings, db, catalogs, pipeline, me, jobs, name=process.name)

@@ -20,7 +20,7 @@ import contextlib
 import logging
 from datetime import datetime, timedelta
 
-from bot.broadcast.sending_process import LIVE_WINDOW, worker_name
+from bot.broadcast.sending_process import LIVE_WINDOW
 from bot.pipeline import Pipeline
 from handlers.port import ChatPort
 from storage.db import Database
@@ -35,12 +35,11 @@ KEEPER_EVERY = 2.0  # seconds between heartbeats, and between looks for abandone
 class OutboxKeeper:
     """This process's heartbeat, and the takeover of replies dead processes left."""
 
-    def __init__(self, db: Database, pipeline: Pipeline, started_at: datetime) -> None:
+    def __init__(self, db: Database, pipeline: Pipeline, started_at: datetime, name: str) -> None:
         self.db = db
         self.pipeline = pipeline
         self.started_at = started_at
-        self.name = worker_name()
-        self._beating = False
+        self.name = name  # the process's row, shared with its SendingProcess's lease
 
     async def start(self, port: ChatPort) -> None:
         """Beats once (the replies kept from now on carry this process's name), then sends
@@ -66,8 +65,6 @@ class OutboxKeeper:
     async def leave(self) -> None:
         """Removes the heartbeat once nothing is being sent (after Pipeline.drain), so the
         replies this stop left are taken over at once rather than after LIVE_WINDOW."""
-        if not self._beating:
-            return
         with contextlib.suppress(Exception):
             async with self.db.transaction() as store:
                 await store.workers.forget(self.name)
@@ -75,7 +72,6 @@ class OutboxKeeper:
     async def _beat(self) -> None:
         async with self.db.transaction() as store:
             await store.workers.heartbeat(self.name, utcnow())
-        self._beating = True
 
     async def _beat_forever(self) -> None:
         while True:

@@ -171,13 +171,16 @@ class SendingProcess:
             await self.done(db, job)
 
     async def leave(self, db: Database) -> None:
-        """Removes the heartbeat after a clean stop (nothing of ours is "sending" any more)."""
+        """Gives the share back after a clean stop (nothing of ours is "sending" any more).
+
+        The row itself is the process's heartbeat, which its replies kept in the outbox
+        rely on too: the app removes it once those are sent (bot/outbox_keeper.py)."""
         self._wants.clear()
         self.limiter.set_rate(0)
         with contextlib.suppress(Exception):
             await asyncio.wait_for(self.limiter.drained(), LIVE_WINDOW)
             async with db.transaction() as store:
-                await store.workers.forget(self.name)
+                await store.workers.give_back(self.name)
 
 
 class StoppableJob:

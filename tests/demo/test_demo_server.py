@@ -4,7 +4,6 @@ events, files; against the real bot on the emulator."""
 from __future__ import annotations
 
 import asyncio
-import importlib.util
 import io
 import json
 from typing import Any
@@ -211,9 +210,6 @@ async def test_a_wrong_button_is_a_slip_not_a_press(
     assert not demo.api.pending_updates and len(demo.api.calls) - calls < 3  # polls only
 
 
-@pytest.mark.skipif(
-    importlib.util.find_spec("bot.demo.traffic") is None, reason="bot/demo/traffic.py is absent"
-)
 async def test_simulated_traffic_shows_in_the_owners_nps(page: aiohttp.ClientSession) -> None:
     summary = await post_json(page, "/api/traffic", {})
     assert summary["answers"] >= 100

@@ -15,6 +15,7 @@ import aiohttp
 import pytest
 
 from bot.app import background_jobs
+from bot.broadcast.sending_process import SendingProcess
 from bot.events import events_job
 from bot.events.delivery import Backoff, EventSender
 from bot.settings import Settings
@@ -326,5 +327,5 @@ def test_the_job_runs_only_with_events_urls() -> None:
         events_urls="https://crm.example.com/hook",
         events_secret=SECRET,
     )
-    assert events_job not in background_jobs(off)
-    assert events_job in background_jobs(on)
+    assert events_job not in background_jobs(off, SendingProcess(off))
+    assert events_job in background_jobs(on, SendingProcess(on))

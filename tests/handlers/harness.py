@@ -29,6 +29,7 @@ from bot.app import (
     build_pipeline,
     staff_menus,
 )
+from bot.broadcast.sending_process import SendingProcess
 from bot.emulator import BotApiEmulator
 from bot.emulator.models import ApiCall, ApiError, FileInfo, ProxyError
 from bot.i18n import Catalogs
@@ -285,7 +286,10 @@ async def assemble(settings: Settings, me: BotIdentity) -> BotApp:
         await store.surveys.ensure_default()
     texts = catalogs(settings.default_language)
     pipeline = build_pipeline(settings, db, me, catalogs=texts)
-    return BotApp(settings, db, texts, pipeline, me, background_jobs(settings))
+    process = SendingProcess(settings)
+    return BotApp(
+        settings, db, texts, pipeline, me, background_jobs(settings, process), name=process.name
+    )
 
 
 @dataclass

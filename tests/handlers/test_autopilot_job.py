@@ -3,7 +3,6 @@ over the days, and nobody surveyed twice across a restart."""
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -23,7 +22,7 @@ from tests.broadcast_helpers import admin, reply_to, seed_audience
 from tests.conftest import BACKENDS
 from tests.handlers.conftest import broadcast_bot
 from tests.handlers.harness import HandlerBot
-from tests.scenario import POLL_INTERVAL, responses_of
+from tests.scenario import responses_of, wait_for
 
 ZONE = "Europe/Chisinau"  # UTC+2 in December
 WEDNESDAY = datetime(2026, 12, 9, 8, 0, tzinfo=UTC)  # 10:00 local
@@ -47,13 +46,8 @@ class Clock:
 
 
 async def until(condition: Callable[[], bool], within: float = 10.0) -> None:
-    """Polls a condition until it holds (no fixed sleeps), failing after `within` s."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + within
-    while not condition():
-        if loop.time() > deadline:
-            raise AssertionError(f"condition not met within {within}s")
-        await asyncio.sleep(POLL_INTERVAL)
+    """Polls a condition until it holds, failing after `within` s."""
+    await wait_for(condition, "the condition", within)
 
 
 @pytest.fixture
@@ -104,11 +98,7 @@ async def _all_finished(db: Database) -> bool:
 
 async def wait_finished(db: Database) -> None:
     """Until every broadcast (each run's) has been worked through."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + 10
-    while not await _all_finished(db):
-        assert loop.time() < deadline, "broadcasts not finished within 10s"
-        await asyncio.sleep(POLL_INTERVAL)
+    await wait_for(lambda: _all_finished(db), "broadcasts finished", within=10)
 
 
 def delivered(users: list[EmulatedUser]) -> list[int]:

@@ -8,6 +8,7 @@ import pytest
 
 from bot.app import BotApp
 from bot.broadcast import reminders
+from bot.broadcast.sending_process import SendingProcess
 from bot.emulator import BotApiEmulator, ChatMessage, EmulatedUser
 from storage.db import Database
 from storage.models import utcnow
@@ -103,7 +104,7 @@ async def test_no_reminders_when_turned_off(
     await bot.stop()
     from bot.app import background_jobs
 
-    names = [job.__name__ for job in background_jobs(bot.settings)]
+    names = [job.__name__ for job in background_jobs(bot.settings, SendingProcess(bot.settings))]
     assert "reminder_job" not in names and "broadcast_job" in names
 
 

@@ -16,6 +16,7 @@ import pytest
 from sqlalchemy import select
 
 from bot.app import background_jobs
+from bot.broadcast.sending_process import SendingProcess
 from bot.emulator import BotApiEmulator
 from bot.emulator.models import ChatMessage
 from bot.events import events_job
@@ -37,9 +38,9 @@ BITRIX = "https://acme.bitrix24.ru/rest/1/s3cr3tt0ken/crm.timeline.comment.add.j
 Row = tuple[str, dict[str, Any], int | None]
 
 
-def _without_delivery(settings: Settings) -> list[Any]:
+def _without_delivery(settings: Settings, process: SendingProcess) -> list[Any]:
     """The bot's background jobs minus the delivery job: the events stay as written."""
-    return [job for job in background_jobs(settings) if job is not events_job]
+    return [job for job in background_jobs(settings, process) if job is not events_job]
 
 
 @pytest.fixture

@@ -19,6 +19,7 @@ from storage.db import MIGRATION_LOCK_KEY, Database, DatabaseError
 from storage.schema import code_heads
 from storage.statements import same
 from tests.conftest import PG_URL, _asyncpg_dsn, _pg_admin, next_loop_turn
+from tests.scenario import wait_for
 
 NEEDS_PG = pytest.mark.skipif(
     not PG_URL and os.environ.get("NPSBOT_REQUIRE_POSTGRES") != "1",
@@ -67,12 +68,12 @@ async def test_replicas_starting_together_migrate_once(
     try:
         with caplog.at_level(logging.INFO, logger="storage.db"):
             starts = [asyncio.create_task(db.migrate()) for db in replicas]
-            loop = asyncio.get_running_loop()
-            deadline = loop.time() + 30
-            while await _waiting_for_the_lock(holder) < REPLICAS:
-                assert loop.time() < deadline, "the replicas never queued for the lock"
+
+            async def all_queued() -> bool:
                 assert not any(start.done() for start in starts), "one migrated unlocked"
-                await asyncio.sleep(0.05)
+                return await _waiting_for_the_lock(holder) >= REPLICAS
+
+            await wait_for(all_queued, "the replicas queued for the lock", within=30)
             await holder.execute("SELECT pg_advisory_unlock($1)", MIGRATION_LOCK_KEY)
             await asyncio.wait_for(asyncio.gather(*starts), timeout=120)  # no error in any
         waiting = [r for r in caplog.records if "another process is migrating" in r.message]

@@ -22,7 +22,7 @@ from tests.conftest import fresh_database
 from tests.e2e.conftest import RUN_POLLING, make_settings
 from tests.e2e.conftest import api as api  # the Telegram emulator, beside WhatsApp
 from tests.e2e.test_webhook_mode import free_port
-from tests.scenario import OWNER_ID
+from tests.scenario import OWNER_ID, wait_for
 
 WA_TOKEN = "EAAwhatsapp-test-token-0123456789"
 PHONE_ID = "106540352242922"
@@ -114,16 +114,16 @@ class WhatsAppBot:
         self.task = asyncio.create_task(
             run(self.settings, stop=self.stop_event, on_start=self._started)
         )
-        deadline = asyncio.get_running_loop().time() + 15
-        while True:  # the server listens once the handshake succeeds
-            if self.task.done():
+
+        async def handshake() -> bool:  # the server listens once the handshake succeeds
+            if self.task is not None and self.task.done():
                 self.task.result()
             with contextlib.suppress(Exception):
                 await self.wa.set_webhook(self.url, VERIFY_TOKEN)
-                return
-            if asyncio.get_running_loop().time() > deadline:
-                raise TimeoutError("the bot's WhatsApp webhook never answered")
-            await asyncio.sleep(0.05)
+                return True
+            return False
+
+        await wait_for(handshake, "the bot's WhatsApp webhook answering", within=15)
 
     def _started(self, app: BotApp) -> None:
         self.app = app
