@@ -91,6 +91,8 @@ async def test_a_stale_list_and_a_forged_button_change_nothing(
     improve = await ana.wait_for_message(lambda m: _has_skip(m) and m.id != why.id, 10)
     ana.press_button(improve, "Skip")
     await wait_for(lambda: _completed(wa_bot), "the answer is complete", within=10)
+    # The thank-you is sent after the commit: count from it, not from the commit.
+    await ana.wait_for_message(lambda m: m.text.startswith("Thank you, Ana"), timeout=10)
     seen = len(ana.messages)
     ana.choose_row(scores, "4")  # the old list, after the answer was complete
     assert "already answered: 6" in (await _next_message(ana, seen)).text
