@@ -22,6 +22,7 @@ from bot.metrics import Metrics
 from bot.outbox_keeper import OutboxKeeper
 from bot.pipeline import Pipeline
 from bot.settings import Settings
+from bot.theme_job import theme_job
 from handlers import alerts
 from handlers.access import command_menu
 from handlers.context import BotConfig, UpdateContext
@@ -254,6 +255,8 @@ def background_jobs(settings: Settings, process: SendingProcess) -> list[Backgro
         jobs.append(events_job)  # signed events for the CRM (bot/events)
     # Relationship surveys on autopilot: each weekday morning's run becomes a broadcast.
     jobs.append(autopilot_job)
+    # Themes of comments (issue 15): each answer's themes kept current for /themes.
+    jobs.append(theme_job)
     return jobs
 
 

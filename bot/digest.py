@@ -24,13 +24,18 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, tzinfo
 from typing import TYPE_CHECKING
 
+from bot.theme_job import refresh_due
 from handlers.port import ChatPort, Outbox
+from handlers.theme_labels import label
 from nps.anonymity import DEFAULT_MIN_GROUP, anonymous_scope, too_few
 from nps.cases_text import cases_text
-from nps.nps_math import NpsSummary, format_margin, format_nps
+from nps.nps_math import Group, NpsSummary, format_margin, format_nps
 from nps.nps_report import NpsReport, Texts, build_report, describe_period, number, shorten
 from nps.periods import DEFAULT_DAYS, Period
+from nps.scales import SCALES
 from nps.scope import Scope, reportable
+from nps.theme_index import dictionary
+from nps.theme_report import ThemeCount, top_themes
 from storage.repos.digests import DetractorComment
 
 if TYPE_CHECKING:
@@ -66,6 +71,9 @@ class DigestData:
     cases: dict[str, int] = field(default_factory=lambda: {"open": 0, "resolved": 0})
     # eNPS anonymity threshold (ENPS_MIN_GROUP): no figure or comment of fewer answers.
     min_group: int = DEFAULT_MIN_GROUP
+    # The week's detractor answers and their most mentioned themes (issue 15).
+    week_detractors: int = 0
+    themes: tuple[ThemeCount, ...] = ()
 
     @property
     def anonymous(self) -> bool:
@@ -139,6 +147,10 @@ async def gather(app: JobHost, day: date) -> DigestData:
     """Reads the figures and comments of the digest sent on `day`, in one snapshot."""
     tz = app.settings.tz
     yesterday = day - timedelta(days=1)
+    try:
+        await refresh_due(app)  # the answers' themes, current before they are counted
+    except Exception:
+        log.exception("could not bring the themes up to date for the digest")
     async with app.db.snapshot() as store:
         surveys = await store.surveys.all()
         default = reportable(surveys)  # what /nps covers without a survey named
@@ -152,8 +164,18 @@ async def gather(app: JobHost, day: date) -> DigestData:
             local_midnight(yesterday, tz),
             local_midnight(day, tz),
             limit=COMMENTS_FETCHED,
+            # CSAT 1–2 and CES 1–3 are their surveys' detractors.
+            low_to={kind: scale.low_to for kind, scale in SCALES.items()},
         )
         cases = await store.cases.counts(month.survey_ids, *month_period.bounds(tz))
+        week = Scope(default, Period(yesterday - timedelta(days=6), yesterday), True, False)
+        detractors, themes = await top_themes(
+            store,
+            await dictionary(store, app.clock(), seed=False),
+            week,
+            tz,
+            group=Group.DETRACTOR,
+        )
     return DigestData(
         day,
         month,
@@ -164,6 +186,8 @@ async def gather(app: JobHost, day: date) -> DigestData:
         tz,
         cases,
         app.settings.enps_min_group,
+        detractors,
+        tuple(themes),
     )
 
 
@@ -275,7 +299,19 @@ def render_figures(data: DigestData, texts: Texts) -> list[str]:
     # Cases are detractors too: no count of them where the figures are withheld.
     if (data.cases["open"] or data.cases["resolved"]) and not data.hidden(month.n):
         lines.append(cases_text(texts, data.cases["open"], data.cases["resolved"]))
+    if data.themes and not data.hidden(data.week_detractors):
+        lines.append(texts("th_digest_line", themes=theme_counts(data.themes, texts)))
     return lines
+
+
+def theme_counts(themes: tuple[ThemeCount, ...], texts: Texts) -> str:
+    """ "Delivery ×12 ▲5 · Price ×4 =" (plain text; the catalog escapes it)."""
+    parts = []
+    for theme in themes:
+        change = theme.change
+        arrow = f"▲{change}" if change > 0 else f"▼{-change}" if change < 0 else "="
+        parts.append(f"{label(theme.key, texts)} ×{theme.mentions} {arrow}")
+    return " · ".join(parts)
 
 
 def render_comment(

@@ -45,6 +45,7 @@ from bot.broadcast.sending_process import (
     SendingProcess,
 )
 from handlers.broadcast_messages import question_html
+from handlers.kinds import for_kind
 from handlers.port import ChatPort, SendText
 from handlers.respondent_messages import score_keyboard
 from nps.event_data import EventType, invitation_failed_data
@@ -171,12 +172,18 @@ class InvitationSender(SendingPasses):
     async def _send(self, item: ClaimedInvitation, survey: SurveyView | None) -> Outcome:
         """One person's question, as a broadcast asks it."""
         assert survey is not None  # foreign key
-        texts = self.app.catalogs.texts(item.language, survey.texts)
+        # The kind's wording (a CSAT survey asks "How satisfied…?") unless the survey's own.
+        texts = for_kind(
+            self.app.catalogs.texts(item.language, survey.texts),
+            survey.kind,
+            survey.texts,
+            item.language,
+        )
         brand = survey.subject or self.app.pipeline.config.brand
         action = SendText(
             item.chat_id,
             question_html(texts, brand, item.first_name),
-            score_keyboard(item.response_id),
+            score_keyboard(item.response_id, survey.kind),
             paid_broadcast=self.process.paid,
         )
         try:

@@ -17,7 +17,7 @@ from handlers.kinds import is_anonymous
 from handlers.port import Button, Keyboard, after_send_kind
 from handlers.texts import TextsLike
 from nps.cases_text import cases_text
-from nps.nps_math import Group, classify
+from nps.scales import CES, CSAT, scale_of
 from nps.scope import Scope
 from storage.case_models import DetractorCase
 from storage.repos.respondents import Person
@@ -91,7 +91,9 @@ async def render_alert(
     """The alert as staff see it (HTML), with whatever answers have arrived."""
     texts = staff_texts(ctx)
     none = texts.plain("alert_none")
-    lines = [f"<b>{texts('alert_title', score=response.score, survey=survey.name)}</b>"]
+    # CSAT and CES name their scale: a 2 of 5 is not an NPS 2.
+    title = _TITLES.get(survey.kind, "alert_title")
+    lines = [f"<b>{texts(title, score=response.score, survey=survey.name)}</b>"]
     when = _when(ctx, texts, response.scored_at)
     if response.respondent_id is None and is_anonymous(survey.kind):
         # The day only: the minute an answer came in could identify an employee.
@@ -135,6 +137,14 @@ async def render_alert(
     return html if len(html) <= 4000 else html[:3990] + "…"
 
 
+_TITLES = {CSAT: "alert_title_csat", CES: "alert_title_ces"}
+
+
+def _is_low(survey: SurveyView, response: ResponseRow) -> bool:
+    """The answer's score is in its scale's low group (an NPS detractor): a case opens."""
+    return response.score is not None and scale_of(survey.kind).is_low(response.score)
+
+
 @after_send_kind("alerts.delivered")
 async def _alert_delivered(store: Store, message_id: int, case_id: int, chat_id: int) -> None:
     """The alert reached the chat: remember where, stop holding it for later."""
@@ -142,8 +152,9 @@ async def _alert_delivered(store: Store, message_id: int, case_id: int, chat_id:
 
 
 async def on_score(ctx: UpdateContext, survey: SurveyView, response: ResponseRow) -> None:
-    """Opens a case for a detractor score and posts the alert to the staff chat(s)."""
-    if response.score is None or classify(response.score) is not Group.DETRACTOR:
+    """Opens a case for a low score (an NPS detractor, CSAT 1–2, CES 1–3) and posts the
+    alert to the staff chat(s)."""
+    if not _is_low(survey, response):
         return
     case = await ctx.store.cases.open(response.id, survey.id, response.respondent_id)
     await crm_events.case_opened(ctx, case, survey, response)
@@ -244,8 +255,8 @@ async def refresh_alerts(
 
 async def on_text(ctx: UpdateContext, survey: SurveyView, response: ResponseRow) -> None:
     """Adds the "why" and "improve" answers to the case's alert as they arrive."""
-    if response.score is None or classify(response.score) is not Group.DETRACTOR:
-        return  # only detractor scores open cases: nothing to look up
+    if not _is_low(survey, response):
+        return  # only low scores open cases: nothing to look up
     if not (response.why or response.improve):
         return  # skipped: the alert has nothing new to show
     posted = await ctx.store.cases.alerts_of_response(response.id)

@@ -20,11 +20,14 @@ from handlers.broadcast_messages import (
     segment_label,
     stop_keyboard,
 )
+from handlers.broadcast_split import assign_arms, drawn_line, preview_lines, save_split
 from handlers.callbacks import Payload, pack, payload
 from handlers.context import UpdateContext
 from handlers.events import ButtonPress, Command, IncomingMessage
-from handlers.kinds import is_anonymous
+from handlers.kinds import for_kind, is_anonymous
 from handlers.port import Button, Keyboard, after_send_kind
+from handlers.respondent_messages import keyboard_preview
+from nps.ab_split import SplitError, parse_split, split_off
 from storage.broadcast_models import Broadcast, BroadcastStatus, RecipientStatus
 from storage.repos.audience import EXCLUSIONS, AudiencePreview, Fatigue
 from storage.repos.broadcasts import Tally
@@ -79,6 +82,15 @@ async def on_broadcast(event: IncomingMessage, command: Command, ctx: UpdateCont
         # answers must not be. Employees get the survey's link instead.
         ctx.out.send(event.chat_id, texts("bc_enps_refused", slug=slug))
         return
+    # `… split A:"text" B:"text" control 10%`: an A/B broadcast (handlers/broadcast_split.py).
+    rest, split_words = split_off(rest)
+    split = None
+    if split_words is not None:
+        try:
+            split = parse_split(split_words)
+        except SplitError as exc:
+            ctx.out.send(event.chat_id, texts(exc.key, **exc.values))
+            return
     try:
         segment = parse_segment(rest)
     except SegmentError as exc:
@@ -93,6 +105,8 @@ async def on_broadcast(event: IncomingMessage, command: Command, ctx: UpdateCont
     )
     segment_text = describe_segment(segment)
     html = _preview_html(ctx, survey, segment_text, preview, fatigue)
+    if split is not None:
+        html += "\n" + "\n".join(preview_lines(ctx, split, preview.eligible))
     if not preview.eligible:
         ctx.out.send(event.chat_id, f"{html}\n\n{texts('bc_nobody')}")
         return
@@ -104,6 +118,8 @@ async def on_broadcast(event: IncomingMessage, command: Command, ctx: UpdateCont
         language=ctx.language,
         now=ctx.now,
     )
+    if split is not None:
+        await save_split(ctx.store, draft.id, split)
     keyboard = Keyboard.of(
         [
             Button(
@@ -145,10 +161,12 @@ def _preview_html(
 ) -> str:
     texts = ctx.texts
     language, by_language = _preview_language(ctx, preview)
-    survey_texts = ctx.catalogs.texts(language, survey.texts)
+    survey_texts = for_kind(
+        ctx.catalogs.texts(language, survey.texts), survey.kind, survey.texts, language
+    )
     brand = ctx.brand_of(survey)
     name = ctx.respondent.first_name if ctx.respondent is not None else None
-    keyboard_hint = "[0] [1] [2] [3] [4] [5]\n[6] [7] [8] [9] [10]"
+    keyboard_hint = keyboard_preview(survey.kind)  # the kind's scale: 0–10, 1–5 ⭐, 1–7
     lines = [
         texts("bc_preview_title", survey=survey.name, segment=segment_label(texts, segment_text)),
         texts("bc_preview_intro", language=survey_texts.plain("language_name")),
@@ -268,6 +286,9 @@ async def on_confirm(event: ButtonPress, confirm: BroadcastConfirm, ctx: UpdateC
     if total is None:  # a second press raced this one
         ctx.out.answer(event.callback_id, texts.plain("bc_already_handled"), alert=True)
         return
+    # An A/B broadcast: everyone's arm is drawn and stored now, with the recipients, so
+    # it is fixed before the first message (a restart never draws again).
+    drawn = await assign_arms(ctx.store, broadcast.id)
     ctx.out.answer(event.callback_id, texts.plain("bc_started"))
     tally = Tally({RecipientStatus.PENDING.value: total})
     # An unfinished progress message shows the segment, which starting does not change.
@@ -287,6 +308,8 @@ async def on_confirm(event: ButtonPress, confirm: BroadcastConfirm, ctx: UpdateC
             html,
             stop_keyboard(texts, broadcast.id),
         )
+    if drawn:
+        ctx.out.send(broadcast.admin_chat_id, drawn_line(ctx, drawn))
 
 
 async def on_stop(event: ButtonPress, stop: BroadcastStop, ctx: UpdateContext) -> None:

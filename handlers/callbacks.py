@@ -169,6 +169,19 @@ class CommentsPage(Payload):
         return day.year * 10000 + day.month * 100 + day.day
 
 
+@payload("ct")
+@dataclass(frozen=True)
+class ThemeCommentsPage(CommentsPage):
+    """A ◀ / ▶ press in `/comments <theme>`: a CommentsPage and the theme's id (themes.id)."""
+
+    theme_id: int = 0
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.theme_id <= 0:
+            raise ValueError("no theme id")
+
+
 @payload("cr")
 @dataclass(frozen=True)
 class CaseReply(Payload):

@@ -8,9 +8,12 @@ import logging
 from collections.abc import Mapping, Sequence
 from datetime import date, timedelta
 
+from handlers.chart_text import CAPTION_TITLE_CHARS, bucket_label, chart_title, shorten
 from handlers.context import UpdateContext
 from handlers.events import Command, IncomingMessage
 from handlers.port import Outbox, Reader
+from handlers.report_kinds import scope_kind
+from handlers.scale_chart import scale_chart_job
 from handlers.stats import report_args
 from handlers.texts import TextsLike
 from nps.anonymity import anonymous_scope, too_few
@@ -32,17 +35,6 @@ log = logging.getLogger(__name__)
 # What StatsRepo.daily returns per day: invited, then the counts of scores 0..10.
 Counts = tuple[int, ...]
 
-# A title line of the picture (bold, 13 pt) holds about 60 characters at 1200 px: longer
-# survey names are shortened there; the caption carries them whole.
-TITLE_CHARS = 56
-# Telegram allows 1024 characters in a caption; the rest of ours is well under 100.
-CAPTION_TITLE_CHARS = 600
-
-
-def shorten(text: str, limit: int) -> str:
-    """The text cut to `limit` characters with "…" when it is longer."""
-    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
-
 
 def chart_labels(texts: TextsLike) -> ChartLabels:
     """The chart's legend and axis texts in the reader's language."""
@@ -55,24 +47,6 @@ def chart_labels(texts: TextsLike) -> ChartLabels:
         interval=texts.plain("chart_interval"),
         no_answers=texts.plain("chart_no_answers"),
     )
-
-
-def bucket_label(bucket: Period, unit: Unit, months: Sequence[str], *, first: bool) -> str:
-    """ "5 Nov" for a day, "2–8 Nov" for a week, "Nov 2026" for a month (year when it turns)."""
-
-    def day_month(day: date) -> str:
-        return f"{day.day} {months[day.month - 1]}"
-
-    start, end = bucket.start, bucket.end
-    if unit == "day" or start == end:
-        return day_month(start)
-    if unit == "week":
-        if start.month == end.month:
-            return f"{start.day}–{day_month(end)}"
-        return f"{day_month(start)}–{day_month(end)}"
-    name = months[start.month - 1]
-    # The year only where it is needed to read the axis: at the start and at each January.
-    return f"{name} {start.year}" if first or start.month == 1 else name
 
 
 def trend_points(
@@ -106,14 +80,6 @@ def trend_points(
     return points, summarize(overall)
 
 
-def chart_title(heading: str, by_unit: str) -> str:
-    """Two lines: the survey(s), then "NPS by week · last 30 days (…)"."""
-    # scope_title ends with " · <period>" and a period never contains " · ", so the last
-    # separator splits it even when a survey's name has one.
-    surveys, _, period = heading.rpartition(" · ")
-    return f"{shorten(surveys, TITLE_CHARS)}\n{by_unit} · {period}"
-
-
 def chart_caption(summary: NpsSummary, heading: str, texts: TextsLike) -> str:
     """The photo's caption: the scope and the NPS of the whole period (HTML)."""
     title = shorten(heading, CAPTION_TITLE_CHARS)
@@ -130,12 +96,17 @@ def chart_caption(summary: NpsSummary, heading: str, texts: TextsLike) -> str:
 
 
 async def on_chart(event: IncomingMessage, command: Command, ctx: UpdateContext) -> None:
-    """Sends a picture of NPS per day, week or month with its band and the answer mix."""
+    """Sends a picture of NPS per day, week or month with its band and the answer mix
+    (CSAT or CES surveys: their own figure and scale)."""
     args = await report_args(event, command, ctx)
     if args is None:
         return
     scope = args.scope
     texts = ctx.texts
+    if (kind := scope_kind(scope)) != "nps":
+        # CSAT or CES: its own figure and scale (handlers/scale_chart.py).
+        ctx.out.defer(scale_chart_job(event.chat_id, scope, kind, texts))
+        return
     # Plain values only in the job: it runs after this transaction has ended.
     chat_id, survey_ids, period = event.chat_id, scope.survey_ids, scope.period
     heading = scope_title(scope, texts)

@@ -8,17 +8,20 @@ import re
 from datetime import datetime
 
 from handlers.attribute_line import attribute_line
-from handlers.callbacks import CommentsPage, pack
+from handlers.callbacks import CommentsPage, ThemeCommentsPage, pack
 from handlers.context import UpdateContext
 from handlers.events import ButtonPress, Command, IncomingMessage
 from handlers.port import Button, Keyboard
 from handlers.stats import report_args
 from handlers.texts import TextsLike
+from handlers.theme_labels import UnknownTheme, take_theme
+from handlers.theme_labels import label as theme_label
 from nps.anonymity import anonymous_scope, too_few
 from nps.nps_math import Group, classify
 from nps.nps_report import scope_title, shorten
 from nps.periods import Period
 from nps.scope import Scope, reportable
+from nps.theme_index import dictionary, refresh
 from storage.repos.comments import Comment
 
 PAGE_SIZE = 5
@@ -92,9 +95,12 @@ def _entry(comment: Comment, ctx: UpdateContext, cap: int, *, anonymous: bool = 
     return "\n".join(lines)
 
 
-def _title(scope: Scope, group: str, texts: TextsLike) -> str:
+def _title(scope: Scope, group: str, texts: TextsLike, theme: str | None = None) -> str:
     """The listing's bold first line (HTML)."""
     heading = scope_title(scope, texts)
+    if theme is not None:
+        # `/comments <theme>`: the theme's name leads the scope.
+        heading = f"{theme_label(theme, texts)} · {heading}"
     if group == "all":
         return f"<b>{texts('comments_title', scope=heading)}</b>"
     label = texts.plain(f"comments_group_{group}")
@@ -108,6 +114,15 @@ async def render_page(
     start, end = scope.period.bounds(ctx.store.stats.tz)
     scores = SCORE_RANGES[page.group]
     anonymous = anonymous_scope(scope)
+    theme: str | None = None
+    if isinstance(page, ThemeCommentsPage):
+        # Answers' themes brought up to date first, as /themes does.
+        await refresh(ctx.store, ctx.now)
+        current = await dictionary(ctx.store, ctx.now)
+        row = next((r for r in current.rows if r.id == page.theme_id and r.active), None)
+        if row is None:
+            return ctx.texts("th_comments_gone"), None
+        theme = row.key
     if anonymous:
         # eNPS: no comment of a period with fewer answers than ENPS_MIN_GROUP (counted
         # whatever their comments: the group they hide in is everyone who answered).
@@ -116,12 +131,18 @@ async def render_page(
         answers = sum((totals.get("") or (0,))[1:])
         minimum = ctx.config.enps_min_group
         if too_few(answers, anonymous, minimum):
-            title = _title(scope, page.group, ctx.texts)
+            title = _title(scope, page.group, ctx.texts, theme)
             return f"{title}\n{ctx.texts('enps_hidden', min=minimum)}", None
 
     async def fetch(offset: int) -> tuple[list[Comment], int]:
         found = await ctx.store.comments.latest(
-            scope.survey_ids, start, end, scores=scores, offset=offset, limit=PAGE_SIZE
+            scope.survey_ids,
+            start,
+            end,
+            scores=scores,
+            offset=offset,
+            limit=PAGE_SIZE,
+            theme=theme,
         )
         return found.comments, found.total
 
@@ -131,7 +152,7 @@ async def render_page(
         # the last page instead of an empty one.
         page = dataclasses.replace(page, offset=(total - 1) // PAGE_SIZE * PAGE_SIZE)
         comments, total = await fetch(page.offset)
-    title = _title(scope, page.group, ctx.texts)
+    title = _title(scope, page.group, ctx.texts, theme)
     if not comments:
         return f"{title}\n{ctx.texts('comments_none')}", None
     summary = ctx.texts(
@@ -156,7 +177,18 @@ async def render_page(
 
 
 async def on_comments(event: IncomingMessage, command: Command, ctx: UpdateContext) -> None:
-    """Lists the latest comments, newest first, five a page with ◀ / ▶ buttons."""
+    """Lists the latest comments, newest first, five a page with ◀ / ▶ buttons; a theme's
+    name (or `theme:<name>`) keeps those that mention it."""
+    current = await dictionary(ctx.store, ctx.now)
+    try:
+        rest, theme = take_theme(
+            command.args, current.rows, await ctx.store.surveys.all(), ctx.texts
+        )
+    except UnknownTheme as exc:
+        known = ", ".join(current.keys) or "—"
+        ctx.out.send(event.chat_id, ctx.texts("th_unknown", theme=str(exc), known=known))
+        return
+    command = dataclasses.replace(command, args=rest)
     args = await report_args(event, command, ctx, options={"group": tuple(GROUP_WORDS)})
     if args is None:
         return
@@ -175,6 +207,8 @@ async def on_comments(event: IncomingMessage, command: Command, ctx: UpdateConte
         offset=0,
         default_period=int(scope.default_period),
     )
+    if theme is not None:
+        page = ThemeCommentsPage(**dataclasses.asdict(page), theme_id=theme.id)
     text, keyboard = await render_page(ctx, page, scope)
     ctx.out.send(event.chat_id, text, keyboard)
 

@@ -26,12 +26,14 @@ from handlers.events import Command, IncomingMessage
 from handlers.export_file import write_export
 from handlers.export_summary import ExportSource, withheld
 from handlers.port import Deferred, Outbox, Reader
+from handlers.report_kinds import scope_kind
 from handlers.stats import report_args
 from handlers.texts import TextsLike
 from nps.anonymity import DEFAULT_MIN_GROUP
 from nps.exports import TELEGRAM_UPLOAD_LIMIT, package_for_upload
 from nps.nps_report import number, scope_title
 from nps.scope import Scope
+from nps.theme_index import refresh
 from storage.store import Store
 
 log = logging.getLogger(__name__)
@@ -47,6 +49,8 @@ _OTHER_FORMATS = frozenset(
 )
 # Telegram captions hold 1024 characters; a long survey name must not push the rest out.
 _TITLE_LIMIT = 300
+# Answers /export reads the themes of itself (~0.3 s); the background job reads the rest.
+REFRESH_BEFORE_EXPORT = 3000
 
 
 def export_filename(scope: Scope, fmt: str) -> str:
@@ -103,7 +107,8 @@ def export_job(
     then delete the "Preparing…" note (`preparing`): the file replaces it."""
     # Worked out now, while the handler's session is open: the job runs after it closed.
     filename = export_filename(scope, fmt)
-    title = texts.plain("nps_title", title=scope_title(scope, texts))[:_TITLE_LIMIT]
+    kind = scope_kind(scope)  # "CSAT · …" for a CSAT survey's file
+    title = texts.plain(f"{kind}_title", title=scope_title(scope, texts))[:_TITLE_LIMIT]
 
     async def run(reader: Reader, out: Outbox) -> None:
         """Writes the file and sends it (zipped or in parts above 50 MB); the note goes."""
@@ -162,6 +167,9 @@ async def on_export(event: IncomingMessage, command: Command, ctx: UpdateContext
     if args is None:
         return
     fmt = _FORMAT_WORDS[args.options.get("format", DEFAULT_FORMAT)]
+    # The answers' themes (the Themes column and table) current before the file is read;
+    # after a dictionary edit over many answers the background job reads the rest.
+    await refresh(ctx.store, ctx.now, limit=REFRESH_BEFORE_EXPORT)
     title = scope_title(args.scope, ctx.texts)[:_TITLE_LIMIT]
     # Said at once: a big export takes a while, and silence looks like a broken bot. The
     # note is deleted once the file (or the failure) is there.

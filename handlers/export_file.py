@@ -12,6 +12,8 @@ from pathlib import Path
 from typing import Any
 
 from handlers.export_summary import ExportSource, summary_tables, withheld
+from handlers.export_themes import themes_table
+from handlers.report_kinds import scope_kind
 from handlers.texts import TextsLike
 from nps.anonymity import DEFAULT_MIN_GROUP
 from nps.exports import (
@@ -25,6 +27,7 @@ from nps.exports import (
 )
 from nps.nps_math import classify
 from nps.nps_report import scope_title
+from nps.scale_groups import GROUPS_BY_KIND, group_of_answer
 from nps.scope import Scope
 from storage.csv_cells import AnswersQuery, csv_answers_query
 from storage.raw_rows import open_rows
@@ -49,6 +52,7 @@ RESPONSE_COLUMNS: tuple[tuple[str, ColumnKind], ...] = (
     ("group", "text"),
     ("why", "text"),
     ("improve", "text"),
+    ("themes", "text"),  # theme keys its comments mention (handlers/themes.py)
     ("language", "text"),
     ("source", "text"),
     ("agent", "text"),
@@ -63,6 +67,8 @@ RESPONSE_COLUMNS: tuple[tuple[str, ColumnKind], ...] = (
     ("username", "text"),
     ("first_name", "text"),
     ("step", "text"),
+    # nps, enps, csat, ces: the scale of "Score" and the names in "Group".
+    ("survey_kind", "text"),
 )
 
 
@@ -100,7 +106,8 @@ async def export_attributes(source: SessionSource, scope: Scope, tz: tzinfo) -> 
     return attribute_columns(await attribute_keys(source, scope.survey_ids, start, end))
 
 
-# Looked up per row: cheaper than classify() on hundreds of thousands of rows.
+# Looked up per row: cheaper than classify() on hundreds of thousands of rows. NPS's
+# groups; a CSAT or CES answer gets its kind's (nps/scale_groups.py).
 GROUP_OF_SCORE = {score: classify(score).value for score in range(11)}
 
 
@@ -113,8 +120,7 @@ async def _export_batches(
     async with aclosing(batches) as fetches:
         async for rows in fetches:
             for row in rows:
-                score = row["score"]
-                row["group"] = None if score is None else GROUP_OF_SCORE[score]
+                row["group"] = group_of_answer(row["survey_kind"], row["score"])
             yield rows
 
 
@@ -130,6 +136,7 @@ def csv_query(scope: Scope, tz: tzinfo, attributes: Sequence[str] = ()) -> Answe
         end,
         group_of_score=GROUP_OF_SCORE,
         formula_prefixes=FORMULA_PREFIXES,
+        group_by_kind=GROUPS_BY_KIND,
     )
 
 
@@ -166,8 +173,11 @@ async def write_export(
         return await write_csv_rows(cells, titles, out, progress=progress)
     # The figures first: the workbook is written strictly in order, Summary before Responses.
     tables = await summary_tables(source, scope, texts, exported_at, min_group=min_group)
+    themes = await themes_table(source, scope, texts, exported_at, min_group=min_group)
+    if themes is not None:
+        tables = [*tables, themes]
     rows: Batches | list[dict[str, Any]] = (
         [] if hide else export_rows(source, scope, source.tz, attributes)
     )
-    title = texts.plain("nps_title", title=scope_title(scope, texts))
+    title = texts.plain(f"{scope_kind(scope)}_title", title=scope_title(scope, texts))
     return await write_xlsx(rows, columns, out, summary=tables, title=title, progress=progress)

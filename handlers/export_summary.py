@@ -7,7 +7,9 @@ from __future__ import annotations
 from datetime import UTC, datetime, tzinfo
 from typing import Protocol, runtime_checkable
 
+from handlers.export_scale_summary import scale_summary_tables
 from handlers.port import Reader
+from handlers.report_kinds import scope_kind
 from handlers.texts import TextsLike
 from nps.anonymity import DEFAULT_MIN_GROUP, anonymous_scope, hidden_rows, too_few
 from nps.exports import SummaryTable
@@ -76,8 +78,11 @@ async def summary_tables(
     """The /nps figures and a table per segment of nps.scope.SEGMENTS (numbers).
 
     For eNPS, the anonymity threshold holds as in the chat: no figure of fewer than
-    `min_group` answers, no segment line that would give one away.
+    `min_group` answers, no segment line that would give one away. CSAT and CES surveys
+    get their own figures (handlers/export_scale_summary.py).
     """
+    if (kind := scope_kind(scope)) != "nps":
+        return await scale_summary_tables(source, scope, kind, texts, exported_at)
     async with source.snapshot() as store:
         report = await build_report(store, scope)
         segments = {seg: await build_segments(store, scope, seg) for seg in SEGMENTS}

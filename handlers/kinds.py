@@ -1,7 +1,8 @@
-"""Survey kinds: NPS (customers) and eNPS (employees, answered anonymously).
+"""Survey kinds: NPS (customers), eNPS (employees, answered anonymously), CSAT and CES.
 
 An eNPS survey asks about the company as a place to work, so its default wording comes
-from the catalog's `enps_<key>` entries; a survey's own texts still win over both.
+from the catalog's `enps_<key>` entries; CSAT (1–5) and CES (1–7) ask their own questions
+from `csat_<key>` and `ces_<key>`; a survey's own texts still win over all of them.
 """
 
 from __future__ import annotations
@@ -16,7 +17,9 @@ if TYPE_CHECKING:
 
 NPS = "nps"
 ENPS = "enps"
-KINDS = (NPS, ENPS)
+CSAT = "csat"
+CES = "ces"
+KINDS = (NPS, ENPS, CSAT, CES)
 
 # Catalog keys an eNPS survey words differently (each has an `enps_<key>` entry).
 ENPS_KEYS = frozenset(
@@ -36,6 +39,31 @@ ENPS_KEYS = frozenset(
         "thanks_detractor",
     }
 )
+
+
+# Catalog keys a CSAT or CES survey words differently (`csat_<key>`, `ces_<key>`): its
+# question and the scale's hint, follow-ups and thanks per group, the "please choose"
+# hint of its own range, the web page's scale ends.
+SCALE_KEYS = frozenset(
+    {
+        "question",
+        "scale_hint",
+        "why_promoter",
+        "why_passive",
+        "why_detractor",
+        "improve_promoter",
+        "improve_passive",
+        "improve_detractor",
+        "thanks_promoter",
+        "thanks_promoter_review",
+        "thanks_passive",
+        "thanks_detractor",
+        "score_please",
+        "web_scale_low",
+        "web_scale_high",
+    }
+)
+KIND_KEYS: dict[str, frozenset[str]] = {ENPS: ENPS_KEYS, CSAT: SCALE_KEYS, CES: SCALE_KEYS}
 
 
 def is_anonymous(kind: str) -> bool:
@@ -68,7 +96,8 @@ def for_kind(
     texts: TextsLike, kind: str, survey_texts: Mapping[str, Any] | None, language: str
 ) -> TextsLike:
     """Texts with the kind's default wording, except where the survey has its own."""
-    if kind != ENPS:
+    keys = KIND_KEYS.get(kind)
+    if keys is None:
         return texts
     own = {key for key, text in ((survey_texts or {}).get(language) or {}).items() if text}
-    return KindTexts(texts, f"{ENPS}_", ENPS_KEYS - own)
+    return KindTexts(texts, f"{kind}_", keys - own)

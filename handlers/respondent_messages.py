@@ -1,5 +1,6 @@
-"""What a respondent is sent in the survey conversation: the 0–10 question and its
-keyboard, the follow-up questions with Skip, the thanks (handlers/survey.py decides when)."""
+"""What a respondent is sent in the survey conversation: the question and its keyboard
+(0–10 for NPS, 1–5 ⭐ for CSAT, 1–7 for CES), the follow-up questions with Skip, the thanks
+(handlers/survey.py decides when)."""
 
 from __future__ import annotations
 
@@ -8,16 +9,34 @@ from handlers.context import UpdateContext
 from handlers.port import Button, Keyboard, after_send_kind
 from handlers.states import group_of
 from handlers.texts import TextsLike
+from nps.scales import CSAT, NPS, scale_of
 from storage.models import Step
 from storage.repos.response_rows import ResponseRow
 from storage.repos.surveys import SurveyView
 from storage.store import Store
 
 
-def score_keyboard(response_id: int) -> Keyboard:
-    """0–10 in two rows (clients show at most 8 buttons a row comfortably)."""
-    row = [Button(str(s), pack(ScoreChoice(response_id, s))) for s in range(11)]
-    return Keyboard.of(row[:6], row[6:])
+def score_label(kind: str, score: int) -> str:
+    """A score as its button reads: "4 ⭐" on CSAT's star scale, the bare number elsewhere."""
+    return f"{score} ⭐" if kind == CSAT else str(score)
+
+
+def score_keyboard(response_id: int, kind: str = NPS) -> Keyboard:
+    """The kind's scale as buttons: 0–10 in two rows (clients show at most 8 buttons a row
+    comfortably); CSAT's five stars and CES's seven numbers fit one row."""
+    row = [
+        Button(score_label(kind, s), pack(ScoreChoice(response_id, s)))
+        for s in scale_of(kind).scores()
+    ]
+    if len(row) > 8:
+        return Keyboard.of(row[:6], row[6:])
+    return Keyboard.of(row)
+
+
+def keyboard_preview(kind: str) -> str:
+    """The kind's score buttons as text ("[0] [1] … [5]" over "[6] … [10]"), for previews."""
+    keyboard = score_keyboard(0, kind)
+    return "\n".join(" ".join(f"[{b.text}]" for b in row) for row in keyboard.rows)
 
 
 def skip_keyboard(texts: TextsLike, response_id: int, step: Step) -> Keyboard:
@@ -26,12 +45,13 @@ def skip_keyboard(texts: TextsLike, response_id: int, step: Step) -> Keyboard:
 
 
 def score_question(texts: TextsLike, brand: str) -> str:
-    """The 0–10 question with its scale hint (HTML), in every message that asks it."""
+    """The question with its scale hint (HTML), in every message that asks it (`texts`
+    worded for the survey's kind: handlers/kinds.py)."""
     return f"{texts('question', brand=brand)}\n<i>{texts('scale_hint')}</i>"
 
 
 def question_html(ctx: UpdateContext, survey: SurveyView) -> str:
-    """The survey's 0–10 question in the respondent's language, with its brand."""
+    """The survey's question in the respondent's language, with its brand."""
     return score_question(ctx.survey_texts(survey), ctx.brand_of(survey))
 
 
@@ -77,7 +97,8 @@ def ask_score(
     chat_id = chat_of(ctx, response)
     if response.prompt_message_id is not None:
         ctx.out.edit(chat_id, response.prompt_message_id, question)
-    ctx.out.send(chat_id, html, score_keyboard(response.id), after=remember_prompt(response.id))
+    keyboard = score_keyboard(response.id, survey.kind)
+    ctx.out.send(chat_id, html, keyboard, after=remember_prompt(response.id))
 
 
 async def score_prompts(
@@ -97,7 +118,7 @@ def ask_follow_up(
     """Asks "why?" or "what to improve?", worded for the respondent's group."""
     assert response.score is not None
     texts = ctx.survey_texts(survey)
-    key = f"{step.value}_{group_of(response.score)}"
+    key = f"{step.value}_{group_of(response.score, survey.kind)}"
     ctx.out.send(
         chat_of(ctx, response),
         texts(key, brand=ctx.brand_of(survey)),
@@ -110,7 +131,7 @@ def thank(ctx: UpdateContext, survey: SurveyView, response: ResponseRow) -> None
     """Thanks the respondent, inviting promoters to a public review when there is a link."""
     assert response.score is not None
     texts = ctx.survey_texts(survey)
-    group = group_of(response.score)
+    group = group_of(response.score, survey.kind)
     keyboard = None
     key = f"thanks_{group}"
     if group == "promoter" and survey.review_url:

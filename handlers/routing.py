@@ -17,6 +17,7 @@ from handlers import (
     chart,
     comments,
     crm_events,
+    csat_stats,
     digest,
     export,
     integrations,
@@ -27,6 +28,7 @@ from handlers import (
     survey,
     survey_dialog,
     surveys_admin,
+    themes,
 )
 from handlers.access import refresh_menu, refusal_key, role_of
 from handlers.broadcast_messages import BroadcastStop
@@ -39,6 +41,7 @@ from handlers.callbacks import (
     Payload,
     ScoreChoice,
     SkipStep,
+    ThemeCommentsPage,
     unpack,
 )
 from handlers.context import Hooks, UpdateContext
@@ -245,15 +248,26 @@ def create_router() -> Routes:
     router.block_changes(account.on_block_change)
     # Owner reports (viewers and up) and role management (owners).
     router.command("nps", stats.on_nps, role=Role.VIEWER)
+    router.command("csat", csat_stats.on_csat, role=Role.VIEWER)
+    router.command("ces", csat_stats.on_ces, role=Role.VIEWER)
     router.command("export", export.on_export, role=Role.VIEWER)
     router.command("chart", chart.on_chart, role=Role.VIEWER)
     router.command("comments", comments.on_comments, role=Role.VIEWER)
     router.command("digest", digest.on_digest, role=Role.VIEWER)
     router.button(CommentsPage, comments.on_comments_page, role=Role.VIEWER)
+    # Themes of comments (issue 15): the report for viewers; the dictionary and the
+    # suggestions' buttons for admins (handlers/themes.py re-checks edit and remove).
+    router.command("themes", themes.on_themes, role=Role.VIEWER)
+    router.button(themes.ThemeDecision, themes.on_theme_decision, role=Role.ADMIN)
+    router.button(ThemeCommentsPage, comments.on_comments_page, role=Role.VIEWER)
     router.command("grant", staff.on_grant, role=Role.OWNER)
     router.command("revoke", staff.on_revoke, role=Role.OWNER)
     router.command("staff", staff.on_staff, role=Role.OWNER)
     router.hooks.help_sections += [(Role.VIEWER, "staff_help"), (Role.OWNER, "owner_help")]
+    # /csat and /ces, just under the team's /nps lines.
+    router.hooks.help_sections.insert(-1, (Role.VIEWER, "cs_help"))
+    # /themes after the owner's section (viewers see it under the team commands).
+    router.hooks.help_sections.append((Role.VIEWER, "th_help"))
     # Detractor alerts and closing the loop (the buttons check membership of the alert chat).
     # Events for the CRM first: a score's event goes before the case it opens (alerts).
     router.hooks.on_score.append(crm_events.on_score)

@@ -14,6 +14,7 @@ tests/storage/test_conversation_states.py fails when they disagree with it.
 from __future__ import annotations
 
 from nps.nps_math import classify
+from nps.scales import scale_of
 from storage.models import OPEN_STEPS, Step
 
 __all__ = ["FINAL_STEPS", "INTERRUPTED", "NEXT_STEP", "OPEN_STEPS", "TEXT_STEPS", "Step"]
@@ -37,6 +38,9 @@ FINAL_STEPS = (Step.DONE, Step.CLOSED)
 TEXT_STEPS = (Step.WHY, Step.IMPROVE)
 
 
-def group_of(score: int) -> str:
-    """promoter (9–10), passive (7–8) or detractor (0–6), as catalog keys spell it."""
-    return classify(score).value
+def group_of(score: int, kind: str | None = None) -> str:
+    """promoter (9–10), passive (7–8) or detractor (0–6), as catalog keys spell it; for a
+    CSAT or CES survey (`kind`) its high, middle or low group (nps/scales.py)."""
+    if kind is None:
+        return classify(score).value
+    return scale_of(kind).group(score).value

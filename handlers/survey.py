@@ -20,26 +20,38 @@ from handlers.respondent_messages import (
     chat_of,
     question_html,
     remember_prompt,
+    score_label,
     score_prompts,
     skip_keyboard,
     thank,
 )
 from handlers.states import TEXT_STEPS, group_of
+from nps.scales import scale_of
 from storage.models import Step
 from storage.repos.response_rows import ResponseRow
 from storage.repos.response_start import AnswerContext, Previous
 from storage.repos.surveys import SurveyView
 
-_SCORE_TEXT = re.compile(r"^\s*(\d{1,2})\s*(?:/\s*10)?\s*[.!]?\s*$")
+# "7", " 10 ", "9/10", "4/5", "4 ⭐" (a star typed after a CSAT score).
+_SCORE_TEXT = re.compile(r"^\s*(\d{1,2})\s*(?:/\s*(\d{1,2}))?\s*(?:⭐\ufe0f?|\*)?\s*[.!]?\s*$")
 
 
-def parse_score(text: str | None) -> int | None:
-    """A typed score ("7", " 10 ", "9/10"); None when it is not 0–10."""
+def typed_number(text: str | None, kind: str | None = None) -> int | None:
+    """The number a typed score names ("7", "9/10", "4/5"), on any scale; None when the
+    message is no score at all, or its "out of" is not the kind's top score."""
     match = _SCORE_TEXT.match(text or "")
     if not match:
         return None
-    value = int(match.group(1))
-    return value if 0 <= value <= 10 else None
+    if match.group(2) is not None and int(match.group(2)) != scale_of(kind).highest:
+        return None
+    return int(match.group(1))
+
+
+def parse_score(text: str | None, kind: str | None = None) -> int | None:
+    """A typed score on the kind's scale (NPS 0–10 by default, CSAT 1–5, CES 1–7); None
+    when it is not one."""
+    value = typed_number(text, kind)
+    return value if value is not None and scale_of(kind).contains(value) else None
 
 
 async def on_start(event: IncomingMessage, command: Command, ctx: UpdateContext) -> None:
@@ -154,12 +166,14 @@ async def take_score(
     survey, or None if another answer won. The next question is the caller's."""
     if not await ctx.store.responses.record_score(response, score):
         return None
+    survey = await _survey_of(ctx, response)
     replaced = await ctx.store.responses.supersede_replaced(response)
-    if replaced is not None and group_of(replaced.score) == "detractor":
+    # A replaced answer is to the same survey: the same scale.
+    if replaced is not None and group_of(replaced.score, survey.kind) == "detractor":
         # The person's own newer answer stands for them: the older case is no longer open.
         await ctx.store.cases.close_superseded(replaced.id)
-    survey = await _survey_of(ctx, response)
-    answered = f"{question_html(ctx, survey)}\n\n— <b>{ctx.texts('your_answer', score=score)}</b>"
+    shown = ctx.texts("your_answer", score=score_label(survey.kind, score))
+    answered = f"{question_html(ctx, survey)}\n\n— <b>{shown}</b>"
     # The pressed message, the latest question if that was a newer one (asked again after
     # words instead of a score), a broadcast's question and reminder: no 0–10 buttons stay.
     for target in await score_prompts(ctx, response, message_id):
@@ -193,7 +207,8 @@ def _close_prompt(
         return
     texts = ctx.survey_texts(survey)
     assert response.score is not None
-    question = texts(f"{step.value}_{group_of(response.score)}", brand=ctx.brand_of(survey))
+    group = group_of(response.score, survey.kind)
+    question = texts(f"{step.value}_{group}", brand=ctx.brand_of(survey))
     html = f"{question}\n\n— <i>{note}</i>" if note else question
     ctx.out.edit(chat_of(ctx, response), target, html)
 
@@ -255,12 +270,13 @@ async def on_message(event: IncomingMessage, ctx: UpdateContext) -> None:
         ctx.out.send(event.chat_id, ctx.texts(key))
         return
     if response.step == Step.SCORE:
-        score = parse_score(event.text) if event.kind == "text" else None
+        survey = await _survey_of(ctx, response)
+        score = parse_score(event.text, survey.kind) if event.kind == "text" else None
         if score is None or not await _accept_score(ctx, response, score, None):
-            survey = await _survey_of(ctx, response)
             # The hint is a plain message of its own; the question (with its buttons) follows,
-            # and the copy above loses its buttons.
-            ctx.out.send(event.chat_id, ctx.texts("score_please"))
+            # and the copy above loses its buttons. It names the kind's range (a 9 typed to
+            # a CSAT survey hears "from 1 to 5").
+            ctx.out.send(event.chat_id, ctx.survey_texts(survey)("score_please"))
             ask_score(ctx, survey, response)
         return
     if event.kind != "text" or not (event.text or "").strip():
@@ -293,9 +309,15 @@ async def on_score_pressed(event: ButtonPress, choice: ScoreChoice, ctx: UpdateC
     response = await _owned_response(event, choice.response_id, ctx)
     if response is None:
         return
+    survey = await _survey_of(ctx, response)
+    if not scale_of(survey.kind).contains(choice.score):
+        # Forged, or a keyboard of another kind: a 9 never answers a 1–5 CSAT question.
+        ctx.out.answer(event.callback_id, ctx.texts.plain("bad_button"), alert=True)
+        return
     if response.step != Step.SCORE:
         if response.score is not None:
-            text = ctx.texts.plain("already_scored", score=response.score)
+            shown = score_label(survey.kind, response.score)
+            text = ctx.texts.plain("already_scored", score=shown)
             ctx.out.answer(event.callback_id, text, alert=False)
             waiting = Step(response.step) in TEXT_STEPS
             if (
@@ -316,7 +338,8 @@ async def on_score_pressed(event: ButtonPress, choice: ScoreChoice, ctx: UpdateC
         ctx.out.answer(event.callback_id)
     else:  # another press won the race
         await ctx.store.responses.refresh(response)
-        ctx.out.answer(event.callback_id, ctx.texts.plain("already_scored", score=response.score))
+        shown = "?" if response.score is None else score_label(survey.kind, response.score)
+        ctx.out.answer(event.callback_id, ctx.texts.plain("already_scored", score=shown))
 
 
 async def _reask_after_press(
@@ -326,7 +349,8 @@ async def _reask_after_press(
     message (its buttons go) and asks the pending follow-up question again."""
     survey = await _survey_of(ctx, response)
     if message_id is not None:
-        shown = ctx.texts("your_answer", score=response.score)
+        assert response.score is not None  # pressed after the score was taken
+        shown = ctx.texts("your_answer", score=score_label(survey.kind, response.score))
         answered = f"{question_html(ctx, survey)}\n\n— <b>{shown}</b>"
         ctx.out.edit(chat_of(ctx, response), message_id, answered)
     await reask_current(ctx, response)

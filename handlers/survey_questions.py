@@ -12,7 +12,7 @@ from typing import Any
 
 from handlers.callbacks import Payload, pack, payload
 from handlers.context import UpdateContext
-from handlers.kinds import ENPS, NPS, for_kind
+from handlers.kinds import CES, CSAT, ENPS, NPS, for_kind
 from handlers.port import Button
 from handlers.survey_fields import MAX_SLUG, fields_hint, suggest_slug
 from handlers.survey_views import deep_link, kind_label, language_name, languages_line
@@ -109,6 +109,8 @@ async def ask_name(q: Question) -> None:
 async def ask_kind(q: Question) -> None:
     q.button("sv_btn_kind_nps", NPS)
     q.button("sv_btn_kind_enps", ENPS)
+    q.button("sv_btn_kind_csat", CSAT)
+    q.button("sv_btn_kind_ces", CES)
 
 
 async def ask_slug(q: Question) -> None:
@@ -132,8 +134,8 @@ async def ask_subject(q: Question) -> None:
     brand = q.ctx.config.brand
     q.values["brand"] = brand
     q.values["current"] = q.data.get("subject") or brand
-    if q.data.get("kind") == ENPS:
-        q.key = "sv_ask_subject_enps"
+    if q.data.get("kind") in (ENPS, CSAT, CES):
+        q.key = f"sv_ask_subject_{q.data['kind']}"  # the question as the kind words it
     q.button("sv_btn_keep_value", "keep", value=q.values["current"])
     if q.editing and q.data.get("subject"):
         q.button("sv_btn_use_brand", "brand", brand=brand)

@@ -9,7 +9,7 @@ from urllib.parse import quote
 from handlers.callbacks import Payload, pack, payload
 from handlers.context import UpdateContext
 from handlers.events import ButtonPress
-from handlers.kinds import ENPS, is_anonymous
+from handlers.kinds import KINDS, NPS, is_anonymous
 from handlers.port import Button, Keyboard
 from handlers.texts import TextsLike
 from storage.repos.surveys import SurveyView
@@ -37,8 +37,8 @@ def whatsapp_link(number: str, payload_text: str) -> str:
 
 
 def kind_label(texts: TextsLike, kind: str) -> str:
-    """NPS or eNPS, as the admin's language names it."""
-    return texts.plain("sv_kind_enps" if kind == ENPS else "sv_kind_nps")
+    """NPS, eNPS, CSAT or CES, as the admin's language names it."""
+    return texts.plain(f"sv_kind_{kind if kind in KINDS else NPS}")
 
 
 def language_name(ctx: UpdateContext, code: str) -> str:

@@ -22,6 +22,7 @@ from handlers.states import group_of
 from handlers.survey import take_score, take_text
 from handlers.texts import TextsLike
 from nps.phones import phone_language
+from nps.scales import NPS, Scale, scale_of
 from storage.invitation_models import InvitationStatus
 from storage.models import Channel, Step
 from storage.repos.invitations import (
@@ -36,7 +37,7 @@ from storage.repos.survey_links import TAKEABLE, LinkInvitation
 from storage.repos.surveys import SurveyView
 
 # The pages a link shows.
-QUESTION = "question"  # the 0–10 question
+QUESTION = "question"  # the score question (0–10, CSAT 1–5, CES 1–7)
 WHY = Step.WHY.value  # the first follow-up
 IMPROVE = Step.IMPROVE.value  # the second follow-up
 THANKS = "thanks"  # right after the last follow-up
@@ -71,11 +72,22 @@ class LinkPage:
     score: int | None = None
     name: str = ""  # how the thanks address the person
     review_url: str | None = None
+    kind: str = NPS  # the survey's kind: its scale's buttons, its groups' wording
+
+    @property
+    def scale(self) -> Scale:
+        """The scores the question offers."""
+        return scale_of(self.kind)
 
     @property
     def group(self) -> str | None:
-        """promoter, passive or detractor, once scored."""
-        return group_of(self.score) if self.score is not None else None
+        """promoter, passive or detractor (the kind's high, middle, low), once scored."""
+        return group_of(self.score, self.kind) if self.score is not None else None
+
+
+class OffScale(ValueError):
+    """A submitted score that is not on the survey's scale (a forged form: the page
+    offers only the scale's scores)."""
 
 
 @dataclass
@@ -92,10 +104,13 @@ async def show(ctx: UpdateContext, public_id: str, *, finished: bool = False) ->
 
 
 async def answer_score(ctx: UpdateContext, public_id: str, score: int) -> LinkPage:
-    """Takes the score when the question is what the link shows; else changes nothing."""
+    """Takes the score when the question is what the link shows; else changes nothing.
+    OffScale when the score is not on the survey's scale (a 9 to a 1–5 CSAT question)."""
     found = await _load(ctx, public_id)
     if found is None or _page(ctx, found).page != QUESTION:
         return _page(ctx, found)
+    if not scale_of(found.survey.kind).contains(score):
+        raise OffScale(f"{score} is not on the {found.survey.kind} scale")
     response = found.response
     if response is None:
         response = await _take(ctx, found)
@@ -180,19 +195,21 @@ def _page(ctx: UpdateContext, found: _Found | None, *, finished: bool = False) -
     sending = found.invitation.status in (InvitationStatus.CLAIMED, InvitationStatus.SENDING)
     if response is None:
         takeable = found.invitation.status in TAKEABLE
-        return LinkPage(QUESTION if takeable else BUSY if sending else GONE, texts, brand)
+        return LinkPage(
+            QUESTION if takeable else BUSY if sending else GONE, texts, brand, kind=survey.kind
+        )
     score, step = response.score, response.step
     if score is None:
         if step == Step.SCORE:
-            return LinkPage(QUESTION, texts, brand)
+            return LinkPage(QUESTION, texts, brand, kind=survey.kind)
         # Claimed for Telegram: its response opens once the message is sent.
-        return LinkPage(BUSY if sending else GONE, texts, brand)
+        return LinkPage(BUSY if sending else GONE, texts, brand, kind=survey.kind)
     if step in (WHY, IMPROVE):
-        return LinkPage(step, texts, brand, score)
+        return LinkPage(step, texts, brand, score, kind=survey.kind)
     person = ctx.respondent
     name = (person.first_name if person else None) or ctx.texts.plain("friend")
     page = THANKS if finished and step == Step.DONE else ANSWERED
-    return LinkPage(page, texts, brand, score, name, survey.review_url)
+    return LinkPage(page, texts, brand, score, name, survey.review_url, survey.kind)
 
 
 async def _take(ctx: UpdateContext, found: _Found) -> ResponseRow | None:

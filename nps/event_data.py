@@ -18,7 +18,7 @@ from enum import StrEnum
 from typing import Any
 from urllib.parse import urlsplit
 
-from nps.nps_math import classify
+from nps.scales import scale_of
 from storage.admin_models import ANONYMOUS_KINDS
 from storage.attributes import ORDER_ID
 from storage.case_models import DetractorCase
@@ -84,7 +84,8 @@ def response_data(
         "survey": survey.slug,
         "kind": survey.kind,
         "score": score,
-        "group": classify(score).value if score is not None else None,
+        # The kind's own groups: CSAT 4–5, CES 5–7 are "promoter" (high), as NPS's 9–10.
+        "group": scale_of(survey.kind).group(score).value if score is not None else None,
         "why": response.why,
         "improve": response.improve,
         "language": response.language,

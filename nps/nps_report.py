@@ -83,13 +83,18 @@ async def build_report(store: Store, scope: Scope) -> NpsReport:
 
 
 async def build_segments(store: Store, scope: Scope, segment: str) -> list[tuple[str, Figures]]:
-    """Figures per agent / source / campaign / language / channel / survey, largest
-    samples first."""
+    """Figures per agent / source / campaign / language / channel / survey / variant,
+    largest samples first."""
     period = scope.period
     if segment == "survey":
         by_id = await store.stats.totals_by_survey(scope.survey_ids, period.start, period.end)
         names = {s.id: s.name for s in scope.surveys}
         rows = [(names[sid], Figures.of(counts)) for sid, counts in by_id.items()]
+    elif segment == "variant":
+        # A/B broadcasts' arms: read from the recorded assignments (no counters).
+        start, end = period.bounds(store.stats.tz)
+        by_arm = await store.variants.totals(scope.survey_ids, start, end)
+        rows = [(arm, Figures.of(counts)) for arm, counts in by_arm.items()]
     else:
         totals = await store.stats.totals(scope.survey_ids, period.start, period.end, segment)
         rows = [(value, Figures.of(counts)) for value, counts in totals.items()]

@@ -11,7 +11,8 @@ from nps.periods import Period, PeriodError, parse_period
 from storage.repos.surveys import SurveyView
 
 # "channel": the messaging channel an answer was given through (telegram, whatsapp, web).
-SEGMENTS = ("agent", "source", "campaign", "language", "channel", "survey")
+# "variant": the arm of an A/B broadcast (A, B, control), from the recorded assignments.
+SEGMENTS = ("agent", "source", "campaign", "language", "channel", "survey", "variant")
 # Tokens that can only be meant as a period, so a failure to parse them is a period error.
 _PERIODISH = re.compile(r"^(\d|today$|yesterday$|all$|last|week$|month$|quarter$|year$)")
 
@@ -49,10 +50,19 @@ class ReportArgs:
     options: dict[str, str] = field(default_factory=dict)
 
 
-def reportable(surveys: Sequence[SurveyView]) -> tuple[SurveyView, ...]:
-    """The surveys a report covers when none is named: the NPS ones (eNPS answers are a
-    different question), or every survey when there is no NPS one."""
-    return tuple(s for s in surveys if s.kind == "nps") or tuple(surveys)
+# Kinds whose answers are on the 0–10 scale: the only ones an NPS figure can be made of.
+NPS_SCALE_KINDS = ("nps", "enps")
+
+
+def reportable(surveys: Sequence[SurveyView], kind: str = "nps") -> tuple[SurveyView, ...]:
+    """The surveys a report covers when none is named: for NPS the NPS ones (eNPS answers
+    are a different question), or every 0–10 survey when there is no NPS one; for CSAT and
+    CES (/csat, /ces) the surveys of that kind."""
+    if kind != "nps":
+        return tuple(s for s in surveys if s.kind == kind)
+    return tuple(s for s in surveys if s.kind == "nps") or tuple(
+        s for s in surveys if s.kind in NPS_SCALE_KINDS
+    )
 
 
 def _take_period(tokens: list[str], today: date, earliest: date | None) -> tuple[Period, bool]:
@@ -89,8 +99,10 @@ def parse_report_args(
     options: Mapping[str, Sequence[str]] | None = None,
     allow_segment: bool = False,
     earliest: date | None = None,
+    kind: str = "nps",
 ) -> ReportArgs:
-    """Parses `[by X] [survey] [period] [option…]`; raises ArgumentError with a catalog key."""
+    """Parses `[by X] [survey] [period] [option…]`; raises ArgumentError with a catalog key.
+    Without a survey named, the scope is the `reportable` surveys of `kind`."""
     tokens = text.split()
     segment = None
     if allow_segment and tokens and tokens[0].lower() == "by":
@@ -115,5 +127,6 @@ def parse_report_args(
             raise ArgumentError("unknown_survey", name=tokens[0], known=known, command=command)
         scope = Scope(tuple(match), period, all_surveys=False, default_period=default_period)
     else:
-        scope = Scope(reportable(surveys), period, all_surveys=True, default_period=default_period)
+        default = reportable(surveys, kind)
+        scope = Scope(default, period, all_surveys=True, default_period=default_period)
     return ReportArgs(scope, segment, chosen)

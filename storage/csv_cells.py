@@ -15,6 +15,7 @@ from sqlalchemy.orm import QueryableAttribute
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.functions import FunctionElement
 
+from storage.models import Survey
 from storage.streams import EXPORTED_ID, RESPONSE_SOURCES, answers_query, column_source
 
 
@@ -84,19 +85,30 @@ def csv_answers_query(
     *,
     group_of_score: Mapping[int, str],
     formula_prefixes: Iterable[str],
+    group_by_kind: Mapping[str, Mapping[int, str]] | None = None,
 ) -> AnswersQuery:
     """The answers scored in [start, end) as CSV cells, computed by the database.
 
     `columns` are (streams.column_source key or "group", kind) pairs in the file's order: a
     "datetime" becomes `YYYY-MM-DD HH:MM:SS` UTC text, a "text" gets a leading `'` when it
     starts with one of `formula_prefixes` (the SQL twin of the domain's neutralize), "group"
-    is the score's NPS group by `group_of_score`, "id" an anonymous answer's public id.
+    is the score's NPS group by `group_of_score` (or, for a survey kind in `group_by_kind`,
+    by that kind's own mapping: CSAT and CES have other scales), "id" an anonymous
+    answer's public id.
     """
     starts = tuple(formula_prefixes)
 
     def cell(key: str, kind: str) -> ColumnElement[Any]:
         if key == "group":
-            return case(dict(group_of_score), value=RESPONSE_SOURCES["score"])
+            score = RESPONSE_SOURCES["score"]
+            default = case(dict(group_of_score), value=score)
+            if not group_by_kind:
+                return default
+            # One CASE per kind, chosen by the survey's kind (joined in answers_query).
+            by_kind = {
+                name: case(dict(groups), value=score) for name, groups in group_by_kind.items()
+            }
+            return case(by_kind, value=Survey.kind, else_=default)
         if key == "id":
             return EXPORTED_ID  # an anonymous answer's random public id, never its row id
         column = column_source(key)

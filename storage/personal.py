@@ -27,6 +27,8 @@ from storage import (
     invitation_models,
     models,
     outbox_models,
+    split_models,
+    theme_models,
 )
 from storage.models import Base
 
@@ -39,6 +41,8 @@ MODEL_MODULES = (
     invitation_models,
     autopilot_models,
     event_models,
+    theme_models,
+    split_models,
 )
 
 
@@ -218,6 +222,23 @@ PERSONAL_DATA: dict[str, Entry] = {
         "an event's progress to one URL (attempts, errors): deleted with its event"
     ),
     "event_endpoints": NotPersonal("per receiver URL: its last success and last error"),
+    # storage/split_models.py: A/B broadcasts. The arms are the owner's messages; a
+    # person's arm goes with them, like their recipient row (their answer, detached, then
+    # counts in no arm).
+    "broadcast_arms": NotPersonal("a split broadcast's variant messages, written by the team"),
+    "broadcast_assignments": Personal(("respondent_id",), Erase.DELETE),
+    # storage/theme_models.py: themes of comments (issue 15).
+    "themes": NotPersonal("the team's theme dictionary: keys and words"),
+    "response_themes": NotPersonal(
+        "an answer's themes (response id, theme key), read from its comments: a forgotten "
+        "person's are deleted with their comments (PrivacyRepo.forget_who)"
+    ),
+    "theme_marks": NotPersonal(
+        "which dictionary version read an answer and its comments' length: no text"
+    ),
+    "theme_suggestions": NotPersonal(
+        "suggested theme keys and their top terms, counted over many comments"
+    ),
 }
 
 

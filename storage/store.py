@@ -37,7 +37,9 @@ from storage.repos.staff import StaffRepo
 from storage.repos.stats import StatsRepo
 from storage.repos.survey_links import SurveyLinkRepo
 from storage.repos.surveys import SurveyRepo
+from storage.repos.themes import ThemeRepo
 from storage.repos.updates import UpdateLog
+from storage.repos.variants import VariantRepo
 from storage.repos.whatsapp import WhatsAppRepo
 from storage.repos.whatsapp_outbound import WhatsAppOutboundRepo
 
@@ -166,6 +168,11 @@ class Store:
         return RecipientQueue(self._session, self._dialect, self.stats)
 
     @cached_property
+    def variants(self) -> VariantRepo:
+        """A/B broadcasts: arms, each recipient's arm, answers per arm."""
+        return VariantRepo(self._session)
+
+    @cached_property
     def workers(self) -> SendingWorkers:
         """The sending processes' heartbeats."""
         return SendingWorkers(self._session, self._dialect)
@@ -203,6 +210,11 @@ class Store:
     def api_reads(self) -> ApiReadRepo:
         """The HTTP API's answer feed (bot/web)."""
         return ApiReadRepo(self._session)
+
+    @cached_property
+    def themes(self) -> ThemeRepo:
+        """Themes of comments: the dictionary, each answer's themes, suggestions."""
+        return ThemeRepo(self._session, self._dialect)
 
     @cached_property
     def backlogs(self) -> BacklogRepo:

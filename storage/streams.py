@@ -34,9 +34,11 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import QueryableAttribute
+from sqlalchemy.sql.functions import aggregate_strings
 
 from storage.attributes import ORDER_ID, is_custom_key
 from storage.models import Respondent, Response, Survey
+from storage.theme_models import ResponseTheme
 
 # Rows fetched per round trip: big enough that the per-batch overhead is noise, small
 # enough that one batch (with long comments) stays well under a megabyte.
@@ -55,6 +57,7 @@ RESPONSE_FIELDS = (
     "score",
     "why",
     "improve",
+    "themes",  # the keys of the themes its comments mention (issue 15), comma-separated
     "language",
     "source",
     "agent",
@@ -67,6 +70,7 @@ RESPONSE_FIELDS = (
     "username",
     "first_name",
     "step",
+    "survey_kind",  # nps, enps, csat, ces: what the score and its group mean
 )
 #: An export key naming one custom attribute of the answers ("attr.region").
 ATTRIBUTE_PREFIX = "attr."
@@ -89,6 +93,14 @@ EXPORTED_ID: ColumnElement[Any] = case(
     else_=cast(Response.id, Text),
 )
 
+#: An answer's themes (storage/theme_models.py), their keys comma-separated (in the
+#: database's order); NULL when its comments mention none. One index range read per answer.
+ANSWER_THEMES: ColumnElement[Any] = (
+    select(aggregate_strings(ResponseTheme.theme_key, ", "))
+    .where(ResponseTheme.response_id == Response.id)
+    .scalar_subquery()
+)
+
 #: Where each field of RESPONSE_FIELDS comes from.
 RESPONSE_SOURCES: Mapping[str, QueryableAttribute[Any] | ColumnElement[Any]] = {
     "id": Response.id,
@@ -100,6 +112,7 @@ RESPONSE_SOURCES: Mapping[str, QueryableAttribute[Any] | ColumnElement[Any]] = {
     "score": Response.score,
     "why": Response.why,
     "improve": Response.improve,
+    "themes": ANSWER_THEMES,
     "language": Response.language,
     "source": Response.source,
     "agent": Response.agent,
@@ -112,6 +125,7 @@ RESPONSE_SOURCES: Mapping[str, QueryableAttribute[Any] | ColumnElement[Any]] = {
     "username": Respondent.username,
     "first_name": Respondent.first_name,
     "step": Response.step,
+    "survey_kind": Survey.kind,
 }
 
 

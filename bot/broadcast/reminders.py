@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 
 from bot.broadcast.delivery import RetryPolicy, deliver
 from bot.broadcast.sending_process import SendingPasses, SendingProcess
+from handlers.kinds import for_kind
 from handlers.port import ChatPort, SendText
 from handlers.respondent_messages import score_keyboard, score_question
 from storage.repos.broadcast_recipients import Outcome
@@ -87,11 +88,20 @@ class ReminderWorker(SendingPasses):
 
     async def _send(self, item: DueReminder, survey: SurveyView | None) -> Outcome:
         assert survey is not None  # foreign key
-        texts = self.app.catalogs.texts(item.language, survey.texts)
+        # The kind's wording (a CSAT survey asks "How satisfied…?") unless the survey's own.
+        texts = for_kind(
+            self.app.catalogs.texts(item.language, survey.texts),
+            survey.kind,
+            survey.texts,
+            item.language,
+        )
         brand = survey.subject or self.app.pipeline.config.brand
         html = f"{texts('rem_intro')}\n\n{score_question(texts, brand)}"
         action = SendText(
-            item.chat_id, html, score_keyboard(item.response_id), paid_broadcast=self.process.paid
+            item.chat_id,
+            html,
+            score_keyboard(item.response_id, survey.kind),
+            paid_broadcast=self.process.paid,
         )
         delivery = await deliver(
             self.port,

@@ -44,11 +44,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
+import html
 import logging
 import math
 import time
 from collections import deque
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from bot.broadcast.delivery import RetryPolicy, deliver
@@ -56,6 +60,7 @@ from bot.broadcast.group_commit import GroupCommit
 from bot.broadcast.progress import ProgressReporter
 from bot.broadcast.sending_process import HEARTBEAT_EVERY, SendingProcess, StoppableJob
 from handlers.broadcast_messages import question_html
+from handlers.kinds import for_kind
 from handlers.port import ChatPort, SendText
 from handlers.respondent_messages import score_keyboard
 from storage.broadcast_models import Broadcast, BroadcastStatus, RecipientStatus
@@ -64,6 +69,8 @@ from storage.models import utcnow
 from storage.repos.audience import Fatigue
 from storage.repos.broadcast_recipients import Claimed, Outcome
 from storage.repos.surveys import SurveyView
+from storage.repos.whatsapp import is_whatsapp_chat
+from storage.store import Store
 
 if TYPE_CHECKING:
     from bot.jobs import JobHost
@@ -74,6 +81,9 @@ IDLE_POLL = 0.5  # how often an idle worker looks for new broadcasts
 STATUS_POLL = 0.5  # how often a sending worker checks for Cancel
 FLUSH_EVERY = 0.05  # answers are recorded at least this often
 DB_RETRY = 1.0  # pause before retrying a failed database write
+# WhatsApp's customer-service window less the margin bot/whatsapp/questions.py keeps (not
+# imported: bot.whatsapp depends on this package).
+WHATSAPP_WINDOW = timedelta(hours=24) - timedelta(minutes=5)
 
 
 class _NoLock(contextlib.AbstractAsyncContextManager[object]):
@@ -95,6 +105,10 @@ class _Run:
     abort: asyncio.Event = field(default_factory=asyncio.Event)
     claimer: asyncio.Task[None] | None = None
     flusher: asyncio.Task[None] | None = None
+    # A/B broadcasts: the variant message of each claimed person who has one; whether
+    # the broadcast is split at all (looked up once).
+    variant_messages: dict[int, str] = field(default_factory=dict)
+    split: bool | None = None
     cancelled: bool = False
     exhausted: bool = False
     progressed: bool = False
@@ -279,31 +293,88 @@ class BroadcastWorker(StoppableJob):
                 fatigue=self.fatigue,
                 resolve=catalogs.resolve,
             )
+            if run.split is None:
+                run.split = bool(await store.variants.arms(run.broadcast.id))
+            if run.split and claimed:
+                run.variant_messages.update(await self._variant_messages(store, run, claimed))
         if not claimed and not skipped:
             run.exhausted = True
         if claimed or skipped:
             run.progressed = True
         run.queue.extend(claimed)
 
+    async def _variant_messages(
+        self, store: Store, run: _Run, claimed: list[Claimed]
+    ) -> dict[int, str]:
+        """The variant message of each claimed person of a split broadcast who has one.
+
+        WhatsApp takes free text only inside its 24-hour customer-service window: a
+        WhatsApp person outside it gets the question (the template) alone and stays in
+        their arm — the comparison counts people as drawn, not as reached.
+        """
+        people = [item.respondent_id for item in claimed]
+        messages = await store.variants.messages_for(run.broadcast.id, people)
+        now = self.app.clock()
+        for item in claimed:
+            if item.respondent_id in messages and is_whatsapp_chat(item.chat_id):
+                target = await store.whatsapp_outbound.target(item.chat_id, None)
+                last = target.last_inbound_at if target is not None else None
+                if last is None or now - last >= WHATSAPP_WINDOW:
+                    del messages[item.respondent_id]
+        return messages
+
     async def _send(self, run: _Run, item: Claimed) -> Outcome:
         """One person's question, through the limiter and Telegram's rules."""
         survey = run.survey
-        texts = self.app.catalogs.texts(item.language, survey.texts)
+        # The kind's wording (a CSAT survey asks "How satisfied…?") unless the survey's own.
+        texts = for_kind(
+            self.app.catalogs.texts(item.language, survey.texts),
+            survey.kind,
+            survey.texts,
+            item.language,
+        )
         brand = survey.subject or self.app.pipeline.config.brand
         action = SendText(
             item.chat_id,
             question_html(texts, brand, item.first_name),
-            score_keyboard(item.response_id),
+            score_keyboard(item.response_id, survey.kind),
             paid_broadcast=self.process.paid,
         )
+        abort: asyncio.Event | None = run.abort
+        first_call: Callable[[], Awaitable[bool]] | None = functools.partial(
+            self._mark_sending, item.recipient_id
+        )
+        variant = run.variant_messages.pop(item.respondent_id, None)
+        if variant is not None:
+            # An A/B broadcast (handlers/broadcast_split.py): the person's variant message
+            # goes first, through the same limiter, and the row is "sending" before it.
+            shown = await deliver(
+                self.port,
+                self.process.limiter_for(item.chat_id),
+                SendText(item.chat_id, html.escape(variant), paid_broadcast=self.process.paid),
+                item.chat_id,
+                policy=self.policy,
+                abort=abort,
+                before_first_call=first_call,
+            )
+            if shown.status == RecipientStatus.PENDING:
+                return self._not_sent(run, item)
+            if shown.status == RecipientStatus.UNREACHABLE:
+                return Outcome(
+                    item.recipient_id, shown.status, self.app.clock(), detail=shown.detail
+                )
+            # Sent (or refused, e.g. WhatsApp outside its 24-hour window: the person stays
+            # in their arm): the question follows whatever happens next — a Cancel must
+            # not leave a variant message without its question, nor send it twice.
+            abort, first_call = None, None
         delivery = await deliver(
             self.port,
             self.process.limiter_for(item.chat_id),
             action,
             item.chat_id,
             policy=self.policy,
-            abort=run.abort,
-            before_first_call=lambda: self._mark_sending(item.recipient_id),
+            abort=abort,
+            before_first_call=first_call,
         )
         if delivery.status == RecipientStatus.PENDING:
             return self._not_sent(run, item)

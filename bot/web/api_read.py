@@ -8,12 +8,15 @@ same defaults (all NPS surveys, the last 30 days) and the same eNPS threshold
 from __future__ import annotations
 
 from datetime import date
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, WithJsonSchema
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, RootModel, WithJsonSchema
 
 from bot.web.api import ApiCall, ApiError, Endpoint, Reply
+from bot.web.api_scales import CesFigures, CsatFigures, scale_figures
+from handlers.report_kinds import scope_kind
 from nps.anonymity import anonymous_scope, hidden_rows, too_few
+from nps.csat_report import build_kind_report, build_kind_segments
 from nps.nps_math import NpsSummary
 from nps.nps_report import Figures, build_report, build_segments
 from nps.periods import Period, PeriodError, parse_period
@@ -28,7 +31,9 @@ class SurveyItem(BaseModel):
 
     slug: str = Field(description="Its deep-link slug: t.me/<bot>?start=<slug>.")
     name: str
-    kind: str = Field(description="nps (customers) or enps (employees, anonymous).")
+    kind: str = Field(
+        description="nps (customers), enps (employees, anonymous), csat (1–5) or ces (1–7)."
+    )
     active: bool
     default: bool = Field(description="The survey /start asks without a slug.")
 
@@ -72,7 +77,8 @@ class NpsQuery(BaseModel):
     survey: str | None = Field(
         default=None,
         max_length=200,
-        description="A survey's slug or name; default: every NPS survey.",
+        description="A survey's slug or name; default: every NPS survey. A CSAT or CES "
+        "survey answers with its own figures (`kind`).",
     )
     period: str | None = Field(
         default=None,
@@ -131,10 +137,19 @@ class PreviousScores(Scores):
 class NpsFigures(Scores):
     """The /nps figures of a scope (same numbers as the chat's)."""
 
+    kind: Literal["nps"] = Field(
+        default="nps", description="nps: NPS figures (NPS and eNPS surveys)."
+    )
     surveys: list[str] = Field(description="The slugs of the surveys counted.")
     period: DateRange
     previous: PreviousScores
     segments: list[SegmentScores] | None = Field(description="With `by`: one row per value.")
+
+
+class AnyFigures(
+    RootModel[Annotated[NpsFigures | CsatFigures | CesFigures, Field(discriminator="kind")]]
+):
+    """The figures of a scope: NPS, or CSAT / CES for a survey of that kind (see `kind`)."""
 
 
 def _scores(figures: Figures, withheld: bool) -> dict[str, Any]:
@@ -210,6 +225,11 @@ async def nps_figures(call: ApiCall) -> Reply:
     minimum = call.app.settings.enps_min_group
     async with call.app.db.snapshot() as store:
         scope = await _scope(call, store, query)
+        if (kind := scope_kind(scope)) != "nps":
+            # A CSAT or CES survey: its own figures, as the chat's /csat and /ces.
+            scale = await build_kind_report(store, scope, kind)
+            by = await build_kind_segments(store, scope, query.by, kind) if query.by else None
+            return Reply(200, AnyFigures(scale_figures(scope, scale, by)))
         report = await build_report(store, scope)
         rows = await build_segments(store, scope, query.by) if query.by else None
     anonymous = anonymous_scope(scope)
@@ -237,7 +257,7 @@ async def nps_figures(call: ApiCall) -> Reply:
         previous=previous,
         segments=segments,
     )
-    return Reply(200, figures)
+    return Reply(200, AnyFigures(figures))
 
 
 ENDPOINTS: list[Endpoint] = [
@@ -251,9 +271,10 @@ ENDPOINTS: list[Endpoint] = [
     Endpoint(
         method="GET",
         path="/api/v1/nps",
-        summary="The /nps figures of a survey and period, optionally broken down.",
+        summary="The /nps figures of a survey and period, optionally broken down "
+        "(a CSAT or CES survey: its /csat or /ces figures).",
         handler=nps_figures,
-        responses={200: NpsFigures},
+        responses={200: AnyFigures},
         query=NpsQuery,
         errors={404: "There is no such survey."},
     ),

@@ -15,7 +15,7 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
 
 from bot.web.api import ApiCall, ApiError, Endpoint, Reply
-from nps.nps_math import classify
+from nps.scales import scale_of
 from storage.repos.api_reads import FeedAnswer, FeedPosition
 
 # A score is listed once this old: a transaction still committing an earlier score cannot
@@ -64,7 +64,10 @@ class Answer(BaseModel):
     survey: str = Field(description="The survey's slug.")
     anonymous: bool
     score: int = Field(ge=0, le=10)
-    group: Literal["promoter", "passive", "detractor"]
+    group: Literal["promoter", "passive", "detractor"] = Field(
+        description="The score's group on its survey's scale: NPS 9–10 / 7–8 / 0–6; "
+        "CSAT 4–5 / 3 / 1–2; CES 5–7 / 4 / 1–3."
+    )
     why: str | None = Field(description="The reason for the score (null: not given yet).")
     improve: str | None = Field(description="What to improve (null: not given yet).")
     language: str
@@ -131,7 +134,7 @@ def _item(answer: FeedAnswer) -> Answer:
         survey=answer.survey,
         anonymous=answer.anonymous,
         score=answer.score,
-        group=classify(answer.score).value,
+        group=scale_of(answer.kind).group(answer.score).value,
         why=answer.why,
         improve=answer.improve,
         language=answer.language,

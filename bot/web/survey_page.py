@@ -1,4 +1,5 @@
-"""The survey link's pages as HTML: the 0–10 question as eleven big buttons, a follow-up
+"""The survey link's pages as HTML: the question as big buttons (0–10; CSAT's 1–5 ⭐, CES's
+1–7 in one row), a follow-up
 with its text box, the thanks, and the one-line pages for everything else.
 
 Server-rendered forms that work without JavaScript (there is none), one inline stylesheet
@@ -15,6 +16,7 @@ import hashlib
 from html import escape
 from urllib.parse import urlsplit
 
+from handlers.respondent_messages import score_label
 from handlers.texts import TextsLike
 from handlers.web_survey import IMPROVE, MAX_TEXT, QUESTION, THANKS, WHY, LinkPage
 
@@ -60,6 +62,7 @@ color:var(--accent-fg)}
 .button{margin-top:18px;width:100%}
 @media (min-width:600px){.scale button{flex-basis:calc((100% - 60px) / 11)}
 main{padding-top:48px}.card{padding:28px}}
+.scale.short button{flex:1 1 0;min-width:0}
 """.strip()
 CSS_HASH = base64.b64encode(hashlib.sha256(CSS.encode()).digest()).decode()
 # No script, no frame, nothing from another host; forms post only here.
@@ -101,24 +104,33 @@ def _hidden(form_value: str, step: str) -> str:
 
 
 def _question(page: LinkPage, form_value: str, greeting: str) -> str:
-    texts = page.texts
+    texts, scale = page.texts, page.scale
     buttons = "".join(
-        f'<button type="submit" name="score" value="{n}">{n}</button>' for n in range(11)
+        f'<button type="submit" name="score" value="{n}">{escape(score_label(page.kind, n))}'
+        "</button>"
+        for n in scale.scores()
     )
+    # CSAT's five and CES's seven share one row on a phone; 0–10 wraps after six.
+    row = "scale short" if len(scale.scores()) <= 7 else "scale"
     return (
         f'<p class="lead">{greeting}</p>'
         f'<form method="post">{_hidden(form_value, "score")}'
         f'<h1 id="q">{texts("question", brand=page.brand)}</h1>'
-        f'<div class="scale" role="group" aria-labelledby="q">{buttons}</div>'
-        f'<div class="ends"><span>0 — {texts("web_scale_low")}</span>'
-        f"<span>10 — {texts('web_scale_high')}</span></div></form>"
+        f'<div class="{row}" role="group" aria-labelledby="q">{buttons}</div>'
+        f'<div class="ends"><span>{scale.lowest} — {texts("web_scale_low")}</span>'
+        f"<span>{scale.highest} — {texts('web_scale_high')}</span></div></form>"
     )
+
+
+def _shown(page: LinkPage) -> str:
+    """The score as its button read ("4 ⭐" on CSAT)."""
+    return "" if page.score is None else score_label(page.kind, page.score)
 
 
 def _follow_up(page: LinkPage, form_value: str) -> str:
     texts, group = page.texts, page.group
     return (
-        f'<p class="chip">{texts("your_answer", score=page.score)}</p>'
+        f'<p class="chip">{texts("your_answer", score=_shown(page))}</p>'
         f'<form method="post">{_hidden(form_value, page.page)}'
         f'<h1 id="q" class="text">{texts(f"{page.page}_{group}", brand=page.brand)}</h1>'
         f'<label for="text">{texts("web_answer_label")}</label>'

@@ -154,7 +154,12 @@ class SurveyLinkPages:
         async with self.app.db.transaction() as store:
             ctx = link_context(self.app, store, outbox)
             if step == "score":
-                page = await web_survey.answer_score(ctx, public_id, _score(form.get("score")))
+                try:
+                    score = _score(form.get("score"))
+                    page = await web_survey.answer_score(ctx, public_id, score)
+                except web_survey.OffScale:
+                    # Not a score this survey offers (a 9 to CSAT): nothing was written.
+                    raise _Refused(400, "web_bad_request") from None
             elif step in (web_survey.WHY, web_survey.IMPROVE):
                 page = await web_survey.answer_text(ctx, public_id, step, _text(form))
             else:

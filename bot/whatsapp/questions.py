@@ -8,8 +8,9 @@ body parameter {{1}} the survey's subject or the brand; one quick reply) in the 
 language. A free-form question Meta refuses for the window (131047) is asked again by the
 template: at once when the send's answer says so, or when the `failed` status comes later
 (webhook.py → `refused`). The template's quick reply brings the 0–10 question (its payload
-holds the language and the score buttons' prefix, so the tap needs no state); a typed
-number answers at once, as the response is open at the score step when the template goes.
+holds the language and the score buttons' prefix, and for a CSAT or CES survey its kind,
+so the tap needs no state); a typed number answers at once, as the response is open at the
+score step when the template goes.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from bot.whatsapp.client import CloudApi
 from bot.whatsapp.render import Renderer, ScoreKeyboard, score_keyboard_of
 from handlers.port import Keyboard, OutsideWindow, Unreachable
 from handlers.respondent_messages import score_keyboard
+from nps.scales import NPS, SCALES
 from storage.db import Database
 from storage.models import utcnow
 from storage.repos.whatsapp import wamid_message_id
@@ -35,7 +37,8 @@ log = logging.getLogger(__name__)
 WINDOW = timedelta(hours=24)
 # Near its end the window is taken as closed: the template then, not a refusal and a resend.
 WINDOW_MARGIN = timedelta(minutes=5)
-QUICK_PREFIX = "nps-wa:q"  # a template's quick reply: nps-wa:q:<language>:<score prefix>
+# A template's quick reply: nps-wa:q:<language>:<score prefix>[:<kind>] (no kind: 0–10).
+QUICK_PREFIX = "nps-wa:q"
 # A refusal that arrives before the sender recorded its question waits this long for it.
 REFUSED_WAIT = 5.0
 REFUSED_POLL = 0.1
@@ -70,16 +73,18 @@ def template_message(name: str, language: str, subject: str, payload: str) -> di
 def quick_reply_question(renderer: Renderer, data: str) -> dict[str, Any] | None:
     """The 0–10 question (range buttons) for a template's quick reply payload; None when
     the payload is not one."""
-    parts = data.split(":", 3)
-    if len(parts) != 4 or ":".join(parts[:2]) != QUICK_PREFIX:
+    parts = data.split(":")
+    if len(parts) not in (6, 7) or ":".join(parts[:2]) != QUICK_PREFIX:
         return None
-    language, prefix = parts[2], parts[3]
+    language, prefix = parts[2], ":".join(parts[3:6])
+    kind = parts[6] if len(parts) == 7 else NPS
     if not renderer.catalogs.supports(language):
         language = renderer.catalogs.resolve(None, None)
-    if _SCORE_PREFIX.match(prefix) is None:
+    if _SCORE_PREFIX.match(prefix) is None or kind not in SCALES:
         return None
     texts = renderer.catalogs.texts(language)
-    return renderer.score_question(texts.plain("wa_pick_score"), ScoreKeyboard(prefix), language)
+    keyboard = ScoreKeyboard(prefix, kind)
+    return renderer.score_question(texts.plain("wa_pick_score"), keyboard, language)
 
 
 def _response_of(prefix: str) -> int | None:
@@ -115,9 +120,13 @@ class Questions:
             raise Unreachable(f"no WhatsApp address has the chat {chat_id}")
         return target
 
-    def _template(self, target: QuestionTarget, language: str, prefix: str) -> dict[str, Any]:
+    def _template(
+        self, target: QuestionTarget, language: str, score: ScoreKeyboard
+    ) -> dict[str, Any]:
         name = target.template or self.template
-        payload = f"{QUICK_PREFIX}:{language}:{prefix}"
+        payload = f"{QUICK_PREFIX}:{language}:{score.prefix}"
+        if score.one_list:  # CSAT, CES: the tap must bring their own scale
+            payload += f":{score.kind}"
         return template_message(name, language, target.subject or self.brand, payload)
 
     async def send(self, chat_id: int, html: str, keyboard: Keyboard, score: ScoreKeyboard) -> int:
@@ -132,7 +141,7 @@ class Questions:
                 return await self._send(target.wa_id, body)
             except OutsideWindow as exc:
                 log.info("question to chat %s refused for the window: %s", chat_id, exc)
-        return await self._send(target.wa_id, self._template(target, language, score.prefix))
+        return await self._send(target.wa_id, self._template(target, language, score))
 
     async def refused_question(self, chat_id: int, message_id: int) -> int | None:
         """The open response whose question Meta refused later for the window (a `failed`
@@ -158,9 +167,9 @@ class Questions:
         language = self.renderer.catalogs.resolve(
             target.language_override, target.guessed_language
         )
-        score = score_keyboard_of(score_keyboard(response_id))
+        score = score_keyboard_of(score_keyboard(response_id, target.kind))
         assert score is not None  # the handlers' own keyboard
-        new = await self._send(target.wa_id, self._template(target, language, score.prefix))
+        new = await self._send(target.wa_id, self._template(target, language, score))
         async with self.db.transaction() as store:
             await store.whatsapp_outbound.asked_again(response_id, message_id, new)
 

@@ -7,6 +7,10 @@ scale in order, in ranges of nearly equal size that do not follow the detractor 
 works too; tapping a range sends a list of its scores. The range button's id holds the
 language, the range and the score buttons' callback prefix, so the second message is built
 from the tap alone (no state), and its rows carry the handlers' own callback data.
+
+A CSAT (1–5 ⭐) or CES (1–7) question needs no ranges: its scores fit one list (ten rows at
+most), so the question itself carries the list — one tap opens it, one chooses — with the
+scale's ends named under the first and last rows; a typed number works too.
 """
 
 from __future__ import annotations
@@ -16,18 +20,24 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from handlers.callbacks import ScoreChoice
+from handlers.kinds import for_kind
 from handlers.port import Button, Keyboard, Markup, ReplyKeyboard
+from handlers.respondent_messages import score_label
 from handlers.texts import CatalogsLike
+from nps.scales import NPS, SCALES, scale_of
 
 TEXT_LIMIT = 4096
 BODY_LIMIT = 1024
 FOOTER_LIMIT = 60
 BUTTON_TITLE = 20
 ROW_TITLE = 24
+ROW_DESCRIPTION = 72
 MAX_BUTTONS = 3
 MAX_ROWS = 10
-# The score keyboard's buttons: `nps:<tag>:<response id>:<score>` (handlers/callbacks.py).
-_SCORE_DATA = re.compile(r"^(nps:[a-z]+:\d+):(\d{1,2})$")
+# The score keyboard's buttons: `nps:s:<response id>:<score>` (handlers/callbacks.py's
+# ScoreChoice; only its tag, so no other keyboard of numbers passes for a 1–5 scale).
+_SCORE_DATA = re.compile(rf"^(nps:{ScoreChoice.tag}:\d+):(\d{{1,2}})$")
 RANGES = ((0, 3), (4, 7), (8, 10))
 RANGE_PREFIX = "nps-wa:r"  # a range tap: nps-wa:r:<language>:<low>:<high>:<callback prefix>
 TEXT_PREFIX = "nps-wa:t:"  # a reply keyboard's button: the tap is the button's text
@@ -65,13 +75,29 @@ def _cut(text: str, limit: int) -> str:
 
 @dataclass(frozen=True)
 class ScoreKeyboard:
-    """The 0–10 keyboard the handlers built: its callback prefix."""
+    """A score keyboard the handlers built: its callback prefix and the survey kind whose
+    scale it shows ("nps" for every 0–10 one: eNPS asks the same way)."""
 
     prefix: str
+    kind: str = NPS
+
+    @property
+    def one_list(self) -> bool:
+        """True when the scale fits one list (CSAT, CES): no range buttons first."""
+        return len(scale_of(self.kind).scores()) <= MAX_ROWS
+
+
+def _kind_of_scores(scores: list[int]) -> str | None:
+    """The kind whose scale is exactly these scores (0–10 is NPS's), else None."""
+    for kind, scale in SCALES.items():
+        if scores == list(scale.scores()):
+            return kind
+    return None
 
 
 def score_keyboard_of(keyboard: Keyboard) -> ScoreKeyboard | None:
-    """The handlers' 0–10 keyboard (eleven buttons, one prefix, scores 0–10), else None."""
+    """The handlers' score keyboard (one prefix, every score of a kind's scale: 0–10,
+    1–5, 1–7), else None."""
     found: dict[int, str] = {}
     for row in keyboard.rows:
         for button in row:
@@ -80,9 +106,10 @@ def score_keyboard_of(keyboard: Keyboard) -> ScoreKeyboard | None:
                 return None
             found[int(match.group(2))] = match.group(1)
     prefixes = set(found.values())
-    if sorted(found) != list(range(11)) or len(prefixes) != 1:
+    kind = _kind_of_scores(sorted(found))
+    if kind is None or len(prefixes) != 1:
         return None
-    return ScoreKeyboard(prefixes.pop())
+    return ScoreKeyboard(prefixes.pop(), kind)
 
 
 def _reply_buttons(
@@ -103,25 +130,39 @@ def _reply_buttons(
     return {"type": "interactive", "interactive": interactive}
 
 
-def _list(body: str, label: str, rows: list[tuple[str, str]]) -> dict[str, Any]:
-    return {
-        "type": "interactive",
-        "interactive": {
-            "type": "list",
-            "body": {"text": _cut(body, BODY_LIMIT)},
-            "action": {
-                "button": _cut(label, BUTTON_TITLE),
-                "sections": [
-                    {
-                        "rows": [
-                            {"id": data, "title": _cut(title, ROW_TITLE)}
-                            for data, title in rows[:MAX_ROWS]
-                        ]
-                    }
-                ],
-            },
+def _row(data: str, title: str, description: str | None) -> dict[str, str]:
+    row = {"id": data, "title": _cut(title, ROW_TITLE)}
+    if description:
+        row["description"] = _cut(description, ROW_DESCRIPTION)
+    return row
+
+
+def _list(
+    body: str,
+    label: str,
+    rows: list[tuple[str, str]],
+    *,
+    footer: str | None = None,
+    descriptions: dict[str, str] | None = None,
+) -> dict[str, Any]:
+    interactive: dict[str, Any] = {
+        "type": "list",
+        "body": {"text": _cut(body, BODY_LIMIT)},
+        "action": {
+            "button": _cut(label, BUTTON_TITLE),
+            "sections": [
+                {
+                    "rows": [
+                        _row(data, title, (descriptions or {}).get(data))
+                        for data, title in rows[:MAX_ROWS]
+                    ]
+                }
+            ],
         },
     }
+    if footer:
+        interactive["footer"] = {"text": _cut(footer, FOOTER_LIMIT)}
+    return {"type": "interactive", "interactive": interactive}
 
 
 def text_message(body: str) -> dict[str, Any]:
@@ -160,13 +201,29 @@ class Renderer:
         return _list(body, texts.plain("wa_list_button"), choices)
 
     def score_question(self, body: str, score: ScoreKeyboard, language: str) -> dict[str, Any]:
-        """The question with the three range buttons (the first tap)."""
+        """The question with the three range buttons (the first tap); a CSAT or CES
+        question with its list of scores (the first tap opens it, the second chooses)."""
         texts = self.catalogs.texts(language)
+        if score.one_list:
+            return self.scale_list(body, score, language)
         buttons = [
             (f"{RANGE_PREFIX}:{language}:{low}:{high}:{score.prefix}", f"{low} – {high}")
             for low, high in RANGES
         ]
         return _reply_buttons(body, buttons, texts.plain("wa_type_score"))
+
+    def scale_list(self, body: str, score: ScoreKeyboard, language: str) -> dict[str, Any]:
+        """A CSAT or CES question as one list: a row a score ("4 ⭐"), the scale's ends
+        named under the first and the last, a typed number offered in the footer."""
+        scale = scale_of(score.kind)
+        texts = for_kind(self.catalogs.texts(language), score.kind, None, language)
+        rows = [(f"{score.prefix}:{s}", score_label(score.kind, s)) for s in scale.scores()]
+        ends = {
+            rows[0][0]: texts.plain("web_scale_low"),
+            rows[-1][0]: texts.plain("web_scale_high"),
+        }
+        footer = texts.plain("wa_type_score_range", low=scale.lowest, high=scale.highest)
+        return _list(body, texts.plain("wa_list_button"), rows, footer=footer, descriptions=ends)
 
     def range_list(self, data: str) -> dict[str, Any] | None:
         """The second tap's list for a range button's id; None when the id is not one."""

@@ -64,6 +64,7 @@ class FeedAnswer:
     respondent_id: int | None
     telegram_user_id: int | None
     phone: str | None
+    kind: str = "nps"  # the survey's kind: its scale decides the answer's group
 
 
 def _address(channel: Channel) -> Any:
@@ -94,6 +95,7 @@ _COLUMNS = (
     Response.respondent_id,
     _address(Channel.TELEGRAM).label("telegram"),
     _address(Channel.PHONE).label("phone"),
+    Survey.kind,
 )
 
 
@@ -248,6 +250,7 @@ def _answer(row: Any, delay: timedelta) -> FeedAnswer:
         respondent_id,
         telegram,
         phone,
+        kind,
     ) = row
     anonymous = public_id is not None
     key = public_id if anonymous else str(row_id)
@@ -271,4 +274,5 @@ def _answer(row: Any, delay: timedelta) -> FeedAnswer:
         respondent_id=None if anonymous else respondent_id,
         telegram_user_id=None if anonymous or telegram is None else int(telegram),
         phone=None if anonymous else phone,
+        kind=kind,
     )

@@ -38,7 +38,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement as ColumnExpr
 
 from storage.broadcast_models import BroadcastRecipient, Contact, RecipientStatus
-from storage.models import Address, Channel, Respondent, Response, StaffMember
+from storage.models import Address, Channel, Respondent, Response, StaffMember, Survey
 from storage.tables import table_of
 
 R = table_of(Respondent)
@@ -55,6 +55,13 @@ GROUPS: dict[str, tuple[int, int]] = {
     "passive": (7, 8),
     "detractor": (0, 6),
 }
+# The same groups on the CSAT (1–5) and CES (1–7) scales: high, middle, low (nps/scales.py,
+# which storage cannot import; tests/handlers/test_csat_ces.py checks that they agree).
+KIND_GROUPS: dict[str, dict[str, tuple[int, int]]] = {
+    "csat": {"promoter": (4, 5), "passive": (3, 3), "detractor": (1, 2)},
+    "ces": {"promoter": (5, 7), "passive": (4, 4), "detractor": (1, 3)},
+}
+SV = table_of(Survey)
 # The reasons someone in a segment is not messaged, in the order they are checked.
 EXCLUSIONS = ("unreachable", "unsubscribed", "same_survey", "any_survey")
 ELIGIBLE = "eligible"
@@ -126,10 +133,23 @@ def language_expr() -> ColumnExpr[Any]:
     )
 
 
-def _last_score() -> Any:
-    """The score of the respondent's latest scored answer (any survey)."""
+def _groups_case(ranges: dict[str, tuple[int, int]]) -> Any:
+    """The group of A's score by one kind's ranges."""
+    return case(
+        *((A.c.score.between(low, high), literal(group)) for group, (low, high) in ranges.items())
+    )
+
+
+def _last_group() -> Any:
+    """The group of the respondent's latest scored answer (any survey), on its survey's
+    own scale: a CSAT 5 is a promoter, not an NPS detractor."""
+    by_kind = case(
+        *((SV.c.kind == kind, _groups_case(ranges)) for kind, ranges in KIND_GROUPS.items()),
+        else_=_groups_case(GROUPS),
+    )
     return (
-        select(A.c.score)
+        select(by_kind)
+        .select_from(A.join(SV, SV.c.id == A.c.survey_id))
         .where(A.c.respondent_id == R.c.id, A.c.score.is_not(None))
         .order_by(A.c.scored_at.desc(), A.c.id.desc())
         .limit(1)
@@ -147,8 +167,7 @@ def segment_filter(segment: Segment) -> ColumnElement[bool]:
     if segment.agent:
         terms.append(or_(R.c.agent == segment.agent, C.c.agent == segment.agent))
     if segment.group:
-        low, high = GROUPS[segment.group]
-        terms.append(_last_score().between(low, high))
+        terms.append(_last_group() == segment.group)
     if segment.never_answered:
         terms.append(~exists().where(A.c.respondent_id == R.c.id, A.c.score.is_not(None)))
     return and_(true(), *terms)

@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
 from storage.models import Response, Survey
+from storage.theme_models import ResponseTheme
 
 
 @dataclass(frozen=True)
@@ -59,6 +60,7 @@ class CommentRepo:
         scores: tuple[int, int] = (0, 10),
         offset: int = 0,
         limit: int = 5,
+        theme: str | None = None,
     ) -> CommentPage:
         """Comments scored in [start, end), newest first, with the total count.
 
@@ -66,7 +68,7 @@ class CommentRepo:
         page stays cheap however many answers pile up.
         """
         low, high = scores
-        conditions = (
+        conditions: tuple[ColumnElement[bool], ...] = (
             Response.survey_id.in_(survey_ids),
             Response.scored_at >= start,
             Response.scored_at < end,
@@ -74,6 +76,13 @@ class CommentRepo:
             Response.superseded_by.is_(None),  # replaced by a newer answer: not counted
             or_(_has_text(Response.why), _has_text(Response.improve)),
         )
+        if theme is not None:
+            # `/comments <theme>`: answers whose comments mention it (storage/repos/themes.py).
+            conditions += (
+                Response.id.in_(
+                    select(ResponseTheme.response_id).where(ResponseTheme.theme_key == theme)
+                ),
+            )
         total = await self._session.scalar(
             select(func.count()).select_from(Response).where(*conditions)
         )

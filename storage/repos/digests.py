@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import DigestDelivery, Response, Survey
@@ -56,21 +56,38 @@ class DigestRepo:
         return set(rows.all())
 
     async def detractor_comments(
-        self, survey_ids: Sequence[int], start: datetime, end: datetime, *, limit: int
+        self,
+        survey_ids: Sequence[int],
+        start: datetime,
+        end: datetime,
+        *,
+        limit: int,
+        low_to: Mapping[str, int] | None = None,
     ) -> tuple[list[DetractorComment], int]:
         """Detractors scored in [start, end) who wrote why or what to improve, oldest first.
 
+        `low_to`: a survey kind's highest low score (nps/scales.py: CSAT 2, CES 3); a kind
+        not in it, or no mapping, counts 0–6 as low (NPS's detractors).
         Returns at most `limit` comments and how many there are in all (for "…and N more").
         """
+        kinds = dict(low_to or {})
+        low = or_(
+            *(and_(Survey.kind == kind, Response.score <= top) for kind, top in kinds.items()),
+            and_(Survey.kind.not_in(list(kinds)), Response.score <= 6),
+        )
         where = (
             Response.survey_id.in_(survey_ids),
             Response.scored_at >= start,
             Response.scored_at < end,
-            Response.score <= 6,
+            low,
             Response.superseded_by.is_(None),  # replaced by a newer answer: not counted
             or_(Response.why.is_not(None), Response.improve.is_not(None)),
         )
-        total = await self._session.scalar(select(func.count(Response.id)).where(*where))
+        total = await self._session.scalar(
+            select(func.count(Response.id))
+            .join(Survey, Survey.id == Response.survey_id)
+            .where(*where)
+        )
         rows = await self._session.execute(
             select(
                 Response.score,
@@ -88,7 +105,7 @@ class DigestRepo:
         )
         comments = [
             DetractorComment(
-                score=int(score or 0),  # never None: the query asks for score <= 6
+                score=int(score or 0),  # never None: the query asks for a low score
                 survey=survey,
                 agent=agent,
                 source=source,

@@ -15,6 +15,7 @@ from storage.models import OPEN_STEPS, Respondent, Response, Step, Survey
 from storage.personal import Erase, Shown, Who, personal_tables
 from storage.repos.anonymity import AnonymityRepo
 from storage.repos.respondents import Person, RespondentRepo
+from storage.theme_models import ResponseTheme, ThemeMark
 
 
 def _plain(value: Any) -> Any:
@@ -188,6 +189,10 @@ class PrivacyRepo:
         if person_id is None:
             return await self._forget_account(who)
         await self._anonymity.close_for_user(person_id)
+        # Themes are read from the comments erased below: they go with them.
+        theirs = select(Response.id).where(Response.respondent_id == person_id)
+        for table in (ResponseTheme, ThemeMark):
+            await self._session.execute(delete(table).where(table.response_id.in_(theirs)))
         detached = await self._session.execute(
             update(Response)
             .where(Response.respondent_id == person_id)

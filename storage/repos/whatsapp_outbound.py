@@ -39,6 +39,7 @@ class QuestionTarget:
     last_inbound_at: datetime | None
     template: str | None  # the survey's own (None: WHATSAPP_TEMPLATE)
     subject: str | None
+    kind: str = "nps"  # the survey's kind: its scale (CSAT 1–5, CES 1–7) asks the question
 
 
 class WhatsAppOutboundRepo:
@@ -81,7 +82,7 @@ class WhatsAppOutboundRepo:
         if response_id is not None:
             survey = (
                 await self._session.execute(
-                    select(Survey.whatsapp_template, Survey.subject)
+                    select(Survey.whatsapp_template, Survey.subject, Survey.kind)
                     .join(Response, Response.survey_id == Survey.id)
                     .where(Response.id == response_id)
                 )
@@ -93,6 +94,7 @@ class WhatsAppOutboundRepo:
             row[3],
             survey[0] if survey is not None else None,
             survey[1] if survey is not None else None,
+            survey[2] if survey is not None else "nps",
         )
 
     async def record_status(

@@ -302,6 +302,9 @@ class HandlerBot:
     api: BotApiEmulator
     app: BotApp | None = None
     port: RecordingPort = field(init=False)
+    # False for a replica in webhook mode's place: another application takes the updates
+    # (the emulator answers a second getUpdates with Telegram's 409 Conflict).
+    polls: bool = True
     _poller: asyncio.Task[None] | None = None
     _handling: set[asyncio.Task[Any]] = field(default_factory=set)
     # What escaped Pipeline.handle (it catches what handlers raise): a bug, failed at stop.
@@ -324,7 +327,8 @@ class HandlerBot:
             await self.port.call("setMyCommands", params, {})
         await app.pipeline.deliver(await staff_menus(app), self.port)
         app.start_jobs(self.port)
-        self._poller = asyncio.create_task(self._poll(app))
+        if self.polls:
+            self._poller = asyncio.create_task(self._poll(app))
 
     async def _poll(self, app: BotApp) -> None:
         """getUpdates without HTTP: each update a task, as the runtimes handle them."""

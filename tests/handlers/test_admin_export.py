@@ -50,6 +50,7 @@ TITLES = [
     "Group",
     "Why",
     "Improve",
+    "Themes",
     "Language",
     "Source",
     "Agent",
@@ -62,6 +63,7 @@ TITLES = [
     "Username",
     "First name",
     "Step",
+    "Survey kind",
 ]
 DOCUMENT_WAIT = 30.0  # seconds: a deadline for the deferred job, not a pause
 
@@ -249,7 +251,7 @@ async def test_csv_keeps_cyrillic_and_every_context_column(
     assert (detractor["agent"], detractor["language"]) == ("ольга", "ru")
     assert (detractor["channel"], detractor["step"]) == ("start", "done")
     assert detractor["messenger"] == "telegram"
-    assert header[15:17] == ["Канал", "Точка входа"]
+    assert header[16:18] == ["Канал", "Точка входа"]
     scored = datetime.strptime(detractor["scored_at"], "%Y-%m-%d %H:%M:%S").replace(tzinfo=UTC)
     assert abs(scored - datetime.now(UTC)) < timedelta(minutes=5)
     promoter = dict(zip([key for key, _ in RESPONSE_COLUMNS], rows[1], strict=True))

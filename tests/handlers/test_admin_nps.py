@@ -108,7 +108,8 @@ async def test_nps_for_one_survey_and_a_month(
         ("2026-11-01..2026-10-01", 'The range "2026-11-01..2026-10-01" starts after it ends'),
         (
             "by colour",
-            "Use /nps by agent, by source, by campaign, by language, by channel or by survey",
+            "Use /nps by agent, by source, by campaign, by language, by channel, by survey"
+            " or by variant",
         ),
         ("nps 30d extra", "I don't understand"),
     ],

@@ -3,69 +3,39 @@ over the days, and nobody surveyed twice across a restart."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from collections.abc import AsyncIterator
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import func, select
 
-from bot import autopilot
-from bot.app import BotApp
 from bot.emulator import BotApiEmulator, EmulatedUser
 from storage.autopilot_models import AutopilotRun
 from storage.broadcast_models import Broadcast
 from storage.db import Database
-from storage.repos.autopilot import Run
 from tests.admin_helpers import make_survey, seed_answers
 from tests.broadcast_helpers import admin, reply_to, seed_audience
 from tests.conftest import BACKENDS
+from tests.handlers.autopilot_clock import (
+    SATURDAY,
+    WEDNESDAY,
+    WEDNESDAY_EVENING,
+    ZONE,
+    Clock,
+    moved_clock,
+    until,
+)
 from tests.handlers.conftest import broadcast_bot
 from tests.handlers.harness import HandlerBot
 from tests.scenario import responses_of, wait_for
 
-ZONE = "Europe/Chisinau"  # UTC+2 in December
-WEDNESDAY = datetime(2026, 12, 9, 8, 0, tzinfo=UTC)  # 10:00 local
-WEDNESDAY_EVENING = datetime(2026, 12, 9, 16, 0, tzinfo=UTC)  # 18:00 local
-SATURDAY = datetime(2026, 12, 12, 8, 0, tzinfo=UTC)  # 10:00 local
 QUESTION = "How likely are you to recommend Acme"
-
-
-@dataclass
-class Clock:
-    """The bot's "now", moved by the test; and every pass the job made, with its runs."""
-
-    now: datetime
-    passes: list[tuple[datetime, list[Run]]] = field(default_factory=list)
-
-    async def next_pass(self, within: float = 10.0) -> list[Run]:
-        """Waits for the job's next pass (at the current clock) and returns its runs."""
-        seen = len(self.passes)
-        await until(lambda: len(self.passes) > seen and self.passes[-1][0] == self.now, within)
-        return self.passes[-1][1]
-
-
-async def until(condition: Callable[[], bool], within: float = 10.0) -> None:
-    """Polls a condition until it holds, failing after `within` s."""
-    await wait_for(condition, "the condition", within)
 
 
 @pytest.fixture
 def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
     """BotApp.clock moved to the test's moment; the job looks every 50 ms and is watched."""
-    moved = Clock(SATURDAY)
-    monkeypatch.setattr(BotApp, "clock", lambda self: moved.now)
-    monkeypatch.setattr(autopilot, "POLL_SECONDS", 0.05)
-    run_due = autopilot.run_due
-
-    async def watched(app: BotApp) -> list[Run]:
-        moment = app.clock()
-        runs = await run_due(app)
-        moved.passes.append((moment, runs))
-        return runs
-
-    monkeypatch.setattr(autopilot, "run_due", watched)
-    return moved
+    return moved_clock(monkeypatch, SATURDAY)
 
 
 @pytest.fixture

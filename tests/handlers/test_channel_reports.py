@@ -145,4 +145,4 @@ async def test_the_cli_and_bad_arguments_know_the_channel_dimension(
     assert any(line.split()[:2] == ["web", "1"] for line in message.text.splitlines())
     owner.send("/nps by messenger")
     reply = await owner.wait_for_message(lambda m: "by channel" in m.text)
-    assert "by language, by channel или by survey" in reply.text
+    assert "by language, by channel, by survey или by variant" in reply.text

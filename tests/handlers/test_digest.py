@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import math
 import time
+from collections import Counter
 from collections.abc import AsyncIterator, Callable
 from datetime import date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
@@ -19,6 +20,7 @@ from bot.emulator import BotApiEmulator
 from bot.emulator.actors import EmulatedUser
 from bot.emulator.models import ChatMessage
 from handlers.port import Action, SendText
+from nps.themes import Matcher, starter_themes
 from storage.db import Database
 from storage.models import DigestDelivery, Response
 from storage.repos.respondents import Profile
@@ -138,6 +140,23 @@ async def seed_month(db: Database) -> None:
     await seed_answers(db, [3] * 5 + [9] * 3, at=local(date(2026, 10, 1), 12), first_user=19_000)
 
 
+def expected_themes_line() -> list[str]:
+    """The week's detractor themes (issue 15), as the shipped starter themes read the
+    seeded comments: this week (16–22 Nov) against the week before (9–15 Nov)."""
+    matcher = Matcher(starter_themes())
+    labels = {"delivery": "Delivery", "staff": "Staff politeness", "waiting": "Waiting time"}
+    labels |= {"price": "Price", "quality": "Quality", "app": "App / website"}
+    labels |= {"support": "Support", "payment": "Payment"}
+    week = Counter(k for t in (f"{LATE}\n{ON_TIME}", RUDE) for k in matcher.match(t, "en"))
+    before = Counter(k for t in ["old complaint"] * 2 for k in matcher.match(t, "en"))
+    parts = []
+    for key in sorted(week, key=lambda k: (-week[k], k))[:3]:
+        change = week[key] - before[key]
+        arrow = f"▲{change}" if change > 0 else f"▼{-change}" if change < 0 else "="
+        parts.append(f"{labels[key]} ×{week[key]} {arrow}")
+    return [f"🏷 Detractors this week: {' · '.join(parts)}"] if parts else []
+
+
 def expected_owner_digest() -> list[str]:
     """The owner's digest, line by line, from the seeded scores."""
     day_scores = [*YESTERDAY_PLAIN, 6, 0, 8]
@@ -159,6 +178,7 @@ def expected_owner_digest() -> list[str]:
         f"Last 30 days (24 Oct – 22 Nov 2026): NPS {signed(m_nps)} ± {half_up(m_margin)} · "
         "19 answers · ⚠️ too few to trust",
         f"Previous 30 days: {signed(b_nps)} → now {signed(m_nps)}  ▲ {half_up(delta)} — {verdict}",
+        *expected_themes_line(),
         "",
         "New detractor comments: 2",
         "",

@@ -161,7 +161,7 @@ async def test_bad_input_gets_one_clear_line_and_the_same_step(
     sticker = await owner.expect("Please type your answer as text")
     assert "step 1 of 8" in sticker.text
     kind = await owner.say("Team pulse", "step 2 of 8")
-    await owner.say("maybe", "Please choose NPS or eNPS")
+    await owner.say("maybe", "Please choose NPS, eNPS, CSAT or CES")
     slug = await owner.say("ENPS", "step 3 of 8")  # typing the kind works too
     # A button from a step already answered is refused and changes nothing.
     assert await owner.alert(kind, "NPS — customers") == "This button is no longer active."

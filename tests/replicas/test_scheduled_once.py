@@ -6,7 +6,8 @@ Every job's claim lives in PostgreSQL: the digest inserts (day, user) before sen
 reminders insert their row (RETURNING tells a replica which rows it won), invitations and
 events are claimed with conditional updates. Autopilot's day is claimed by a conditional
 UPDATE of `last_run_on` (storage/repos/autopilot.py); its window (weekday mornings) cannot
-be reached from a process's real clock at any hour, so it is not run here.
+be reached from a process's real clock at any hour, so three applications with a moved
+clock claim it at once in tests/handlers/test_autopilot_replicas.py.
 """
 
 from __future__ import annotations

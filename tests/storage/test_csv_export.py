@@ -161,6 +161,7 @@ async def _seed(db: Database) -> tuple[Scope, list[dict[str, Any]]]:
                 "id": response_id,
                 "survey_slug": slug,
                 "survey_name": name,
+                "survey_kind": "nps",
                 "group": GROUPS[row["score"]],
                 "username": username,
                 "first_name": first_name,
@@ -217,7 +218,7 @@ async def test_the_file_holds_every_answer_of_the_period_formatted_by_the_databa
     assert [key for key, _ in columns][-3:] == ["attr.region", "attr.tier", "attr.zone-2"]
     attributes = await export_attributes(db, scope, db.tz)
     assert header == [column.title for column in export_columns(texts, attributes)]
-    assert header[-4:] == ["Step", "region", "tier", "zone-2"]
+    assert header[-5:] == ["Step", "Survey kind", "region", "tier", "zone-2"]
     assert rows == [
         [_expected_cell(row.get(key), kind) for key, kind in columns] for row in expected
     ]

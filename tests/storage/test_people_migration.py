@@ -53,6 +53,12 @@ LATER_TABLES = {
     "autopilots",
     "autopilot_runs",
     "whatsapp_statuses",  # 0026
+    "themes",  # 0028: seeded with the starter themes on first use, not by the migration
+    "response_themes",
+    "theme_marks",
+    "theme_suggestions",
+    "broadcast_arms",  # 0029
+    "broadcast_assignments",
 }
 # Histogram dimensions later revisions count from the stored answers, and the value the
 # old code's answers all get (0017: no campaign; 0021: given in Telegram).
