@@ -91,6 +91,7 @@ def build_pipeline(
         survey_cooldown_days=settings.survey_cooldown_days,
         any_survey_cooldown_days=settings.any_survey_cooldown_days,
         enps_min_group=settings.enps_min_group,
+        whatsapp_enabled=settings.whatsapp_enabled,
     )
     return Pipeline(db=db, router=router or create_router(), catalogs=catalogs, config=config)
 

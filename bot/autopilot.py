@@ -60,7 +60,11 @@ async def run_due(app: JobHost) -> list[Run]:
             if schedule.last_run_on is None or schedule.last_run_on < day
         ]
         surveys = {s.survey_id: await store.surveys.get(s.survey_id) for s in schedules}
-    fatigue = Fatigue(settings.survey_cooldown_days, settings.any_survey_cooldown_days)
+    fatigue = Fatigue(
+        settings.survey_cooldown_days,
+        settings.any_survey_cooldown_days,
+        whatsapp=settings.whatsapp_enabled,
+    )
     runs = []
     for schedule in schedules:
         survey = surveys[schedule.survey_id]

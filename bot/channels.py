@@ -40,7 +40,8 @@ class ChannelPorts:
 
 
 def with_channels(telegram: ChatPort | None, whatsapp: ChatPort | None) -> ChatPort:
-    """The port to hand the pipeline: Telegram's alone when there is no WhatsApp."""
-    if whatsapp is None and telegram is not None:
-        return telegram
+    """The port to hand the pipeline: each action to its chat's channel. Without WhatsApp
+    settings, an action for a WhatsApp chat (a person who wrote before WhatsApp was
+    switched off) is refused as "WhatsApp is not configured", never sent to Telegram as an
+    unknown chat id."""
     return ChannelPorts(telegram, whatsapp)

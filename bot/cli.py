@@ -20,6 +20,12 @@ from bot.app import StartupError
 from bot.i18n import Catalogs
 from bot.logs import redact_secrets
 from bot.settings import Settings, SettingsError, load_settings
+from nps.csat_report import (
+    build_kind_report,
+    build_kind_segments,
+    render_kind_report,
+    render_kind_segments,
+)
 from nps.nps_report import build_report, build_segments, render_report, render_segments
 from nps.periods import PeriodError, parse_period
 from nps.scope import SEGMENTS, Scope, reportable
@@ -229,11 +235,23 @@ def plain_text(markup: str) -> str:
 
 
 async def _stats(settings: Settings, args: argparse.Namespace) -> str:
+    # Imported here, as in _export: run/migrate's argument errors need no handlers.
+    from handlers.report_kinds import scope_kind
+
     db = await _open_for_reading(settings)
     try:
         scope = await _scope(db, args.survey, args.period)
         texts = Catalogs().texts(CLI_LANGUAGE)
+        # A CSAT or CES survey: its own figure (as /csat and /ces show it), never an NPS.
+        kind = scope_kind(scope)
         async with db.snapshot() as store:
+            if kind != "nps":
+                if args.by:
+                    kind_rows = await build_kind_segments(store, scope, args.by, kind)
+                    table = render_kind_segments(kind_rows, scope, args.by, kind, texts)
+                    return plain_text(table)
+                kind_report = await build_kind_report(store, scope, kind)
+                return plain_text(render_kind_report(kind_report, texts))
             if args.by:
                 rows = await build_segments(store, scope, args.by)
                 minimum = settings.enps_min_group
@@ -277,7 +295,11 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--format", choices=EXPORT_FORMATS, help="default: from --out, else xlsx")
     export.add_argument("--out", required=True, metavar="FILE", help="the file to write")
     _add_scope_options(export)
-    stats = commands.add_parser("stats", help="print the /nps figures of a survey and period")
+    stats = commands.add_parser(
+        "stats",
+        help="print the /nps figures of a survey and period (/csat or /ces for a CSAT or CES "
+        "survey)",
+    )
     _add_scope_options(stats)
     stats.add_argument(
         "--by",

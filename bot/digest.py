@@ -20,23 +20,36 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, tzinfo
 from typing import TYPE_CHECKING
 
 from bot.theme_job import refresh_due
+from handlers.comments import default_surveys
 from handlers.port import ChatPort, Outbox
 from handlers.theme_labels import label
 from nps.anonymity import DEFAULT_MIN_GROUP, anonymous_scope, too_few
 from nps.cases_text import cases_text
-from nps.nps_math import Group, NpsSummary, format_margin, format_nps
+from nps.csat_math import CesSummary, CsatSummary, summarize_ces, summarize_csat
+from nps.nps_math import (
+    Group,
+    NpsSummary,
+    format_average,
+    format_margin,
+    format_nps,
+    format_pct,
+)
 from nps.nps_report import NpsReport, Texts, build_report, describe_period, number, shorten
 from nps.periods import DEFAULT_DAYS, Period
-from nps.scales import SCALES
+from nps.scale_text import SCALED_KINDS, score_text
+from nps.scales import CSAT, SCALES
 from nps.scope import Scope, reportable
 from nps.theme_index import dictionary
 from nps.theme_report import ThemeCount, top_themes
 from storage.repos.digests import DetractorComment
+from storage.repos.surveys import SurveyView
+from storage.store import Store
 
 if TYPE_CHECKING:
     from bot.jobs import JobHost
@@ -57,6 +70,15 @@ COMMENT_CHARS = 300
 
 
 @dataclass(frozen=True)
+class ScaleFigure:
+    """One CSAT or CES survey's figure over the digest's 30 days."""
+
+    kind: str
+    survey: str
+    summary: CsatSummary | CesSummary
+
+
+@dataclass(frozen=True)
 class DigestData:
     """What one day's digest shows, computed once and rendered per recipient language."""
 
@@ -74,6 +96,8 @@ class DigestData:
     # The week's detractor answers and their most mentioned themes (issue 15).
     week_detractors: int = 0
     themes: tuple[ThemeCount, ...] = ()
+    # The CSAT and CES surveys with answers in the 30 days: a line each, never in the NPS.
+    scales: tuple[ScaleFigure, ...] = ()
 
     @property
     def anonymous(self) -> bool:
@@ -159,14 +183,18 @@ async def gather(app: JobHost, day: date) -> DigestData:
         month = Scope(default, month_period, True, True)
         day_report = await build_report(store, one_day)
         month_report = await build_report(store, month)
+        # The low comments of the CSAT and CES surveys too (on their own scales), as
+        # /comments lists them without a survey named.
+        commented = [s.id for s in default_surveys(surveys)]
         comments, total = await store.digests.detractor_comments(
-            month.survey_ids,
+            commented,
             local_midnight(yesterday, tz),
             local_midnight(day, tz),
             limit=COMMENTS_FETCHED,
             # CSAT 1–2 and CES 1–3 are their surveys' detractors.
             low_to={kind: scale.low_to for kind, scale in SCALES.items()},
         )
+        scales = await scale_figures(store, surveys, month_period)
         cases = await store.cases.counts(month.survey_ids, *month_period.bounds(tz))
         week = Scope(default, Period(yesterday - timedelta(days=6), yesterday), True, False)
         detractors, themes = await top_themes(
@@ -188,7 +216,26 @@ async def gather(app: JobHost, day: date) -> DigestData:
         app.settings.enps_min_group,
         detractors,
         tuple(themes),
+        scales,
     )
+
+
+async def scale_figures(
+    store: Store, surveys: Sequence[SurveyView], period: Period
+) -> tuple[ScaleFigure, ...]:
+    """CSAT (share of 4–5, Wilson interval) and CES (mean, t interval) of each survey of
+    those kinds with answers in the period, by name."""
+    chosen = sorted((s for s in surveys if s.kind in SCALED_KINDS), key=lambda s: s.name.lower())
+    if not chosen:
+        return ()
+    counts = await store.stats.totals_by_survey([s.id for s in chosen], period.start, period.end)
+    figures = []
+    for survey in chosen:
+        histogram = tuple((counts.get(survey.id) or (0,) * 12)[1:])
+        summary = summarize_csat(histogram) if survey.kind == CSAT else summarize_ces(histogram)
+        if summary.n:
+            figures.append(ScaleFigure(survey.kind, survey.name, summary))
+    return tuple(figures)
 
 
 async def send_digests(app: JobHost, port: ChatPort, day: date) -> bool:
@@ -296,12 +343,42 @@ def render_figures(data: DigestData, texts: Texts) -> list[str]:
                 ),
             )
         )
+    if data.scales:
+        lines.append(texts("digest_scales_title", range=range_text))
+        lines.extend(scale_line(figure, texts) for figure in data.scales)
     # Cases are detractors too: no count of them where the figures are withheld.
     if (data.cases["open"] or data.cases["resolved"]) and not data.hidden(month.n):
         lines.append(cases_text(texts, data.cases["open"], data.cases["resolved"]))
     if data.themes and not data.hidden(data.week_detractors):
         lines.append(texts("th_digest_line", themes=theme_counts(data.themes, texts)))
     return lines
+
+
+def scale_line(figure: ScaleFigure, texts: Texts) -> str:
+    """ "CSAT · Checkout: 82% (±6) · 120 answers", "CES · Support: 5.6 (5.3–5.9) · 48 answers"."""
+    s = figure.summary
+    if isinstance(s, CsatSummary):
+        line = texts(
+            "digest_csat_line",
+            survey=figure.survey,
+            figure=format_pct(s.csat),
+            margin=format_margin(s.margin),
+            n=number(s.n),
+        )
+    elif s.low is None or s.high is None:  # one CES answer: no interval
+        line = texts(
+            "digest_ces_line_single", survey=figure.survey, figure=format_average(s.ces), n="1"
+        )
+    else:
+        line = texts(
+            "digest_ces_line",
+            survey=figure.survey,
+            figure=format_average(s.ces),
+            low=format_average(s.low),
+            high=format_average(s.high),
+            n=number(s.n),
+        )
+    return f"{line} · {texts('digest_too_few')}" if s.too_small else line
 
 
 def theme_counts(themes: tuple[ThemeCount, ...], texts: Texts) -> str:
@@ -331,7 +408,8 @@ def render_comment(
     if not day_only:  # an anonymous answer keeps no time of day (it is yesterday's)
         context.append(comment.scored_at.astimezone(tz).strftime("%H:%M"))
     # Each part is HTML already (escaped by texts), so they are joined, not re-templated.
-    lines = [f"🔴 <b>{comment.score}</b> · " + " · ".join(context)]
+    score = score_text(comment.kind, comment.score, texts)  # "2 of 5 ⭐" on CSAT
+    lines = [f"🔴 {score} · " + " · ".join(context)]
     if comment.why:
         lines.append(texts("digest_why", text=shorten(comment.why, COMMENT_CHARS)))
     if comment.improve:
@@ -349,7 +427,8 @@ def render_digest(data: DigestData, texts: Texts) -> str:
         return f"{head}\n\n{texts('digest_comments_none')}"
     text = f"{head}\n\n{texts('digest_comments_title', count=number(data.comments_total))}"
     # Room for the "…and N more" line whatever N turns out to be.
-    several = len(data.scope.surveys) > 1
+    # A CSAT or CES comment names its survey even beside a single NPS survey.
+    several = len(data.scope.surveys) > 1 or any(c.kind in SCALED_KINDS for c in data.comments)
     reserve = utf16_len("\n" + texts("digest_more", count=number(data.comments_total)))
     shown = 0
     for comment in data.comments:

@@ -86,7 +86,11 @@ class InvitationSender(SendingPasses):
     def __init__(self, app: JobHost, port: ChatPort, process: SendingProcess) -> None:
         super().__init__(app, port, process)
         settings = app.settings
-        self.fatigue = Fatigue(settings.survey_cooldown_days, settings.any_survey_cooldown_days)
+        self.fatigue = Fatigue(
+            settings.survey_cooldown_days,
+            settings.any_survey_cooldown_days,
+            whatsapp=settings.whatsapp_enabled,
+        )
         self.policy = RetryPolicy()
         # Group commits: rows marked "sending" right before their calls, outcomes recorded
         # right after; each commit takes whatever waits, so N senders need no N commits.

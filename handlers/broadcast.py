@@ -52,7 +52,11 @@ class BroadcastConfirm(Payload):
 
 def fatigue_of(ctx: UpdateContext) -> Fatigue:
     """The quiet periods from the settings."""
-    return Fatigue(ctx.config.survey_cooldown_days, ctx.config.any_survey_cooldown_days)
+    return Fatigue(
+        ctx.config.survey_cooldown_days,
+        ctx.config.any_survey_cooldown_days,
+        whatsapp=ctx.config.whatsapp_enabled,
+    )
 
 
 async def _active_slugs(ctx: UpdateContext) -> str:

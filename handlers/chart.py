@@ -6,7 +6,7 @@ import asyncio
 import html
 import logging
 from collections.abc import Mapping, Sequence
-from datetime import date, timedelta
+from datetime import date
 
 from handlers.chart_text import CAPTION_TITLE_CHARS, bucket_label, chart_title, shorten
 from handlers.context import UpdateContext
@@ -17,18 +17,11 @@ from handlers.scale_chart import scale_chart_job
 from handlers.stats import report_args
 from handlers.texts import TextsLike
 from nps.anonymity import anonymous_scope, too_few
+from nps.buckets import bucket_histograms
 from nps.charts import ChartLabels, TrendPoint, render_trend_chart
-from nps.nps_math import (
-    Histogram,
-    NpsSummary,
-    add_histograms,
-    empty_histogram,
-    format_margin,
-    format_nps,
-    summarize,
-)
+from nps.nps_math import NpsSummary, format_margin, format_nps, summarize
 from nps.nps_report import scope_title
-from nps.periods import Period, Unit, choose_unit, iter_buckets
+from nps.periods import Period, Unit, choose_unit
 
 log = logging.getLogger(__name__)
 
@@ -54,16 +47,8 @@ def trend_points(
 ) -> tuple[list[TrendPoint], NpsSummary]:
     """Sums the day histograms into buckets: one chart point each, plus the whole period."""
     points: list[TrendPoint] = []
-    overall: Histogram = empty_histogram()
-    for index, bucket in enumerate(iter_buckets(period, unit)):
-        histogram = empty_histogram()
-        day = bucket.start
-        while day <= bucket.end:
-            counts = daily.get(day)
-            if counts is not None:
-                histogram = add_histograms(histogram, tuple(counts[1:]))
-            day += timedelta(days=1)
-        overall = add_histograms(overall, histogram)
+    buckets, overall = bucket_histograms(daily, period, unit)
+    for index, (bucket, histogram) in enumerate(buckets):
         s = summarize(histogram)
         points.append(
             TrendPoint(

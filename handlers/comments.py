@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import html
 import re
+from collections.abc import Sequence
 from datetime import datetime
 
 from handlers.attribute_line import attribute_line
@@ -17,12 +18,16 @@ from handlers.texts import TextsLike
 from handlers.theme_labels import UnknownTheme, take_theme
 from handlers.theme_labels import label as theme_label
 from nps.anonymity import anonymous_scope, too_few
-from nps.nps_math import Group, classify
+from nps.nps_math import Group
 from nps.nps_report import scope_title, shorten
 from nps.periods import Period
+from nps.scale_text import SCALED_KINDS, score_text
+from nps.scales import scale_of
 from nps.scope import Scope, reportable
 from nps.theme_index import dictionary, refresh
+from storage.admin_models import ANONYMOUS_KINDS
 from storage.repos.comments import Comment
+from storage.repos.surveys import SurveyView
 
 PAGE_SIZE = 5
 PREVIOUS, NEXT = "◀", "▶"
@@ -35,8 +40,20 @@ GROUP_WORDS = {
     "detractors": "det",
     "detractor": "det",
 }
-SCORE_RANGES = {"all": (0, 10), "pro": (9, 10), "pas": (7, 8), "det": (0, 6)}
+# /comments also takes the CSAT and CES names of the groups (nps/scale_groups.py); each
+# answer is still judged on its own survey's scale. /themes keeps GROUP_WORDS alone.
+COMMENT_GROUP_WORDS = GROUP_WORDS | {
+    "satisfied": "pro",
+    "easy": "pro",
+    "neutral": "pas",
+    "dissatisfied": "det",
+    "difficult": "det",
+}
+# A page's group code → the group the storage filters on (None: every answer).
+GROUP_OF_CODE = {"all": None, "pro": "promoter", "pas": "passive", "det": "detractor"}
 MARKS = {Group.PROMOTER: "🟢", Group.PASSIVE: "🟡", Group.DETRACTOR: "🔴"}
+# An answer off its survey's scale (given before the survey changed kind) has no group.
+NO_MARK = "⚪"
 # Telegram's limit is 4096 characters after entity parsing (counted in UTF-16 units here,
 # the stricter reading, so emoji never push a page over).
 TEXT_LIMIT = 4096
@@ -64,12 +81,19 @@ def _when(moment: datetime, ctx: UpdateContext, *, day_only: bool = False) -> st
     return day if day_only else f"{day} {local:%H:%M}"
 
 
+def score_mark(kind: str, score: int) -> str:
+    """🟢 / 🟡 / 🔴 by the group on the survey's own scale."""
+    scale = scale_of(kind)
+    return MARKS[scale.group(score)] if scale.contains(score) else NO_MARK
+
+
 def _entry(comment: Comment, ctx: UpdateContext, cap: int, *, anonymous: bool = False) -> str:
     """One comment: score, date, survey and agent, the invitation's other attributes,
     then its texts (HTML)."""
     texts = ctx.texts
     head = [
-        f"{MARKS[classify(comment.score)]} <b>{comment.score}</b>",
+        f"{score_mark(comment.kind, comment.score)} "
+        + score_text(comment.kind, comment.score, texts),
         html.escape(_when(comment.scored_at, ctx, day_only=anonymous)),
         html.escape(shorten(comment.survey_name, SURVEY_NAME_CHARS)),
     ]
@@ -103,8 +127,23 @@ def _title(scope: Scope, group: str, texts: TextsLike, theme: str | None = None)
         heading = f"{theme_label(theme, texts)} · {heading}"
     if group == "all":
         return f"<b>{texts('comments_title', scope=heading)}</b>"
-    label = texts.plain(f"comments_group_{group}")
+    kinds = {s.kind for s in scope.surveys}
+    if len(kinds) == 1 and (kind := kinds.pop()) in SCALED_KINDS:
+        # One CSAT or CES kind: its own group names and scores ("Dissatisfied (1–2)").
+        label = texts.plain(f"comments_group_{kind}_{group}")
+    else:
+        label = texts.plain(f"comments_group_{group}")
     return f"<b>{texts('comments_title_group', group=label, scope=heading)}</b>"
+
+
+def default_surveys(surveys: Sequence[SurveyView]) -> tuple[SurveyView, ...]:
+    """What `/comments` lists without a survey named: the /nps surveys and every CSAT and
+    CES one (each answer judged on its own scale). When /nps falls back to eNPS surveys,
+    no other survey joins them: their answers would count towards the anonymity threshold."""
+    base = reportable(surveys)
+    if any(s.kind in ANONYMOUS_KINDS for s in base):
+        return base
+    return base + tuple(s for s in surveys if s.kind in SCALED_KINDS)
 
 
 async def render_page(
@@ -112,7 +151,7 @@ async def render_page(
 ) -> tuple[str, Keyboard | None]:
     """The listing for one page and its ◀ / ▶ buttons (None when everything fits one page)."""
     start, end = scope.period.bounds(ctx.store.stats.tz)
-    scores = SCORE_RANGES[page.group]
+    group = GROUP_OF_CODE.get(page.group)
     anonymous = anonymous_scope(scope)
     theme: str | None = None
     if isinstance(page, ThemeCommentsPage):
@@ -139,7 +178,7 @@ async def render_page(
             scope.survey_ids,
             start,
             end,
-            scores=scores,
+            group=group,
             offset=offset,
             limit=PAGE_SIZE,
             theme=theme,
@@ -189,10 +228,12 @@ async def on_comments(event: IncomingMessage, command: Command, ctx: UpdateConte
         ctx.out.send(event.chat_id, ctx.texts("th_unknown", theme=str(exc), known=known))
         return
     command = dataclasses.replace(command, args=rest)
-    args = await report_args(event, command, ctx, options={"group": tuple(GROUP_WORDS)})
+    args = await report_args(event, command, ctx, options={"group": tuple(COMMENT_GROUP_WORDS)})
     if args is None:
         return
     scope = args.scope
+    if scope.all_surveys:
+        scope = dataclasses.replace(scope, surveys=default_surveys(await ctx.store.surveys.all()))
     if not scope.all_surveys and len(scope.surveys) > 1:
         # A name shared by several surveys: the buttons carry one survey id, so settle on
         # one now (the slug match if any) and every page shows the same survey.
@@ -200,7 +241,7 @@ async def on_comments(event: IncomingMessage, command: Command, ctx: UpdateConte
         chosen = next((s for s in scope.surveys if s.slug.lower() in wanted), scope.surveys[0])
         scope = dataclasses.replace(scope, surveys=(chosen,))
     page = CommentsPage(
-        group=GROUP_WORDS.get(args.options.get("group", ""), "all"),
+        group=COMMENT_GROUP_WORDS.get(args.options.get("group", ""), "all"),
         survey_id=0 if scope.all_surveys else scope.surveys[0].id,
         start=CommentsPage.day_number(scope.period.start),
         end=CommentsPage.day_number(scope.period.end),
@@ -223,7 +264,7 @@ async def _scope_of(ctx: UpdateContext, page: CommentsPage) -> Scope | None:
             return None
         return Scope(tuple(chosen), period, False, bool(page.default_period))
     # "All" means what the command meant by it.
-    return Scope(reportable(surveys), period, True, bool(page.default_period))
+    return Scope(default_surveys(surveys), period, True, bool(page.default_period))
 
 
 async def on_comments_page(event: ButtonPress, page: CommentsPage, ctx: UpdateContext) -> None:

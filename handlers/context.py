@@ -69,6 +69,8 @@ class BotConfig:
     enps_min_group: int = 5
     # The WhatsApp business number's digits (wa.me links in /link); None: no WhatsApp.
     whatsapp_number: str | None = None
+    # WhatsApp is configured (WHATSAPP_*): people reached only there can be messaged.
+    whatsapp_enabled: bool = True
 
 
 @dataclass

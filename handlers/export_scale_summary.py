@@ -3,9 +3,10 @@ the groups, the answers per score and a table per segment, as numbers."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, tzinfo
+from datetime import datetime, tzinfo
 from typing import Protocol
 
+from handlers.export_rows import Cell, context_rows, rounded, score_table
 from handlers.port import Reader
 from handlers.texts import TextsLike
 from nps.csat_math import CesSummary, CsatSummary
@@ -14,18 +15,11 @@ from nps.exports import SummaryTable
 from nps.scales import CSAT, scale_of
 from nps.scope import SEGMENTS, Scope
 
-Cell = str | int | float | None
-
 
 class FiguresSource(Reader, Protocol):
     """A database that offers snapshots, and the zone of its reporting days."""
 
     tz: tzinfo
-
-
-def _rounded(value: float | None, places: int = 1) -> float | None:
-    """A figure for the spreadsheet: one decimal (two for a mean), None stays empty."""
-    return None if value is None else round(value, places)
 
 
 def _groups(summary: CsatSummary | CesSummary) -> tuple[int, int, int]:
@@ -56,13 +50,13 @@ def _segment_row(label: str, kind: str, figures: KindFigures, t: TextsLike) -> l
     return [
         label,
         s.n,
-        _rounded(figure_of(s), _places(kind)),
-        _rounded(s.margin, _places(kind)),
+        rounded(figure_of(s), _places(kind)),
+        rounded(s.margin, _places(kind)),
         high,
         middle,
         low,
         figures.invited,
-        _rounded(figures.response_rate),
+        rounded(figures.response_rate),
         note,
     ]
 
@@ -79,27 +73,25 @@ async def scale_summary_tables(
     before = report.before.summary
     places = _places(kind)
     figures: list[list[Cell]] = [
-        [t(f"export_row_{kind}"), _rounded(figure_of(s), places)],
-        [t("export_row_margin"), _rounded(s.margin, places)],
-        [t("export_row_low"), _rounded(s.low, places)],
-        [t("export_row_high"), _rounded(s.high, places)],
+        [t(f"export_row_{kind}"), rounded(figure_of(s), places)],
+        [t("export_row_margin"), rounded(s.margin, places)],
+        [t("export_row_low"), rounded(s.low, places)],
+        [t("export_row_high"), rounded(s.high, places)],
         [t("export_row_answers"), s.n],
     ]
     if isinstance(s, CsatSummary):
-        figures.append([t("export_row_csat_average"), _rounded(s.average, 2)])
+        figures.append([t("export_row_csat_average"), rounded(s.average, 2)])
     else:
-        figures.append([t("export_row_sd"), _rounded(s.sd, 2)])
+        figures.append([t("export_row_sd"), rounded(s.sd, 2)])
     figures += [
         [t("export_row_invited"), report.current.invited],
-        [t("export_row_rate"), _rounded(report.current.response_rate)],
+        [t("export_row_rate"), rounded(report.current.response_rate)],
         [
             t("export_row_previous", range=report.previous_period.key),
-            _rounded(figure_of(before), places),
+            rounded(figure_of(before), places),
         ],
-        [t("export_row_change"), _rounded(report.change.delta, places)],
-        [t("export_row_period"), scope.period.key],
-        [t("export_row_timezone"), str(source.tz)],
-        [t("export_row_exported"), exported_at.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S")],
+        [t("export_row_change"), rounded(report.change.delta, places)],
+        *context_rows(texts, scope, source.tz, exported_at),
     ]
     if s.n and s.too_small:
         figures.append([t("export_row_warning"), t("too_few")])
@@ -107,13 +99,11 @@ async def scale_summary_tables(
     titles = _group_titles(kind, texts)
 
     def share(count: int) -> float | None:
-        return _rounded(100.0 * count / s.n) if s.n else None
+        return rounded(100.0 * count / s.n) if s.n else None
 
     scale = scale_of(kind)
     tables = [
-        SummaryTable(
-            t("export_table_score"), [t("export_col_figure"), t("export_col_value")], figures
-        ),
+        score_table(texts, figures),
         SummaryTable(
             t("export_table_groups"),
             [t("export_col_group"), t("export_col_count"), t("export_col_share")],

@@ -4,9 +4,10 @@ reads (snapshots for figures, bare sessions for streaming)."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, tzinfo
+from datetime import datetime, tzinfo
 from typing import Protocol, runtime_checkable
 
+from handlers.export_rows import Cell, context_rows, rounded, score_table
 from handlers.export_scale_summary import scale_summary_tables
 from handlers.port import Reader
 from handlers.report_kinds import scope_kind
@@ -25,35 +26,26 @@ class ExportSource(Reader, SessionSource, Protocol):
     tz: tzinfo  # reporting days are local days in this zone (TIMEZONE)
 
 
-def _rounded(value: float | None, places: int = 1) -> float | None:
-    """A figure as a number for the spreadsheet (None stays empty).
-
-    One decimal: the chat shows whole points, but a sheet used for further sums should not
-    lose that much, nor show float noise such as 33.333333333.
-    """
-    return None if value is None else round(value, places)
-
-
-def _figures_row(label: str, figures: Figures, texts: TextsLike) -> list[str | int | float | None]:
+def _figures_row(label: str, figures: Figures, texts: TextsLike) -> list[Cell]:
     """One line of a per-segment table: answers, NPS, margin, groups, average, rate."""
     s = figures.summary
     note = texts.plain("too_few") if s.n and s.too_small else None
     return [
         label,
         s.n,
-        _rounded(s.nps),
-        _rounded(s.margin),
+        rounded(s.nps),
+        rounded(s.margin),
         s.promoters,
         s.passives,
         s.detractors,
-        _rounded(s.average, 2),
+        rounded(s.average, 2),
         figures.invited,
-        _rounded(figures.response_rate),
+        rounded(figures.response_rate),
         note,
     ]
 
 
-def _hidden_row(label: str, texts: TextsLike, min_group: int) -> list[str | int | float | None]:
+def _hidden_row(label: str, texts: TextsLike, min_group: int) -> list[Cell]:
     """A segment line withheld to keep eNPS answers anonymous: its name and why."""
     note = texts.plain("enps_rows_hidden", mark="", min=min_group).strip()
     return [label, None, None, None, None, None, None, None, None, None, note]
@@ -92,44 +84,37 @@ async def summary_tables(
     delta = report.change.delta
     anonymous = anonymous_scope(scope)
     if too_few(s.n, anonymous, min_group):
-        rows: list[list[str | int | float | None]] = [
+        rows: list[list[Cell]] = [
             [t("export_row_warning"), t("enps_hidden", min=min_group)],
-            [t("export_row_period"), scope.period.key],
-            [t("export_row_timezone"), str(source.tz)],
-            [t("export_row_exported"), exported_at.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S")],
+            *context_rows(texts, scope, source.tz, exported_at),
         ]
-        header = [t("export_col_figure"), t("export_col_value")]
-        return [SummaryTable(t("export_table_score"), header, rows)]
+        return [score_table(texts, rows)]
     if too_few(before.n, anonymous, min_group):
         before, delta = Figures.of(None).summary, None
-    figures: list[list[str | int | float | None]] = [
-        [t("export_row_nps"), _rounded(s.nps)],
-        [t("export_row_margin"), _rounded(s.margin)],
-        [t("export_row_low"), _rounded(s.low)],
-        [t("export_row_high"), _rounded(s.high)],
+    figures: list[list[Cell]] = [
+        [t("export_row_nps"), rounded(s.nps)],
+        [t("export_row_margin"), rounded(s.margin)],
+        [t("export_row_low"), rounded(s.low)],
+        [t("export_row_high"), rounded(s.high)],
         [t("export_row_answers"), s.n],
-        [t("export_row_average"), _rounded(s.average, 2)],
+        [t("export_row_average"), rounded(s.average, 2)],
         [t("export_row_invited"), report.current.invited],
-        [t("export_row_rate"), _rounded(report.current.response_rate)],
-        [t("export_row_previous", range=report.previous_period.key), _rounded(before.nps)],
-        [t("export_row_change"), _rounded(delta)],
-        [t("export_row_period"), scope.period.key],
-        [t("export_row_timezone"), str(source.tz)],
-        [t("export_row_exported"), exported_at.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S")],
+        [t("export_row_rate"), rounded(report.current.response_rate)],
+        [t("export_row_previous", range=report.previous_period.key), rounded(before.nps)],
+        [t("export_row_change"), rounded(delta)],
+        *context_rows(texts, scope, source.tz, exported_at),
     ]
     if s.n and s.too_small:
         figures.append([t("export_row_warning"), t("too_few")])
     tables = [
-        SummaryTable(
-            t("export_table_score"), [t("export_col_figure"), t("export_col_value")], figures
-        ),
+        score_table(texts, figures),
         SummaryTable(
             t("export_table_groups"),
             [t("export_col_group"), t("export_col_count"), t("export_col_share")],
             [
-                [t("export_group_promoters"), s.promoters, _rounded(s.promoter_pct)],
-                [t("export_group_passives"), s.passives, _rounded(s.passive_pct)],
-                [t("export_group_detractors"), s.detractors, _rounded(s.detractor_pct)],
+                [t("export_group_promoters"), s.promoters, rounded(s.promoter_pct)],
+                [t("export_group_passives"), s.passives, rounded(s.passive_pct)],
+                [t("export_group_detractors"), s.detractors, rounded(s.detractor_pct)],
             ],
         ),
     ]

@@ -21,12 +21,9 @@ CSAT = "csat"
 CES = "ces"
 KINDS = (NPS, ENPS, CSAT, CES)
 
-# Catalog keys an eNPS survey words differently (each has an `enps_<key>` entry).
-ENPS_KEYS = frozenset(
+# The follow-up questions and thanks per group: every kind but NPS words them its own way.
+_FOLLOW_UP_KEYS = frozenset(
     {
-        "greeting",
-        "greeting_anonymous",
-        "question",
         "why_promoter",
         "why_passive",
         "why_detractor",
@@ -39,30 +36,18 @@ ENPS_KEYS = frozenset(
         "thanks_detractor",
     }
 )
-
-
+# Catalog keys an eNPS survey words differently (each has an `enps_<key>` entry).
+ENPS_KEYS = _FOLLOW_UP_KEYS | {"greeting", "greeting_anonymous", "question"}
 # Catalog keys a CSAT or CES survey words differently (`csat_<key>`, `ces_<key>`): its
 # question and the scale's hint, follow-ups and thanks per group, the "please choose"
 # hint of its own range, the web page's scale ends.
-SCALE_KEYS = frozenset(
-    {
-        "question",
-        "scale_hint",
-        "why_promoter",
-        "why_passive",
-        "why_detractor",
-        "improve_promoter",
-        "improve_passive",
-        "improve_detractor",
-        "thanks_promoter",
-        "thanks_promoter_review",
-        "thanks_passive",
-        "thanks_detractor",
-        "score_please",
-        "web_scale_low",
-        "web_scale_high",
-    }
-)
+SCALE_KEYS = _FOLLOW_UP_KEYS | {
+    "question",
+    "scale_hint",
+    "score_please",
+    "web_scale_low",
+    "web_scale_high",
+}
 KIND_KEYS: dict[str, frozenset[str]] = {ENPS: ENPS_KEYS, CSAT: SCALE_KEYS, CES: SCALE_KEYS}
 
 

@@ -6,15 +6,15 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Mapping, Sequence
-from datetime import date, timedelta
+from datetime import date
 
 from handlers.chart_text import CAPTION_TITLE_CHARS, bucket_label, chart_title, shorten
 from handlers.port import Deferred, Outbox, Reader
 from handlers.texts import TextsLike
+from nps.buckets import bucket_histograms
 from nps.csat_report import figure_of, format_figure, format_spread, summarize_kind
-from nps.nps_math import add_histograms, empty_histogram
 from nps.nps_report import scope_title
-from nps.periods import Period, Unit, choose_unit, iter_buckets
+from nps.periods import Period, Unit, choose_unit
 from nps.scale_charts import ScaleLabels, ScalePoint, render_scale_chart
 from nps.scope import Scope
 
@@ -28,16 +28,8 @@ def scale_points(
 ) -> tuple[list[ScalePoint], tuple[int, ...]]:
     """One chart point per bucket of day histograms, and the whole period's histogram."""
     points: list[ScalePoint] = []
-    overall = empty_histogram()
-    for index, bucket in enumerate(iter_buckets(period, unit)):
-        histogram = empty_histogram()
-        day = bucket.start
-        while day <= bucket.end:
-            counts = daily.get(day)
-            if counts is not None:
-                histogram = add_histograms(histogram, tuple(counts[1:]))
-            day += timedelta(days=1)
-        overall = add_histograms(overall, histogram)
+    buckets, overall = bucket_histograms(daily, period, unit)
+    for index, (bucket, histogram) in enumerate(buckets):
         s = summarize_kind(kind, histogram)
         points.append(
             ScalePoint(

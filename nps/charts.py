@@ -3,7 +3,8 @@
 Rendered with matplotlib's object API on the Agg canvas only: no pyplot, no global state, no
 display, so it is safe to call from worker threads (``asyncio.to_thread``) concurrently —
 matplotlib caches fonts per thread. Rendering takes a few hundred milliseconds of CPU, so do
-call it off the event loop.
+call it off the event loop. The panels, band, axes and legend drawn here (two_panels,
+draw_band, shares_axis, …) also make the CSAT and CES chart (nps/scale_charts.py).
 """
 
 from __future__ import annotations
@@ -17,7 +18,9 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     import numpy as np
+    from matplotlib.artist import Artist
     from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
 
 # numpy and matplotlib (~40 MB, ~0.5 s) are imported by the functions that draw, not with this
 # module, so that the bot starts without them (bench/footprint.py).
@@ -103,47 +106,19 @@ def _signed(value: float, _pos: object = None) -> str:
 
 def render_trend_chart(points: Sequence[TrendPoint], *, title: str, labels: ChartLabels) -> bytes:
     """Render the NPS trend (top) and the answer mix per bucket (bottom) as PNG bytes."""
-    import numpy as np
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
     from matplotlib.lines import Line2D
     from matplotlib.patches import Patch
 
-    fig = Figure(figsize=(WIDTH_IN, HEIGHT_IN), dpi=DPI, layout="constrained")
-    FigureCanvasAgg(fig)
-    top, bottom = fig.subplots(2, 1, sharex=True, gridspec_kw={"height_ratios": [3, 2]})
-    fig.suptitle(_safe(title), fontsize=TITLE_SIZE, fontweight="bold", fontfamily=FONT)
-
-    count = len(points)
-    xs = np.arange(count, dtype=float)
     empty = [p.n <= 0 for p in points]
-    all_empty = count == 0 or all(empty)
-    dense = count > _DENSE
-
-    for ax in (top, bottom):
-        ax.tick_params(labelsize=FONT_SIZE, labelfontfamily=FONT)
-        ax.set_xlim(-0.6, max(count, 1) - 0.4)
-        ax.spines[["top", "right"]].set_visible(False)
-        # Empty buckets are shaded in both panels so the gap reads as "no data", not "zero".
-        for x, is_empty in zip(xs, empty, strict=True):
-            if is_empty:
-                ax.axvspan(x - 0.5, x + 0.5, color=EMPTY_COLOR, lw=0, zorder=0)
+    fig, top, bottom, xs = two_panels(title, empty)
+    all_empty = not points or all(empty)
+    dense = len(points) > _DENSE
 
     _draw_nps(top, points, xs, empty, labels, annotate=not dense)
-    _draw_mix(bottom, points, xs, empty, labels, dense=dense)
+    _draw_mix(bottom, points, xs, labels, dense=dense)
 
     if all_empty:
-        top.text(
-            0.5,
-            0.62,
-            _safe(labels.no_answers),
-            transform=top.transAxes,
-            ha="center",
-            va="center",
-            fontsize=TITLE_SIZE,
-            color=MUTED_TEXT,
-            fontfamily=FONT,
-        )
+        no_answers_note(top, labels.no_answers, y=0.62)
     else:
         for x, is_empty in zip(xs, empty, strict=True):
             if is_empty:
@@ -171,20 +146,70 @@ def render_trend_chart(points: Sequence[TrendPoint], *, title: str, labels: Char
         Patch(facecolor=PASSIVE_COLOR, label=_safe(labels.passives)),
         Patch(facecolor=DETRACTOR_COLOR, label=_safe(labels.detractors)),
     ]
+    legend_above(top, handles, handlelength=1.6, columnspacing=1.2)
+    return png_bytes(fig)
+
+
+def two_panels(title: str, empty: Sequence[bool]) -> tuple[Figure, Axes, Axes, np.ndarray]:
+    """The figure of every chart: a trend panel above an answers panel sharing the x axis,
+    one slot per bucket; returns the figure, both panels and the slots' x positions."""
+    import numpy as np
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(WIDTH_IN, HEIGHT_IN), dpi=DPI, layout="constrained")
+    FigureCanvasAgg(fig)
+    top, bottom = fig.subplots(2, 1, sharex=True, gridspec_kw={"height_ratios": [3, 2]})
+    fig.suptitle(_safe(title), fontsize=TITLE_SIZE, fontweight="bold", fontfamily=FONT)
+    count = len(empty)
+    xs = np.arange(count, dtype=float)
+    for ax in (top, bottom):
+        ax.tick_params(labelsize=FONT_SIZE, labelfontfamily=FONT)
+        ax.set_xlim(-0.6, max(count, 1) - 0.4)
+        ax.spines[["top", "right"]].set_visible(False)
+        # Empty buckets are shaded in both panels so the gap reads as "no data", not "zero".
+        for x, is_empty in zip(xs, empty, strict=True):
+            if is_empty:
+                ax.axvspan(x - 0.5, x + 0.5, color=EMPTY_COLOR, lw=0, zorder=0)
+    return fig, top, bottom, xs
+
+
+def no_answers_note(ax: Axes, text: str, *, y: float) -> None:
+    """The "no answers" note across a panel with nothing to draw."""
+    ax.text(
+        0.5,
+        y,
+        _safe(text),
+        transform=ax.transAxes,
+        ha="center",
+        va="center",
+        fontsize=TITLE_SIZE,
+        color=MUTED_TEXT,
+        fontfamily=FONT,
+    )
+
+
+def legend_above(
+    ax: Axes, handles: Sequence[Artist], *, handlelength: float, columnspacing: float
+) -> None:
+    """One row of legend entries above the panel."""
     # Anchored to the top panel rather than the figure: constrained layout then reserves room
     # for it below the title (a figure legend "outside upper center" overlaps the suptitle).
-    top.legend(
+    ax.legend(
         handles=handles,
         loc="lower center",
         bbox_to_anchor=(0.5, 1.0),
         ncols=len(handles),
         frameon=False,
         prop={"family": FONT, "size": FONT_SIZE},
-        handlelength=1.6,
-        columnspacing=1.2,
+        handlelength=handlelength,
+        columnspacing=columnspacing,
         borderaxespad=0.3,
     )
 
+
+def png_bytes(fig: Figure) -> bytes:
+    """The figure as PNG."""
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=DPI)
     return buffer.getvalue()
@@ -211,27 +236,9 @@ def _draw_nps(
     ax.set_ylim(-100, 100)
     ax.yaxis.set_major_locator(FixedLocator([-100, -50, 0, 50, 100]))
     ax.yaxis.set_major_formatter(FuncFormatter(_signed))
-    ax.grid(axis="y", color="#e4e4e4", lw=0.8)
-    ax.set_axisbelow(True)
+    y_grid(ax, labels.nps)
     ax.axhline(0, color="#8a8a8a", lw=1, zorder=1)
-    ax.set_ylabel(_safe(labels.nps), fontsize=FONT_SIZE, fontfamily=FONT)
-
-    has_band = ~(np.isnan(low) | np.isnan(high))
-    ax.fill_between(xs, low, high, where=has_band, color=BAND_COLOR, alpha=0.45, lw=0, zorder=2)
-    # A bucket whose neighbours have no band would get a zero-width polygon: give its
-    # interval a narrow box of its own so it is never invisible.
-    for i in np.flatnonzero(has_band):
-        alone = (i == 0 or not has_band[i - 1]) and (i == len(xs) - 1 or not has_band[i + 1])
-        if alone:
-            ax.fill_between(
-                [xs[i] - 0.15, xs[i] + 0.15],
-                low[i],
-                high[i],
-                color=BAND_COLOR,
-                alpha=0.45,
-                lw=0,
-                zorder=2,
-            )
+    draw_band(ax, xs, low, high)
 
     # NaN breaks the line, so empty buckets show as gaps rather than invented values.
     ax.plot(
@@ -272,14 +279,12 @@ def _draw_mix(
     ax: Axes,
     points: Sequence[TrendPoint],
     xs: np.ndarray,
-    empty: list[bool],
     labels: ChartLabels,
     *,
     dense: bool,
 ) -> None:
     """Draw stacked promoter/passive/detractor shares per bucket with n above each bar."""
     import numpy as np
-    from matplotlib.ticker import FixedLocator, FuncFormatter
 
     totals = np.array([p.promoters + p.passives + p.detractors for p in points], dtype=float)
     safe_totals = np.where(totals > 0, totals, 1.0)
@@ -296,20 +301,36 @@ def _draw_mix(
     ax.bar(xs, promoters, width=0.78, bottom=detractors + passives, color=PROMOTER_COLOR, zorder=2)
 
     # Headroom above 100 % for the n labels; vertical labels need more of it.
-    ax.set_ylim(0, 135 if dense else 118)
-    ax.yaxis.set_major_locator(FixedLocator([0, 50, 100]))
-    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _pos: f"{v:.0f}%"))
+    shares_axis(ax, labels.answers, top=135 if dense else 118)
+    answer_counts(ax, xs, [p.n for p in points], dense=dense)
+
+
+def y_grid(ax: Axes, label: str) -> None:
+    """Horizontal grid lines behind the data, and the y axis's label."""
     ax.grid(axis="y", color="#e4e4e4", lw=0.8)
     ax.set_axisbelow(True)
-    ax.set_ylabel(_safe(labels.answers), fontsize=FONT_SIZE, fontfamily=FONT)
+    ax.set_ylabel(_safe(label), fontsize=FONT_SIZE, fontfamily=FONT)
 
-    for x, point, is_empty in zip(xs, points, empty, strict=True):
-        if is_empty:
+
+def shares_axis(ax: Axes, label: str, *, top: float) -> None:
+    """The y axis of stacked shares: 0–100 % with room above for the answer counts."""
+    from matplotlib.ticker import FixedLocator, FuncFormatter
+
+    ax.set_ylim(0, top)
+    ax.yaxis.set_major_locator(FixedLocator([0, 50, 100]))
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _pos: f"{v:.0f}%"))
+    y_grid(ax, label)
+
+
+def answer_counts(ax: Axes, xs: np.ndarray, counts: Sequence[int], *, dense: bool) -> None:
+    """The number of answers above each bar (none over an empty bucket)."""
+    for x, n in zip(xs, counts, strict=True):
+        if n <= 0:
             continue
         ax.text(
             x,
             102,
-            str(point.n),
+            str(n),
             ha="center",
             va="bottom",
             rotation=90 if dense else 0,
@@ -317,6 +338,28 @@ def _draw_mix(
             color="#333333",
             fontfamily=FONT,
         )
+
+
+def draw_band(ax: Axes, xs: np.ndarray, low: np.ndarray, high: np.ndarray) -> None:
+    """The 95 % band between `low` and `high`, with gaps where either is NaN."""
+    import numpy as np
+
+    has_band = ~(np.isnan(low) | np.isnan(high))
+    ax.fill_between(xs, low, high, where=has_band, color=BAND_COLOR, alpha=0.45, lw=0, zorder=2)
+    # A bucket whose neighbours have no band would get a zero-width polygon: give its
+    # interval a narrow box of its own so it is never invisible.
+    for i in np.flatnonzero(has_band):
+        alone = (i == 0 or not has_band[i - 1]) and (i == len(xs) - 1 or not has_band[i + 1])
+        if alone:
+            ax.fill_between(
+                [xs[i] - 0.15, xs[i] + 0.15],
+                low[i],
+                high[i],
+                color=BAND_COLOR,
+                alpha=0.45,
+                lw=0,
+                zorder=2,
+            )
 
 
 def _x_labels(ax: Axes, texts: list[str], xs: np.ndarray) -> None:

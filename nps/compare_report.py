@@ -8,7 +8,7 @@ from nps.anonymity import DEFAULT_MIN_GROUP, anonymous_scope, too_few
 from nps.compare_args import CompareArgs, Side
 from nps.compare_math import MIN_GROUP_ANSWERS, Difference, Verdict, compare_groups
 from nps.nps_math import format_margin, format_nps
-from nps.nps_report import Counts, Texts, describe_period, number, scope_title
+from nps.nps_report import Counts, Texts, describe_period, number, scope_title, value_totals
 from storage.store import Store
 
 EMPTY: Counts = (0,) * 12
@@ -26,11 +26,7 @@ async def side_counts(store: Store, side: Side) -> Counts:
     if side.dimension is None or side.dimension == "survey":
         totals = await store.stats.totals(ids, period.start, period.end)
         return totals.get("", EMPTY)
-    if side.dimension == "variant":
-        start, end = period.bounds(store.stats.tz)
-        totals = await store.variants.totals(ids, start, end)
-    else:
-        totals = await store.stats.totals(ids, period.start, period.end, side.dimension)
+    totals = await value_totals(store, scope, side.dimension)
     wanted = (side.value or "").lower()
     found = EMPTY
     # Values are stored as they came (a deep link's "Olga", a CRM's "olga"): one person's

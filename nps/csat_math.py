@@ -96,8 +96,9 @@ def wilson_interval(successes: int, n: int, z: float = Z_95) -> tuple[float, flo
     z2 = z * z
     centre = (p + z2 / (2 * n)) / (1 + z2 / n)
     half = z / (1 + z2 / n) * math.sqrt(p * (1 - p) / n + z2 / (4 * n * n))
-    # Rounding can leave 1e-17 outside; the interval is [0, 1] by construction.
-    return max(0.0, centre - half), min(1.0, centre + half)
+    # Rounding can leave 1e-17 outside [0, 1] or on the wrong side of p (all answers
+    # satisfied gave a high of 0.9999999999999999 < p); by construction it holds both.
+    return max(0.0, min(p, centre - half)), min(1.0, max(p, centre + half))
 
 
 def _on_scale(hist: Sequence[int], scale: Scale) -> tuple[tuple[int, ...], int]:

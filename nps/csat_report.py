@@ -30,10 +30,13 @@ from nps.nps_report import (
     Texts,
     describe_period,
     number,
+    period_counts,
+    response_rate,
     scope_title,
+    segment_rows,
     shorten,
 )
-from nps.periods import Period, previous
+from nps.periods import Period
 from nps.scales import CES, CSAT, scale_of
 from nps.scope import Scope
 from storage.store import Store
@@ -81,9 +84,7 @@ class KindFigures:
     @property
     def response_rate(self) -> float | None:
         """Answered / invited in percent (None when nobody was invited)."""
-        if not self.invited:
-            return None
-        return min(100.0, 100.0 * self.summary.n / self.invited)
+        return response_rate(self.summary.n, self.invited)
 
 
 @dataclass(frozen=True)
@@ -100,12 +101,8 @@ class KindReport:
 
 async def build_kind_report(store: Store, scope: Scope, kind: str) -> KindReport:
     """Sums the histograms of the period and of the equally long period before it."""
-    ids = scope.survey_ids
-    period = scope.period
-    earlier = previous(period)
-    current = await store.stats.totals(ids, period.start, period.end)
-    before = await store.stats.totals(ids, earlier.start, earlier.end)
-    now, then = KindFigures.of(kind, current.get("")), KindFigures.of(kind, before.get(""))
+    current, before, earlier = await period_counts(store, scope)
+    now, then = KindFigures.of(kind, current), KindFigures.of(kind, before)
     return KindReport(kind, scope, now, then, earlier, compare_kind(now.summary, then.summary))
 
 
@@ -113,21 +110,7 @@ async def build_kind_segments(
     store: Store, scope: Scope, segment: str, kind: str
 ) -> list[tuple[str, KindFigures]]:
     """Figures per segment (nps.scope.SEGMENTS), largest samples first."""
-    period = scope.period
-    if segment == "survey":
-        by_id = await store.stats.totals_by_survey(scope.survey_ids, period.start, period.end)
-        names = {s.id: s.name for s in scope.surveys}
-        rows = [(names[sid], KindFigures.of(kind, counts)) for sid, counts in by_id.items()]
-    elif segment == "variant":
-        # A/B broadcasts' arms, as nps_report.build_segments reads them (no counters).
-        start, end = period.bounds(store.stats.tz)
-        by_arm = await store.variants.totals(scope.survey_ids, start, end)
-        rows = [(arm, KindFigures.of(kind, counts)) for arm, counts in by_arm.items()]
-    else:
-        totals = await store.stats.totals(scope.survey_ids, period.start, period.end, segment)
-        rows = [(value, KindFigures.of(kind, counts)) for value, counts in totals.items()]
-    rows = [row for row in rows if row[1].summary.n or row[1].invited]
-    return sorted(rows, key=lambda row: (-row[1].summary.n, row[0]))
+    return await segment_rows(store, scope, segment, lambda counts: KindFigures.of(kind, counts))
 
 
 def format_figure(kind: str, value: float | None) -> str:

@@ -6,7 +6,7 @@ import html
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from nps.anonymity import DEFAULT_MIN_GROUP, anonymous_scope, hidden_rows, too_few
 from nps.nps_math import (
@@ -39,6 +39,33 @@ class Texts(Protocol):
         ...
 
 
+class _Answered(Protocol):
+    """Anything with a count of answers (a summary of any kind)."""
+
+    @property
+    def n(self) -> int: ...
+
+
+class Sample(Protocol):
+    """One sample's figures of any kind: its summary (with `n` answers) and the invited."""
+
+    @property
+    def summary(self) -> _Answered: ...
+
+    @property
+    def invited(self) -> int: ...
+
+
+SampleT = TypeVar("SampleT", bound=Sample)
+
+
+def response_rate(answered: int, invited: int) -> float | None:
+    """Answered / invited in percent (None when nobody was invited)."""
+    if not invited:
+        return None
+    return min(100.0, 100.0 * answered / invited)
+
+
 @dataclass(frozen=True)
 class Figures:
     """One sample's NPS summary plus how many were invited."""
@@ -55,9 +82,7 @@ class Figures:
     @property
     def response_rate(self) -> float | None:
         """Answered / invited in percent (None when nobody was invited)."""
-        if not self.invited:
-            return None
-        return min(100.0, 100.0 * self.summary.n / self.invited)
+        return response_rate(self.summary.n, self.invited)
 
 
 @dataclass(frozen=True)
@@ -71,35 +96,57 @@ class NpsReport:
     change: Comparison
 
 
-async def build_report(store: Store, scope: Scope) -> NpsReport:
-    """Sums the histograms of the period and of the equally long period before it."""
+async def period_counts(store: Store, scope: Scope) -> tuple[Counts | None, Counts | None, Period]:
+    """The stored counters of the scope's period and of the equally long period before it
+    (None where nothing was counted), and that earlier period."""
     ids = scope.survey_ids
     period = scope.period
     earlier = previous(period)
     current = await store.stats.totals(ids, period.start, period.end)
     before = await store.stats.totals(ids, earlier.start, earlier.end)
-    now, then = Figures.of(current.get("")), Figures.of(before.get(""))
+    return current.get(""), before.get(""), earlier
+
+
+async def build_report(store: Store, scope: Scope) -> NpsReport:
+    """Sums the histograms of the period and of the equally long period before it."""
+    current, before, earlier = await period_counts(store, scope)
+    now, then = Figures.of(current), Figures.of(before)
     return NpsReport(scope, now, then, earlier, compare(now.summary, then.summary))
+
+
+async def segment_rows(
+    store: Store, scope: Scope, segment: str, figures: Callable[[Counts], SampleT]
+) -> list[tuple[str, SampleT]]:
+    """`figures` of the stored counters per agent / source / campaign / language / channel /
+    survey / variant (nps.scope.SEGMENTS), rows with neither answers nor invitations left
+    out, largest samples first."""
+    period = scope.period
+    if segment == "survey":
+        by_id = await store.stats.totals_by_survey(scope.survey_ids, period.start, period.end)
+        names = {s.id: s.name for s in scope.surveys}
+        rows = [(names[sid], figures(counts)) for sid, counts in by_id.items()]
+    else:
+        totals = await value_totals(store, scope, segment)
+        rows = [(value, figures(counts)) for value, counts in totals.items()]
+    rows = [row for row in rows if row[1].summary.n or row[1].invited]
+    return sorted(rows, key=lambda row: (-row[1].summary.n, row[0]))
+
+
+async def value_totals(store: Store, scope: Scope, segment: str) -> dict[str, Counts]:
+    """The stored counters per value of a segment other than survey (agent, source, …),
+    or per arm of the A/B broadcasts (variant)."""
+    period = scope.period
+    if segment == "variant":
+        # A/B broadcasts' arms: read from the recorded assignments (no counters).
+        start, end = period.bounds(store.stats.tz)
+        return await store.variants.totals(scope.survey_ids, start, end)
+    return await store.stats.totals(scope.survey_ids, period.start, period.end, segment)
 
 
 async def build_segments(store: Store, scope: Scope, segment: str) -> list[tuple[str, Figures]]:
     """Figures per agent / source / campaign / language / channel / survey / variant,
     largest samples first."""
-    period = scope.period
-    if segment == "survey":
-        by_id = await store.stats.totals_by_survey(scope.survey_ids, period.start, period.end)
-        names = {s.id: s.name for s in scope.surveys}
-        rows = [(names[sid], Figures.of(counts)) for sid, counts in by_id.items()]
-    elif segment == "variant":
-        # A/B broadcasts' arms: read from the recorded assignments (no counters).
-        start, end = period.bounds(store.stats.tz)
-        by_arm = await store.variants.totals(scope.survey_ids, start, end)
-        rows = [(arm, Figures.of(counts)) for arm, counts in by_arm.items()]
-    else:
-        totals = await store.stats.totals(scope.survey_ids, period.start, period.end, segment)
-        rows = [(value, Figures.of(counts)) for value, counts in totals.items()]
-    rows = [row for row in rows if row[1].summary.n or row[1].invited]
-    return sorted(rows, key=lambda row: (-row[1].summary.n, row[0]))
+    return await segment_rows(store, scope, segment, Figures.of)
 
 
 def describe_period(period: Period, texts: Texts) -> str:

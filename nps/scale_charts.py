@@ -7,25 +7,25 @@ imported by the function that draws, not with this module.
 
 from __future__ import annotations
 
-import io
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from nps.charts import (
+    _DENSE,
     BAND_COLOR,
-    DPI,
-    EMPTY_COLOR,
-    FONT,
-    FONT_SIZE,
-    HEIGHT_IN,
-    MUTED_TEXT,
     NPS_COLOR,
-    TITLE_SIZE,
-    WIDTH_IN,
+    _num,
     _safe,
     _x_labels,
+    answer_counts,
+    draw_band,
+    legend_above,
+    no_answers_note,
+    png_bytes,
+    shares_axis,
+    two_panels,
+    y_grid,
 )
 from nps.scales import CSAT, scale_of
 
@@ -74,49 +74,20 @@ def score_colors(kind: str) -> list[str]:
     return colors
 
 
-def _num(value: float | None) -> float:
-    return math.nan if value is None else float(value)
-
-
 def render_scale_chart(
     points: Sequence[ScalePoint], *, kind: str, title: str, labels: ScaleLabels
 ) -> bytes:
     """Render the figure per bucket (top) and the answers per score (bottom) as PNG bytes."""
-    import numpy as np
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
     from matplotlib.lines import Line2D
     from matplotlib.patches import Patch
 
-    fig = Figure(figsize=(WIDTH_IN, HEIGHT_IN), dpi=DPI, layout="constrained")
-    FigureCanvasAgg(fig)
-    top, bottom = fig.subplots(2, 1, sharex=True, gridspec_kw={"height_ratios": [3, 2]})
-    fig.suptitle(_safe(title), fontsize=TITLE_SIZE, fontweight="bold", fontfamily=FONT)
-    count = len(points)
-    xs = np.arange(count, dtype=float)
     empty = [p.n <= 0 for p in points]
-    for ax in (top, bottom):
-        ax.tick_params(labelsize=FONT_SIZE, labelfontfamily=FONT)
-        ax.set_xlim(-0.6, max(count, 1) - 0.4)
-        ax.spines[["top", "right"]].set_visible(False)
-        for x, is_empty in zip(xs, empty, strict=True):
-            if is_empty:
-                ax.axvspan(x - 0.5, x + 0.5, color=EMPTY_COLOR, lw=0, zorder=0)
+    fig, top, bottom, xs = two_panels(title, empty)
     _draw_figure(top, points, xs, kind, labels)
     colors = score_colors(kind)
     _draw_scores(bottom, points, xs, colors, labels)
-    if count == 0 or all(empty):
-        top.text(
-            0.5,
-            0.5,
-            _safe(labels.no_answers),
-            transform=top.transAxes,
-            ha="center",
-            va="center",
-            fontsize=TITLE_SIZE,
-            color=MUTED_TEXT,
-            fontfamily=FONT,
-        )
+    if not points or all(empty):
+        no_answers_note(top, labels.no_answers, y=0.5)
     _x_labels(bottom, [p.label for p in points], xs)
     scale = scale_of(kind)
     # "★" (U+2605) is in DejaVu Sans; the emoji star of the chat is not.
@@ -129,20 +100,8 @@ def render_scale_chart(
             for score, color in zip(scale.scores(), colors, strict=True)
         ),
     ]
-    top.legend(
-        handles=handles,
-        loc="lower center",
-        bbox_to_anchor=(0.5, 1.0),
-        ncols=len(handles),
-        frameon=False,
-        prop={"family": FONT, "size": FONT_SIZE},
-        handlelength=1.2,
-        columnspacing=0.9,
-        borderaxespad=0.3,
-    )
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=DPI)
-    return buffer.getvalue()
+    legend_above(top, handles, handlelength=1.2, columnspacing=0.9)
+    return png_bytes(fig)
 
 
 def _draw_figure(
@@ -163,17 +122,8 @@ def _draw_figure(
         scale = scale_of(kind)
         ax.set_ylim(scale.lowest, scale.highest)
         ax.yaxis.set_major_locator(FixedLocator(list(scale.scores())))
-    ax.grid(axis="y", color="#e4e4e4", lw=0.8)
-    ax.set_axisbelow(True)
-    ax.set_ylabel(_safe(labels.figure), fontsize=FONT_SIZE, fontfamily=FONT)
-    has_band = ~(np.isnan(low) | np.isnan(high))
-    ax.fill_between(xs, low, high, where=has_band, color=BAND_COLOR, alpha=0.45, lw=0, zorder=2)
-    for i in np.flatnonzero(has_band):
-        alone = (i == 0 or not has_band[i - 1]) and (i == len(points) - 1 or not has_band[i + 1])
-        if alone:  # a lone bucket's band would be a zero-width polygon
-            ax.fill_between(
-                [i - 0.15, i + 0.15], low[i], high[i], color=BAND_COLOR, alpha=0.45, lw=0
-            )
+    y_grid(ax, labels.figure)
+    draw_band(ax, xs, low, high)
     ax.plot(xs, value, color=NPS_COLOR, lw=2, marker="o", ms=4, zorder=4, clip_on=False)
 
 
@@ -182,7 +132,6 @@ def _draw_scores(
 ) -> None:
     """Stacked shares of each score per bucket, the lowest score at the base."""
     import numpy as np
-    from matplotlib.ticker import FixedLocator, FuncFormatter
 
     totals = np.array([sum(p.counts) for p in points], dtype=float)
     safe = np.where(totals > 0, totals, 1.0)
@@ -192,23 +141,5 @@ def _draw_scores(
         share = np.where(totals > 0, share, 0.0)
         ax.bar(xs, share, width=0.78, bottom=base, color=color, zorder=2)
         base = base + share
-    ax.set_ylim(0, 118)
-    ax.yaxis.set_major_locator(FixedLocator([0, 50, 100]))
-    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _pos: f"{v:.0f}%"))
-    ax.grid(axis="y", color="#e4e4e4", lw=0.8)
-    ax.set_axisbelow(True)
-    ax.set_ylabel(_safe(labels.answers), fontsize=FONT_SIZE, fontfamily=FONT)
-    dense = len(points) > 26
-    for x, point in zip(xs, points, strict=True):
-        if point.n > 0:
-            ax.text(
-                x,
-                102,
-                str(point.n),
-                ha="center",
-                va="bottom",
-                rotation=90 if dense else 0,
-                fontsize=FONT_SIZE,
-                color="#333333",
-                fontfamily=FONT,
-            )
+    shares_axis(ax, labels.answers, top=118)
+    answer_counts(ax, xs, [p.n for p in points], dense=len(points) > _DENSE)

@@ -17,12 +17,15 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
+from bot import extra_sends
 from bot.broadcast.limiter import Aborted, RateLimiter
 from bot.pipeline import HARMLESS_REJECTIONS
 from handlers.port import Action, ChatPort, Rejected, RetryLater, Transient, Unreachable
 from storage.broadcast_models import RecipientStatus
 
 log = logging.getLogger(__name__)
+# The longest wait for a further message's token (_extra_token), in seconds.
+EXTRA_TOKEN_WAIT = 2.0
 
 
 @dataclass(frozen=True)
@@ -83,7 +86,8 @@ async def deliver(
                 if not go:
                     return NOT_ATTEMPTED
             try:
-                message_id = await port.perform(action)
+                with extra_sends.paced(lambda: _extra_token(limiter, abort)):
+                    message_id = await port.perform(action)
                 return Delivery(RecipientStatus.SENT, message_id)
             except RetryLater as exc:
                 throttled += 1
@@ -115,3 +119,26 @@ async def deliver(
             else:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(abort.wait(), wait)
+
+
+async def _extra_token(limiter: RateLimiter, abort: asyncio.Event | None) -> None:
+    """A token for a further message of the action being sent (a WhatsApp 0–10 question's
+    second list, bot/extra_sends.py), spent at once. The call's own token is held
+    meanwhile: when every token is so held (a rate below 2, as many senders as tokens),
+    none would come back, so the message goes after EXTRA_TOKEN_WAIT without one."""
+    if abort is not None and abort.is_set():
+        return
+    gave_up = asyncio.Event()
+
+    def give_up() -> None:
+        gave_up.set()
+        limiter.interrupt()  # wakes the wait below to see it
+
+    timer = asyncio.get_running_loop().call_later(EXTRA_TOKEN_WAIT, give_up)
+    try:
+        await limiter.acquire(None, gave_up)
+    except Aborted:
+        return
+    finally:
+        timer.cancel()
+    limiter.release(None)

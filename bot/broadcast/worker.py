@@ -55,7 +55,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
-from bot.broadcast.delivery import RetryPolicy, deliver
+from bot.broadcast.delivery import Delivery, RetryPolicy, deliver
 from bot.broadcast.group_commit import GroupCommit
 from bot.broadcast.progress import ProgressReporter
 from bot.broadcast.sending_process import HEARTBEAT_EVERY, SendingProcess, StoppableJob
@@ -129,7 +129,11 @@ class BroadcastWorker(StoppableJob):
         self.process = process
         self.limiter = process.limiter
         settings = app.settings
-        self.fatigue = Fatigue(settings.survey_cooldown_days, settings.any_survey_cooldown_days)
+        self.fatigue = Fatigue(
+            settings.survey_cooldown_days,
+            settings.any_survey_cooldown_days,
+            whatsapp=settings.whatsapp_enabled,
+        )
         rate = settings.broadcast_rate
         # Enough calls in flight to keep the rate with ~250 ms answers, and small claims:
         # whatever is claimed but unanswered is what a hard kill could leave in doubt.
@@ -348,14 +352,11 @@ class BroadcastWorker(StoppableJob):
         if variant is not None:
             # An A/B broadcast (handlers/broadcast_split.py): the person's variant message
             # goes first, through the same limiter, and the row is "sending" before it.
-            shown = await deliver(
-                self.port,
-                self.process.limiter_for(item.chat_id),
+            shown = await self._deliver(
+                item,
                 SendText(item.chat_id, html.escape(variant), paid_broadcast=self.process.paid),
-                item.chat_id,
-                policy=self.policy,
-                abort=abort,
-                before_first_call=first_call,
+                abort,
+                first_call,
             )
             if shown.status == RecipientStatus.PENDING:
                 return self._not_sent(run, item)
@@ -367,15 +368,7 @@ class BroadcastWorker(StoppableJob):
             # in their arm): the question follows whatever happens next — a Cancel must
             # not leave a variant message without its question, nor send it twice.
             abort, first_call = None, None
-        delivery = await deliver(
-            self.port,
-            self.process.limiter_for(item.chat_id),
-            action,
-            item.chat_id,
-            policy=self.policy,
-            abort=abort,
-            before_first_call=first_call,
-        )
+        delivery = await self._deliver(item, action, abort, first_call)
         if delivery.status == RecipientStatus.PENDING:
             return self._not_sent(run, item)
         return Outcome(
@@ -384,6 +377,24 @@ class BroadcastWorker(StoppableJob):
             self.app.clock(),
             message_id=delivery.message_id,
             detail=delivery.detail,
+        )
+
+    async def _deliver(
+        self,
+        item: Claimed,
+        action: SendText,
+        abort: asyncio.Event | None,
+        first_call: Callable[[], Awaitable[bool]] | None,
+    ) -> Delivery:
+        """One message to the person, through the chat's limiter and the retry policy."""
+        return await deliver(
+            self.port,
+            self.process.limiter_for(item.chat_id),
+            action,
+            item.chat_id,
+            policy=self.policy,
+            abort=abort,
+            before_first_call=first_call,
         )
 
     async def _mark_sending(self, recipient_id: int) -> bool:

@@ -78,7 +78,11 @@ class Requests:
     @property
     def fatigue(self) -> Fatigue:
         """The fatigue rules from the settings (the broadcasts' ones)."""
-        return Fatigue(self.settings.survey_cooldown_days, self.settings.any_survey_cooldown_days)
+        return Fatigue(
+            self.settings.survey_cooldown_days,
+            self.settings.any_survey_cooldown_days,
+            whatsapp=self.settings.whatsapp_enabled,
+        )
 
     async def invite(self, item: InvitationIn, key: str | None) -> InvitationAccepted:
         """Schedules one invitation (or answers why not); raises ApiError when refused."""

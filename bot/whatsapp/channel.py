@@ -23,7 +23,9 @@ from handlers.port import ChatError, ChatPort, RetryLater, Transient
 
 log = logging.getLogger(__name__)
 
-RANGE_ATTEMPTS = 3  # a range tap's list: tries on 429s and 5xx (the person may also type)
+# A quick reply's question or an old range tap's list: tries on 429s and 5xx (the person
+# may also type); only the first message is retried (port.send_range).
+RANGE_ATTEMPTS = 3
 
 
 class WhatsAppChannel:

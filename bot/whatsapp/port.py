@@ -120,14 +120,17 @@ class WhatsAppPort:
         return None  # EditText, DropKeyboard, DeleteMessage, SetCommands: see the docstring
 
     async def send_range(self, chat_id: int, data: str) -> None:
-        """The second tap of the score: the list for a range button's id; or the 0–10
-        question for a template's quick reply (questions.py)."""
-        body = self.renderer.range_list(data) or quick_reply_question(self.renderer, data)
-        if body is None:
+        """A tap the channel answers itself: a template's quick reply brings the score
+        question (the 0–10 one's two lists, questions.py); an old range button (a question
+        sent before the two lists, render.py) brings the list of its scores. A failure of
+        the first message is raised (the channel retries it); a later one's is logged."""
+        old = self.renderer.range_list(data)
+        bodies = [old] if old is not None else quick_reply_question(self.renderer, data)
+        if not bodies:
             log.info("ignored a malformed range button %r", data)
             return
         wa_id, _ = await self.recipient(chat_id)
-        await self._send(wa_id, body)
+        await self.questions.send_in_turn(chat_id, wa_id, bodies)
 
     async def _send(self, wa_id: str, body: dict[str, object]) -> int:
         wamid = await self.api.send({"to": wa_id, **body})

@@ -1,16 +1,17 @@
 """Survey questions to WhatsApp chats and the 24-hour customer-service window.
 
 Inside the window (the person wrote within 24 hours, less WINDOW_MARGIN) the question goes
-free-form: the text with the range buttons (render.py). Outside it — a person invited by
-phone who never wrote, a broadcast or reminder to someone who wrote days ago — it goes as
-the survey's approved template (the survey's `whatsapp_template`, else WHATSAPP_TEMPLATE;
-body parameter {{1}} the survey's subject or the brand; one quick reply) in the person's
-language. A free-form question Meta refuses for the window (131047) is asked again by the
-template: at once when the send's answer says so, or when the `failed` status comes later
-(webhook.py → `refused`). The template's quick reply brings the 0–10 question (its payload
-holds the language and the score buttons' prefix, and for a CSAT or CES survey its kind,
-so the tap needs no state); a typed number answers at once, as the response is open at the
-score step when the template goes.
+free-form: the 0–10 question as its two lists (render.py), sent in turn by `send_in_turn`
+(the second best-effort). Outside it — a person invited by phone who never wrote, a
+broadcast or reminder to someone who wrote days ago — it goes as the survey's approved
+template (the survey's `whatsapp_template`, else WHATSAPP_TEMPLATE; body parameter {{1}}
+the survey's subject or the brand; one quick reply) in the person's language. A free-form
+question Meta refuses for the window (131047) is asked again by the template: at once when
+the send's answer says so, or when the `failed` status comes later (webhook.py →
+`refused`). The template's quick reply brings the question's lists (its payload holds the
+language and the score buttons' prefix, and for a CSAT or CES survey its kind, so the tap
+needs no state); a typed number answers at once, as the response is open at the score
+step when the template goes.
 """
 
 from __future__ import annotations
@@ -18,13 +19,15 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+from collections import OrderedDict
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
+from bot.extra_sends import before_extra_send
 from bot.whatsapp.client import CloudApi
 from bot.whatsapp.render import Renderer, ScoreKeyboard, score_keyboard_of
-from handlers.port import Keyboard, OutsideWindow, Unreachable
+from handlers.port import ChatError, Keyboard, OutsideWindow, RetryLater, Transient, Unreachable
 from handlers.respondent_messages import score_keyboard
 from nps.scales import NPS, SCALES
 from storage.db import Database
@@ -43,6 +46,12 @@ QUICK_PREFIX = "nps-wa:q"
 REFUSED_WAIT = 5.0
 REFUSED_POLL = 0.1
 _SCORE_PREFIX = re.compile(r"^nps:[a-z]+:\d+$")  # the score buttons' (handlers/callbacks.py)
+# The question's later messages (the "6 – 10" list): tries on a 429 or 5xx, and the pause
+# between (short: the chat's other replies wait behind it; the person may also type).
+LATER_TRIES = 2
+LATER_PAUSE = 1.0
+# The later messages' ids kept so a `failed` status on one is known at once (bounded).
+RECENT_LATER = 10_000
 
 
 def window_open(last_inbound_at: datetime | None, now: datetime) -> bool:
@@ -70,9 +79,9 @@ def template_message(name: str, language: str, subject: str, payload: str) -> di
     }
 
 
-def quick_reply_question(renderer: Renderer, data: str) -> dict[str, Any] | None:
-    """The 0–10 question (range buttons) for a template's quick reply payload; None when
-    the payload is not one."""
+def quick_reply_question(renderer: Renderer, data: str) -> list[dict[str, Any]] | None:
+    """The score question's messages (the 0–10 one's two lists, a CSAT or CES one's list)
+    for a template's quick reply payload; None when the payload is not one."""
     parts = data.split(":")
     if len(parts) not in (6, 7) or ":".join(parts[:2]) != QUICK_PREFIX:
         return None
@@ -85,6 +94,42 @@ def quick_reply_question(renderer: Renderer, data: str) -> dict[str, Any] | None
     texts = renderer.catalogs.texts(language)
     keyboard = ScoreKeyboard(prefix, kind)
     return renderer.score_question(texts.plain("wa_pick_score"), keyboard, language)
+
+
+async def send_in_turn(
+    api: CloudApi,
+    chat_id: int,
+    wa_id: str,
+    bodies: list[dict[str, Any]],
+    sent_later: Callable[[int], None],
+) -> int:
+    """Sends a question's messages in order; the first's id (the question's). The first's
+    failure is raised (nothing went out: the caller may retry or use the template); a later
+    one's is logged, never raised — a raise would make the caller send the first again, and
+    the person can still use the first list or type a number. `sent_later` is told each
+    later message's id."""
+    first, *later = bodies
+    question = wamid_message_id(await api.send({"to": wa_id, **first}))
+    for body in later:
+        for attempt in range(1, LATER_TRIES + 1):
+            try:
+                await before_extra_send()  # a paced sender's token for it (bot/extra_sends.py)
+                sent_later(wamid_message_id(await api.send({"to": wa_id, **body})))
+                break
+            except (RetryLater, Transient) as exc:
+                if attempt == LATER_TRIES:
+                    log.warning(
+                        "the question's next list to chat %s was not sent: %s", chat_id, exc
+                    )
+                    break
+                pause = LATER_PAUSE / 2  # a 5xx or a dropped connection
+                if isinstance(exc, RetryLater):
+                    pause = min(exc.seconds, LATER_PAUSE)
+                await asyncio.sleep(pause)
+            except ChatError as exc:  # refused: the first list and typing still work
+                log.warning("the question's next list to chat %s was not sent: %s", chat_id, exc)
+                break
+    return question
 
 
 def _response_of(prefix: str) -> int | None:
@@ -112,6 +157,9 @@ class Questions:
         self.template = template
         self.brand = brand or "npsbot"
         self.clock = clock
+        # The questions' later messages sent lately: a 131047 `failed` status on one asks
+        # nothing again (the first message's own status does), and needs no wait for a record.
+        self._later: OrderedDict[int, None] = OrderedDict()
 
     async def _target(self, chat_id: int, response_id: int | None) -> QuestionTarget:
         async with self.db.snapshot() as store:
@@ -136,17 +184,19 @@ class Questions:
             target.language_override, target.guessed_language
         )
         if window_open(target.last_inbound_at, self.clock()):
-            body = self.renderer.message(html, keyboard, language)
+            bodies = self.renderer.messages(html, keyboard, language)
             try:
-                return await self._send(target.wa_id, body)
+                return await self.send_in_turn(chat_id, target.wa_id, bodies)
             except OutsideWindow as exc:
                 log.info("question to chat %s refused for the window: %s", chat_id, exc)
         return await self._send(target.wa_id, self._template(target, language, score))
 
     async def refused_question(self, chat_id: int, message_id: int) -> int | None:
         """The open response whose question Meta refused later for the window (a `failed`
-        status with 131047); None when the message asked none (a staff reply) or it was
-        answered or replaced meanwhile."""
+        status with 131047); None when the message asked none (a staff reply, the second
+        list of a 0–10 question) or it was answered or replaced meanwhile."""
+        if message_id in self._later:
+            return None
         deadline = asyncio.get_running_loop().time() + REFUSED_WAIT
         while True:
             async with self.db.snapshot() as store:
@@ -172,6 +222,15 @@ class Questions:
         new = await self._send(target.wa_id, self._template(target, language, score))
         async with self.db.transaction() as store:
             await store.whatsapp_outbound.asked_again(response_id, message_id, new)
+
+    async def send_in_turn(self, chat_id: int, wa_id: str, bodies: list[dict[str, Any]]) -> int:
+        """A question's messages in order (module `send_in_turn`); the first's id."""
+        return await send_in_turn(self.api, chat_id, wa_id, bodies, self._sent_later)
+
+    def _sent_later(self, message_id: int) -> None:
+        self._later[message_id] = None
+        if len(self._later) > RECENT_LATER:
+            self._later.popitem(last=False)
 
     async def _send(self, wa_id: str, body: dict[str, Any]) -> int:
         wamid = await self.api.send({"to": wa_id, **body})

@@ -1,16 +1,25 @@
 """Queued messages as Cloud API bodies, within WhatsApp's limits: HTML as WhatsApp's
-markup, inline keyboards as reply buttons or a list, the 0–10 keyboard as two taps.
+markup, inline keyboards as reply buttons or a list, the 0–10 keyboard as two lists.
 
-The two taps: the question carries three reply buttons "0 – 3", "4 – 7", "8 – 10" (the
-scale in order, in ranges of nearly equal size that do not follow the detractor / passive
-/ promoter groups, so no range looks like the expected one), and says a typed number
-works too; tapping a range sends a list of its scores. The range button's id holds the
-language, the range and the score buttons' callback prefix, so the second message is built
-from the tap alone (no state), and its rows carry the handlers' own callback data.
+The 0–10 question: eleven scores fit neither 3 reply buttons nor a list (10 rows at
+most), so the question goes as two list messages, one after the other: the question with
+a list "0 – 5" (0 named "not at all likely"; the footer says a typed number works too),
+then a short "…or from 6 to 10:" with a list "6 – 10" (10 named "extremely likely").
+Any score is two taps — one opens its list, one chooses — or one typed number. The split
+halves the scale in order and follows neither the detractor / passive / promoter groups
+(0–6 / 7–8 / 9–10) nor any other reading of the scores, so neither list looks like the
+expected answer. The rows carry the handlers' own callback data, so a choice is handled
+as a Telegram button press. Only the first message is the question (its id is recorded);
+the second is best-effort (questions.py `send_in_turn`).
 
-A CSAT (1–5 ⭐) or CES (1–7) question needs no ranges: its scores fit one list (ten rows at
-most), so the question itself carries the list — one tap opens it, one chooses — with the
-scale's ends named under the first and last rows; a typed number works too.
+Before that, the question carried three reply buttons "0 – 3", "4 – 7", "8 – 10" and a
+tapped range sent a list of its scores (three touches). Such buttons in chats from before
+the upgrade still work: `range_list` answers them (the button's id holds the language,
+the range and the score buttons' callback prefix, so no state is needed).
+
+A CSAT (1–5 ⭐) or CES (1–7) question needs one list: its scores fit (ten rows at most),
+so the question itself carries it — one tap opens it, one chooses — with the scale's ends
+named under the first and last rows; a typed number works too.
 """
 
 from __future__ import annotations
@@ -38,8 +47,10 @@ MAX_ROWS = 10
 # The score keyboard's buttons: `nps:s:<response id>:<score>` (handlers/callbacks.py's
 # ScoreChoice; only its tag, so no other keyboard of numbers passes for a 1–5 scale).
 _SCORE_DATA = re.compile(rf"^(nps:{ScoreChoice.tag}:\d+):(\d{{1,2}})$")
-RANGES = ((0, 3), (4, 7), (8, 10))
-RANGE_PREFIX = "nps-wa:r"  # a range tap: nps-wa:r:<language>:<low>:<high>:<callback prefix>
+# The 0–10 question's two lists, in score order (not the NPS groups: see the docstring).
+NPS_LISTS = ((0, 5), (6, 10))
+# The old range buttons' ids (before the two lists): nps-wa:r:<language>:<low>:<high>:<prefix>
+RANGE_PREFIX = "nps-wa:r"
 TEXT_PREFIX = "nps-wa:t:"  # a reply keyboard's button: the tap is the button's text
 
 _TAGS = [
@@ -83,7 +94,7 @@ class ScoreKeyboard:
 
     @property
     def one_list(self) -> bool:
-        """True when the scale fits one list (CSAT, CES): no range buttons first."""
+        """True when the scale fits one list (CSAT, CES), the 0–10 one needing two."""
         return len(scale_of(self.kind).scores()) <= MAX_ROWS
 
 
@@ -176,16 +187,19 @@ class Renderer:
     def __init__(self, catalogs: CatalogsLike) -> None:
         self.catalogs = catalogs
 
-    def message(self, markup_html: str, markup: Markup | None, language: str) -> dict[str, Any]:
-        """The body of one SendText."""
+    def messages(
+        self, markup_html: str, markup: Markup | None, language: str
+    ) -> list[dict[str, Any]]:
+        """The bodies of one SendText, in order: one message, or the 0–10 question's two
+        lists (the first is the question)."""
         body = whatsapp_text(markup_html)
         if isinstance(markup, ReplyKeyboard):
             typed = [b.text for row in markup.rows for b in row if not b.share_contact]
             if not typed or len(typed) > MAX_BUTTONS:
-                return text_message(body)
-            return _reply_buttons(body, [(TEXT_PREFIX + t, t) for t in typed], None)
+                return [text_message(body)]
+            return [_reply_buttons(body, [(TEXT_PREFIX + t, t) for t in typed], None)]
         if not isinstance(markup, Keyboard):
-            return text_message(body)
+            return [text_message(body)]
         links = [b for row in markup.rows for b in row if b.url]
         if links:  # no hidden URL buttons on WhatsApp: the links follow the text
             body += "\n\n" + "\n".join(_link_line(b) for b in links)
@@ -194,23 +208,53 @@ class Renderer:
             return self.score_question(body, score, language)
         choices = [(b.data, b.text) for row in markup.rows for b in row if b.data]
         if not choices:
-            return text_message(body)
+            return [text_message(body)]
         if len(choices) <= MAX_BUTTONS and all(len(t) <= BUTTON_TITLE for _, t in choices):
-            return _reply_buttons(body, choices, None)
+            return [_reply_buttons(body, choices, None)]
         texts = self.catalogs.texts(language)
-        return _list(body, texts.plain("wa_list_button"), choices)
+        return [_list(body, texts.plain("wa_list_button"), choices)]
 
-    def score_question(self, body: str, score: ScoreKeyboard, language: str) -> dict[str, Any]:
-        """The question with the three range buttons (the first tap); a CSAT or CES
-        question with its list of scores (the first tap opens it, the second chooses)."""
-        texts = self.catalogs.texts(language)
+    def message(self, markup_html: str, markup: Markup | None, language: str) -> dict[str, Any]:
+        """The body of a SendText that is one message (anything but the 0–10 question)."""
+        bodies = self.messages(markup_html, markup, language)
+        if len(bodies) != 1:
+            raise ValueError("the 0-10 question is two messages: use messages()")
+        return bodies[0]
+
+    def score_question(
+        self, body: str, score: ScoreKeyboard, language: str
+    ) -> list[dict[str, Any]]:
+        """The score question's messages: a CSAT or CES question as one list, the 0–10
+        question as two (`nps_lists`)."""
         if score.one_list:
-            return self.scale_list(body, score, language)
-        buttons = [
-            (f"{RANGE_PREFIX}:{language}:{low}:{high}:{score.prefix}", f"{low} – {high}")
-            for low, high in RANGES
-        ]
-        return _reply_buttons(body, buttons, texts.plain("wa_type_score"))
+            return [self.scale_list(body, score, language)]
+        return self.nps_lists(body, score, language)
+
+    def nps_lists(self, body: str, score: ScoreKeyboard, language: str) -> list[dict[str, Any]]:
+        """The 0–10 question as two lists (the docstring's "0 – 5" and "6 – 10"): the first
+        carries the question and offers a typed number, the second says "…or from 6 to 10";
+        the scale's ends are named under 0 and 10."""
+        texts = for_kind(self.catalogs.texts(language), score.kind, None, language)
+        ends = {
+            f"{score.prefix}:{NPS_LISTS[0][0]}": texts.plain("web_scale_low"),
+            f"{score.prefix}:{NPS_LISTS[-1][1]}": texts.plain("web_scale_high"),
+        }
+        bodies = []
+        for index, (low, high) in enumerate(NPS_LISTS):
+            rows = [
+                (f"{score.prefix}:{s}", score_label(score.kind, s)) for s in range(low, high + 1)
+            ]
+            first = index == 0
+            bodies.append(
+                _list(
+                    body if first else texts.plain("wa_score_rest", low=low, high=high),
+                    f"{low} – {high}",
+                    rows,
+                    footer=texts.plain("wa_type_score") if first else None,
+                    descriptions=ends,
+                )
+            )
+        return bodies
 
     def scale_list(self, body: str, score: ScoreKeyboard, language: str) -> dict[str, Any]:
         """A CSAT or CES question as one list: a row a score ("4 ⭐"), the scale's ends
@@ -226,7 +270,8 @@ class Renderer:
         return _list(body, texts.plain("wa_list_button"), rows, footer=footer, descriptions=ends)
 
     def range_list(self, data: str) -> dict[str, Any] | None:
-        """The second tap's list for a range button's id; None when the id is not one."""
+        """The list of an old range button's scores (a question sent before the two lists);
+        None when the id is not one."""
         parts = data.split(":", 5)
         if len(parts) != 6 or ":".join(parts[:2]) != RANGE_PREFIX:
             return None

@@ -4,8 +4,10 @@ signed `messages` events.
 A POST is answered as Telegram's webhook is (bot/web/telegram_webhook.py): once each of
 its messages is settled — its claim (the wamid's update id in processed_updates) and its
 replies committed — so Meta retries what a crash lost and a redelivery is skipped; the
-replies are sent after the answer. A range tap (the score's first tap, render.py) is
-claimed in the same transaction that finds the customers, and its list sent afterwards.
+replies are sent after the answer. A template's quick reply (it brings the score
+question) or an old range button (from a question sent before the 0–10 question became two
+lists, render.py) is claimed in the same transaction that finds the customers, and its
+messages sent afterwards.
 """
 
 from __future__ import annotations
@@ -35,7 +37,7 @@ log = logging.getLogger(__name__)
 PATH = "/whatsapp/webhook"
 SIGNATURE_HEADER = "X-Hub-Signature-256"
 
-# A range tap to answer after the commit: (chat id, the button's id).
+# A quick reply or old range tap to answer after the commit: (chat id, the button's id).
 RangeTap = tuple[int, str]
 
 
@@ -172,7 +174,8 @@ class WhatsAppWebhook:
 
 
 def _range_data(message: dict[str, Any]) -> str | None:
-    """The id of a tapped range button (the score's first tap), else None."""
+    """The payload of a template's quick reply or the id of an old range button, else
+    None."""
     if message.get("type") == "button":  # a template's quick reply (questions.py)
         payload = str((message.get("button") or {}).get("payload", ""))
         return payload if payload.startswith(QUICK_PREFIX + ":") else None

@@ -62,8 +62,9 @@ KIND_GROUPS: dict[str, dict[str, tuple[int, int]]] = {
     "ces": {"promoter": (5, 7), "passive": (4, 4), "detractor": (1, 3)},
 }
 SV = table_of(Survey)
-# The reasons someone in a segment is not messaged, in the order they are checked.
-EXCLUSIONS = ("unreachable", "unsubscribed", "same_survey", "any_survey")
+# The reasons someone in a segment is not messaged, in the order they are checked;
+# "whatsapp_off": reached only on WhatsApp, which this bot has no settings for (now).
+EXCLUSIONS = ("whatsapp_off", "unreachable", "unsubscribed", "same_survey", "any_survey")
 ELIGIBLE = "eligible"
 # IN lists are chunked so an import of 100 000 ids never builds one giant statement.
 CHUNK = 500
@@ -87,10 +88,14 @@ class Segment:
 
 @dataclass(frozen=True)
 class Fatigue:
-    """Quiet periods: the same survey within `survey_days`, any survey within `any_days`."""
+    """Who is held back: quiet periods (the same survey within `survey_days`, any survey
+    within `any_days`) and, with `whatsapp` False (no WHATSAPP_* settings), the people
+    reached only on WhatsApp — so switching WhatsApp off after using it leaves them out
+    of counts and sends ("whatsapp_off") instead of failing each send."""
 
     survey_days: int = 90
     any_days: int = 7
+    whatsapp: bool = True
 
 
 @dataclass
@@ -184,11 +189,14 @@ def surveyed_since(
 
 
 def exclusion_expr(survey_id: int, fatigue: Fatigue, now: datetime) -> Any:
-    """The first reason a respondent may not get this survey now, or "eligible"."""
+    """The first reason a respondent may not get this survey now, or "eligible" (the
+    address T they are messaged at must be in the query's FROM)."""
     whens: list[tuple[ColumnElement[bool], str]] = [
         (R.c.unreachable.is_(True), "unreachable"),
         (R.c.subscribed.is_(False), "unsubscribed"),
     ]
+    if not fatigue.whatsapp:
+        whens.insert(0, (T.c.channel == Channel.WHATSAPP.value, "whatsapp_off"))
     if fatigue.survey_days > 0:
         since = now - timedelta(days=fatigue.survey_days)
         whens.append((surveyed_since(R.c.id, since, survey_id), "same_survey"))

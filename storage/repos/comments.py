@@ -5,12 +5,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import ColumnElement, and_, func, or_, select
+from sqlalchemy import ColumnElement, and_, case, func, literal, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
 from storage.models import Response, Survey
+from storage.repos.audience import GROUPS, KIND_GROUPS
 from storage.theme_models import ResponseTheme
 
 
@@ -30,6 +32,8 @@ class Comment:
     campaign: str | None = None
     # An invitation's order id and custom attributes (storage/attributes.py).
     attributes: dict[str, str] | None = None
+    # The survey's kind ("nps", "csat", "ces"…): the scale the score is read on.
+    kind: str = "nps"
 
 
 @dataclass(frozen=True)
@@ -45,6 +49,26 @@ def _has_text(column: InstrumentedAttribute[str | None]) -> ColumnElement[bool]:
     return and_(column.is_not(None), func.length(func.trim(column)) > 0)
 
 
+def _groups_case(ranges: dict[str, tuple[int, int]]) -> Any:
+    """The group of the answer's score by one kind's ranges."""
+    return case(
+        *(
+            (Response.score.between(low, high), literal(group))
+            for group, (low, high) in ranges.items()
+        )
+    )
+
+
+def group_of_score() -> Any:
+    """The group ("promoter", "passive", "detractor") of an answer on its own survey's
+    scale, as the broadcast segments read it (storage/repos/audience.py): a CSAT 2 is a
+    detractor, a CSAT 5 a promoter. Needs Survey joined."""
+    return case(
+        *((Survey.kind == kind, _groups_case(ranges)) for kind, ranges in KIND_GROUPS.items()),
+        else_=_groups_case(GROUPS),
+    )
+
+
 class CommentRepo:
     """Reads answers that carry a comment, filtered by survey, time and score range."""
 
@@ -57,22 +81,23 @@ class CommentRepo:
         start: datetime,
         end: datetime,
         *,
-        scores: tuple[int, int] = (0, 10),
+        group: str | None = None,
         offset: int = 0,
         limit: int = 5,
         theme: str | None = None,
     ) -> CommentPage:
         """Comments scored in [start, end), newest first, with the total count.
 
+        `group` ("promoter", "passive", "detractor"; None for all) is judged on each
+        answer's own survey's scale, so surveys of mixed kinds can be listed together.
         Filters on (survey_id, scored_at), which ix_responses_survey_scored covers, so a
         page stays cheap however many answers pile up.
         """
-        low, high = scores
         conditions: tuple[ColumnElement[bool], ...] = (
             Response.survey_id.in_(survey_ids),
             Response.scored_at >= start,
             Response.scored_at < end,
-            Response.score.between(low, high),
+            Response.score.is_not(None),
             Response.superseded_by.is_(None),  # replaced by a newer answer: not counted
             or_(_has_text(Response.why), _has_text(Response.improve)),
         )
@@ -83,8 +108,13 @@ class CommentRepo:
                     select(ResponseTheme.response_id).where(ResponseTheme.theme_key == theme)
                 ),
             )
+        if group is not None:
+            conditions += (group_of_score() == group,)
         total = await self._session.scalar(
-            select(func.count()).select_from(Response).where(*conditions)
+            select(func.count())
+            .select_from(Response)
+            .join(Survey, Survey.id == Response.survey_id)
+            .where(*conditions)
         )
         rows = await self._session.execute(
             select(
@@ -99,6 +129,7 @@ class CommentRepo:
                 Response.source,
                 Response.campaign,
                 Response.attributes,
+                Survey.kind,
             )
             .join(Survey, Survey.id == Response.survey_id)
             .where(*conditions)
@@ -126,6 +157,7 @@ class CommentRepo:
                 source=row.source,
                 campaign=row.campaign,
                 attributes=row.attributes,
+                kind=row.kind or "nps",
             )
             for row in rows
         ]

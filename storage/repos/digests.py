@@ -24,6 +24,8 @@ class DetractorComment:
     why: str | None
     improve: str | None
     scored_at: datetime
+    # The survey's kind: a CSAT or CES score is shown with its scale ("2 of 5").
+    kind: str = "nps"
 
 
 class DigestRepo:
@@ -97,6 +99,7 @@ class DigestRepo:
                 Response.why,
                 Response.improve,
                 Response.scored_at,
+                Survey.kind,
             )
             .join(Survey, Survey.id == Response.survey_id)
             .where(*where)
@@ -112,7 +115,8 @@ class DigestRepo:
                 why=why,
                 improve=improve,
                 scored_at=scored_at or end,
+                kind=kind or "nps",
             )
-            for score, survey, agent, source, why, improve, scored_at in rows
+            for score, survey, agent, source, why, improve, scored_at, kind in rows
         ]
         return comments, int(total or 0)

@@ -52,6 +52,7 @@ ANONYMOUS_SURVEY = "anonymous_survey"
 UNCERTAIN = "uncertain"
 # The audience's exclusion names (storage/repos/audience.py) as invitation reasons.
 REASONS = {
+    "whatsapp_off": (InvitationStatus.UNREACHABLE, NO_CHANNEL),  # reached only there
     "unreachable": (InvitationStatus.UNREACHABLE, BLOCKED),
     "unsubscribed": (InvitationStatus.UNREACHABLE, STOPPED),
     "same_survey": (InvitationStatus.SUPPRESSED, SAME_SURVEY),

@@ -4,15 +4,12 @@ database) show the same and store the same, as test_parity.py checks for NPS."""
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 
-from bot.emulator import BotApiEmulator
 from storage.db import Database
 from tests.conftest import BACKENDS
-from tests.e2e.conftest import OWNER_ID, TOKEN, RunningBot, make_settings
-from tests.e2e.test_parity import Script, database_contents, transcripts
+from tests.e2e.conftest import OWNER_ID
+from tests.e2e.test_parity import Script, assert_same_runs, run_script
 from tests.e2e.test_parity import other_db_url as other_db_url  # a fixture, used by name
 
 CSAT_QUESTION = "How satisfied are you with Acme?"
@@ -82,40 +79,16 @@ class ScalesScript(Script):
         await owner.wait_for_message(lambda m: "🔴 Hard to do · CES 1 of 7 · Support" in m.text)
 
 
-async def _run(runtime: str, db_url: str) -> tuple[dict[str, Any], dict[str, Any]]:
-    async with BotApiEmulator(
-        token=TOKEN, bot_first_name="Acme", bot_username="acme_nps_bot"
-    ) as api:
-        settings = make_settings(api, db_url, bot_framework=runtime, digest_time="off")
-        bot = RunningBot(settings, api)
-        db = Database(db_url)
-        try:
-            await bot.start()
-            script = ScalesScript(api)
-            await script.run(db)
-            await bot.idle()
-            await bot.stop()  # every reply delivered, every transaction committed
-            return transcripts(api, script), await database_contents(db)
-        finally:
-            await bot.crash()
-            await db.dispose()
-
-
 @pytest.mark.parametrize("db_url", BACKENDS, indirect=True)
 async def test_csat_and_ces_run_the_same_on_aiogram_and_ptb(
     db_url: str, other_db_url: str
 ) -> None:
-    seen_aiogram, stored_aiogram = await _run("aiogram", db_url)
-    seen_ptb, stored_ptb = await _run("ptb", other_db_url)
+    seen_aiogram, stored_aiogram = await run_script("aiogram", db_url, ScalesScript)
+    seen_ptb, stored_ptb = await run_script("ptb", other_db_url, ScalesScript)
     # The scenario ran: its scores on their scales, two low ones made cases.
     scores = sorted(
         dict(row)["score"] for row in stored_aiogram["responses"] if dict(row)["score"]
     )
     assert scores == [1, 2, 3, 5, 7]
     assert len(stored_aiogram["detractor_cases"]) == 2
-    for chat_id, messages in seen_aiogram["chats"].items():
-        assert seen_ptb["chats"].get(chat_id) == messages, f"chat {chat_id} differs"
-    assert seen_ptb == seen_aiogram
-    for table, rows in stored_aiogram.items():
-        assert stored_ptb.get(table) == rows, f"table {table} differs"
-    assert stored_ptb == stored_aiogram
+    assert_same_runs((seen_aiogram, stored_aiogram), (seen_ptb, stored_ptb))

@@ -313,7 +313,14 @@ async def database_contents(db: Database) -> dict[str, list[tuple[Any, ...]]]:
         return await connection.run_sync(_dump)
 
 
-async def _run(runtime: str, db_url: str) -> tuple[dict[str, Any], dict[str, Any]]:
+Seen = dict[str, Any]  # transcripts(): what every chat was shown
+Stored = dict[str, Any]  # database_contents(): every table's rows
+
+
+async def run_script(
+    runtime: str, db_url: str, script_type: type[Script] = Script
+) -> tuple[Seen, Stored]:
+    """Runs the script on one runtime against the emulator; what it showed and stored."""
     async with BotApiEmulator(
         token=TOKEN, bot_first_name="Acme", bot_username="acme_nps_bot"
     ) as api:
@@ -323,7 +330,7 @@ async def _run(runtime: str, db_url: str) -> tuple[dict[str, Any], dict[str, Any
         db = Database(db_url)
         try:
             await bot.start()
-            script = Script(api)
+            script = script_type(api)
             await script.run(db)
             await bot.idle()
             await bot.stop()  # every reply delivered, every transaction committed
@@ -337,11 +344,18 @@ async def _run(runtime: str, db_url: str) -> tuple[dict[str, Any], dict[str, Any
 async def test_both_runtimes_show_the_same_and_store_the_same(
     db_url: str, other_db_url: str
 ) -> None:
-    seen_aiogram, stored_aiogram = await _run("aiogram", db_url)
-    seen_ptb, stored_ptb = await _run("ptb", other_db_url)
+    seen_aiogram, stored_aiogram = await run_script("aiogram", db_url)
+    seen_ptb, stored_ptb = await run_script("ptb", other_db_url)
     # Sanity: the scenario really ran (a vacuous equality would prove nothing).
     assert len(stored_aiogram["responses"]) >= 9
     assert any("NPS" in m["text"] for m in seen_aiogram["chats"][OWNER_ID])
+    assert_same_runs((seen_aiogram, stored_aiogram), (seen_ptb, stored_ptb))
+
+
+def assert_same_runs(aiogram: tuple[Seen, Stored], ptb: tuple[Seen, Stored]) -> None:
+    """Both runtimes showed every chat the same and stored the same rows."""
+    seen_aiogram, stored_aiogram = aiogram
+    seen_ptb, stored_ptb = ptb
     for chat_id, messages in seen_aiogram["chats"].items():
         assert seen_ptb["chats"].get(chat_id) == messages, f"chat {chat_id} differs"
     assert seen_ptb == seen_aiogram

@@ -77,3 +77,12 @@ async def check_db(db_url: str) -> AsyncIterator[Database]:
 def broadcast_bot(api: BotApiEmulator, db_url: str, **overrides: Any) -> HandlerBot:
     """npsbot with a high broadcast rate and quick progress edits (not started)."""
     return HandlerBot(make_settings(api, db_url, **{**BROADCAST_SETTINGS, **overrides}), api)
+
+
+@pytest.fixture
+async def sender(api: BotApiEmulator, db_url: str) -> AsyncIterator[HandlerBot]:
+    """npsbot with a fast broadcast rate and quick progress edits, running."""
+    running = broadcast_bot(api, db_url)
+    await running.start()
+    yield running
+    await running.stop()

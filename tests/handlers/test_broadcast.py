@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import timedelta
 
 import pytest
@@ -25,15 +24,6 @@ from tests.handlers.harness import HandlerBot
 from tests.scenario import OWNER_ID, respondent_of, responses_of
 
 FINISHED = "finished:"
-
-
-@pytest.fixture
-async def sender(api: BotApiEmulator, db_url: str) -> AsyncIterator[HandlerBot]:
-    """npsbot with a fast broadcast rate and quick progress edits."""
-    running = broadcast_bot(api, db_url)
-    await running.start()
-    yield running
-    await running.stop()
 
 
 def sends_to(api: BotApiEmulator, chat_id: int) -> list[float]:

@@ -9,7 +9,6 @@ import html
 import math
 import re
 from collections import Counter
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -45,13 +44,15 @@ SCORES = {"A": [10, 10, 9, 10, 8, 10, 3, 9, 8, 10], "B": [10, 8, 3, 9, 5, 8, 2, 
 SCORES["control"] = [9, 8, 3, 10, 7]
 
 
-@pytest.fixture
-async def sender(api: BotApiEmulator, db_url: str) -> AsyncIterator[HandlerBot]:
-    """npsbot with a fast broadcast rate and quick progress edits."""
-    running = broadcast_bot(api, db_url)
-    await running.start()
-    yield running
-    await running.stop()
+async def forty_at_ten_a_second(
+    api: BotApiEmulator, db_url: str, db: Database, first_chat: int
+) -> tuple[HandlerBot, list[EmulatedUser], EmulatedUser]:
+    """A running bot sending 10 messages a second (a split slow enough to interrupt), forty
+    customers from `first_chat` on, and the owner."""
+    bot = broadcast_bot(api, db_url, broadcast_rate=10.0)
+    await bot.start()
+    users = await seed_audience(db, api, range(first_chat, first_chat + 40))
+    return bot, users, admin(api)
 
 
 async def arms_by_chat(db: Database, broadcast_id: int) -> dict[int, str]:
@@ -166,10 +167,7 @@ async def _scored(db: Database, expected: int) -> bool:
 async def test_the_draw_is_recorded_once_even_when_the_broadcast_resumes_after_a_crash(
     api: BotApiEmulator, db_url: str, check_db: Database
 ) -> None:
-    bot = broadcast_bot(api, db_url, broadcast_rate=10.0)
-    await bot.start()
-    users = await seed_audience(check_db, api, range(7201, 7241))
-    owner = admin(api)
+    bot, users, owner = await forty_at_ten_a_second(api, db_url, check_db, 7201)
     try:
         preview = await preview_of(owner, f"/broadcast nps {SPLIT}")
         owner.press(preview, "✅ Send to 40")
@@ -261,10 +259,7 @@ async def test_a_stop_between_an_offer_and_its_question_never_sends_the_offer_tw
         return result
 
     monkeypatch.setattr(worker, "deliver", holding)
-    bot = broadcast_bot(api, db_url, broadcast_rate=10.0)
-    await bot.start()
-    users = await seed_audience(check_db, api, range(7501, 7541))
-    owner = admin(api)
+    bot, users, owner = await forty_at_ten_a_second(api, db_url, check_db, 7501)
     try:
         preview = await preview_of(owner, f"/broadcast nps {SPLIT}")
         owner.press(preview, "✅ Send to 40")

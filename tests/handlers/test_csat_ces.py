@@ -4,7 +4,6 @@ for low scores, and /newsurvey choosing them."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import timedelta
 from types import SimpleNamespace
 from typing import Any
@@ -360,15 +359,6 @@ async def test_newsurvey_takes_a_typed_ces_kind_and_shows_its_question(
 
 
 # ------------------------------------------------------------------ broadcasts, events
-
-
-@pytest.fixture
-async def sender(api: BotApiEmulator, db_url: str) -> AsyncIterator[HandlerBot]:
-    """npsbot with a fast broadcast rate and quick progress edits."""
-    running = broadcast_bot(api, db_url)
-    await running.start()
-    yield running
-    await running.stop()
 
 
 async def test_a_csat_broadcast_previews_and_sends_the_star_question(

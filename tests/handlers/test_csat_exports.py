@@ -3,7 +3,6 @@ Summary with CSAT or CES figures (read back with openpyxl), cells kept safe for 
 
 from __future__ import annotations
 
-import math
 import statistics
 
 import pytest
@@ -20,17 +19,8 @@ from tests.handlers.test_admin_export import (
     summary_values,
     workbook,
 )
+from tests.scale_helpers import wilson_percent
 from tests.scenario import OWNER_ID
-
-Z = 1.96
-
-
-def wilson(k: int, n: int) -> tuple[float, float]:
-    """Wilson bounds in percent, as the roots of their quadratic."""
-    p = k / n
-    a, b, c = 1 + Z * Z / n, -(2 * p + Z * Z / n), p * p
-    root = math.sqrt(b * b - 4 * a * c)
-    return 100 * (-b - root) / (2 * a), 100 * (-b + root) / (2 * a)
 
 
 @pytest.mark.parametrize("db_url", BACKENDS, indirect=True)  # the group CASE differs per SQL
@@ -66,7 +56,7 @@ async def test_csat_export_names_groups_on_its_scale_in_csv_and_xlsx(
     assert {r["Survey kind"] for r in responses} == {"csat"}
     figures = summary_values(book["Summary"])
     satisfied = sum(s >= 4 for s in scores)
-    low, high = wilson(satisfied, len(scores))
+    low, high = wilson_percent(satisfied, len(scores))
     assert figures["CSAT, %"] == round(100 * satisfied / len(scores), 1)
     assert figures["95% interval: from"] == round(low, 1)
     assert figures["95% interval: to"] == round(high, 1)

@@ -16,45 +16,10 @@ from storage.db import Database
 from storage.models import utcnow
 from tests.admin_helpers import grant, make_survey, seed_answers
 from tests.handlers.harness import HandlerBot
+from tests.scale_helpers import Z, t975, wilson_percent
 from tests.scenario import OWNER_ID
 
 NOT_PERMITTED = "This command is not available to you. /help lists what you can do here."
-Z = 1.96
-
-
-def wilson_percent(k: int, n: int) -> tuple[float, float]:
-    """Wilson bounds as the roots of (p̂ − p)² = z²·p(1 − p)/n, in percent."""
-    p = k / n
-    a, b, c = 1 + Z * Z / n, -(2 * p + Z * Z / n), p * p
-    root = math.sqrt(b * b - 4 * a * c)
-    return 100 * (-b - root) / (2 * a), 100 * (-b + root) / (2 * a)
-
-
-def t975(df: int) -> float:
-    """Student's t 0.975 quantile by bisection on the closed-form CDF (odd/even df)."""
-
-    def inside(t: float) -> float:
-        theta = math.atan(t / math.sqrt(df))
-        c2 = math.cos(theta) ** 2
-        if df % 2:
-            if df == 1:
-                return 2 * theta / math.pi
-            term = series = math.cos(theta)
-            for k in range(3, df - 1, 2):
-                term *= c2 * (k - 1) / k
-                series += term
-            return 2 / math.pi * (theta + math.sin(theta) * series)
-        term = series = 1.0
-        for k in range(2, df - 1, 2):
-            term *= c2 * (k - 1) / k
-            series += term
-        return math.sin(theta) * series
-
-    low, high = 0.0, 100.0
-    for _ in range(80):
-        middle = (low + high) / 2
-        low, high = (middle, high) if inside(middle) < 0.95 else (low, middle)
-    return low
 
 
 async def csat_survey(db: Database) -> None:

@@ -10,7 +10,7 @@ from datetime import timedelta
 
 import pytest
 
-from bot.emulator import BotApiEmulator
+from bot.emulator import BotApiEmulator, EmulatedUser
 from bot.emulator.models import ChatMessage
 from handlers.callbacks import MalformedCallback, ThemeCommentsPage, pack, unpack
 from handlers.themes import ThemeDecision
@@ -121,6 +121,16 @@ async def own_dictionary(owner: object) -> None:
     assert done.text.splitlines()[:2] == [f"✅ {PARKING} (en): parking", f"✅ {SOUP} (en): soup"]
 
 
+async def owner_with_own_dictionary(
+    api: BotApiEmulator, db: Database, answers: list[Seeded] | None = None
+) -> EmulatedUser:
+    """Seeds the answers, then the owner replaces the starter themes with the test's two."""
+    await seed(db, answers or [])
+    owner = api.user(OWNER_ID, first_name="Olga", language_code="en")
+    await own_dictionary(owner)
+    return owner
+
+
 def block_of(message: ChatMessage, position: int) -> list[str]:
     """The lines of the theme at this position in the table."""
     for block in message.text.split("\n\n"):
@@ -133,9 +143,7 @@ def block_of(message: ChatMessage, position: int) -> list[str]:
 async def test_figures_per_theme_match_a_count_from_scratch(
     api: BotApiEmulator, bot: HandlerBot, check_db: Database
 ) -> None:
-    await seed(check_db, ANSWERS)
-    owner = api.user(OWNER_ID, first_name="Olga", language_code="en")
-    await own_dictionary(owner)
+    owner = await owner_with_own_dictionary(api, check_db, ANSWERS)
     message = await command(owner, "/themes", "🏷 Themes")
     lines = message.text.splitlines()
     assert lines[0].startswith("🏷 Themes · Main survey · last 30 days (")
@@ -165,9 +173,7 @@ async def test_figures_per_theme_match_a_count_from_scratch(
 async def test_a_group_filter_counts_its_group_only_without_impact(
     api: BotApiEmulator, bot: HandlerBot, check_db: Database
 ) -> None:
-    await seed(check_db, ANSWERS)
-    owner = api.user(OWNER_ID, first_name="Olga", language_code="en")
-    await own_dictionary(owner)
+    owner = await owner_with_own_dictionary(api, check_db, ANSWERS)
     message = await command(owner, "/themes detractors", "🏷 Themes")
     assert message.text.splitlines()[0].startswith("🏷 Themes · Detractors · Main survey")
     detractors = [a for a in ANSWERS if a.days_ago < 30 and a.score <= 6]
@@ -182,9 +188,9 @@ async def test_a_group_filter_counts_its_group_only_without_impact(
 async def test_an_edit_reassigns_answers_read_before(
     api: BotApiEmulator, bot: HandlerBot, check_db: Database
 ) -> None:
-    await seed(check_db, [Seeded(2, "The garage was closed"), Seeded(9, "Nice garage")])
-    owner = api.user(OWNER_ID, first_name="Olga", language_code="en")
-    await own_dictionary(owner)
+    owner = await owner_with_own_dictionary(
+        api, check_db, [Seeded(2, "The garage was closed"), Seeded(9, "Nice garage")]
+    )
     message = await command(owner, "/themes", "🏷 Themes")
     assert "mentioning a theme: 0" in message.text
     await command(owner, f"/themes edit {PARKING}: parking, garage", "✅")
@@ -271,9 +277,7 @@ async def suggestion_message(user: object) -> ChatMessage:
 async def test_a_suggestion_is_accepted_once_and_becomes_a_theme(
     api: BotApiEmulator, bot: HandlerBot, check_db: Database
 ) -> None:
-    await seed(check_db, SUGGESTIBLE)
-    owner = api.user(OWNER_ID, first_name="Olga", language_code="en")
-    await own_dictionary(owner)
+    owner = await owner_with_own_dictionary(api, check_db, SUGGESTIBLE)
     message = await suggestion_message(owner)
     assert "💡 Suggested themes" in message.text
     section = message.text.split("💡 Suggested themes", 1)[1]
@@ -309,9 +313,7 @@ async def test_a_suggestion_is_accepted_once_and_becomes_a_theme(
 async def test_a_dismissed_suggestion_does_not_come_back(
     api: BotApiEmulator, bot: HandlerBot, check_db: Database
 ) -> None:
-    await seed(check_db, SUGGESTIBLE)
-    owner = api.user(OWNER_ID, first_name="Olga", language_code="en")
-    await own_dictionary(owner)
+    owner = await owner_with_own_dictionary(api, check_db, SUGGESTIBLE)
     message = await suggestion_message(owner)
     before = last_id(owner)
     answer = await owner.wait_callback_answer(owner.press(message, "✖ Dismiss"))
@@ -340,8 +342,7 @@ async def test_enps_themes_are_hidden_below_the_minimum_group(
     now = utcnow()
     for i, why in enumerate(["parking again", "parking full", "soup"]):
         await seed_answers(check_db, [3], why=why, survey_slug="team", at=now, first_user=60 + i)
-    owner = api.user(OWNER_ID, first_name="Olga", language_code="en")
-    await own_dictionary(owner)
+    owner = await owner_with_own_dictionary(api, check_db)
     message = await command(owner, "/themes team", "🏷 Themes")
     assert "🔒 fewer than 5 answers" in message.text
     assert "parking" not in message.text
@@ -360,9 +361,9 @@ async def test_comments_of_one_theme_page_by_page(
     api: BotApiEmulator, bot: HandlerBot, check_db: Database
 ) -> None:
     parking = [Seeded(i % 7, f"parking trouble {i}") for i in range(7)]
-    await seed(check_db, [*parking, Seeded(1, "soup cold"), Seeded(2, "rude")])
-    owner = api.user(OWNER_ID, first_name="Olga", language_code="en")
-    await own_dictionary(owner)
+    owner = await owner_with_own_dictionary(
+        api, check_db, [*parking, Seeded(1, "soup cold"), Seeded(2, "rude")]
+    )
     first = await command(owner, f"/comments {PARKING}", "💬 Comments")
     lines = first.text.splitlines()
     assert lines[0].startswith(f"💬 Comments · {PARKING} · Main survey · last 30 days")
@@ -393,9 +394,7 @@ async def test_a_survey_named_like_a_theme_wins_over_it(
 ) -> None:
     await make_survey(check_db, PARKING, "Parking lot")
     await seed_answers(check_db, [3], why="cold soup", survey_slug=PARKING)
-    await seed(check_db, [Seeded(2, "parking trouble")])
-    owner = api.user(OWNER_ID, first_name="Olga", language_code="en")
-    await own_dictionary(owner)
+    owner = await owner_with_own_dictionary(api, check_db, [Seeded(2, "parking trouble")])
     survey = await command(owner, f"/comments {PARKING}", "💬 Comments")
     assert survey.text.splitlines()[0].startswith("💬 Comments · Parking lot ·")
     assert "cold soup" in survey.text and "parking trouble" not in survey.text
@@ -415,9 +414,7 @@ def test_theme_page_payloads_round_trip_and_reject_a_missing_theme() -> None:
 async def test_the_export_has_a_themes_column_and_table(
     api: BotApiEmulator, bot: HandlerBot, check_db: Database
 ) -> None:
-    await seed(check_db, ANSWERS)
-    owner = api.user(OWNER_ID, first_name="Olga", language_code="en")
-    await own_dictionary(owner)
+    owner = await owner_with_own_dictionary(api, check_db, ANSWERS)
     book = workbook(await export(api, owner))
     rows = list(book["Responses"].iter_rows(values_only=True))
     header = list(rows[0])

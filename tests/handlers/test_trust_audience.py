@@ -4,10 +4,6 @@ not employees who came only through an eNPS link)."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
-import pytest
-
 from bot.emulator import BotApiEmulator
 from storage.db import Database
 from tests.admin_helpers import grant, make_survey
@@ -20,21 +16,11 @@ from tests.broadcast_helpers import (
     seed_audience,
 )
 from tests.dialog_helpers import Talk
-from tests.handlers.conftest import broadcast_bot
 from tests.handlers.harness import HandlerBot
 from tests.scenario import OWNER_ID, person_id
 
 NOT_STARTED = "Imported contacts who have not pressed Start yet"
 VIEWER, EMPLOYEE, ANNA, BORIS = 7101, 7102, 7103, 7104
-
-
-@pytest.fixture
-async def sender(api: BotApiEmulator, db_url: str) -> AsyncIterator[HandlerBot]:
-    """npsbot with a fast broadcast rate."""
-    running = broadcast_bot(api, db_url)
-    await running.start()
-    yield running
-    await running.stop()
 
 
 async def test_preview_counts_imported_contacts_who_have_not_pressed_start(

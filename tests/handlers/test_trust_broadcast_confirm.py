@@ -6,10 +6,6 @@ or pressed elsewhere) it must change nothing, and progress edits always go to th
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
-import pytest
-
 from bot.emulator import BotApiEmulator, ChatMessage, EmulatedUser
 from handlers.broadcast import BroadcastConfirm
 from handlers.broadcast_messages import BroadcastStop
@@ -24,21 +20,11 @@ from tests.broadcast_helpers import (
     reply_to,
     seed_audience,
 )
-from tests.handlers.conftest import broadcast_bot
 from tests.handlers.harness import HandlerBot
 
 ADMIN = 7_101
 NOT_THIS_MESSAGE = "This button does not belong to this message"
 NOT_YOURS = "Only the person who made this preview can send it"
-
-
-@pytest.fixture
-async def sender(api: BotApiEmulator, db_url: str) -> AsyncIterator[HandlerBot]:
-    """npsbot with a fast broadcast rate and quick progress edits."""
-    running = broadcast_bot(api, db_url)
-    await running.start()
-    yield running
-    await running.stop()
 
 
 async def _refused(user: EmulatedUser, message: ChatMessage, data: str, expected: str) -> None:

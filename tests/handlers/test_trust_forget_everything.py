@@ -8,7 +8,6 @@ any table (walked through the SQLAlchemy metadata) holds their id or their name.
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
 
 import pytest
 from sqlalchemy import insert
@@ -18,22 +17,12 @@ from storage.db import Database
 from storage.models import DigestDelivery, utcnow
 from tests.broadcast_helpers import admin, preview_of, reply_to
 from tests.conftest import BACKENDS
-from tests.handlers.conftest import broadcast_bot
 from tests.handlers.harness import HandlerBot
 from tests.scenario import person_id, wait_db
 from tests.storage.personal_walk import rows_about
 
 ZEB = 7_654_321_987
 NAMES = ("Zebediah", "zquill", "Quill")
-
-
-@pytest.fixture
-async def sender(api: BotApiEmulator, db_url: str) -> AsyncIterator[HandlerBot]:
-    """npsbot with fast broadcasts."""
-    running = broadcast_bot(api, db_url)
-    await running.start()
-    yield running
-    await running.stop()
 
 
 @pytest.mark.parametrize("db_url", BACKENDS, indirect=True)  # SQL that differs on PostgreSQL

@@ -19,6 +19,7 @@ from bot.settings import Settings
 from bot.web import server as web_server
 from bot.web.server import HttpServer, serve_http
 from tests.conftest import fresh_database
+from tests.link_helpers import LINK_SETTINGS, cookie_session
 from tests.scenario import OWNER_ID, TOKEN
 
 API_TOKEN = "test-api-token-0123456789abcdef-0123456789"
@@ -79,8 +80,38 @@ async def server(bot_app: BotApp) -> AsyncIterator[HttpServer]:
         yield running
 
 
+async def get_ok(client: aiohttp.ClientSession, server: HttpServer, path: str) -> Any:
+    """GET `path` with the API token; the JSON body of its 200."""
+    async with client.get(f"{server.url}{path}", headers=AUTH) as response:
+        body = await response.json()
+        assert response.status == 200, body
+        return body
+
+
 @pytest.fixture
 async def client() -> AsyncIterator[aiohttp.ClientSession]:
     """A real HTTP client."""
     async with aiohttp.ClientSession() as session:
+        yield session
+
+
+@pytest.fixture
+async def link_app(db_url: str) -> AsyncIterator[BotApp]:
+    """The application with survey links on (and the API, no Telegram)."""
+    app = await start_application(web_settings(db_url, **LINK_SETTINGS), ME)
+    yield app
+    await app.close()
+
+
+@pytest.fixture
+async def link_server(link_app: BotApp) -> AsyncIterator[HttpServer]:
+    """The HTTP server of `link_app`, serving survey pages and the API."""
+    async with serve_http(link_app, link_app.settings) as running:
+        yield running
+
+
+@pytest.fixture
+async def browser() -> AsyncIterator[aiohttp.ClientSession]:
+    """A client that keeps cookies, as a browser on a survey page does."""
+    async with cookie_session() as session:
         yield session

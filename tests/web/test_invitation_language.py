@@ -13,9 +13,6 @@ from bot.web.server import HttpServer
 from storage.invitation_models import Invitation
 from tests.link_helpers import LinkClient, link_path
 from tests.web.conftest import AUTH
-from tests.web.test_survey_links import browser as browser
-from tests.web.test_survey_links import link_app as link_app
-from tests.web.test_survey_links import link_server as link_server
 
 MOLDOVA = "+37369123456"  # its country's language is Romanian
 

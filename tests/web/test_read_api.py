@@ -20,17 +20,10 @@ from nps.scope import parse_report_args
 from storage.models import utcnow
 from storage.repos.anonymity import coarse
 from tests.conftest import BACKENDS
-from tests.web.conftest import AUTH
+from tests.web.conftest import AUTH, get_ok
 from tests.web.data import add_survey, answered, asked, default_survey, score
 
 pytestmark = pytest.mark.parametrize("db_url", BACKENDS, indirect=True)
-
-
-async def _get(client: aiohttp.ClientSession, server: HttpServer, path: str) -> Any:
-    async with client.get(f"{server.url}{path}", headers=AUTH) as response:
-        body = await response.json()
-        assert response.status == 200, body
-        return body
 
 
 async def test_surveys_are_listed(
@@ -40,7 +33,7 @@ async def test_surveys_are_listed(
     async with bot_app.db.transaction() as store:
         delivery = await store.surveys.add(slug="delivery", name="Delivery")
         await store.surveys.update(delivery.id, active=False)
-    body = await _get(client, server, "/api/v1/surveys")
+    body = await get_ok(client, server, "/api/v1/surveys")
     assert body == {
         "surveys": [
             {"slug": "nps", "name": "Main survey", "kind": "nps", "active": True, "default": True},
@@ -95,7 +88,7 @@ async def test_nps_figures_are_the_chats(
     # Asked, never answered: an invitation without an answer lowers the response rate.
     await asked(db, nps_id, 400, at=now - timedelta(days=1))
 
-    body = await _get(client, server, "/api/v1/nps")
+    body = await get_ok(client, server, "/api/v1/nps")
     (report, _), chat = await _chat_report(bot_app, "")
     s = report.current.summary
     # By hand: 3 promoters (10, 10, 9), 2 passives (8, 7), 2 detractors (3, 0) of 7 answers.
@@ -118,14 +111,14 @@ async def test_nps_figures_are_the_chats(
     assert f"NPS <b>{format_nps(body['nps'])}</b>" in chat
     assert f"→ now {format_nps(body['nps'])}" in chat
 
-    body = await _get(client, server, "/api/v1/nps?survey=Delivery&period=7d&by=agent")
+    body = await get_ok(client, server, "/api/v1/nps?survey=Delivery&period=7d&by=agent")
     (report, rows), _ = await _chat_report(bot_app, "by agent delivery 7d")
     assert body["surveys"] == ["delivery"] and body["answers"] == 1 and body["nps"] == -100.0
     assert body["period"]["start"] == (now.date() - timedelta(days=6)).isoformat()
     assert [(r["value"], r["answers"], r["nps"]) for r in body["segments"]] == [
         (value or None, figures.summary.n, figures.summary.nps) for value, figures in rows
     ]
-    body = await _get(client, server, "/api/v1/nps?by=agent&period=all")
+    body = await get_ok(client, server, "/api/v1/nps?by=agent&period=all")
     # olga 10, 10, 3; ivan 9, 8 and 0 (delivery); none: 7 and the two older answers.
     assert [(r["value"], r["answers"]) for r in body["segments"]] == [
         (None, 3),
@@ -147,7 +140,7 @@ async def test_enps_figures_obey_enps_min_group(
     yesterday = utcnow() - timedelta(days=1)
     for user, value in enumerate((9, 10, 3, 8), start=500):
         await answered(db, pulse, user, value, at=yesterday)
-    body = await _get(client, server, "/api/v1/nps?survey=pulse&by=language")
+    body = await get_ok(client, server, "/api/v1/nps?survey=pulse&by=language")
     _, chat = await _chat_report(bot_app, "pulse")
     assert "hidden to keep them anonymous" in chat  # the chat withholds it too
     assert body["withheld"] is True
@@ -157,7 +150,7 @@ async def test_enps_figures_obey_enps_min_group(
     assert body["segments"][0]["answers"] is None
 
     await answered(db, pulse, 510, 10, at=yesterday)  # the fifth answer
-    body = await _get(client, server, "/api/v1/nps?survey=pulse")
+    body = await get_ok(client, server, "/api/v1/nps?survey=pulse")
     assert body["withheld"] is False and body["answers"] == 5
     assert body["nps"] == 100 * (3 - 1) / 5
 
@@ -166,7 +159,7 @@ async def _feed(
     client: aiohttp.ClientSession, server: HttpServer, cursor: str | None, limit: int
 ) -> Any:
     query = f"?limit={limit}" + (f"&cursor={cursor}" if cursor else "")
-    return await _get(client, server, f"/api/v1/responses{query}")
+    return await get_ok(client, server, f"/api/v1/responses{query}")
 
 
 async def test_pages_stay_stable_while_answers_arrive(
@@ -223,7 +216,7 @@ async def test_pages_stay_stable_while_answers_arrive(
 
     # `since` starts the feed at a moment instead.
     since = (start + timedelta(minutes=5)).isoformat().replace("+00:00", "Z")
-    page = await _get(client, server, f"/api/v1/responses?since={since}&limit=1000")
+    page = await get_ok(client, server, f"/api/v1/responses?since={since}&limit=1000")
     assert [item["id"] for item in page["items"]] == ids[-(2 + len(arrived)) :]
 
 

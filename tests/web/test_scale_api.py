@@ -6,7 +6,6 @@ from __future__ import annotations
 import math
 import statistics
 from datetime import timedelta
-from typing import Any
 
 import aiohttp
 import pytest
@@ -15,25 +14,11 @@ from bot.app import BotApp
 from bot.web.server import HttpServer
 from storage.models import utcnow
 from tests.conftest import BACKENDS
-from tests.web.conftest import AUTH
+from tests.scale_helpers import wilson_percent
+from tests.web.conftest import get_ok
 from tests.web.data import add_survey, answered, default_survey
 
 pytestmark = pytest.mark.parametrize("db_url", BACKENDS, indirect=True)
-Z = 1.96
-
-
-async def _get(client: aiohttp.ClientSession, server: HttpServer, path: str) -> Any:
-    async with client.get(f"{server.url}{path}", headers=AUTH) as response:
-        body = await response.json()
-        assert response.status == 200, body
-        return body
-
-
-def wilson(k: int, n: int) -> tuple[float, float]:
-    p = k / n
-    a, b, c = 1 + Z * Z / n, -(2 * p + Z * Z / n), p * p
-    root = math.sqrt(b * b - 4 * a * c)
-    return 100 * (-b - root) / (2 * a), 100 * (-b + root) / (2 * a)
 
 
 async def test_a_csat_survey_answers_with_csat(
@@ -46,8 +31,8 @@ async def test_a_csat_survey_answers_with_csat(
     for user, (value, agent) in enumerate(scores, start=100):
         await answered(db, checkout, user, value, at=now - timedelta(days=1), agent=agent)
     await answered(db, checkout, 300, 2, at=now - timedelta(days=40))
-    body = await _get(client, server, "/api/v1/nps?survey=checkout&by=agent")
-    low, high = wilson(3, 5)
+    body = await get_ok(client, server, "/api/v1/nps?survey=checkout&by=agent")
+    low, high = wilson_percent(3, 5)
     assert body["kind"] == "csat" and body["surveys"] == ["checkout"]
     assert body["csat"] == pytest.approx(60.0)
     assert body["interval"]["low"] == pytest.approx(low)
@@ -82,7 +67,7 @@ async def test_a_ces_survey_answers_with_ces_and_nps_keeps_its_fields(
     for user, value in enumerate(scores, start=200):
         await answered(db, returns, user, value, at=utcnow() - timedelta(hours=2))
     await answered(db, await default_survey(db), 250, 9, at=utcnow() - timedelta(hours=2))
-    body = await _get(client, server, "/api/v1/nps?survey=Returns&period=7d")
+    body = await get_ok(client, server, "/api/v1/nps?survey=Returns&period=7d")
     mean, sd = statistics.mean(scores), statistics.stdev(scores)
     half = 2.776445 * sd / math.sqrt(len(scores))  # t(0.975, 4), from a printed table
     assert body["kind"] == "ces" and body["ces"] == pytest.approx(mean)
@@ -94,7 +79,7 @@ async def test_a_ces_survey_answers_with_ces_and_nps_keeps_its_fields(
     }
     assert (body["easy"], body["neutral"], body["difficult"]) == (4, 0, 1)
     assert body["segments"] is None and body["previous"]["change"] is None
-    nps = await _get(client, server, "/api/v1/nps")
+    nps = await get_ok(client, server, "/api/v1/nps")
     assert nps["kind"] == "nps" and nps["surveys"] == ["nps"] and nps["nps"] == 100.0
     assert nps["answers"] == 1  # the CES answers are not NPS answers
 
@@ -115,13 +100,13 @@ async def test_every_kind_of_figures_is_what_the_openapi_document_says(
     validator = Draft202012Validator(schema)
     kinds = {}
     for query in ("survey=checkout&by=agent", "survey=returns&by=survey", "by=language", ""):
-        body = await _get(client, server, f"/api/v1/nps?{query}")
+        body = await get_ok(client, server, f"/api/v1/nps?{query}")
         errors = [error.message for error in validator.iter_errors(body)]
         assert not errors, (query, errors)
         kinds[query] = body["kind"]
     assert list(kinds.values()) == ["csat", "ces", "nps", "nps"]
     # A CSAT body is no NPS body: only one branch of the document's oneOf fits it.
-    csat = await _get(client, server, "/api/v1/nps?survey=checkout")
+    csat = await get_ok(client, server, "/api/v1/nps?survey=checkout")
     assert not Draft202012Validator(
         {"$ref": "#/components/schemas/NpsFigures", "components": document["components"]}
     ).is_valid(csat)

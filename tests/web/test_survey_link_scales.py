@@ -5,47 +5,33 @@ for the kind's groups, and a forged score off the scale is refused and changes n
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator
 from datetime import timedelta
 
 import aiohttp
 import pytest
 from sqlalchemy import select
 
-from bot.app import BotApp, start_application
+from bot.app import BotApp
 from bot.web.api_responses import SETTLE
-from bot.web.server import HttpServer, serve_http
+from bot.web.server import HttpServer
 from storage.db import Database
 from storage.models import Response, utcnow
 from tests.admin_helpers import seed_answers
 from tests.conftest import BACKENDS
-from tests.link_helpers import LINK_SETTINGS, LinkClient, cookie_session, invite, link_path
-from tests.web.conftest import AUTH, ME, web_settings
+from tests.link_helpers import LinkClient, invite, link_path
+from tests.web.conftest import AUTH
 
 _SCORES = re.compile(r'name="score" value="(\d+)">([^<]*)<')
 
 
 @pytest.fixture
-async def link_app(db_url: str) -> AsyncIterator[BotApp]:
-    """The application with survey links on, and a CSAT and a CES survey."""
-    app = await start_application(web_settings(db_url, **LINK_SETTINGS), ME)
-    async with app.db.transaction() as store:
+async def link_app(link_app: BotApp) -> BotApp:
+    """The application with survey links on (tests/web/conftest.py), and a CSAT and a CES
+    survey."""
+    async with link_app.db.transaction() as store:
         await store.surveys.add(slug="checkout", name="Checkout", kind="csat")
         await store.surveys.add(slug="support", name="Support", kind="ces")
-    yield app
-    await app.close()
-
-
-@pytest.fixture
-async def link_server(link_app: BotApp) -> AsyncIterator[HttpServer]:
-    async with serve_http(link_app, link_app.settings) as running:
-        yield running
-
-
-@pytest.fixture
-async def browser() -> AsyncIterator[aiohttp.ClientSession]:
-    async with cookie_session() as session:
-        yield session
+    return link_app
 
 
 async def _scores(db: Database) -> list[int | None]:

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import AsyncIterator
 from datetime import timedelta
 from typing import Any
 
@@ -14,7 +13,7 @@ import aiohttp
 import pytest
 from sqlalchemy import func, select, text
 
-from bot.app import BotApp, start_application
+from bot.app import BotApp
 from bot.emulator import BotApiEmulator
 from bot.settings import SettingsError, load_settings
 from bot.web.link_tokens import LinkSigner
@@ -35,29 +34,9 @@ from tests.link_helpers import (
     link_path,
 )
 from tests.scenario import OWNER_ID, TOKEN
-from tests.web.conftest import AUTH, ME, web_settings
+from tests.web.conftest import AUTH
 
 QUESTION = "How likely are you to recommend Acme to a friend or colleague?"
-
-
-@pytest.fixture
-async def link_app(db_url: str) -> AsyncIterator[BotApp]:
-    """The application with survey links on (and the API, no Telegram)."""
-    app = await start_application(web_settings(db_url, **LINK_SETTINGS), ME)
-    yield app
-    await app.close()
-
-
-@pytest.fixture
-async def link_server(link_app: BotApp) -> AsyncIterator[HttpServer]:
-    async with serve_http(link_app, link_app.settings) as running:
-        yield running
-
-
-@pytest.fixture
-async def browser() -> AsyncIterator[aiohttp.ClientSession]:
-    async with cookie_session() as session:
-        yield session
 
 
 async def _responses(db: Database) -> list[Response]:

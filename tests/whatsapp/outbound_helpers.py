@@ -62,10 +62,10 @@ def api_base(bot: WhatsAppBot) -> str:
     return f"http://127.0.0.1:{bot.settings.http_port}/api/v1/invitations"
 
 
-async def invite(bot: WhatsAppBot, phone: str) -> dict[str, Any]:
+async def invite(bot: WhatsAppBot, phone: str, survey: str = "nps") -> dict[str, Any]:
     """POST /api/v1/invitations by phone; the 202's body."""
     async with aiohttp.ClientSession() as client:
-        body = {"survey": "nps", "phone": phone}
+        body = {"survey": survey, "phone": phone}
         async with client.post(api_base(bot), json=body, headers=AUTH) as response:
             answer: dict[str, Any] = await response.json()
             assert response.status == 202, answer

@@ -11,7 +11,8 @@ from bot.wa_emulator import CloudApiEmulator
 from tests.e2e.conftest import make_settings
 from tests.scenario import OWNER_ID, start_survey
 from tests.whatsapp.conftest import WA_TOKEN, WhatsAppBot, wa_settings
-from tests.whatsapp.test_conversation import question, responses
+from tests.whatsapp.score_lists import nps_score, question_lists
+from tests.whatsapp.test_conversation import responses
 
 
 @pytest.mark.parametrize("runtime", ["aiogram", "ptb"])
@@ -36,10 +37,7 @@ async def test_both_channels_run_in_one_bot(
     try:
         ana = wa.customer("447700900001", "Ana")
         ana.send_text("Hi")
-        asked = await question(ana)
-        ana.press_button(asked, "8 – 10")
-        scores = await ana.wait_for_message(lambda m: m.interactive_type == "list", 10)
-        ana.choose_row(scores, "10")
+        nps_score(ana, await question_lists(ana), 10)
         await ana.wait_for_message(lambda m: "Skip" in [b.title for b in m.buttons], 10)
         telegram_user = api.user(5001, "Tom")
         await start_survey(telegram_user)

@@ -13,11 +13,11 @@ from bot.emulator import BotApiEmulator
 from bot.wa_emulator import CloudApiEmulator
 from storage.db import Database
 from tests.broadcast_helpers import BROADCAST_SETTINGS, admin, preview_of, seed_audience
-from tests.e2e.conftest import QUESTION, make_settings
-from tests.e2e.test_webhook_mode import free_port
+from tests.e2e.conftest import QUESTION
 from tests.scenario import wait_db, wait_for
-from tests.whatsapp.conftest import APP_SECRET, DISPLAY, VERIFY_TOKEN, WA_TOKEN, WhatsAppBot
+from tests.whatsapp.conftest import WhatsAppBot, both_settings
 from tests.whatsapp.outbound_helpers import api_settings, approve_templates, invite, is_template
+from tests.whatsapp.score_lists import is_second_list
 from tests.whatsapp.test_conversation import is_question, responses
 
 WHATSAPP_RATE = 5  # messages/s; the emulator refuses above RATE_CEILING
@@ -47,19 +47,7 @@ async def test_a_broadcast_reaches_telegram_and_whatsapp_at_whatsapp_rate(
 ) -> None:
     approve_templates(wa)
     wa.set_rate_limits(per_second=RATE_CEILING)
-    settings = make_settings(
-        api,
-        db_url,
-        **BROADCAST_SETTINGS,
-        http_port=free_port(),
-        whatsapp_token=WA_TOKEN,
-        whatsapp_phone_number_id=wa.phone_number_id,
-        whatsapp_app_secret=APP_SECRET,
-        whatsapp_verify_token=VERIFY_TOKEN,
-        whatsapp_api_url=wa.base_url,
-        whatsapp_display_number=DISPLAY,
-        whatsapp_rate=WHATSAPP_RATE,
-    )
+    settings = both_settings(api, wa, db_url, **BROADCAST_SETTINGS, whatsapp_rate=WHATSAPP_RATE)
     running = WhatsAppBot(settings, wa, api)
     await running.start()
     check = Database(db_url)
@@ -77,6 +65,7 @@ async def test_a_broadcast_reaches_telegram_and_whatsapp_at_whatsapp_rate(
         await tom.wait_for_message(lambda m: QUESTION in m.text, 15)
         question = await wrote.wait_for_message(is_question, 15)
         assert question.type == "interactive"
+        await wrote.wait_for_message(is_second_list, 15)  # its token after the first's
         for customer in customers:
             await customer.wait_for_message(is_template, 15)
         assert wa.rate_limited == 0
@@ -85,7 +74,7 @@ async def test_a_broadcast_reaches_telegram_and_whatsapp_at_whatsapp_rate(
             for c in wa.calls
             if isinstance(c.body, dict) and c.body.get("type") in ("template", "interactive")
         ]
-        assert len(sends) == PEOPLE + 1
+        assert len(sends) == PEOPLE + 2  # the templates; inside the window the two lists
         assert busiest_second(sends) <= WHATSAPP_RATE
         customers[0].send_text("9")
 

@@ -8,9 +8,7 @@ from bot.emulator import BotApiEmulator
 from bot.wa_emulator import CloudApiEmulator
 from storage.db import Database
 from tests.broadcast_helpers import BROADCAST_SETTINGS, admin, latest_broadcast, preview_of
-from tests.e2e.conftest import make_settings
-from tests.e2e.test_webhook_mode import free_port
-from tests.whatsapp.conftest import APP_SECRET, DISPLAY, VERIFY_TOKEN, WA_TOKEN, WhatsAppBot
+from tests.whatsapp.conftest import WhatsAppBot, both_settings
 from tests.whatsapp.outbound_helpers import approve_templates, is_template
 from tests.whatsapp.test_broadcast_outbound import add_whatsapp_people
 from tests.whatsapp.test_conversation import is_question
@@ -22,18 +20,7 @@ async def test_the_variant_goes_inside_the_window_and_outside_only_the_template(
     api: BotApiEmulator, wa: CloudApiEmulator, db_url: str
 ) -> None:
     approve_templates(wa)
-    settings = make_settings(
-        api,
-        db_url,
-        **BROADCAST_SETTINGS,
-        http_port=free_port(),
-        whatsapp_token=WA_TOKEN,
-        whatsapp_phone_number_id=wa.phone_number_id,
-        whatsapp_app_secret=APP_SECRET,
-        whatsapp_verify_token=VERIFY_TOKEN,
-        whatsapp_api_url=wa.base_url,
-        whatsapp_display_number=DISPLAY,
-    )
+    settings = both_settings(api, wa, db_url, **BROADCAST_SETTINGS)
     running = WhatsAppBot(settings, wa, api)
     await running.start()
     check = Database(db_url)

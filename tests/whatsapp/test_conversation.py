@@ -12,6 +12,9 @@ from storage.db import Database
 from storage.models import Address, Respondent, Response
 from tests.scenario import wait_for
 from tests.whatsapp.conftest import QUESTION, WhatsAppBot
+from tests.whatsapp.score_lists import is_question, nps_score, question_lists
+
+__all__ = ["is_question"]  # imported from here by the other WhatsApp tests
 
 
 async def responses(db: Database) -> list[Response]:
@@ -30,13 +33,10 @@ async def person(db: Database, wa_id: str) -> Respondent | None:
         )
 
 
-def is_question(message: BusinessMessage) -> bool:
-    """The 0–10 question's first message: the three ranges."""
-    return [b.title for b in message.buttons][:1] == ["0 – 3"]
-
-
 async def question(customer: Any) -> BusinessMessage:
-    return await customer.wait_for_message(is_question, timeout=10)
+    """The 0–10 question's first message (the list "0 – 5"), once its second came too."""
+    first, _ = await question_lists(customer)
+    return first
 
 
 async def test_hi_starts_the_survey_and_two_taps_give_any_score(
@@ -44,15 +44,20 @@ async def test_hi_starts_the_survey_and_two_taps_give_any_score(
 ) -> None:
     ana = wa.customer("447700900001", "Ana")
     ana.send_text("Hi")
-    asked = await question(ana)
+    asked, rest = await question_lists(ana)
     assert QUESTION in asked.text
-    # Three ranges in score order, none of them the promoters' 9–10, and the typed way.
-    assert [b.title for b in asked.buttons] == ["0 – 3", "4 – 7", "8 – 10"]
+    # Two lists in score order, neither of them a group (0–6, 7–8, 9–10), and the typed way.
+    assert [r.title for r in asked.rows] == [str(s) for s in range(6)]
+    assert [r.title for r in rest.rows] == [str(s) for s in range(6, 11)]
+    assert (asked.rows[0].description, rest.rows[-1].description) == (
+        "not at all likely",
+        "extremely likely",
+    )
+    assert rest.text == "…or from 6 to 10:"
     assert "0 to 10" in asked.footer
-    ana.press_button(asked, "8 – 10")
-    scores = await ana.wait_for_message(lambda m: m.interactive_type == "list", timeout=10)
-    assert [r.title for r in scores.rows] == ["8", "9", "10"]
-    ana.choose_row(scores, "9")
+    # One after the other, nothing between.
+    assert [m.id for m in ana.messages[-2:]] == [asked.id, rest.id]
+    nps_score(ana, (asked, rest), 9)  # the second list: one tap opens it, one chooses
     why = await ana.wait_for_message(lambda m: "Skip" in [b.title for b in m.buttons], 10)
     ana.send_text("Fast delivery")
     improve = await ana.wait_for_message(

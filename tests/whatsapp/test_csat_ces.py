@@ -5,18 +5,15 @@ the same list."""
 
 from __future__ import annotations
 
-from typing import Any
-
-import aiohttp
 from sqlalchemy import select
 
-from bot.wa_emulator import CloudApiEmulator
+from bot.wa_emulator import CloudApiEmulator, Customer
 from bot.wa_emulator.models import BusinessMessage
 from storage.db import Database
 from storage.models import Response, Survey
 from tests.scenario import wait_for
 from tests.whatsapp.conftest import WhatsAppBot
-from tests.whatsapp.outbound_helpers import AUTH, QUICK_REPLY, api_base, is_template, wa_api_bot
+from tests.whatsapp.outbound_helpers import QUICK_REPLY, invite, is_template, wa_api_bot
 from tests.whatsapp.test_bad_input import _post_button
 from tests.whatsapp.test_invitations_outbound import reads
 
@@ -46,13 +43,20 @@ def is_scale_list(message: BusinessMessage) -> bool:
     return message.interactive_type == "list" and message.rows[0].title in ("1 ⭐", "1")
 
 
+async def scale_question(
+    wa: CloudApiEmulator, db: Database, kind: str, slug: str, wa_id: str, name: str
+) -> tuple[Customer, BusinessMessage]:
+    """A survey of the kind; the customer starts it and is asked its question."""
+    await _add(db, slug, kind)
+    customer = wa.customer(wa_id, name)
+    customer.send_text(f"start {slug}")
+    return customer, await customer.wait_for_message(is_scale_list, timeout=10)
+
+
 async def test_a_csat_question_is_one_list_of_stars_with_its_ends_named(
     wa: CloudApiEmulator, wa_bot: WhatsAppBot
 ) -> None:
-    await _add(wa_bot.db, "checkout", "csat")
-    ana = wa.customer("447700900101", "Ana")
-    ana.send_text("start checkout")
-    question = await ana.wait_for_message(is_scale_list, timeout=10)
+    ana, question = await scale_question(wa, wa_bot.db, "csat", "checkout", "447700900101", "Ana")
     assert "How satisfied are you with Acme?" in question.text
     assert "1 ⭐ = very dissatisfied, 5 ⭐ = very satisfied" in question.text
     assert [r.title for r in question.rows] == STARS
@@ -65,7 +69,7 @@ async def test_a_csat_question_is_one_list_of_stars_with_its_ends_named(
     ]
     assert question.footer == "Or type a number from 1 to 5."
     # No range buttons first: the stars are one tap away.
-    assert not [m for m in ana.messages if [b.title for b in m.buttons][:1] == ["0 – 3"]]
+    assert not [m for m in ana.messages if m.list_button in ("0 – 5", "6 – 10")]
     ana.choose_row(question, "4 ⭐")
     why = await ana.wait_for_message(lambda m: "What did you like most" in m.text, 10)
     assert "Skip" in [b.title for b in why.buttons]
@@ -81,10 +85,7 @@ async def test_a_csat_question_is_one_list_of_stars_with_its_ends_named(
 async def test_typed_numbers_answer_within_the_scale_only(
     wa: CloudApiEmulator, wa_bot: WhatsAppBot
 ) -> None:
-    await _add(wa_bot.db, "support", "ces")
-    ion = wa.customer("40712345101", "Ion")
-    ion.send_text("start support")
-    question = await ion.wait_for_message(is_scale_list, timeout=10)
+    ion, question = await scale_question(wa, wa_bot.db, "ces", "support", "40712345101", "Ion")
     assert [r.title for r in question.rows] == ["1", "2", "3", "4", "5", "6", "7"]
     # A Romanian number: Romanian words for the ends, the hint and the follow-up.
     assert (question.rows[0].description, question.rows[-1].description) == (
@@ -107,10 +108,7 @@ async def test_typed_numbers_answer_within_the_scale_only(
 async def test_a_forged_row_outside_the_scale_changes_nothing(
     wa: CloudApiEmulator, wa_bot: WhatsAppBot
 ) -> None:
-    await _add(wa_bot.db, "checkout", "csat")
-    eva = wa.customer("447700900102", "Eva")
-    eva.send_text("start checkout")
-    question = await eva.wait_for_message(is_scale_list, timeout=10)
+    eva, question = await scale_question(wa, wa_bot.db, "csat", "checkout", "447700900102", "Eva")
     prefix = question.rows[0].id.rsplit(":", 1)[0]
     # A correctly signed reply naming 9 (or 0) for this very response: not on 1–5.
     for score in (9, 0):
@@ -127,21 +125,12 @@ async def test_a_forged_row_outside_the_scale_changes_nothing(
     assert await _scores(wa_bot.db, "checkout") == [1]
 
 
-async def _invite(bot: WhatsAppBot, survey: str, phone: str) -> dict[str, Any]:
-    async with aiohttp.ClientSession() as client:
-        body = {"survey": survey, "phone": phone}
-        async with client.post(api_base(bot), json=body, headers=AUTH) as response:
-            answer: dict[str, Any] = await response.json()
-            assert response.status == 202, answer
-    return answer
-
-
 async def test_an_invitation_template_brings_the_csat_list(
     wa: CloudApiEmulator, wa_api_bot: WhatsAppBot
 ) -> None:
     await _add(wa_api_bot.db, "checkout", "csat")
     bea = wa.customer("447911123201", "Bea")
-    accepted = await _invite(wa_api_bot, "checkout", "+447911123201")
+    accepted = await invite(wa_api_bot, "+447911123201", "checkout")
     template = await bea.wait_for_message(is_template, 10)
     await reads(wa_api_bot, accepted["id"], lambda r: r["status"] == "sent", "sent")
     bea.tap_quick_reply(template, QUICK_REPLY)

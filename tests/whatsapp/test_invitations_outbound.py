@@ -30,7 +30,7 @@ from tests.whatsapp.outbound_helpers import (
     read_invitation,
     wa_api_bot,
 )
-from tests.whatsapp.test_conversation import is_question
+from tests.whatsapp.score_lists import nps_score, question_lists
 from tests.whatsapp.test_outputs import EVENTS_SECRET, _event, receiver
 
 __all__ = ["receiver", "wa_api_bot"]  # the fixtures, used by name
@@ -48,12 +48,11 @@ async def reads(bot: WhatsAppBot, public_id: str, check: Any, what: str) -> dict
 
 
 async def tap_score(
-    bot: WhatsAppBot, public_id: str, customer: Any, question: Any, span: str, score: int
+    bot: WhatsAppBot, public_id: str, customer: Any, question: Any, score: int
 ) -> dict[str, Any]:
-    """Two taps (the range, then the score); the invitation once answered."""
-    customer.press_button(question, span)
-    scores = await customer.wait_for_message(lambda m: m.interactive_type == "list", 10)
-    customer.choose_row(scores, str(score))
+    """Two taps (the list that holds the score opened, its row chosen); the invitation
+    once answered."""
+    nps_score(customer, question, score)
     return await reads(bot, public_id, lambda r: r["status"] == "answered", "answered")
 
 
@@ -77,8 +76,9 @@ async def test_a_phone_that_never_wrote_gets_the_template_and_answers(
     )
     assert read["delivery"]["error_code"] is None and read["delivery"]["at"]
     ana.tap_quick_reply(template, QUICK_REPLY)
-    question = await ana.wait_for_message(is_question, 10)
-    answered = await tap_score(wa_api_bot, accepted["id"], ana, question, "8 – 10", 9)
+    question = await question_lists(ana)  # both lists follow the quick reply
+    assert question[0].text == "Choose your score"
+    answered = await tap_score(wa_api_bot, accepted["id"], ana, question, 9)
     assert answered["score"] == 9
     assert [m.type for m in ana.messages].count("template") == 1
 
@@ -104,10 +104,10 @@ async def test_inside_the_window_the_question_goes_free_form(
     cid.send_text("help")  # writes (opens the window) without starting a survey
     await cid.wait_for_message(lambda m: m.type == "text", 10)
     accepted = await invite(wa_api_bot, "+447911123125")
-    question = await cid.wait_for_message(is_question, 10)
-    assert "How likely" in question.text
+    question = await question_lists(cid)
+    assert "How likely" in question[0].text
     await reads(wa_api_bot, accepted["id"], lambda r: r["status"] == "sent", "sent")
-    answered = await tap_score(wa_api_bot, accepted["id"], cid, question, "0 – 3", 2)
+    answered = await tap_score(wa_api_bot, accepted["id"], cid, question, 2)
     assert answered["score"] == 2
     assert not [m for m in cid.messages if is_template(m)]
 
@@ -131,8 +131,11 @@ async def refused_then_template(wa: CloudApiEmulator, bot: WhatsAppBot, wa_id: s
         for c in wa.calls
         if isinstance(c.body, dict) and c.body.get("to") == wa_id and "type" in c.body
     ]
-    # The free-form question first (refused), then the template.
-    assert [b["type"] for b in asked][:3] == ["text", "interactive", "template"]
+    # The free-form question first (refused: at once its first list; later both lists),
+    # then the template.
+    types = [b["type"] for b in asked]
+    assert types[0] == "text" and types.index("interactive") < types.index("template")
+    assert types.count("template") == 1
 
 
 async def test_refused_at_once_for_the_window_the_template_goes(

@@ -20,7 +20,7 @@ from bot.whatsapp.questions import (
     template_message,
     window_open,
 )
-from bot.whatsapp.render import RANGE_PREFIX, Renderer
+from bot.whatsapp.render import Renderer
 from storage.db import Database
 from storage.models import Address, Channel, Respondent, utcnow
 from storage.repos.audience import Fatigue, Segment
@@ -59,14 +59,16 @@ def test_the_template_carries_its_subject_and_the_quick_replys_payload() -> None
     assert button["parameters"][0]["payload"] == "nps-wa:q:ro:nps:s:7"
 
 
-def test_a_quick_reply_brings_the_range_buttons_of_its_response() -> None:
+def test_a_quick_reply_brings_the_two_lists_of_its_response() -> None:
     renderer = Renderer(Catalogs(default="en"))
-    body = quick_reply_question(renderer, f"{QUICK_PREFIX}:ru:nps:s:42")
-    assert body is not None
-    buttons = body["interactive"]["action"]["buttons"]
-    assert [b["reply"]["title"] for b in buttons] == ["0 – 3", "4 – 7", "8 – 10"]
-    assert buttons[0]["reply"]["id"] == f"{RANGE_PREFIX}:ru:0:3:nps:s:42"
-    assert body["interactive"]["body"]["text"] == "Выберите оценку"
+    bodies = quick_reply_question(renderer, f"{QUICK_PREFIX}:ru:nps:s:42")
+    assert bodies is not None
+    first, second = (body["interactive"] for body in bodies)
+    assert (first["action"]["button"], second["action"]["button"]) == ("0 – 5", "6 – 10")
+    rows = [r["id"] for i in (first, second) for r in i["action"]["sections"][0]["rows"]]
+    assert rows == [f"nps:s:42:{s}" for s in range(11)]
+    assert first["body"]["text"] == "Выберите оценку"
+    assert second["body"]["text"] == "…или от 6 до 10:"
     assert quick_reply_question(renderer, f"{QUICK_PREFIX}:ru:not-a-score") is None
     assert quick_reply_question(renderer, "Answer") is None
 

@@ -17,7 +17,8 @@ from tests.e2e.events_receiver import Receiver
 from tests.e2e.test_webhook_mode import webhook_settings
 from tests.scenario import OWNER_ID, start_survey, wait_for
 from tests.whatsapp.conftest import WhatsAppBot, both_settings
-from tests.whatsapp.test_conversation import question, responses
+from tests.whatsapp.score_lists import nps_score, question_lists
+from tests.whatsapp.test_conversation import responses
 
 EVENTS_SECRET = "events-secret-0123456789abcdef"
 
@@ -31,13 +32,11 @@ async def receiver() -> AsyncIterator[Receiver]:
 
 
 async def _answer_nine(wa: CloudApiEmulator, wa_id: str, name: str) -> None:
-    """A whole WhatsApp answer: 9 in two taps, a reason, Skip."""
+    """A whole WhatsApp answer: 9 in two taps (the second list), a reason, Skip."""
     customer = wa.customer(wa_id, name)
     customer.send_text("Hi")
-    asked = await question(customer)
-    customer.press_button(asked, "8 – 10")
-    scores = await customer.wait_for_message(lambda m: m.interactive_type == "list", 10)
-    customer.choose_row(scores, "9")
+    asked, rest = await question_lists(customer)
+    nps_score(customer, (asked, rest), 9)
     why = await customer.wait_for_message(lambda m: "Skip" in [b.title for b in m.buttons], 10)
     customer.send_text("Fast delivery")
     improve = await customer.wait_for_message(

@@ -1,4 +1,5 @@
-"""The parts without a network: markup, the score's ranges, keywords, settings, ids."""
+"""The parts without a network: markup, the score's two lists (and the old ranges),
+keywords, settings, ids."""
 
 from __future__ import annotations
 
@@ -22,19 +23,67 @@ def test_html_becomes_whatsapp_markup() -> None:
     assert whatsapp_text(html) == "*Bold* _it_ ~old~ ```x``` <3 site (https://a.b/c)"
 
 
-def test_the_score_keyboard_becomes_three_ranges_and_a_range_its_list() -> None:
+def test_the_score_keyboard_becomes_two_lists_in_score_order() -> None:
     renderer = Renderer(Catalogs(default="en"))
-    first = renderer.message("How likely?", score_keyboard(42), "ru")
-    buttons = first["interactive"]["action"]["buttons"]
-    assert [b["reply"]["title"] for b in buttons] == ["0 – 3", "4 – 7", "8 – 10"]
-    assert all(len(b["reply"]["id"]) <= 256 for b in buttons)
-    second = renderer.range_list(buttons[1]["reply"]["id"])
+    first, second = renderer.messages("How likely?", score_keyboard(42), "ru")
+    lists = [first["interactive"], second["interactive"]]
+    assert [i["type"] for i in lists] == ["list", "list"]
+    assert [i["action"]["button"] for i in lists] == ["0 – 5", "6 – 10"]
+    # The question is the first; the second says the rest; a typed number is offered once.
+    assert first["interactive"]["body"]["text"] == "How likely?"
+    assert second["interactive"]["body"]["text"] == "…или от 6 до 10:"
+    assert first["interactive"]["footer"]["text"] == "Или напишите число от 0 до 10."
+    assert "footer" not in second["interactive"]
+    rows = [i["action"]["sections"][0]["rows"] for i in lists]
+    assert rows[0][0]["description"] == "точно нет"
+    assert rows[1][-1]["description"] == "обязательно порекомендую"
+    assert [r for r in rows[0] + rows[1] if "description" in r] == [rows[0][0], rows[1][-1]]
+    with pytest.raises(ValueError, match="two messages"):
+        renderer.message("How likely?", score_keyboard(42), "ru")
+
+
+@pytest.mark.parametrize("language", ["en", "ru", "ro", "pl"])
+def test_every_score_is_one_row_of_one_list_within_whatsapps_limits(language: str) -> None:
+    renderer = Renderer(Catalogs(default="en"))
+    bodies = renderer.messages("x" * 2000, score_keyboard(42), language)
+    ids = []
+    for body in bodies:
+        interactive = body["interactive"]
+        [section] = interactive["action"]["sections"]
+        assert len(section["rows"]) <= 10 and len(interactive["action"]["button"]) <= 20
+        assert 0 < len(interactive["body"]["text"]) <= 1024
+        assert len(interactive.get("footer", {}).get("text", "")) <= 60
+        for row in section["rows"]:
+            assert len(row["title"]) <= 24 and len(row.get("description", "")) <= 72
+            ids.append(row["id"])
+    # Each score once, as the handlers' own callback data, the lists in score order.
+    assert ids == [f"{SCORE_PREFIX}:{s}" for s in range(11)]
+
+
+def test_the_lists_split_the_scale_in_the_middle_not_at_a_group_border() -> None:
+    renderer = Renderer(Catalogs(default="en"))
+    bodies = renderer.messages("How likely?", score_keyboard(42), "en")
+    lists = [
+        [int(r["title"]) for r in body["interactive"]["action"]["sections"][0]["rows"]]
+        for body in bodies
+    ]
+    groups = [list(range(7)), [7, 8], [9, 10]]  # detractors, passives, promoters
+    assert not [scores for scores in lists if scores in groups]
+    # The second list starts at 6: not where passives (7) or promoters (9) start.
+    assert [scores[0] for scores in lists] == [0, 6]
+    assert abs(len(lists[0]) - len(lists[1])) <= 1
+
+
+def test_an_old_range_button_still_brings_its_list() -> None:
+    renderer = Renderer(Catalogs(default="en"))
+    second = renderer.range_list(f"nps-wa:r:ru:4:7:{SCORE_PREFIX}")
     assert second is not None
     rows = second["interactive"]["action"]["sections"][0]["rows"]
     # The rows are the handlers' own callback data; the list speaks the person's language.
     assert [r["id"] for r in rows] == [f"{SCORE_PREFIX}:{s}" for s in range(4, 8)]
     assert second["interactive"]["body"]["text"] == "Выберите оценку"
     assert renderer.range_list("nps-wa:r:en:0:3:evil") is None
+    assert renderer.range_list(f"nps-wa:r:en:x:3:{SCORE_PREFIX}") is None
 
 
 def test_a_skip_button_stays_a_reply_button() -> None:
