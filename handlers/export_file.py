@@ -109,6 +109,8 @@ async def export_attributes(source: SessionSource, scope: Scope, tz: tzinfo) -> 
 # Looked up per row: cheaper than classify() on hundreds of thousands of rows. NPS's
 # groups; a CSAT or CES answer gets its kind's (nps/scale_groups.py).
 GROUP_OF_SCORE = {score: classify(score).value for score in range(11)}
+# The xlsx sheet of the themes of comments (issue 15), between Summary and Responses.
+THEMES_SHEET = "Themes"
 
 
 async def _export_batches(
@@ -173,11 +175,13 @@ async def write_export(
         return await write_csv_rows(cells, titles, out, progress=progress)
     # The figures first: the workbook is written strictly in order, Summary before Responses.
     tables = await summary_tables(source, scope, texts, exported_at, min_group=min_group)
+    # Themes on a sheet of their own, between the Summary and the Responses.
     themes = await themes_table(source, scope, texts, exported_at, min_group=min_group)
-    if themes is not None:
-        tables = [*tables, themes]
+    sheets = [(THEMES_SHEET, [themes])] if themes is not None else []
     rows: Batches | list[dict[str, Any]] = (
         [] if hide else export_rows(source, scope, source.tz, attributes)
     )
     title = texts.plain(f"{scope_kind(scope)}_title", title=scope_title(scope, texts))
-    return await write_xlsx(rows, columns, out, summary=tables, title=title, progress=progress)
+    return await write_xlsx(
+        rows, columns, out, summary=tables, title=title, progress=progress, sheets=sheets
+    )

@@ -62,6 +62,7 @@ class _XlsxSink:
         max_rows_per_sheet: int,
         summary_sheet: str,
         responses_sheet: str,
+        sheets: Sequence[tuple[str, Sequence[SummaryTable]]] = (),
     ) -> None:
         # Imported here, not with the module: only exports need it (bench/footprint.py).
         import xlsxwriter
@@ -102,6 +103,8 @@ class _XlsxSink:
             # constant_memory writes each sheet's rows strictly in order, so the small Summary
             # is written completely first and the Responses sheets are streamed after it.
             self._write_summary(summary, title, summary_sheet)
+            for name, tables in sheets:  # e.g. Themes: small tables, before the answers
+                self._write_summary(tables, "", name)
             self._new_sheet()
         except BaseException:  # e.g. a sheet name Excel rejects: leave no temp files behind
             self.discard()
@@ -243,8 +246,12 @@ async def write_xlsx(
     max_rows_per_sheet: int = EXCEL_MAX_ROWS,
     summary_sheet: str = "Summary",
     responses_sheet: str = "Responses",
+    sheets: Sequence[tuple[str, Sequence[SummaryTable]]] = (),
 ) -> int:
     """Stream rows to an XLSX workbook (Summary + Responses sheets); return data rows written.
+
+    ``sheets`` are further (name, tables) sheets written like the Summary, between it and
+    the Responses.
 
     The Summary sheet holds ``title`` and the ``summary`` tables; the Responses sheet has a
     bold frozen header, an autofilter, typed cells (numbers, dates in UTC) and text cells
@@ -259,6 +266,6 @@ async def write_xlsx(
         raise ValueError("a sheet needs room for the header and at least one row")
     # Created on the loop (the summary is small) so a cancellation cannot orphan temp files.
     sink = _XlsxSink(
-        out, columns, summary, title, max_rows_per_sheet, summary_sheet, responses_sheet
+        out, columns, summary, title, max_rows_per_sheet, summary_sheet, responses_sheet, sheets
     )
     return await _drive(rows, sink, progress)

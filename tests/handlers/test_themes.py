@@ -425,7 +425,10 @@ async def test_the_export_has_a_themes_column_and_table(
     }
     recent = [a for a in ANSWERS if a.days_ago < 30]
     assert found == {a.why: {w for w in (PARKING, SOUP) if mentions(a.why, w)} for a in recent}
-    table = summary_table(book["Summary"], "Themes of comments")
+    assert book.sheetnames == ["Summary", "Themes", "Responses"]  # a sheet of their own
+    on_summary = [row[0] for row in book["Summary"].iter_rows(values_only=True)]
+    assert "Themes of comments" not in on_summary
+    table = summary_table(book["Themes"], "Themes of comments")
     assert table[0][:4] == ("Theme", "Key", "Mentions", "Share of commented answers, %")
     counted = {row[1]: row[2] for row in table[1:]}
     assert counted == {w: sum(mentions(a.why, w) for a in recent) for w in (PARKING, SOUP)}
