@@ -20,7 +20,13 @@ from handlers.broadcast_messages import (
     segment_label,
     stop_keyboard,
 )
-from handlers.broadcast_split import assign_arms, drawn_line, preview_lines, save_split
+from handlers.broadcast_split import (
+    assign_arms,
+    drawn_line,
+    messaged,
+    preview_lines,
+    save_split,
+)
 from handlers.callbacks import Payload, pack, payload
 from handlers.context import UpdateContext
 from handlers.events import ButtonPress, Command, IncomingMessage
@@ -127,7 +133,10 @@ async def on_broadcast(event: IncomingMessage, command: Command, ctx: UpdateCont
     keyboard = Keyboard.of(
         [
             Button(
-                texts.plain("bc_confirm_button", count=number(texts, preview.eligible)),
+                # A held-back control group is not messaged: not counted on the button.
+                texts.plain(
+                    "bc_confirm_button", count=number(texts, messaged(split, preview.eligible))
+                ),
                 pack(BroadcastConfirm(draft.id)),
             ),
             Button(texts.plain("bc_cancel_button"), pack(BroadcastStop(draft.id))),
@@ -294,7 +303,12 @@ async def on_confirm(event: ButtonPress, confirm: BroadcastConfirm, ctx: UpdateC
     # it is fixed before the first message (a restart never draws again).
     drawn = await assign_arms(ctx.store, broadcast.id)
     ctx.out.answer(event.callback_id, texts.plain("bc_started"))
-    tally = Tally({RecipientStatus.PENDING.value: total})
+    # A split broadcast reads its rows back: a held-back control group is not "to send".
+    tally = (
+        await ctx.store.broadcasts.tally(broadcast.id)
+        if drawn
+        else Tally({RecipientStatus.PENDING.value: total})
+    )
     # An unfinished progress message shows the segment, which starting does not change.
     html = progress_html(
         texts,

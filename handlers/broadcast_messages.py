@@ -96,6 +96,9 @@ def progress_html(
     uncertain = tally[RecipientStatus.UNCERTAIN]
     if uncertain:
         lines.append(texts("bc_uncertain", count=number(texts, uncertain)))
+    if tally.held_back:
+        # An A/B broadcast's control group held back (`control 10% none`): not a failure.
+        lines.append(texts("bc_held_back", count=number(texts, tally.held_back)))
     if not finished and tally.remaining:
         # Observed pace once there is one, else the configured rate.
         pace = tally.handled / elapsed if elapsed >= 2 and tally.handled else rate
@@ -110,7 +113,7 @@ def summary_html(texts: TextsLike, survey: SurveyView, broadcast: Broadcast, tal
         if broadcast.status == BroadcastStatus.CANCELLED
         else "bc_summary_done"
     )
-    return texts(
+    summary = texts(
         key,
         survey=survey.name,
         sent=number(texts, tally.delivered),
@@ -118,6 +121,9 @@ def summary_html(texts: TextsLike, survey: SurveyView, broadcast: Broadcast, tal
         unreachable=number(texts, tally[RecipientStatus.UNREACHABLE]),
         failed=number(texts, tally[RecipientStatus.FAILED]),
     )
+    if tally.held_back:
+        summary += "\n" + texts("bc_held_back", count=number(texts, tally.held_back))
+    return summary
 
 
 def stop_keyboard(texts: TextsLike, broadcast_id: int) -> Keyboard:

@@ -1,4 +1,5 @@
-"""A/B broadcasts: the `split A:"text" B:"text" control 10%` words, and who gets which arm.
+"""A/B broadcasts: the `split A:"text" B:"text" control 10% [none]` words, and who gets
+which arm.
 
 Pure (no I/O): the randomness comes from the caller's `random.Random`, so tests can seed it
 and the bot uses the operating system's generator.
@@ -24,7 +25,13 @@ NAME: Final = r"[A-Za-z0-9_]{1,16}"
 _VARIANT = re.compile(
     rf"""\s*({NAME})\s*:\s*(?:"([^"]*)"|“([^”]*)”|„([^“”]*)[“”]|«([^»]*)»)""",
 )
-_CONTROL = re.compile(r"\s*control\s*:?\s*(\d{1,3}(?:[.,]\d+)?)\s*%?", re.IGNORECASE)
+# `control 10%`, and `control 10% none` (or `never`): the control group held back. The
+# keyword is English in every language, as `split` and `control` are; a variant that
+# happens to be called "none" (`none:"…"`) is not taken for it.
+_CONTROL = re.compile(
+    r"\s*control\s*:?\s*(\d{1,3}(?:[.,]\d+)?)(?:\s*%)?(?:\s+(none|never)\b(?!\s*:))?",
+    re.IGNORECASE,
+)
 _SPLIT_WORD = re.compile(r"(?:^|\s)split(?=\s|$)", re.IGNORECASE)
 
 
@@ -47,10 +54,13 @@ class Variant:
 
 @dataclass(frozen=True)
 class Split:
-    """The arms of a split broadcast: the variants and the control group's share (0..1)."""
+    """The arms of a split broadcast: the variants, the control group's share (0..1) and
+    whether it is held back (never messaged by the broadcast) rather than asked the plain
+    question at the same time as the others."""
 
     variants: tuple[Variant, ...]
     control_share: float = 0.0
+    held_back: bool = False
 
     @property
     def arms(self) -> tuple[str, ...]:
@@ -76,9 +86,11 @@ def split_off(rest: str) -> tuple[str, str | None]:
 
 
 def parse_split(text: str) -> Split:
-    """Parses `A:"text" B:"text" [control N%]`; raises SplitError with a catalog key."""
+    """Parses `A:"text" B:"text" [control N% [none|never]]`; raises SplitError with a
+    catalog key."""
     variants: list[Variant] = []
     control: float | None = None
+    held_back = False
     position = 0
     while position < len(text):
         if not text[position:].strip():
@@ -87,6 +99,7 @@ def parse_split(text: str) -> Split:
             if control is not None:
                 raise SplitError("split_twice", name=CONTROL)
             control = _control_share(found.group(1))
+            held_back = found.group(2) is not None
             position = found.end()
             continue
         if (found := _VARIANT.match(text, position)) is None:
@@ -110,7 +123,7 @@ def parse_split(text: str) -> Split:
     if len(variants) == 1 and not share:
         # One variant alone compares with nothing: a control group is needed.
         raise SplitError("split_one_arm", name=variants[0].name)
-    return Split(tuple(variants), share)
+    return Split(tuple(variants), share, held_back)
 
 
 def _control_share(text: str) -> float:

@@ -1,15 +1,17 @@
-"""A/B broadcasts (migration 0029): a split broadcast's arms and each person's arm.
+"""A/B broadcasts (migrations 0029, 0030): a split broadcast's arms and each person's arm.
 
 An arm is a variant ("A", "B": a message sent right before the question) or the control
-group (no message, the plain question at the same time). Assignments are written when the
-broadcast is confirmed, in the transaction that enrols its recipients, before anything is
-sent: a restart never assigns anyone again, and nobody has two arms of one broadcast.
+group: no message and the plain question at the same time, or — held back (`control 10%
+none`) — nothing at all from this broadcast. Assignments are written when the broadcast is
+confirmed, in the transaction that enrols its recipients, before anything is sent: a
+restart never assigns anyone again, and nobody has two arms of one broadcast.
 """
 
 from __future__ import annotations
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     Float,
     ForeignKey,
     Index,
@@ -17,6 +19,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -24,6 +27,9 @@ from storage.models import Base, IdType
 
 # The arm of the people who get no variant message.
 CONTROL = "control"
+# The `detail` of a held-back control group's recipient rows: `skipped` at the draw, never
+# claimed, and told apart from the people skipped for a reason (/stop, fatigue).
+HELD_BACK_DETAIL = "control"
 
 
 class BroadcastArm(Base):
@@ -41,6 +47,9 @@ class BroadcastArm(Base):
     share: Mapped[float] = mapped_column(Float)
     # The arm's place in the command (A before B), for previews and tables.
     position: Mapped[int] = mapped_column(Integer, default=0)
+    # The control group only: held back (`control 10% none`), never messaged by this
+    # broadcast; otherwise it gets the plain question at the same time as the others.
+    held_back: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 class BroadcastAssignment(Base):

@@ -6,10 +6,12 @@ and workers take them through these steps:
 1. **claim** (one transaction per small batch): rows become `queued` for this worker, each
    with its survey response (its id goes into the score buttons) kept at step "closed" so
    nothing in the conversation sees it yet. People who stopped, blocked the bot or were
-   surveyed meanwhile become `skipped`. On PostgreSQL the rows are picked with `SELECT …
-   FOR UPDATE SKIP LOCKED` (and the people's rows locked), so replicas share a broadcast
-   without ever claiming the same row; SQLite has a single writer (BEGIN IMMEDIATE), so
-   there one process claims at a time and more replicas only wait.
+   surveyed meanwhile become `skipped` (an A/B broadcast's held-back control group is
+   `skipped` already at Confirm, in the draw's transaction: never claimed, never sent). On
+   PostgreSQL the rows are picked with `SELECT … FOR UPDATE SKIP LOCKED` (and the people's
+   rows locked), so replicas share a broadcast without ever claiming the same row; SQLite
+   has a single writer (BEGIN IMMEDIATE), so there one process claims at a time and more
+   replicas only wait.
 2. **mark**: holding its rate-limiter token, a message's row is committed as `sending`
    (with the attempt time) immediately before the call — several senders share one
    commit. Only the worker that queued a row can mark it.

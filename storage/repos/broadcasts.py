@@ -23,10 +23,14 @@ from storage.broadcast_models import (
     RecipientStatus,
 )
 from storage.repos.audience import AudienceRepo, Fatigue, Segment
+from storage.split_models import HELD_BACK_DETAIL
 from storage.tables import rows_changed, table_of
 
 B = table_of(Broadcast)
 BR = table_of(BroadcastRecipient)
+# The tally's key for an A/B broadcast's held-back control group (`skipped` rows with the
+# detail "control"): neither sent nor to be sent nor skipped for a reason.
+HELD_BACK = "held_back"
 
 
 @dataclass(frozen=True)
@@ -40,8 +44,13 @@ class Tally:
 
     @property
     def total(self) -> int:
-        """Every recipient."""
-        return sum(self.counts.values())
+        """Every recipient the broadcast is to message (a held-back control group is not)."""
+        return sum(count for key, count in self.counts.items() if key != HELD_BACK)
+
+    @property
+    def held_back(self) -> int:
+        """An A/B broadcast's control group held back (storage/split_models.py)."""
+        return self.counts.get(HELD_BACK, 0)
 
     @property
     def delivered(self) -> int:
@@ -187,13 +196,25 @@ class BroadcastRepo:
         return await self._session.scalar(select(B.c.status).where(B.c.id == broadcast_id))
 
     async def tally(self, broadcast_id: int) -> Tally:
-        """Recipients by state."""
+        """Recipients by state; a held-back control group apart from the skipped (HELD_BACK)."""
         rows = await self._session.execute(
             select(BR.c.status, func.count())
             .where(BR.c.broadcast_id == broadcast_id)
             .group_by(BR.c.status)
         )
-        return Tally({status: count for status, count in rows})
+        counts = {status: count for status, count in rows}
+        if counts.get(RecipientStatus.SKIPPED.value):
+            held = await self._session.scalar(
+                select(func.count()).where(
+                    BR.c.broadcast_id == broadcast_id,
+                    BR.c.status == RecipientStatus.SKIPPED,
+                    BR.c.detail == HELD_BACK_DETAIL,
+                )
+            )
+            if held:
+                counts[RecipientStatus.SKIPPED.value] -= held
+                counts[HELD_BACK] = held
+        return Tally(counts)
 
     async def claim_progress(self, broadcast_id: int, now: datetime, not_after: datetime) -> bool:
         """True for the one worker that should edit the progress message now."""

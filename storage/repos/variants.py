@@ -13,14 +13,14 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import and_, func, insert, select
+from sqlalchemy import and_, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.broadcast_models import BroadcastRecipient
+from storage.broadcast_models import BroadcastRecipient, RecipientStatus
 from storage.models import Response
 from storage.repos.audience import chunks
-from storage.split_models import BroadcastArm, BroadcastAssignment
-from storage.tables import table_of
+from storage.split_models import CONTROL, HELD_BACK_DETAIL, BroadcastArm, BroadcastAssignment
+from storage.tables import rows_changed, table_of
 
 ARMS = table_of(BroadcastArm)
 AS = table_of(BroadcastAssignment)
@@ -32,11 +32,13 @@ Counts = tuple[int, ...]  # invited, then scores 0..10 (as storage/repos/stats.p
 
 @dataclass(frozen=True)
 class Arm:
-    """One stored arm: its name, its message (None for the control group), its share."""
+    """One stored arm: its name, its message (None for the control group), its share,
+    and for the control group whether it is held back (never messaged)."""
 
     name: str
     text: str | None
     share: float
+    held_back: bool = False
 
 
 class VariantRepo:
@@ -54,6 +56,7 @@ class VariantRepo:
                 "text": arm.text,
                 "share": arm.share,
                 "position": position,
+                "held_back": arm.held_back,
             }
             for position, arm in enumerate(arms)
         ]
@@ -62,11 +65,11 @@ class VariantRepo:
     async def arms(self, broadcast_id: int) -> list[Arm]:
         """The broadcast's arms in order; empty for a broadcast that is not split."""
         rows = await self._session.execute(
-            select(ARMS.c.arm, ARMS.c.text, ARMS.c.share)
+            select(ARMS.c.arm, ARMS.c.text, ARMS.c.share, ARMS.c.held_back)
             .where(ARMS.c.broadcast_id == broadcast_id)
             .order_by(ARMS.c.position)
         )
-        return [Arm(name, text, share) for name, text, share in rows]
+        return [Arm(name, text, share, bool(held)) for name, text, share, held in rows]
 
     async def recipients(self, broadcast_id: int) -> list[int]:
         """The people a confirmed broadcast enrolled (in id order, for a seeded draw)."""
@@ -86,6 +89,24 @@ class VariantRepo:
         ]
         for chunk in chunks(rows):
             await self._session.execute(insert(AS), list(chunk))
+
+    async def hold_back(self, broadcast_id: int) -> int:
+        """Marks the control group's pending recipient rows `skipped` ("control"): a held-back
+        control group is never claimed, so never messaged. Runs in the transaction of the
+        draw, so no worker sees them pending; how many rows it marked."""
+        control = select(AS.c.respondent_id).where(
+            AS.c.broadcast_id == broadcast_id, AS.c.arm == CONTROL
+        )
+        result = await self._session.execute(
+            update(BR)
+            .where(
+                BR.c.broadcast_id == broadcast_id,
+                BR.c.status == RecipientStatus.PENDING,
+                BR.c.respondent_id.in_(control),
+            )
+            .values(status=RecipientStatus.SKIPPED, detail=HELD_BACK_DETAIL)
+        )
+        return rows_changed(result)
 
     async def counts(self, broadcast_id: int) -> dict[str, int]:
         """Recipients per arm."""

@@ -281,3 +281,137 @@ async def test_a_stop_between_an_offer_and_its_question_never_sends_the_offer_tw
             [] if arms[other.id] == "control" else [OFFER_A if arms[other.id] == "A" else OFFER_B]
         )
         assert offers_seen(other) == expected, other.transcript()
+
+
+# --- a control group held back (`control 10% none`) ----------------------------------------
+
+HELD = f'split A:"{OFFER_A}" B:"{OFFER_B}" control 10% none'
+HELD_LINE = "control group held back (A/B test, not messaged): "
+
+
+async def held_rows(db: Database, broadcast_id: int, arms: dict[int, str]) -> Counter[Any]:
+    """The recipient rows' (status, detail) of the control group, and the others' statuses."""
+    found: Counter[Any] = Counter()
+    for row in await recipients_of(db, broadcast_id):
+        if arms[row.chat_id] == "control":
+            found[("control", row.status, row.detail)] += 1
+        else:
+            found[row.status] += 1
+    return found
+
+
+@pytest.mark.parametrize("db_url", BACKENDS, indirect=True)  # SQL that differs on PostgreSQL
+async def test_a_held_back_control_group_is_drawn_never_messaged_and_has_no_answers(
+    api: BotApiEmulator, sender: HandlerBot, check_db: Database
+) -> None:
+    users = await seed_audience(check_db, api, range(7601, 7701))
+    owner = admin(api)
+    # One variant and a held-back group: nothing to pair in /nps, so no compare hint.
+    alone = await preview_of(owner, f'/broadcast nps split A:"{OFFER_A}" control 20% never')
+    assert " • control (~20, 20%): held back, nothing is sent" in alone.text.splitlines()
+    assert "/nps compare" not in alone.text
+    assert alone.button_texts[0] == "✅ Send to 80"
+    preview = await preview_of(owner, f"/broadcast nps {HELD}")
+    lines = preview.text.splitlines()
+    assert "Recipients: 100 (en 100)" in lines
+    assert f" • A (~45): “{OFFER_A}”, then the question" in lines
+    assert " • control (~10, 10%): held back, nothing is sent" in lines
+    assert any(
+        line.startswith("The control group is held back: this broadcast never") for line in lines
+    )
+    assert not any("at the same time as the others" in line for line in lines)
+    assert " • control (~10, 10%): no message, only the question" not in lines
+    # 90 offers and 90 questions: the control group's 10 are not sent anything.
+    assert "With the variant messages: messages to send 180, ~1 s" in lines
+    assert "Results: /nps by variant, or /nps compare variant:A vs variant:B" in lines
+    assert preview.button_texts[0] == "✅ Send to 90"
+    owner.press(preview, "✅ Send to 90")
+    drawn = await owner.wait_for_message(lambda m: "Groups drawn" in m.text)
+    assert drawn.text == "🧪 Groups drawn and recorded: A 45 · B 45 · control 10"
+    summary = await owner.wait_for_message(lambda m: FINISHED in m.text, timeout=30)
+    # "N of M sent" counts the people messaged: the control group is neither failed nor left.
+    assert "finished: 90 of 90 sent, 0 unreachable, 0 failed." in summary.text
+    assert summary.text.splitlines()[-1] == HELD_LINE + "10"
+    progress = owner.message(preview.message_id)
+    assert progress is not None
+    assert any("Sending… 0 of 90" in text for text in progress.history)
+    assert "sent 90 · unreachable 0 · failed 0 · remaining 0" in progress.text
+    assert HELD_LINE + "10" in progress.text.splitlines()
+    assert "skipped" not in progress.text  # not mixed with people who stopped
+    broadcast = await latest_broadcast(check_db)
+    arms = await arms_by_chat(check_db, broadcast.id)
+    assert Counter(arms.values()) == {"A": 45, "B": 45, "control": 10}
+    assert sorted(arms) == [u.id for u in users]  # the control group is recorded too
+    assert await held_rows(check_db, broadcast.id, arms) == {
+        "sent": 90,
+        ("control", "skipped", "control"): 10,
+    }
+    given: dict[str, list[int]] = {"A": [], "B": []}
+    for user in users:
+        arm = arms[user.id]
+        if arm == "control":
+            # Nothing at all from this broadcast: no offer, no question.
+            assert api.deliveries(user.id) == 0 and user.bot_messages == []
+            continue
+        assert api.deliveries(user.id) == 2
+        score = SCORES[arm][len(given[arm]) % len(SCORES[arm])]
+        given[arm].append(score)
+        question = question_of(user)
+        assert question is not None
+        user.press(question, str(score))
+    await wait_for(lambda: _scored(check_db, 90), "every answer stored", within=20)
+
+    owner.send("/nps by variant")
+    table = await owner.wait_for_message(lambda m: m.text.startswith("NPS by variant"))
+    rows = {line.split()[0]: line.split() for line in table.text.splitlines()[3:]}
+    assert rows["A"][1] == "45" and rows["B"][1] == "45"
+    assert "control" not in rows  # no answers, no invitations: no row, no error
+    owner.send("/nps compare variant:A vs variant:control")
+    text = (await owner.wait_for_message(lambda m: "variant:A vs variant:control" in m.text)).text
+    assert f"A · variant:A: NPS {round(reference(given['A'])[0]):+d} ± " in text
+    assert "B · variant:control: no answers" in text
+    assert text.splitlines()[-1] == (
+        "Nothing to compare yet: variant:control has no answers in this period."
+    )
+    owner.send("/nps compare variant:control vs variant:B")
+    text = (await owner.wait_for_message(lambda m: "variant:control vs variant:B" in m.text)).text
+    assert "A · variant:control: no answers" in text
+    assert "variant:control has no answers" in text.splitlines()[-1]
+
+
+async def test_a_held_back_control_group_is_never_sent_even_after_a_crash(
+    api: BotApiEmulator, db_url: str, check_db: Database
+) -> None:
+    bot, users, owner = await forty_at_ten_a_second(api, db_url, check_db, 7801)
+    try:
+        preview = await preview_of(owner, f"/broadcast nps {HELD}")
+        owner.press(preview, "✅ Send to 36")
+        await owner.wait_for_message(lambda m: "Groups drawn" in m.text)
+        broadcast = await latest_broadcast(check_db)
+        before = await arms_by_chat(check_db, broadcast.id)
+        control = [u for u in users if before[u.id] == "control"]
+        await api.wait_until(lambda: sum(api.deliveries(u.id) for u in users) >= 8, timeout=10)
+        await bot.crash()
+        sent_at_crash = sum(api.deliveries(u.id) for u in users)
+        # Stopped midway: the control group is already out of the queue, not waiting in it.
+        assert await held_rows(check_db, broadcast.id, before) >= Counter(
+            {("control", "skipped", "control"): 4}
+        )
+        await bot.start()
+        summary = await owner.wait_for_message(lambda m: FINISHED in m.text, timeout=30)
+    finally:
+        await bot.stop()
+    assert sent_at_crash < 2 * 36  # the crash came midway
+    after = await arms_by_chat(check_db, broadcast.id)
+    assert after == before  # nobody drawn again
+    assert Counter(after.values()) == {"A": 18, "B": 18, "control": 4}
+    assert len(control) == 4
+    assert all(api.deliveries(u.id) == 0 and u.bot_messages == [] for u in control)
+    rows = await held_rows(check_db, broadcast.id, after)
+    assert rows[("control", "skipped", "control")] == 4
+    assert set(rows) - {("control", "skipped", "control")} <= {"sent", "uncertain"}, rows
+    assert summary.text.splitlines()[-1] == HELD_LINE + "4"
+    assert " of 36 sent" in summary.text
+    for user in users:
+        if after[user.id] != "control":
+            assert len([m for m in user.bot_messages if "10" in m.button_texts]) <= 1

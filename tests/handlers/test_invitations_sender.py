@@ -88,8 +88,12 @@ async def test_a_due_invitation_is_sent_answered_and_read_back(
         assert (answered.score, answered.response_id) == (9, sent.response_id)
         async with check_db.snapshot() as store:
             response = await store.invitations._session.get(Response, sent.response_id)
+            # Days either side: the bot's clock is 10 minutes ahead of the real one, which
+            # the score's day follows, so near midnight they fall on two days.
             today = quick["now"].date()
-            totals = await store.stats.totals([response.survey_id], today, today, "agent")
+            totals = await store.stats.totals(
+                [response.survey_id], today - timedelta(days=1), today + timedelta(days=1), "agent"
+            )
         assert (response.channel, response.agent, response.source) == (
             "invitation",
             "olga",

@@ -140,6 +140,7 @@ def test_variants_in_any_quotes_and_a_control_share() -> None:
         ('A:"x"', "split_one_arm"),
         ('A:"x" a:"y"', "split_twice"),
         ('A:"x" B:"y" control 10% control 5%', "split_twice"),
+        ('A:"x" B:"y" control 10% none control 5% never', "split_twice"),
         ('control:"x" B:"y"', "split_reserved_name"),
         ('A:"" B:"y"', "split_text_length"),
         ('A:"' + "x" * 1001 + '" B:"y"', "split_text_length"),
@@ -155,6 +156,53 @@ def test_split_mistakes_are_named(text: str, key: str) -> None:
     with pytest.raises(SplitError) as caught:
         parse_split(text)
     assert caught.value.key == key
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        'A:"x" B:"y" control 10% none',
+        'A:"x" B:"y" control 10% never',
+        'A:"x" B:"y" Control: 10 % NONE',
+        'A:"x" B:"y" control 10 never',
+        'control 10% none A:"x" B:"y"',
+    ],
+)
+def test_a_control_group_can_be_held_back_with_none_or_never(text: str) -> None:
+    split = parse_split(text)
+    assert split.held_back
+    assert split.control_share == pytest.approx(0.10)
+    assert split.arms == ("A", "B", CONTROL)  # still drawn and recorded as a group
+
+
+def test_without_the_keyword_the_control_group_is_surveyed_with_the_others() -> None:
+    assert not parse_split('A:"x" B:"y" control 10%').held_back
+    assert not parse_split('A:"x" B:"y"').held_back
+    # A variant that happens to be called "none" is a variant, not the keyword.
+    split = parse_split('A:"x" control 10% none:"z"')
+    assert not split.held_back
+    assert [v.name for v in split.variants] == ["A", "none"]
+    # One variant and a held-back control group: the group is the comparison (outside /nps).
+    alone = parse_split('A:"x" control 20% never')
+    assert alone.held_back and alone.arms == ("A", CONTROL)
+
+
+@pytest.mark.parametrize(
+    ("text", "term"),
+    [
+        ('A:"x" B:"y" control 10% later', "later"),  # only none / never
+        ('A:"x" B:"y" control 10% nonesuch', "nonesuch"),
+        ('A:"x" B:"y" none', "none"),  # the keyword belongs to the control share
+        ('A:"x" B:"y" control none 10%', "control"),  # the share comes first
+        ('A:"x" B:"y" control 10% none never', "never"),  # once
+        ('A:"x" B:"y" control 10% aucun', "aucun"),  # English in every language
+    ],
+)
+def test_wrong_words_after_the_control_share_are_named(text: str, term: str) -> None:
+    with pytest.raises(SplitError) as caught:
+        parse_split(text)
+    assert caught.value.key == "split_bad_term"
+    assert caught.value.values == {"term": term}
 
 
 def test_the_plan_gives_the_control_its_share_and_the_variants_the_rest_equally() -> None:
