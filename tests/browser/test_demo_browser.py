@@ -152,6 +152,16 @@ async def test_a_customer_and_the_owner_on_a_desktop(
     await download.save_as(saved)
     assert saved.suffix == ".xlsx" and WHY in _cells(saved)
 
+    # James, another customer: the questions he has had so far — the demo's start, and one
+    # more when the simulation picked him to answer live (its draw depends on the day).
+    await _open(page, 1002)
+    await expect(page.locator("#chat-head")).to_contain_text("James")
+    questions = page.locator(".msg.in", has_text=QUESTION)
+    await expect(questions.first).to_be_visible(timeout=SLOW)
+    before = await questions.count()
+    await _open(page, 100)
+    await expect(page.locator("#chat-head")).not_to_contain_text("James")
+
     # A broadcast: the preview's Confirm, then the same message shows the progress.
     await _send(page, "/broadcast nps")
     preview = page.locator(".msg.in", has_text="Broadcast preview").last
@@ -178,7 +188,8 @@ async def test_a_customer_and_the_owner_on_a_desktop(
 
     # James, another customer, got the broadcast's question.
     await _open(page, 1002)
-    await expect(page.locator(".msg.in", has_text=QUESTION)).to_have_count(2, timeout=SLOW)
+    await expect(page.locator("#chat-head")).to_contain_text("James")
+    await expect(questions).to_have_count(before + 1, timeout=SLOW)
     await expect(
         page.locator(".msg.in", has_text=QUESTION).last.get_by_role("button", name="10")
     ).to_be_visible()
