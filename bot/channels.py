@@ -12,6 +12,14 @@ WHATSAPP_CALLBACK = "wa:"  # a WhatsApp ButtonPress's callback id (bot/whatsapp/
 WHATSAPP_MEDIA = "wa-media:"  # a WhatsApp attachment's file id
 
 
+def for_whatsapp(action: Action) -> bool:
+    """True when the action goes to a WhatsApp chat (a button's answer: by its callback id)."""
+    if isinstance(action, AnswerButton):
+        return action.callback_id.startswith(WHATSAPP_CALLBACK)
+    chat_id = getattr(action, "chat_id", None)
+    return chat_id is not None and is_whatsapp_chat(chat_id)
+
+
 class ChannelPorts:
     """Routes each action by chat id: Telegram's port, or WhatsApp's (either may be absent)."""
 
@@ -27,12 +35,7 @@ class ChannelPorts:
 
     async def perform(self, action: Action) -> int | None:
         """Performs the action through its chat's channel."""
-        if isinstance(action, AnswerButton):
-            whatsapp = action.callback_id.startswith(WHATSAPP_CALLBACK)
-        else:
-            chat_id = getattr(action, "chat_id", None)
-            whatsapp = chat_id is not None and is_whatsapp_chat(chat_id)
-        return await self._port(whatsapp).perform(action)
+        return await self._port(for_whatsapp(action)).perform(action)
 
     async def download(self, file_id: str, max_bytes: int) -> bytes:
         """A user's file from the channel that holds it."""

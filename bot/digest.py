@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING
 from bot.theme_job import refresh_due
 from handlers.comments import default_surveys
 from handlers.port import ChatPort, Outbox
-from handlers.theme_labels import label
+from handlers.theme_labels import change_mark, label
 from nps.anonymity import DEFAULT_MIN_GROUP, anonymous_scope, too_few
 from nps.cases_text import cases_text
 from nps.csat_math import CesSummary, CsatSummary, summarize_ces, summarize_csat
@@ -383,12 +383,10 @@ def scale_line(figure: ScaleFigure, texts: Texts) -> str:
 
 def theme_counts(themes: tuple[ThemeCount, ...], texts: Texts) -> str:
     """ "Delivery ×12 ▲5 · Price ×4 =" (plain text; the catalog escapes it)."""
-    parts = []
-    for theme in themes:
-        change = theme.change
-        arrow = f"▲{change}" if change > 0 else f"▼{-change}" if change < 0 else "="
-        parts.append(f"{label(theme.key, texts)} ×{theme.mentions} {arrow}")
-    return " · ".join(parts)
+    return " · ".join(
+        f"{label(theme.key, texts)} ×{theme.mentions} {change_mark(theme.change)}"
+        for theme in themes
+    )
 
 
 def render_comment(

@@ -2,10 +2,11 @@
 
 One registry per application (not prometheus_client's global one), so several bots in one
 process — tests, an embedding host — never share or clash. Counted as things happen: the
-updates the pipeline took (its `observer`, bot/pipeline.py) and every Bot API call through
-a ChatPort (`MeteredPort`, wrapped once where ports enter: `Pipeline.deliver` and the
-background jobs). Read at each scrape: the work queues from the database (within
-SCRAPE_TIMEOUT, so a scrape never hangs) and the connection pool.
+updates the pipeline took (its `observer`, bot/pipeline.py) and every Bot API or Cloud
+API call through a ChatPort (`MeteredPort`, wrapped once where ports enter:
+`Pipeline.deliver` and the background jobs), by channel (bot/channels.py). Read at each
+scrape: the work queues from the database (within SCRAPE_TIMEOUT, so a scrape never
+hangs) and the connection pool.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.exposition import generate_latest
 from prometheus_client.registry import Collector
 
+from bot.channels import for_whatsapp
 from handlers.events import BlockChange, ButtonPress, Event, IncomingMessage
 from handlers.port import Action, ChatError, ChatPort, RetryLater, Transient, Unreachable
 from storage.models import utcnow
@@ -32,7 +34,7 @@ log = logging.getLogger(__name__)
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 SCRAPE_TIMEOUT = 2.0  # seconds the database may take to count the queues at a scrape
-CHANNEL = "telegram"  # the only channel that sends today (addresses reserve others)
+CHANNELS = ("telegram", "whatsapp")  # the `channel` label of npsbot_sends_total
 KINDS = {IncomingMessage: "message", ButtonPress: "button", BlockChange: "block"}
 OUTCOMES = ("handled", "duplicate", "failed")
 SEND_OUTCOMES = ("ok", "429", "403", "5xx", "other")
@@ -46,18 +48,19 @@ class MeteredPort:
 
     __slots__ = ("_port", "_sends")
 
-    def __init__(self, port: ChatPort, sends: dict[str, Counter]) -> None:
+    def __init__(self, port: ChatPort, sends: dict[tuple[str, str], Counter]) -> None:
         self._port = port
         self._sends = sends
 
     async def perform(self, action: Action) -> int | None:
-        """Performs the action through the wrapped port and counts what Telegram said."""
+        """Performs the action through the wrapped port and counts what its channel said."""
+        channel = CHANNELS[for_whatsapp(action)]
         try:
             message_id = await self._port.perform(action)
         except ChatError as exc:
-            self._sends[_send_outcome(exc)].inc()
+            self._sends[channel, _send_outcome(exc)].inc()
             raise
-        self._sends["ok"].inc()
+        self._sends[channel, "ok"].inc()
         return message_id
 
     async def download(self, file_id: str, max_bytes: int) -> bytes:
@@ -168,7 +171,8 @@ class Metrics:
         )
         sends = Counter(
             "npsbot_sends",
-            "Bot API calls (messages, edits, button answers…), by channel and outcome: "
+            "Bot API and WhatsApp Cloud API calls (messages, edits, button answers…), by "
+            "channel (telegram, whatsapp) and outcome: "
             "ok, 429, 403, 5xx (also timeouts and dropped connections), other (400…)",
             ["channel", "outcome"],
             registry=self.registry,
@@ -179,7 +183,7 @@ class Metrics:
             (k, o): self.updates.labels(k, o) for k in KINDS.values() for o in OUTCOMES
         }
         self._seconds = {k: self.update_seconds.labels(k) for k in KINDS.values()}
-        self._sends = {o: sends.labels(CHANNEL, o) for o in SEND_OUTCOMES}
+        self._sends = {(c, o): sends.labels(c, o) for c in CHANNELS for o in SEND_OUTCOMES}
         self.backlogs: Backlogs | None = None
         self.pool_in_use = 0
         self.ready = False

@@ -94,7 +94,6 @@ class OutboxKeeper:
                 await self.pipeline.resend_kept(port, rows)
 
     async def _abandoned(self) -> list[KeptRow]:
-        now = utcnow()
-        window = now - timedelta(seconds=LIVE_WINDOW)
+        since = utcnow() - timedelta(seconds=LIVE_WINDOW)
         async with self.db.transaction() as store:
-            return await store.outbox.take_abandoned(self.name, window, window)
+            return await store.outbox.take_abandoned(self.name, since)

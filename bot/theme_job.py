@@ -1,6 +1,6 @@
 """The themes job: answers with new or changed comments get their themes in the background.
 
-Every POLL_SECONDS it counts the answers due (a read: nps/theme_index.py says which) and,
+Every POLL_SECONDS it looks for an answer due (a read: nps/theme_index.py says which) and,
 when there are some, assigns their themes a batch per transaction, so the write lock is
 held briefly and /themes finds the work done. A dictionary edit makes every answer due;
 the job then works through them while /themes still refreshes whatever is left first.
@@ -39,9 +39,10 @@ async def refresh_due(app: JobHost) -> int:
     now = app.clock()
     async with app.db.snapshot() as store:
         current = await dictionary(store, now, seed=False)
-        due = await store.themes.pending_count(current.version)
+        # Whether any is due (LIMIT 1), not how many: a count reads every answer each poll.
+        due = bool(await store.themes.pending(current.version, 1))
     done = 0
-    while due > 0:
+    while due:
         async with app.db.transaction() as store:
             count = await refresh(store, now, limit=BATCH)
         done += count

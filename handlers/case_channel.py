@@ -12,18 +12,13 @@ API refuses with 131047 tells the staff member the same (SendText.if_outside_win
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 from handlers.context import UpdateContext
 from handlers.forget_target import whatsapp_chat
 from handlers.texts import TextsLike
 from storage.case_models import DetractorCase
 from storage.repos.response_rows import ResponseRow
-from storage.repos.whatsapp import is_whatsapp_chat
+from storage.repos.whatsapp import WINDOW, is_whatsapp_chat
 
-# WhatsApp's customer-service window: free-form messages only this long after the
-# customer's last message.
-WHATSAPP_WINDOW = timedelta(hours=24)
 _CHANNEL_NAMES = {"whatsapp": "tr_channel_whatsapp", "web": "tr_channel_web"}
 
 
@@ -62,4 +57,4 @@ async def outside_window(ctx: UpdateContext, chat_id: int, person_id: int) -> bo
         return False
     person = await ctx.store.respondents.get(person_id)
     seen = person.last_seen_at if person is not None else None
-    return seen is not None and ctx.now - seen > WHATSAPP_WINDOW
+    return seen is not None and ctx.now - seen > WINDOW

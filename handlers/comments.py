@@ -24,7 +24,7 @@ from nps.periods import Period
 from nps.scale_text import SCALED_KINDS, score_text
 from nps.scales import scale_of
 from nps.scope import Scope, reportable
-from nps.theme_index import dictionary, refresh
+from nps.theme_index import Dictionary, dictionary, refresh
 from storage.admin_models import ANONYMOUS_KINDS
 from storage.repos.comments import Comment
 from storage.repos.surveys import SurveyView
@@ -64,7 +64,7 @@ SURVEY_NAME_CHARS = 60
 _TAG = re.compile(r"<[^>]+>")
 
 
-def _visible_length(markup: str) -> int:
+def visible_length(markup: str) -> int:
     """Length of the text Telegram shows for this HTML, in UTF-16 code units."""
     # Every "<" in our HTML opens a tag: values are escaped before they get in.
     plain = html.unescape(_TAG.sub("", markup))
@@ -127,13 +127,17 @@ def _title(scope: Scope, group: str, texts: TextsLike, theme: str | None = None)
         heading = f"{theme_label(theme, texts)} · {heading}"
     if group == "all":
         return f"<b>{texts('comments_title', scope=heading)}</b>"
+    label = group_label(scope, group, texts)
+    return f"<b>{texts('comments_title_group', group=label, scope=heading)}</b>"
+
+
+def group_label(scope: Scope, group: str, texts: TextsLike) -> str:
+    """A group code's name for the scope ("Detractors (0–6)"); one CSAT or CES kind in
+    scope: its own group names and scores ("Dissatisfied (1–2)")."""
     kinds = {s.kind for s in scope.surveys}
     if len(kinds) == 1 and (kind := kinds.pop()) in SCALED_KINDS:
-        # One CSAT or CES kind: its own group names and scores ("Dissatisfied (1–2)").
-        label = texts.plain(f"comments_group_{kind}_{group}")
-    else:
-        label = texts.plain(f"comments_group_{group}")
-    return f"<b>{texts('comments_title_group', group=label, scope=heading)}</b>"
+        return texts.plain(f"comments_group_{kind}_{group}")
+    return texts.plain(f"comments_group_{group}")
 
 
 def default_surveys(surveys: Sequence[SurveyView]) -> tuple[SurveyView, ...]:
@@ -147,17 +151,19 @@ def default_surveys(surveys: Sequence[SurveyView]) -> tuple[SurveyView, ...]:
 
 
 async def render_page(
-    ctx: UpdateContext, page: CommentsPage, scope: Scope
+    ctx: UpdateContext, page: CommentsPage, scope: Scope, current: Dictionary | None = None
 ) -> tuple[str, Keyboard | None]:
-    """The listing for one page and its ◀ / ▶ buttons (None when everything fits one page)."""
+    """The listing for one page and its ◀ / ▶ buttons (None when everything fits one page);
+    `current`: the theme dictionary when the caller has read it already."""
     start, end = scope.period.bounds(ctx.store.stats.tz)
     group = GROUP_OF_CODE.get(page.group)
     anonymous = anonymous_scope(scope)
     theme: str | None = None
     if isinstance(page, ThemeCommentsPage):
         # Answers' themes brought up to date first, as /themes does.
-        await refresh(ctx.store, ctx.now)
-        current = await dictionary(ctx.store, ctx.now)
+        if current is None:
+            current = await dictionary(ctx.store, ctx.now)
+        await refresh(ctx.store, ctx.now, current=current)
         row = next((r for r in current.rows if r.id == page.theme_id and r.active), None)
         if row is None:
             return ctx.texts("th_comments_gone"), None
@@ -203,7 +209,7 @@ async def render_page(
     for cap in COMMENT_CAPS:
         body = "\n\n".join(_entry(c, ctx, cap, anonymous=anonymous) for c in comments)
         text = f"{title}\n{summary}\n\n{body}"
-        if _visible_length(text) <= TEXT_LIMIT:
+        if visible_length(text) <= TEXT_LIMIT:
             break
     buttons = []
     if page.offset > 0:
@@ -219,10 +225,9 @@ async def on_comments(event: IncomingMessage, command: Command, ctx: UpdateConte
     """Lists the latest comments, newest first, five a page with ◀ / ▶ buttons; a theme's
     name (or `theme:<name>`) keeps those that mention it."""
     current = await dictionary(ctx.store, ctx.now)
+    surveys = await ctx.store.surveys.all()
     try:
-        rest, theme = take_theme(
-            command.args, current.rows, await ctx.store.surveys.all(), ctx.texts
-        )
+        rest, theme = take_theme(command.args, current.rows, surveys, ctx.texts)
     except UnknownTheme as exc:
         known = ", ".join(current.keys) or "—"
         ctx.out.send(event.chat_id, ctx.texts("th_unknown", theme=str(exc), known=known))
@@ -233,7 +238,7 @@ async def on_comments(event: IncomingMessage, command: Command, ctx: UpdateConte
         return
     scope = args.scope
     if scope.all_surveys:
-        scope = dataclasses.replace(scope, surveys=default_surveys(await ctx.store.surveys.all()))
+        scope = dataclasses.replace(scope, surveys=default_surveys(surveys))
     if not scope.all_surveys and len(scope.surveys) > 1:
         # A name shared by several surveys: the buttons carry one survey id, so settle on
         # one now (the slug match if any) and every page shows the same survey.
@@ -250,7 +255,7 @@ async def on_comments(event: IncomingMessage, command: Command, ctx: UpdateConte
     )
     if theme is not None:
         page = ThemeCommentsPage(**dataclasses.asdict(page), theme_id=theme.id)
-    text, keyboard = await render_page(ctx, page, scope)
+    text, keyboard = await render_page(ctx, page, scope, current)
     ctx.out.send(event.chat_id, text, keyboard)
 
 

@@ -21,6 +21,15 @@ def label(key: str, texts: Texts) -> str:
     return texts.plain(f"theme_{key}") if key in LABELLED else key
 
 
+def change_mark(change: int) -> str:
+    """A theme's change in mentions since the period before: "▲5", "▼2" or "="."""
+    if change > 0:
+        return f"▲{change}"
+    if change < 0:
+        return f"▼{-change}"
+    return "="
+
+
 class UnknownTheme(ValueError):
     """`theme:<name>` names no theme in use."""
 

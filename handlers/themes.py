@@ -8,37 +8,35 @@ key: word, word…` (one theme per line) and `/themes remove key` change it (adm
 
 from __future__ import annotations
 
-import html
 import re
 from dataclasses import dataclass
 
 from handlers.access import refusal_key, role_of
 from handlers.callbacks import Payload, pack, payload
-from handlers.comments import GROUP_WORDS
+from handlers.comments import GROUP_WORDS, TEXT_LIMIT, group_label, visible_length
 from handlers.context import UpdateContext
 from handlers.events import ButtonPress, Command, IncomingMessage
 from handlers.port import Button, Keyboard
 from handlers.roles import Role
 from handlers.stats import report_args
 from handlers.texts import TextsLike
-from handlers.theme_labels import label
+from handlers.theme_labels import change_mark, label
 from nps.anonymity import anonymous_scope
 from nps.nps_math import Group, format_nps, format_pct
 from nps.nps_report import scope_title, shorten
 from nps.theme_index import dictionary, refresh, with_words, words_in
 from nps.theme_report import SuggestedTheme, ThemeLine, ThemesReport, build_themes
 from nps.themes import LANGUAGES, parse_edit
+from storage.repos.themes import ThemeRow
 from storage.theme_models import ACCEPTED, DISMISSED, OPEN, OWNER, SUGGESTED
 
 # The /comments group codes, as Group values.
 GROUPS = {"pro": Group.PROMOTER, "pas": Group.PASSIVE, "det": Group.DETRACTOR}
-TEXT_LIMIT = 4096
 # Characters of one example comment, tried in turn until the message fits.
 EXAMPLE_CAPS = (90, 60, 40, 0)
 LIST_WORDS_CHARS = 600
 # Answers /themes reads itself before reporting (~0.3 s); the background job reads the rest.
 REPORT_REFRESH = 3000
-_TAG = re.compile(r"<[^>]+>")
 _SUB = re.compile(r"^\s*(\S+)\s*(.*)$", re.DOTALL)
 
 
@@ -55,20 +53,6 @@ class ThemeDecision(Payload):
             raise ValueError("unknown theme decision")
 
 
-def _visible_length(markup: str) -> int:
-    """Length of the text Telegram shows for this HTML, in UTF-16 code units."""
-    plain = html.unescape(_TAG.sub("", markup))
-    return len(plain.encode("utf-16-le")) // 2
-
-
-def _change(line: ThemeLine) -> str:
-    if line.change > 0:
-        return f"▲{line.change}"
-    if line.change < 0:
-        return f"▼{-line.change}"
-    return "="
-
-
 def _theme_block(
     line: ThemeLine, position: int, texts: TextsLike, cap: int, min_group: int
 ) -> str:
@@ -79,7 +63,7 @@ def _theme_block(
             label=label(line.key, texts),
             mentions=line.mentions,
             share=format_pct(line.share),
-            change=_change(line),
+            change=change_mark(line.change),
         )
     ]
     if line.impact is not None:
@@ -158,7 +142,7 @@ def render_themes(
                 block.append(texts("th_suggested_viewer"))
             parts.append("\n".join(block))
         text = "\n\n".join(parts)
-        if _visible_length(text) <= TEXT_LIMIT:
+        if visible_length(text) <= TEXT_LIMIT:
             break
     return text
 
@@ -215,8 +199,8 @@ async def _report(event: IncomingMessage, command: Command, ctx: UpdateContext) 
     group = GROUPS.get(code)
     # The background job has usually done it; after a dictionary edit over many answers
     # it goes on with the rest, and the report says how many are still to be read.
-    done = await refresh(ctx.store, ctx.now, limit=REPORT_REFRESH)
     current = await dictionary(ctx.store, ctx.now)
+    done = await refresh(ctx.store, ctx.now, limit=REPORT_REFRESH, current=current)
     waiting = 0
     if done >= REPORT_REFRESH:  # only then can some be left
         waiting = await ctx.store.themes.pending_count(current.version)
@@ -225,7 +209,7 @@ async def _report(event: IncomingMessage, command: Command, ctx: UpdateContext) 
     if group is None:
         title = f"<b>{texts('th_title', scope=heading)}</b>"
     else:
-        name = texts.plain(f"comments_group_{code}")
+        name = group_label(scope, code, texts)
         title = f"<b>{texts('th_title_group', group=name, scope=heading)}</b>"
     if not current.keys:
         ctx.out.send(event.chat_id, f"{title}\n{texts('th_no_themes')}")
@@ -291,12 +275,15 @@ async def _edit(event: IncomingMessage, rest: str, ctx: UpdateContext) -> None:
             return
         parsed.append((key, language, words))
     done = []
+    # Later lines about the same theme build on this one (kept here, not read again).
+    saved: dict[str, ThemeRow] = {}
     for key, language, words in parsed:
-        row = current.find(key)
+        row = saved.get(key.casefold()) or current.find(key)
         stored = key if row is None else row.key
-        await ctx.store.themes.save(stored, with_words(row, language, words), OWNER, ctx.now)
-        # Later lines about the same theme build on this one.
-        current = await dictionary(ctx.store, ctx.now)
+        updated = with_words(row, language, words)
+        await ctx.store.themes.save(stored, updated, OWNER, ctx.now)
+        origin, row_id = (OWNER, 0) if row is None else (row.origin, row.id)
+        saved[stored.casefold()] = ThemeRow(stored, updated, origin, True, row_id)
         done.append(
             ctx.texts(
                 "th_edited",
@@ -368,7 +355,7 @@ def _chunks(lines: list[str]) -> list[str]:
     chunks: list[str] = []
     current: list[str] = []
     for line in lines:
-        if current and _visible_length("\n".join([*current, line])) > TEXT_LIMIT:
+        if current and visible_length("\n".join([*current, line])) > TEXT_LIMIT:
             chunks.append("\n".join(current))
             current = []
         current.append(line)

@@ -13,20 +13,12 @@ from dataclasses import dataclass
 from datetime import date
 
 from nps.periods import Period, PeriodError, parse_period
-from nps.scope import ArgumentError, Scope, parse_report_args
+from nps.scope import SEGMENTS, ArgumentError, Scope, parse_report_args
 from storage.repos.surveys import SurveyView
 
-# What the owner may type before the colon, and the segment (nps.scope.SEGMENTS) it means.
-DIMENSIONS = {
-    "agent": "agent",
-    "source": "source",
-    "campaign": "campaign",
-    "lang": "language",
-    "language": "language",
-    "channel": "channel",
-    "variant": "variant",
-    "survey": "survey",
-}
+# What the owner may type before the colon, and the segment it means: every segment of
+# `by X` (a new one is comparable at once), and "lang" for short.
+DIMENSIONS = {name: name for name in SEGMENTS} | {"lang": "language"}
 SEPARATORS = ("vs", "vs.", "versus")
 EXAMPLE = "/nps compare agent:olga vs agent:ivan 30d"
 

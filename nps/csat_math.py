@@ -20,7 +20,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Final
 
-from nps.nps_math import MIN_RELIABLE_ANSWERS, Z_95, Comparison, validate_histogram
+from nps.nps_math import (
+    MIN_RELIABLE_ANSWERS,
+    Z_95,
+    Comparison,
+    compare_estimates,
+    validate_histogram,
+)
 from nps.scales import CES, CSAT, Scale, scale_of
 
 __all__ = [
@@ -231,24 +237,11 @@ def summarize_ces(hist: Sequence[int]) -> CesSummary:
     )
 
 
-def _compare(
-    now: float | None, then: float | None, se_now: float | None, se_then: float | None
-) -> Comparison:
-    """Δ = now − then, significant when |Δ| > 1.96·sqrt(SE₁² + SE₂²) (as nps_math.compare)."""
-    if now is None or then is None or se_now is None or se_then is None:
-        return Comparison(delta=None, significant=False, z=None)
-    delta = now - then
-    combined = math.sqrt(se_now**2 + se_then**2)
-    if combined == 0.0:
-        return Comparison(delta=delta, significant=delta != 0.0, z=None)
-    return Comparison(delta=delta, significant=abs(delta) > Z_95 * combined, z=delta / combined)
-
-
 def compare_csat(current: CsatSummary, previous: CsatSummary) -> Comparison:
     """Change of CSAT in points between independent samples (unpooled two-proportion test)."""
-    return _compare(current.csat, previous.csat, current.se, previous.se)
+    return compare_estimates(current.csat, previous.csat, current.se, previous.se)
 
 
 def compare_ces(current: CesSummary, previous: CesSummary) -> Comparison:
     """Change of the CES mean (Welch's difference of means, normal approximation)."""
-    return _compare(current.ces, previous.ces, current.se, previous.se)
+    return compare_estimates(current.ces, previous.ces, current.se, previous.se)

@@ -41,9 +41,6 @@ from nps.scales import CES, CSAT, scale_of
 from nps.scope import Scope
 from storage.store import Store
 
-#: The kinds with a report of their own (the command has the kind's name: /csat, /ces).
-SCALE_KINDS = (CSAT, CES)
-
 Summary = CsatSummary | CesSummary
 Counts = tuple[int, ...]
 STAR = "⭐"

@@ -234,10 +234,18 @@ class Comparison:
 
 def compare(current: NpsSummary, previous: NpsSummary) -> Comparison:
     """Compare two samples: significant when |ΔNPS| > 1.96·sqrt(SE₁² + SE₂²) (plain Wald SEs)."""
-    if current.nps is None or previous.nps is None or current.se is None or previous.se is None:
+    return compare_estimates(current.nps, previous.nps, current.se, previous.se)
+
+
+def compare_estimates(
+    now: float | None, then: float | None, se_now: float | None, se_then: float | None
+) -> Comparison:
+    """Δ = now − then of two independent estimates, significant when
+    |Δ| > 1.96·sqrt(SE₁² + SE₂²) (NPS here, CSAT and CES in nps/csat_math.py)."""
+    if now is None or then is None or se_now is None or se_then is None:
         return Comparison(delta=None, significant=False, z=None)
-    delta = current.nps - previous.nps
-    combined = math.sqrt(current.se**2 + previous.se**2)
+    delta = now - then
+    combined = math.sqrt(se_now**2 + se_then**2)
     if combined == 0.0:
         # Both samples unanimous (all +1, all 0 or all −1): the formula reduces to Δ ≠ 0 and
         # z is infinite, so it is reported as None rather than as inf in exports.

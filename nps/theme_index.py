@@ -117,10 +117,14 @@ async def dictionary(store: Store, now: datetime, *, seed: bool = True) -> Dicti
     return Dictionary(specs, tuple(rows), version_of(specs))
 
 
-async def refresh(store: Store, now: datetime, *, limit: int | None = None) -> int:
+async def refresh(
+    store: Store, now: datetime, *, limit: int | None = None, current: Dictionary | None = None
+) -> int:
     """Reads the answers due (see ThemeRepo.pending) and writes their themes; returns how
-    many were read. `limit` caps the work of one call (a background pass); None reads all."""
-    current = await dictionary(store, now)
+    many were read. `limit` caps the work of one call (a background pass); None reads all.
+    `current`: the dictionary the caller has read already in this transaction (read once)."""
+    if current is None:
+        current = await dictionary(store, now)
     matcher = current.matcher
     done = 0
     while limit is None or done < limit:

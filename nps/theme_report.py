@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, tzinfo
 
 from nps.nps_math import Group
-from nps.periods import PeriodError, previous
+from nps.periods import Period, PeriodError, previous
 from nps.scales import scale_of
 from nps.scope import Scope
 from nps.theme_index import Dictionary
@@ -154,6 +154,29 @@ def _dismissed(terms: Sequence[str], dismissed: Sequence[Sequence[str]]) -> bool
     return False
 
 
+def _before(period: Period) -> Period | None:
+    """The period of equal length just before (None when there is none)."""
+    try:
+        return previous(period)
+    except PeriodError:
+        return None
+
+
+async def _counts(
+    store: Store, scope: Scope, period: Period, tz: tzinfo, group: Group | None
+) -> Counter[str]:
+    """Each theme's answers of the group in the scope's surveys over `period`."""
+    kinds = {s.id: s.kind for s in scope.surveys}
+    first, last = period.bounds(tz)
+    found: Counter[str] = Counter()
+    for key, survey_id, score, n in await store.themes.mentions(
+        ScopeFilter(scope.survey_ids, first, last)
+    ):
+        if _in_group(kinds.get(survey_id, "nps"), score, group) is not None:
+            found[key] += n
+    return found
+
+
 async def build_themes(
     store: Store,
     dictionary: Dictionary,
@@ -184,18 +207,10 @@ async def build_themes(
         found = _in_group(kinds.get(survey_id, "nps"), score, group)
         if found is not None:
             tallies[key].add(found, n)
+    before = _before(scope.period)
     earlier: Counter[str] = Counter()
-    try:
-        before = previous(scope.period)
-    except PeriodError:
-        before = None
     if before is not None:
-        first, last = before.bounds(tz)
-        for key, survey_id, score, n in await store.themes.mentions(
-            ScopeFilter(scope.survey_ids, first, last)
-        ):
-            if _in_group(kinds.get(survey_id, "nps"), score, group) is not None:
-                earlier[key] += n
+        earlier = await _counts(store, scope, before, tz, group)
     scores = group_scores(kinds.values(), group)
     lines = []
     for key in dictionary.keys:
@@ -301,22 +316,11 @@ async def top_themes(
         for survey_id, score, _, _, n in await store.themes.answers(current)
         if _in_group(kinds.get(survey_id, "nps"), score, group) is not None
     )
-    counts: list[Counter[str]] = []
-    periods = [scope.period]
-    try:
-        periods.append(previous(scope.period))
-    except PeriodError:
-        pass
-    for period in periods:
-        first, last = period.bounds(tz)
-        found: Counter[str] = Counter()
-        for key, survey_id, score, n in await store.themes.mentions(
-            ScopeFilter(scope.survey_ids, first, last)
-        ):
-            if _in_group(kinds.get(survey_id, "nps"), score, group) is not None:
-                found[key] += n
-        counts.append(found)
-    now, before = counts[0], counts[1] if len(counts) > 1 else Counter()
+    now = await _counts(store, scope, scope.period, tz, group)
+    earlier = _before(scope.period)
+    before: Counter[str] = Counter()
+    if earlier is not None:
+        before = await _counts(store, scope, earlier, tz, group)
     active = set(dictionary.keys)
     ranked = sorted((key for key in now if key in active and now[key]), key=lambda k: (-now[k], k))
     return answers, [ThemeCount(key, now[key], before[key]) for key in ranked[:limit]]

@@ -54,7 +54,6 @@ import time
 from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from bot.broadcast.delivery import Delivery, RetryPolicy, deliver
@@ -71,7 +70,7 @@ from storage.models import utcnow
 from storage.repos.audience import Fatigue
 from storage.repos.broadcast_recipients import Claimed, Outcome
 from storage.repos.surveys import SurveyView
-from storage.repos.whatsapp import is_whatsapp_chat
+from storage.repos.whatsapp import is_whatsapp_chat, window_open
 from storage.store import Store
 
 if TYPE_CHECKING:
@@ -83,9 +82,6 @@ IDLE_POLL = 0.5  # how often an idle worker looks for new broadcasts
 STATUS_POLL = 0.5  # how often a sending worker checks for Cancel
 FLUSH_EVERY = 0.05  # answers are recorded at least this often
 DB_RETRY = 1.0  # pause before retrying a failed database write
-# WhatsApp's customer-service window less the margin bot/whatsapp/questions.py keeps (not
-# imported: bot.whatsapp depends on this package).
-WHATSAPP_WINDOW = timedelta(hours=24) - timedelta(minutes=5)
 
 
 class _NoLock(contextlib.AbstractAsyncContextManager[object]):
@@ -320,13 +316,16 @@ class BroadcastWorker(StoppableJob):
         """
         people = [item.respondent_id for item in claimed]
         messages = await store.variants.messages_for(run.broadcast.id, people)
+        on_whatsapp = [
+            item
+            for item in claimed
+            if item.respondent_id in messages and is_whatsapp_chat(item.chat_id)
+        ]
+        seen = await store.whatsapp.last_inbound([item.chat_id for item in on_whatsapp])
         now = self.app.clock()
-        for item in claimed:
-            if item.respondent_id in messages and is_whatsapp_chat(item.chat_id):
-                target = await store.whatsapp_outbound.target(item.chat_id, None)
-                last = target.last_inbound_at if target is not None else None
-                if last is None or now - last >= WHATSAPP_WINDOW:
-                    del messages[item.respondent_id]
+        for item in on_whatsapp:
+            if not window_open(seen.get(item.chat_id), now):
+                del messages[item.respondent_id]
         return messages
 
     async def _send(self, run: _Run, item: Claimed) -> Outcome:

@@ -105,11 +105,6 @@ class CloudApi:
         except (KeyError, IndexError, TypeError):
             raise Transient(f"no message id in the answer: {str(answer)[:80]!r}") from None
 
-    async def mark_read(self, wamid: str) -> None:
-        """Marks a customer's message read (blue ticks), best effort."""
-        body = {"messaging_product": "whatsapp", "status": "read", "message_id": wamid}
-        await self._call("POST", f"{self.base_url}/{self.phone_number_id}/messages", json=body)
-
     async def upload(self, data: bytes, filename: str, mime_type: str) -> str:
         """Uploads a file; its media id."""
         form = aiohttp.FormData()

@@ -1,10 +1,12 @@
 """Meta's delivery statuses of the bot's messages: kept per message (the latest wins,
 whatever order they come in), shown on invitations; a number not on WhatsApp (131026)
 makes its invitation unreachable; a question refused for the window (131047) is handed
-back to be asked by the template (questions.py)."""
+back to be asked by the template (questions.py). A failure for a number that cannot
+receive messages (131026) also makes its person unreachable."""
 
 from __future__ import annotations
 
+import logging
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -16,6 +18,8 @@ from storage.repos.whatsapp_outbound import STATUS_RANK
 
 if TYPE_CHECKING:
     from storage.store import Store
+
+log = logging.getLogger(__name__)
 
 # A question refused later for the window: (chat id, the refused message's id).
 Refused = tuple[int, int]
@@ -41,12 +45,20 @@ def _codes(status: dict[str, Any]) -> list[int]:
 
 
 async def record_delivery(store: Store, status: dict[str, Any]) -> Refused | None:
-    """Keeps one status; the refused question to ask again, if it is one."""
+    """Keeps one status; the refused question to ask again, if it is one. A number that
+    cannot receive messages makes its person unreachable, as a Telegram 403 does."""
     wamid = str(status.get("id", ""))
     kind = str(status.get("status", ""))
+    codes = _codes(status)
+    if kind == "failed":
+        if CANNOT_RECEIVE.intersection(codes):
+            chat_id = await store.whatsapp.chat_of(str(status.get("recipient_id", "")))
+            if chat_id is not None:
+                await store.respondents.set_chat_unreachable(chat_id)
+        else:
+            log.info("WhatsApp message %s failed: %s", wamid, status.get("errors"))
     if not wamid or kind not in STATUS_RANK:
         return None
-    codes = _codes(status)
     message_id = wamid_message_id(wamid)
     changed = await store.whatsapp_outbound.record_status(
         message_id, kind, moment_of(status), codes[0] if codes else None

@@ -63,16 +63,18 @@ class WhatsAppPort:
     async def recipient(self, chat_id: int) -> tuple[str, str]:
         """The wa_id and the language of a WhatsApp chat; Unreachable when unknown."""
         async with self.db.snapshot() as store:
-            row = await store.whatsapp.recipient(chat_id)
-        if row is None:
+            target = await store.whatsapp_outbound.target(chat_id, None)
+        if target is None:
             # Erased a moment ago: /forgetme's "done" goes after the address is deleted,
             # so the last lookup (the confirmation's) names the number, once.
             known = self._recent.pop(chat_id, None)
             if known is None:
                 raise Unreachable(f"no WhatsApp address has the chat {chat_id}")
             return known
-        wa_id, override, guessed = row
-        found = wa_id, self.catalogs.resolve(override, guessed)
+        found = (
+            target.wa_id,
+            self.catalogs.resolve(target.language_override, target.guessed_language),
+        )
         self._recent[chat_id] = found
         self._recent.move_to_end(chat_id)
         if len(self._recent) > RECENT_RECIPIENTS:

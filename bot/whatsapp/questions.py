@@ -1,17 +1,17 @@
 """Survey questions to WhatsApp chats and the 24-hour customer-service window.
 
-Inside the window (the person wrote within 24 hours, less WINDOW_MARGIN) the question goes
-free-form: the 0–10 question as its two lists (render.py), sent in turn by `send_in_turn`
-(the second best-effort). Outside it — a person invited by phone who never wrote, a
-broadcast or reminder to someone who wrote days ago — it goes as the survey's approved
-template (the survey's `whatsapp_template`, else WHATSAPP_TEMPLATE; body parameter {{1}}
-the survey's subject or the brand; one quick reply) in the person's language. A free-form
-question Meta refuses for the window (131047) is asked again by the template: at once when
-the send's answer says so, or when the `failed` status comes later (webhook.py →
-`refused`). The template's quick reply brings the question's lists (its payload holds the
-language and the score buttons' prefix, and for a CSAT or CES survey its kind, so the tap
-needs no state); a typed number answers at once, as the response is open at the score
-step when the template goes.
+Inside the window (the person wrote within 24 hours, less WINDOW_MARGIN; both in
+storage/repos/whatsapp.py) the question goes free-form: the 0–10 question as its two lists
+(render.py), sent in turn by `send_in_turn` (the second best-effort). Outside it — a person
+invited by phone who never wrote, a broadcast or reminder to someone who wrote days ago —
+it goes as the survey's approved template (the survey's `whatsapp_template`, else
+WHATSAPP_TEMPLATE; body parameter {{1}} the survey's subject or the brand; one quick reply)
+in the person's language. A free-form question Meta refuses for the window (131047) is
+asked again by the template: at once when the send's answer says so, or when the `failed`
+status comes later (webhook.py → `refused`). The template's quick reply brings the
+question's lists (its payload holds the language and the score buttons' prefix, and for a
+CSAT or CES survey its kind, so the tap needs no state); a typed number answers at once, as
+the response is open at the score step when the template goes.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ import logging
 import re
 from collections import OrderedDict
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from bot.extra_sends import before_extra_send
@@ -32,14 +32,11 @@ from handlers.respondent_messages import score_keyboard
 from nps.scales import NPS, SCALES
 from storage.db import Database
 from storage.models import utcnow
-from storage.repos.whatsapp import wamid_message_id
+from storage.repos.whatsapp import wamid_message_id, window_open
 from storage.repos.whatsapp_outbound import QuestionTarget
 
 log = logging.getLogger(__name__)
 
-WINDOW = timedelta(hours=24)
-# Near its end the window is taken as closed: the template then, not a refusal and a resend.
-WINDOW_MARGIN = timedelta(minutes=5)
 # A template's quick reply: nps-wa:q:<language>:<score prefix>[:<kind>] (no kind: 0–10).
 QUICK_PREFIX = "nps-wa:q"
 # A refusal that arrives before the sender recorded its question waits this long for it.
@@ -52,11 +49,6 @@ LATER_TRIES = 2
 LATER_PAUSE = 1.0
 # The later messages' ids kept so a `failed` status on one is known at once (bounded).
 RECENT_LATER = 10_000
-
-
-def window_open(last_inbound_at: datetime | None, now: datetime) -> bool:
-    """True while a free-form message may be sent."""
-    return last_inbound_at is not None and now - last_inbound_at < WINDOW - WINDOW_MARGIN
 
 
 def template_message(name: str, language: str, subject: str, payload: str) -> dict[str, Any]:

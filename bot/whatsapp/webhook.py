@@ -22,7 +22,6 @@ from typing import Any
 from aiohttp import web
 
 from bot.web.telegram_webhook import NotAccepting, WebhookUpdates
-from bot.whatsapp.client import CANNOT_RECEIVE
 from bot.whatsapp.delivery import Refused, moment_of, record_delivery
 from bot.whatsapp.events import message_event
 from bot.whatsapp.questions import QUICK_PREFIX
@@ -161,7 +160,6 @@ class WhatsAppWebhook:
                     if event is not None:
                         events.append(event)
                 for status in value.get("statuses") or []:
-                    await _record_status(store, status)
                     refusal = await record_delivery(store, status)
                     if refusal is not None:
                         refused.append(refusal)
@@ -185,17 +183,3 @@ def _range_data(message: dict[str, Any]) -> str | None:
     reply = interactive.get("button_reply") or {}
     data = str(reply.get("id", ""))
     return data if data.startswith(RANGE_PREFIX + ":") else None
-
-
-async def _record_status(store: Any, status: dict[str, Any]) -> None:
-    """A message's delivery status: a number that cannot receive messages makes its person
-    unreachable, as a Telegram 403 does."""
-    if status.get("status") != "failed":
-        return
-    codes = {e.get("code") for e in status.get("errors") or [] if isinstance(e, dict)}
-    if not codes & CANNOT_RECEIVE:
-        log.info("WhatsApp message %s failed: %s", status.get("id"), status.get("errors"))
-        return
-    chat_id = await store.whatsapp.chat_of(str(status.get("recipient_id", "")))
-    if chat_id is not None:
-        await store.respondents.set_chat_unreachable(chat_id)

@@ -20,6 +20,7 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.sql.elements import BindParameter
 
 from storage.broadcast_models import SendingWorker
 from storage.driver import DriverSQL
@@ -83,20 +84,21 @@ _TAKE_AT_START = same(
     "me",
 )
 # While running: rows of a process whose heartbeat stopped (killed, or stopped cleanly
-# with replies left unsent); `moment` spares rows younger than a heartbeat's window.
+# with replies left unsent) by `since`; rows younger than that are spared too (their
+# owner may not have beaten yet).
+_SINCE: BindParameter[datetime] = bindparam("since")
 _TAKE_ABANDONED = same(
     update(_OUTBOX)
     .where(
         _OUTBOX.c.owner != bindparam("me"),
-        _OUTBOX.c.created_at <= bindparam("moment"),
+        _OUTBOX.c.created_at <= _SINCE,
         _OUTBOX.c.owner.not_in(
-            select(_WORKERS.c.id).where(_WORKERS.c.seen_at >= bindparam("since")).scalar_subquery()
+            select(_WORKERS.c.id).where(_WORKERS.c.seen_at >= _SINCE).scalar_subquery()
         ),
     )
     .values(owner=bindparam("me"))
     .returning(*_ROW),
     "me",
-    "moment",
     "since",
 )
 
@@ -153,12 +155,11 @@ class OutboxRepo:
         rows = await driver.fetch(_TAKE_AT_START, driver.stamp(before), anyone, me)
         return _kept(rows)
 
-    async def take_abandoned(self, me: str, older: datetime, since: datetime) -> list[KeptRow]:
-        """Rows written before `older` by a process not seen since `since`, now `me`'s,
+    async def take_abandoned(self, me: str, since: datetime) -> list[KeptRow]:
+        """Rows written before `since` by a process not seen since then, now `me`'s,
         oldest first."""
         driver = self._driver
-        rows = await driver.fetch(_TAKE_ABANDONED, me, driver.stamp(older), driver.stamp(since))
-        return _kept(rows)
+        return _kept(await driver.fetch(_TAKE_ABANDONED, me, driver.stamp(since)))
 
 
 def _kept(rows: list[tuple[Any, ...]]) -> list[KeptRow]:

@@ -3,7 +3,8 @@ outbox and the handlers know them by."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from collections.abc import Collection
+from datetime import datetime, timedelta
 from hashlib import sha256
 
 from sqlalchemy import select, update
@@ -17,6 +18,17 @@ from storage.models import Address, Channel, Respondent, utcnow
 # WhatsApp chat is 2**53 + its address row's id, so one int says which channel it is.
 WHATSAPP_CHAT_BASE = 2**53
 WHATSAPP = Channel.WHATSAPP.value
+# WhatsApp's customer-service window: free-form messages only this long after the
+# customer's last message (`addresses.last_inbound_at`); templates any time.
+WINDOW = timedelta(hours=24)
+# Near its end the window is taken as closed for what the bot sends on its own (a question,
+# a broadcast's variant): the template then, not a refusal and a resend.
+WINDOW_MARGIN = timedelta(minutes=5)
+
+
+def window_open(last_inbound_at: datetime | None, now: datetime) -> bool:
+    """True while a free-form message may be sent (WINDOW less WINDOW_MARGIN)."""
+    return last_inbound_at is not None and now - last_inbound_at < WINDOW - WINDOW_MARGIN
 
 
 def is_whatsapp_chat(chat_id: int) -> bool:
@@ -90,25 +102,16 @@ class WhatsAppRepo:
         )
         return int(chat) if chat is not None else None
 
-    async def wa_id_of(self, chat_id: int) -> str | None:
-        """The wa_id behind a synthetic chat id (None: no such WhatsApp address)."""
-        return await self._session.scalar(
-            select(Address.address).where(
-                Address.channel == WHATSAPP, Address.chat == str(chat_id)
+    async def last_inbound(self, chat_ids: Collection[int]) -> dict[int, datetime | None]:
+        """When each WhatsApp chat last wrote (None: never), in one query."""
+        if not chat_ids:
+            return {}
+        rows = await self._session.execute(
+            select(Address.chat, Address.last_inbound_at).where(
+                Address.channel == WHATSAPP, Address.chat.in_([str(c) for c in chat_ids])
             )
         )
-
-    async def recipient(self, chat_id: int) -> tuple[str, str | None, str | None] | None:
-        """A WhatsApp chat's wa_id, language override and guessed language (None: no such
-        chat)."""
-        row = (
-            await self._session.execute(
-                select(Address.address, Respondent.language_override, Respondent.telegram_language)
-                .join(Respondent, Respondent.id == Address.respondent_id)
-                .where(Address.channel == WHATSAPP, Address.chat == str(chat_id))
-            )
-        ).first()
-        return (row[0], row[1], row[2]) if row is not None else None
+        return {int(chat): seen for chat, seen in rows if chat is not None}
 
     async def person_of(self, chat_id: int) -> int | None:
         """The person id behind a synthetic chat id."""

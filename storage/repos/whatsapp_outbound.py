@@ -216,19 +216,20 @@ class WhatsAppOutboundRepo:
         with its WhatsApp address (wa_id: the number's digits), created for a number nobody
         has — Meta tells later (131026) when it is not on WhatsApp."""
         reached: dict[str, int] = {}
+        whatsapp = WhatsAppRepo(self._session)
         for phone, person in found.items():
             wa_id = phone.lstrip("+")
             if person is not None and await self._has_chat(person):
                 reached[phone] = person
                 continue
-            chat = await WhatsAppRepo(self._session).chat_of(wa_id)
+            chat = await whatsapp.chat_of(wa_id)
             if chat is None and person is not None:
-                chat = await self._add_address(person, wa_id)
+                await self._add_address(person, wa_id)
+                reached[phone] = person  # the address just added is theirs
+                continue
             if chat is None:
-                chat, _ = await WhatsAppRepo(self._session).contact(
-                    wa_id, None, language_of(phone)
-                )
-            owner = await WhatsAppRepo(self._session).person_of(chat)
+                chat, _ = await whatsapp.contact(wa_id, None, language_of(phone))
+            owner = await whatsapp.person_of(chat)
             if owner is not None:
                 reached[phone] = owner
         return reached
@@ -248,7 +249,7 @@ class WhatsAppOutboundRepo:
         )
         return bool(found)
 
-    async def _add_address(self, person: int, wa_id: str) -> int:
+    async def _add_address(self, person: int, wa_id: str) -> None:
         """Gives a person known by their phone alone the WhatsApp address of that number."""
         async with self._session.begin_nested():
             address = Address(
@@ -258,4 +259,3 @@ class WhatsAppOutboundRepo:
             await self._session.flush()
             address.chat = str(WHATSAPP_CHAT_BASE + address.id)
             await self._session.flush()
-        return WHATSAPP_CHAT_BASE + address.id

@@ -165,6 +165,13 @@ async def test_comments_groups_and_scores_read_each_survey_s_own_scale(
     title, found = await comments_for("nps detractors")
     assert title.startswith("💬 Comments · Detractors · Main survey")
     assert sorted(block[0].split(" · ")[0] for block in found) == ["🔴 3", "🔴 5"]
+    # /themes names the groups as /comments does.
+    before = max((m.message_id for m in owner.messages), default=0)
+    owner.send("/themes detractors checkout")
+    themes = await owner.wait_for_message(
+        lambda m: m.message_id > before and m.text.startswith("🏷"), timeout=15
+    )
+    assert themes.text.startswith("🏷 Themes · Dissatisfied (1–2) · Checkout · ")
 
 
 async def test_comments_page_buttons_keep_each_survey_s_scale(

@@ -226,6 +226,18 @@ async def test_list_edit_in_another_language_and_remove(
     assert "en, ru, ro, pl" in bad.text
 
 
+async def test_two_lines_about_one_theme_in_one_edit_keep_both_languages(
+    api: BotApiEmulator, bot: HandlerBot
+) -> None:
+    owner = api.user(OWNER_ID, first_name="Olga", language_code="en")
+    edit = f"/themes edit {PARKING}: parking, garage\nru {PARKING.upper()}: парковка"
+    await command(owner, edit, "✅")
+    en = await command(owner, "/themes list", "🏷 Theme dictionary")
+    assert f"• {PARKING} ({PARKING}): parking, garage" in en.text.splitlines()
+    ru = await command(owner, "/themes list ru", "🏷 Theme dictionary")
+    assert f"• {PARKING} ({PARKING}): парковка" in ru.text.splitlines()
+
+
 @pytest.mark.parametrize(
     "line",
     ["delivery courier late", ": courier", "delivery:", "x" * 41 + ": word"],

@@ -57,7 +57,7 @@ async def test_a_dead_replicas_rows_go_to_one_live_replica_and_a_live_ones_stay(
 
     async def take(me: str) -> list[int]:
         async with db.transaction() as store:
-            rows = await store.outbox.take_abandoned(me, now - WINDOW, now - WINDOW)
+            rows = await store.outbox.take_abandoned(me, now - WINDOW)
         return [row.chat_id for row in rows]
 
     first, second = await asyncio.gather(take("me"), take("other"))
@@ -96,5 +96,5 @@ async def test_a_row_being_taken_is_skipped_by_the_other_taker(db: Database) -> 
     results = []
     for me in ("a", "b"):
         async with db.transaction() as store:
-            results.append(await store.outbox.take_abandoned(me, now - WINDOW, now - WINDOW))
+            results.append(await store.outbox.take_abandoned(me, now - WINDOW))
     assert [len(r) for r in results] == [1, 0]

@@ -19,11 +19,13 @@ from sqlalchemy import text
 
 from bot.app import BotApp, start_application
 from bot.emulator import BotApiEmulator
+from bot.metrics import Metrics
 from bot.web.server import HttpServer, serve_http
 from handlers.events import IncomingMessage, Sender
-from handlers.port import Action, Unreachable
+from handlers.port import Action, AnswerButton, SendText, Unreachable
 from storage.models import utcnow
 from storage.repos.audience import Fatigue, Segment
+from storage.repos.whatsapp import WHATSAPP_CHAT_BASE
 from tests.conftest import BACKENDS, PG_URL, _asyncpg_dsn
 from tests.e2e.conftest import RunningBot, make_settings
 from tests.invitation_helpers import add_people, schedule
@@ -253,3 +255,38 @@ async def test_a_running_bot_counts_its_updates_and_telegrams_answers(
             assert value(after, "npsbot_ready") == 1
         finally:
             await bot.stop()
+
+
+class _Answering:
+    """A port whose calls succeed, or fail as unreachable for the chats in `gone`."""
+
+    def __init__(self, gone: set[int]) -> None:
+        self.gone = gone
+
+    async def perform(self, action: Action) -> int | None:
+        if getattr(action, "chat_id", None) in self.gone:
+            raise Unreachable("blocked")
+        return 1
+
+    async def download(self, file_id: str, max_bytes: int) -> bytes:
+        return b""
+
+
+async def test_sends_are_counted_by_the_channel_of_their_chat() -> None:
+    metrics = Metrics()
+    whatsapp_chat = WHATSAPP_CHAT_BASE + 7
+    port = metrics.port(_Answering({whatsapp_chat}))
+    await port.perform(SendText(42, "hi"))
+    await port.perform(AnswerButton("wa:1", "noted"))
+    with pytest.raises(Unreachable):
+        await port.perform(SendText(whatsapp_chat, "hi"))
+    registry = metrics.registry
+
+    def count(channel: str, outcome: str) -> float | None:
+        labels = {"channel": channel, "outcome": outcome}
+        return registry.get_sample_value("npsbot_sends_total", labels)
+
+    assert count("telegram", "ok") == 1
+    assert count("whatsapp", "ok") == 1
+    assert count("whatsapp", "403") == 1
+    assert count("telegram", "403") == 0

@@ -18,14 +18,13 @@ from bot.whatsapp.questions import (
     QUICK_PREFIX,
     quick_reply_question,
     template_message,
-    window_open,
 )
 from bot.whatsapp.render import Renderer
 from storage.db import Database
 from storage.models import Address, Channel, Respondent, utcnow
 from storage.repos.audience import Fatigue, Segment
 from storage.repos.respondents import Profile
-from storage.repos.whatsapp import WHATSAPP_CHAT_BASE
+from storage.repos.whatsapp import WHATSAPP_CHAT_BASE, window_open
 from tests.conftest import BACKENDS, fresh_database
 from tests.invitation_helpers import add_phone
 
